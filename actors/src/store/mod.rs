@@ -1,0 +1,262 @@
+//! Storage: one schema on two backends (SQLite embedded, PostgreSQL for scale).
+//!
+//! [`Db`] is a pool of either backend. Query code is written once against a [`Conn`] and
+//! expanded for both backends by [`on_conn!`](crate::on_conn), so every query is type-checked
+//! for SQLite and for PostgreSQL. Reads use the pool directly; every write goes through the
+//! [`Writer`](crate::writer::Writer) actor.
+
+pub mod auth;
+
+pub mod contacts;
+
+pub mod schema;
+pub mod users;
+
+use std::time::Duration;
+
+use diesel::{Connection as _, SqliteConnection};
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::sync_connection_wrapper::{SpawnBlocking, SyncConnectionWrapper};
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use futures_util::FutureExt;
+
+/// SQLite connection usable from async code (queries run on tokio's blocking pool).
+pub type SqliteConn = SyncConnectionWrapper<SqliteConnection, DetachedBlocking>;
+
+/// Runs SQLite calls on tokio's blocking pool. Unlike diesel-async's default, dropping a
+/// pending call does not block the dropping thread until the call ends (that default panics on
+/// actix's single-threaded runtimes, e.g. when a client disconnects mid-request): the call
+/// finishes on its own, holding the connection's lock, and its result is discarded. Only the
+/// writer opens transactions, and its futures are never dropped mid-batch.
+pub struct DetachedBlocking;
+
+impl SpawnBlocking for DetachedBlocking {
+    fn spawn_blocking<'a, R>(
+        &mut self,
+        task: impl FnOnce() -> R + Send + 'static,
+    ) -> futures_util::future::BoxFuture<
+        'a,
+        Result<R, Box<dyn std::error::Error + Send + Sync + 'static>>,
+    >
+    where
+        R: Send + 'static,
+    {
+        tokio::task::spawn_blocking(task)
+            .map(|r| r.map_err(Box::from))
+            .boxed()
+    }
+
+    fn get_runtime() -> Self {
+        DetachedBlocking
+    }
+}
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
+const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
+
+/// Pragmas every SQLite connection needs: WAL for concurrent readers, a busy timeout so a
+/// reader waits for the writer instead of failing, and foreign keys (off by default).
+const SQLITE_PRAGMAS: &str =
+    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;";
+
+/// An infrastructure failure: the database is unreachable or a query failed. Never caused
+/// by client input (input problems are answered before anything reaches the store).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database pool: {0}")]
+    Pool(String),
+    #[error("query: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("migration: {0}")]
+    Migration(String),
+    #[error("bad database url: {0}")]
+    Url(String),
+    #[error("writer stopped")]
+    WriterGone,
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Which backend a database URL names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// A file path (the `sqlite://` prefix removed).
+    Sqlite(String),
+    /// A full `postgres://` URL.
+    Postgres(String),
+}
+
+impl Backend {
+    /// Parses `sqlite://path/to/file.db` or `postgres://…` / `postgresql://…`.
+    pub fn from_url(url: &str) -> StoreResult<Self> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() || path.contains(":memory:") {
+                return Err(StoreError::Url(
+                    "sqlite needs a file path (an in-memory database is private to one connection)"
+                        .into(),
+                ));
+            }
+            Ok(Backend::Sqlite(path.to_string()))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres(url.to_string()))
+        } else {
+            Err(StoreError::Url(
+                "expected sqlite://<file> or postgres://…".into(),
+            ))
+        }
+    }
+}
+
+/// A pool of connections to one of the two backends.
+#[derive(Clone)]
+pub enum Db {
+    Sqlite(Pool<SqliteConn>),
+    Pg(Pool<AsyncPgConnection>),
+}
+
+/// A pooled connection, returned to the pool on drop.
+pub enum PooledConn {
+    Sqlite(Object<SqliteConn>),
+    Pg(Object<AsyncPgConnection>),
+}
+
+/// A borrowed connection of either backend: what query functions take.
+pub enum Conn<'a> {
+    Sqlite(&'a mut SqliteConn),
+    Pg(&'a mut AsyncPgConnection),
+}
+
+/// Runs `$body` with `$c` bound to the concrete connection of whichever backend `$conn`
+/// (a `&mut Conn`) holds. The body is compiled once per backend.
+#[macro_export]
+macro_rules! on_conn {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::store::Conn::Sqlite(inner) => {
+                let $c: &mut $crate::store::SqliteConn = &mut **inner;
+                $body
+            }
+            $crate::store::Conn::Pg(inner) => {
+                let $c: &mut diesel_async::AsyncPgConnection = &mut **inner;
+                $body
+            }
+        }
+    };
+}
+
+impl PooledConn {
+    /// Borrows the connection for query functions.
+    pub fn conn(&mut self) -> Conn<'_> {
+        match self {
+            PooledConn::Sqlite(c) => Conn::Sqlite(&mut *c),
+            PooledConn::Pg(c) => Conn::Pg(&mut *c),
+        }
+    }
+}
+
+impl Db {
+    /// Opens a pool for `url` (creating the SQLite file and its folder if needed).
+    pub async fn connect(url: &str, pool_size: usize) -> StoreResult<Db> {
+        match Backend::from_url(url)? {
+            Backend::Sqlite(path) => {
+                if let Some(dir) = std::path::Path::new(&path).parent() {
+                    if !dir.as_os_str().is_empty() {
+                        std::fs::create_dir_all(dir).map_err(|e| {
+                            StoreError::Url(format!("cannot create {}: {e}", dir.display()))
+                        })?;
+                    }
+                }
+                let mut config = ManagerConfig::default();
+                config.custom_setup = Box::new(|url| {
+                    let url = url.to_string();
+                    async move {
+                        let mut conn = SqliteConn::establish(&url).await?;
+                        conn.batch_execute(SQLITE_PRAGMAS)
+                            .await
+                            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                        Ok(conn)
+                    }
+                    .boxed()
+                });
+                let manager =
+                    AsyncDieselConnectionManager::<SqliteConn>::new_with_config(path, config);
+                let pool = Pool::builder(manager)
+                    .max_size(pool_size)
+                    .wait_timeout(Some(Duration::from_secs(10)))
+                    .runtime(deadpool::Runtime::Tokio1)
+                    .build()
+                    .map_err(|e| StoreError::Pool(e.to_string()))?;
+                Ok(Db::Sqlite(pool))
+            }
+            Backend::Postgres(url) => {
+                let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+                let pool = Pool::builder(manager)
+                    .max_size(pool_size)
+                    .wait_timeout(Some(Duration::from_secs(10)))
+                    .create_timeout(Some(Duration::from_secs(10)))
+                    .runtime(deadpool::Runtime::Tokio1)
+                    .build()
+                    .map_err(|e| StoreError::Pool(e.to_string()))?;
+                Ok(Db::Pg(pool))
+            }
+        }
+    }
+
+    /// Takes a connection from the pool.
+    pub async fn get(&self) -> StoreResult<PooledConn> {
+        match self {
+            Db::Sqlite(p) => p.get().await.map(PooledConn::Sqlite),
+            Db::Pg(p) => p.get().await.map(PooledConn::Pg),
+        }
+        .map_err(|e| StoreError::Pool(e.to_string()))
+    }
+
+    /// `"sqlite"` or `"postgres"`, for logs and health output.
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "sqlite",
+            Db::Pg(_) => "postgres",
+        }
+    }
+}
+
+/// Applies pending migrations for the backend `url` names; returns how many ran.
+pub async fn migrate(url: &str) -> StoreResult<usize> {
+    let backend = Backend::from_url(url)?;
+    tokio::task::spawn_blocking(move || -> StoreResult<usize> {
+        let mig =
+            |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Migration(e.to_string());
+        match backend {
+            Backend::Sqlite(path) => {
+                if let Some(dir) = std::path::Path::new(&path).parent() {
+                    if !dir.as_os_str().is_empty() {
+                        std::fs::create_dir_all(dir).map_err(|e| {
+                            StoreError::Url(format!("cannot create {}: {e}", dir.display()))
+                        })?;
+                    }
+                }
+                let mut conn = SqliteConnection::establish(&path)
+                    .map_err(|e| StoreError::Migration(e.to_string()))?;
+                diesel::connection::SimpleConnection::batch_execute(&mut conn, SQLITE_PRAGMAS)?;
+                conn.run_pending_migrations(SQLITE_MIGRATIONS)
+                    .map(|v| v.len())
+                    .map_err(mig)
+            }
+            Backend::Postgres(url) => {
+                let mut conn =
+                    <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(
+                        &url,
+                    )
+                    .map_err(|e| StoreError::Migration(e.to_string()))?;
+                conn.run_pending_migrations(PG_MIGRATIONS)
+                    .map(|v| v.len())
+                    .map_err(mig)
+            }
+        }
+    })
+    .await
+    .map_err(|e| StoreError::Migration(e.to_string()))?
+}

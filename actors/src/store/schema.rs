@@ -1,0 +1,236 @@
+//! Diesel table definitions shared by the SQLite and PostgreSQL backends.
+//!
+//! Only types both backends accept are used here (BigInt, Integer, Text, Bool, Double,
+//! Timestamp, Nullable); the migrations in `migrations/sqlite` and `migrations/postgres`
+//! create matching tables.
+
+diesel::table! {
+    counters (name) {
+        name -> Text,
+        value -> BigInt,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        phone_number -> Text,
+        phone_hash -> Text,
+        country_code -> Text,
+        name -> Text,
+        avatar_url -> Nullable<Text>,
+        about -> Text,
+        last_seen_at -> Nullable<Timestamp>,
+        is_online -> Bool,
+        privacy_last_seen -> Text,
+        privacy_profile_photo -> Text,
+        privacy_about -> Text,
+        phone_verified_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    otp_codes (id) {
+        id -> BigInt,
+        phone_hash -> Text,
+        country_code -> Text,
+        code_hash -> Text,
+        attempts -> Integer,
+        expires_at -> Timestamp,
+        consumed_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    auth_sessions (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        refresh_jti -> Text,
+        user_agent -> Nullable<Text>,
+        created_at -> Timestamp,
+        last_used_at -> Timestamp,
+        expires_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+        revoked_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    chats (id) {
+        id -> BigInt,
+        chat_type -> Text,
+        name -> Nullable<Text>,
+        description -> Nullable<Text>,
+        avatar_url -> Nullable<Text>,
+        created_by -> Nullable<BigInt>,
+        private_key -> Nullable<Text>,
+        last_message_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    chat_participants (id) {
+        id -> BigInt,
+        chat_id -> BigInt,
+        user_id -> BigInt,
+        role -> Text,
+        joined_at -> Timestamp,
+        left_at -> Nullable<Timestamp>,
+        muted_until -> Nullable<Timestamp>,
+        last_delivered_message_id -> BigInt,
+        last_delivered_at -> Nullable<Timestamp>,
+        last_read_message_id -> BigInt,
+        last_read_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> BigInt,
+        chat_id -> BigInt,
+        sender_id -> BigInt,
+        client_msg_id -> Nullable<Text>,
+        reply_to_message_id -> Nullable<BigInt>,
+        message_type -> Text,
+        content -> Nullable<Text>,
+        media_url -> Nullable<Text>,
+        media_size -> Nullable<BigInt>,
+        media_duration -> Nullable<Integer>,
+        media_mime_type -> Nullable<Text>,
+        file_name -> Nullable<Text>,
+        thumbnail_url -> Nullable<Text>,
+        latitude -> Nullable<Double>,
+        longitude -> Nullable<Double>,
+        location_name -> Nullable<Text>,
+        contact_data -> Nullable<Text>,
+        seq -> BigInt,
+        sent_at -> Timestamp,
+        edited_at -> Nullable<Timestamp>,
+        deleted_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    message_hides (message_id, user_id) {
+        message_id -> BigInt,
+        user_id -> BigInt,
+        hidden_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    message_reactions (id) {
+        id -> BigInt,
+        message_id -> BigInt,
+        user_id -> BigInt,
+        emoji -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    receipt_events (id) {
+        id -> BigInt,
+        chat_id -> BigInt,
+        user_id -> BigInt,
+        kind -> Text,
+        up_to_message_id -> BigInt,
+        seq -> BigInt,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    statuses (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        content_type -> Text,
+        content -> Nullable<Text>,
+        media_url -> Nullable<Text>,
+        background_color -> Nullable<Text>,
+        font_style -> Nullable<Text>,
+        expires_at -> Timestamp,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    status_views (id) {
+        id -> BigInt,
+        status_id -> BigInt,
+        viewer_id -> BigInt,
+        viewed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    contacts (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        contact_user_id -> BigInt,
+        contact_name -> Text,
+        is_blocked -> Bool,
+        added_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    calls (id) {
+        id -> BigInt,
+        chat_id -> BigInt,
+        caller_id -> BigInt,
+        call_type -> Text,
+        status -> Text,
+        started_at -> Nullable<Timestamp>,
+        ended_at -> Nullable<Timestamp>,
+        duration -> Nullable<Integer>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    reports (id) {
+        id -> BigInt,
+        reporter_id -> BigInt,
+        reported_user_id -> Nullable<BigInt>,
+        message_id -> Nullable<BigInt>,
+        reason -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(auth_sessions -> users (user_id));
+diesel::joinable!(chat_participants -> chats (chat_id));
+diesel::joinable!(chat_participants -> users (user_id));
+diesel::joinable!(messages -> chats (chat_id));
+diesel::joinable!(messages -> users (sender_id));
+diesel::joinable!(message_reactions -> messages (message_id));
+diesel::joinable!(message_reactions -> users (user_id));
+diesel::joinable!(statuses -> users (user_id));
+diesel::joinable!(calls -> chats (chat_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    counters,
+    users,
+    otp_codes,
+    auth_sessions,
+    chats,
+    chat_participants,
+    messages,
+    message_hides,
+    message_reactions,
+    receipt_events,
+    statuses,
+    status_views,
+    contacts,
+    calls,
+    reports
+);

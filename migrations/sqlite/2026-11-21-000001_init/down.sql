@@ -1,0 +1,15 @@
+DROP TABLE reports;
+DROP TABLE calls;
+DROP TABLE contacts;
+DROP TABLE status_views;
+DROP TABLE statuses;
+DROP TABLE receipt_events;
+DROP TABLE message_reactions;
+DROP TABLE message_hides;
+DROP TABLE messages;
+DROP TABLE chat_participants;
+DROP TABLE chats;
+DROP TABLE auth_sessions;
+DROP TABLE otp_codes;
+DROP TABLE users;
+DROP TABLE counters;

@@ -1,0 +1,350 @@
+//! Configuration: `config.toml` defaults, overridden by `COURIER__SECTION__KEY` environment
+//! variables, checked before anything starts.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use courier_actors::store::Backend;
+use serde::Deserialize;
+
+/// Everything the server can be told. Every field has a default that runs with nothing
+/// installed; `config.toml` documents each one.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub auth: AuthSettings,
+    pub sms: SmsSettings,
+    pub limits: LimitSettings,
+    pub realtime: RealtimeSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address to listen on.
+    pub bind: String,
+    /// Folder for the SQLite file, generated secrets and local media.
+    pub data_dir: PathBuf,
+    /// Largest JSON request body accepted, in bytes (larger: 413).
+    pub json_limit_bytes: usize,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+    /// HTTP worker threads (0: one per core).
+    pub workers: usize,
+    /// Seconds to let in-flight requests finish on SIGINT/SIGTERM.
+    pub shutdown_timeout_secs: u64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            bind: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("data"),
+            json_limit_bytes: 64 * 1024,
+            trust_forwarded_for: false,
+            workers: 0,
+            shutdown_timeout_secs: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://<file>` (embedded) or `postgres://user:pass@host/db`.
+    pub url: String,
+    /// Connections in the read pool (the writer uses one of them per commit).
+    pub pool_size: usize,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        DatabaseSettings {
+            url: "sqlite://data/courier.db".into(),
+            pool_size: 8,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// HMAC key for tokens. Empty: generated on first start and kept in `data_dir`.
+    pub jwt_secret: String,
+    /// HMAC key for phone-number lookups. Empty: generated and kept in `data_dir`.
+    pub phone_hash_key: String,
+    pub access_ttl_secs: u64,
+    pub refresh_ttl_secs: u64,
+    pub otp_ttl_secs: u64,
+    /// Wrong tries before a code is burned.
+    pub otp_max_attempts: u32,
+    /// Tests and demos only: every code is this value. Refused with a real SMS provider.
+    pub fixed_otp: String,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            jwt_secret: String::new(),
+            phone_hash_key: String::new(),
+            access_ttl_secs: 3600,
+            refresh_ttl_secs: 14 * 24 * 3600,
+            otp_ttl_secs: 300,
+            otp_max_attempts: 5,
+            fixed_otp: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmsSettings {
+    /// `console` (codes written to the log) or `twilio`.
+    pub provider: String,
+    pub twilio_account_sid: String,
+    pub twilio_auth_token: String,
+    /// Sender number (E.164) or messaging service SID.
+    pub twilio_from: String,
+    pub twilio_api_base: String,
+    pub timeout_secs: u64,
+}
+
+impl Default for SmsSettings {
+    fn default() -> Self {
+        SmsSettings {
+            provider: "console".into(),
+            twilio_account_sid: String::new(),
+            twilio_auth_token: String::new(),
+            twilio_from: String::new(),
+            twilio_api_base: "https://api.twilio.com".into(),
+            timeout_secs: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitSettings {
+    /// send-otp and verify-otp, each: requests per minute per phone number.
+    pub otp_per_phone_per_minute: u32,
+    /// send-otp and verify-otp, each: requests per minute per client address.
+    pub otp_per_ip_per_minute: u32,
+    /// Messages a user may send per minute (REST and WebSocket together).
+    pub messages_per_minute: u32,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        LimitSettings {
+            otp_per_phone_per_minute: 5,
+            otp_per_ip_per_minute: 5,
+            messages_per_minute: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RealtimeSettings {
+    /// Seconds between server pings.
+    pub heartbeat_secs: u64,
+    /// A socket silent this long is closed.
+    pub client_timeout_secs: u64,
+    /// Events queued for one slow socket before it is disconnected.
+    pub outbound_queue: usize,
+    /// Largest client frame, in bytes (larger: `error` frame).
+    pub max_frame_bytes: usize,
+    /// A typing indicator without refresh stops after this many seconds.
+    pub typing_ttl_secs: u64,
+    /// An idle chat room actor stops after this many seconds.
+    pub room_idle_secs: u64,
+}
+
+impl Default for RealtimeSettings {
+    fn default() -> Self {
+        RealtimeSettings {
+            heartbeat_secs: 20,
+            client_timeout_secs: 60,
+            outbound_queue: 256,
+            max_frame_bytes: 64 * 1024,
+            typing_ttl_secs: 6,
+            room_idle_secs: 300,
+        }
+    }
+}
+
+/// A configuration the server refuses to start with; the message says why in one line.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Settings {
+    /// Reads `path` (when it exists; required if given explicitly) and the process environment.
+    pub fn load(path: Option<&Path>) -> Result<Settings, ConfigError> {
+        let env: HashMap<String, String> = std::env::vars().collect();
+        Self::load_from(path, env)
+    }
+
+    /// Like [`load`](Self::load) with an explicit environment (for tests).
+    pub fn load_from(
+        path: Option<&Path>,
+        env: HashMap<String, String>,
+    ) -> Result<Settings, ConfigError> {
+        let mut builder = config::Config::builder();
+        match path {
+            Some(p) => {
+                if !p.exists() {
+                    return Err(ConfigError(format!(
+                        "config file {} not found",
+                        p.display()
+                    )));
+                }
+                builder =
+                    builder.add_source(config::File::from(p).format(config::FileFormat::Toml));
+            }
+            None => {
+                builder = builder.add_source(
+                    config::File::with_name("config.toml")
+                        .format(config::FileFormat::Toml)
+                        .required(false),
+                );
+            }
+        }
+        let env: config::Map<String, String> = env.into_iter().collect();
+        builder = builder.add_source(
+            config::Environment::with_prefix("COURIER")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(env)),
+        );
+        let settings: Settings = builder
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .map_err(|e| ConfigError(e.to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Refuses invalid and dangerous combinations.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let fail = |m: &str| Err(ConfigError(m.to_string()));
+        if self.server.bind.parse::<SocketAddr>().is_err() {
+            return fail("server.bind must be an address like 127.0.0.1:8080");
+        }
+        if let Err(e) = Backend::from_url(&self.database.url) {
+            return Err(ConfigError(format!("database.url: {e}")));
+        }
+        if self.database.pool_size == 0 {
+            return fail("database.pool_size must be at least 1");
+        }
+        let a = &self.auth;
+        if a.access_ttl_secs == 0 || a.refresh_ttl_secs == 0 || a.otp_ttl_secs == 0 {
+            return fail("auth: token and code lifetimes must be positive");
+        }
+        if a.refresh_ttl_secs < a.access_ttl_secs {
+            return fail("auth.refresh_ttl_secs must not be shorter than auth.access_ttl_secs");
+        }
+        if a.otp_max_attempts == 0 {
+            return fail("auth.otp_max_attempts must be at least 1");
+        }
+        if !a.fixed_otp.is_empty()
+            && !(a.fixed_otp.len() == 6 && a.fixed_otp.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return fail("auth.fixed_otp must be 6 digits (or empty)");
+        }
+        if !a.jwt_secret.is_empty() && a.jwt_secret.len() < 32 {
+            return fail("auth.jwt_secret must be at least 32 characters");
+        }
+        match self.sms.provider.as_str() {
+            "console" => {}
+            "twilio" => {
+                let s = &self.sms;
+                if s.twilio_account_sid.is_empty()
+                    || s.twilio_auth_token.is_empty()
+                    || s.twilio_from.is_empty()
+                {
+                    return fail("sms.provider = twilio needs twilio_account_sid, twilio_auth_token and twilio_from");
+                }
+                if !a.fixed_otp.is_empty() {
+                    return fail("auth.fixed_otp with a real SMS provider would let anyone sign in as anyone");
+                }
+                if a.jwt_secret.is_empty() {
+                    return fail("a real SMS provider needs an explicit auth.jwt_secret (shared by every node)");
+                }
+                if a.phone_hash_key.is_empty() {
+                    return fail("a real SMS provider needs an explicit auth.phone_hash_key (shared by every node)");
+                }
+            }
+            other => {
+                return Err(ConfigError(format!(
+                    "sms.provider {other:?} is not one of console, twilio"
+                )))
+            }
+        }
+        let r = &self.realtime;
+        if r.heartbeat_secs == 0 || r.client_timeout_secs <= r.heartbeat_secs {
+            return fail(
+                "realtime.client_timeout_secs must be longer than realtime.heartbeat_secs (> 0)",
+            );
+        }
+        if r.outbound_queue == 0 || r.max_frame_bytes < 1024 {
+            return fail("realtime.outbound_queue must be positive and realtime.max_frame_bytes at least 1024");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn environment_overrides_nested_keys() {
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("COURIER__SERVER__BIND", "127.0.0.1:9000"),
+                ("COURIER__AUTH__OTP_TTL_SECS", "60"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.server.bind, "127.0.0.1:9000");
+        assert_eq!(s.auth.otp_ttl_secs, 60);
+        assert_eq!(s.database.url, "sqlite://data/courier.db");
+    }
+
+    #[test]
+    fn refuses_dangerous_combinations() {
+        let twilio = [
+            ("COURIER__SMS__PROVIDER", "twilio"),
+            ("COURIER__SMS__TWILIO_ACCOUNT_SID", "AC1"),
+            ("COURIER__SMS__TWILIO_AUTH_TOKEN", "t"),
+            ("COURIER__SMS__TWILIO_FROM", "+15550001111"),
+        ];
+        let err = Settings::load_from(None, env(&twilio)).unwrap_err();
+        assert!(err.0.contains("jwt_secret"), "{err}");
+
+        let mut with_fixed = twilio.to_vec();
+        with_fixed.push(("COURIER__AUTH__FIXED_OTP", "123456"));
+        let err = Settings::load_from(None, env(&with_fixed)).unwrap_err();
+        assert!(err.0.contains("fixed_otp"), "{err}");
+
+        let err = Settings::load_from(None, env(&[("COURIER__SERVR__BIND", "x")])).unwrap_err();
+        assert!(err.0.contains("servr"), "{err}");
+
+        let err =
+            Settings::load_from(None, env(&[("COURIER__DATABASE__URL", "mysql://x")])).unwrap_err();
+        assert!(err.0.contains("database.url"), "{err}");
+    }
+}

@@ -1,0 +1,17 @@
+//! Courier's edge: configuration, the HTTP API (one module per resource under `routes`), the
+//! WebSocket endpoint, authentication. The engine lives in the `courier-actors` crate.
+
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod ratelimit;
+pub mod routes;
+pub mod secrets;
+pub mod sms;
+pub mod startup;
+pub mod state;
+pub mod tokens;
+pub mod validate;
+
+pub use config::Settings;
+pub use startup::Application;

@@ -1,0 +1,286 @@
+//! `/api/auth/*`: phone sign-in with one-time codes, token refresh and logout.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::TimeDelta;
+use courier_actors::store::auth::{
+    CreateOtp, RefreshOutcome, RevokeSession, RotateRefresh, VerifyOtp, VerifyOutcome,
+};
+use rand::Rng;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{bearer, client_ip, ApiJson, AuthUser};
+use crate::state::AppState;
+use crate::tokens::{new_jti, TokenKind};
+use crate::validate;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/auth")
+            .route("/send-otp", web::post().to(send_otp))
+            .route("/verify-otp", web::post().to(verify_otp))
+            .route("/refresh", web::post().to(refresh))
+            .route("/logout", web::post().to(logout)),
+    );
+}
+
+#[derive(Deserialize)]
+struct SendOtp {
+    phone_number: String,
+    country_code: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct VerifyOtpBody {
+    phone_number: String,
+    otp: String,
+    /// Display name for a new account.
+    name: Option<String>,
+}
+
+/// Applies the per-address and per-phone limits of one auth endpoint.
+fn limit(state: &AppState, req: &HttpRequest, endpoint: &str, phone_hash: &str) -> ApiResult<()> {
+    let minute = TimeDelta::minutes(1);
+    let l = &state.settings.limits;
+    let ip = client_ip(req, state);
+    state
+        .limiter
+        .hit(
+            &format!("{endpoint}:ip:{ip}"),
+            l.otp_per_ip_per_minute,
+            minute,
+        )
+        .map_err(ApiError::too_many)?;
+    state
+        .limiter
+        .hit(
+            &format!("{endpoint}:phone:{phone_hash}"),
+            l.otp_per_phone_per_minute,
+            minute,
+        )
+        .map_err(ApiError::too_many)
+}
+
+async fn send_otp(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: ApiJson<SendOtp>,
+) -> ApiResult<HttpResponse> {
+    let body = body.0;
+    validate::phone("phone_number", &body.phone_number)?;
+    if let Some(cc) = &body.country_code {
+        validate::country_code(cc, &body.phone_number)?;
+    }
+    let phone_hash = state.secrets.phone_hash(&body.phone_number);
+    limit(&state, &req, "otp-send", &phone_hash)?;
+
+    let auth = &state.settings.auth;
+    let code = if auth.fixed_otp.is_empty() {
+        format!("{:06}", rand::rng().random_range(0..1_000_000u32))
+    } else {
+        auth.fixed_otp.clone()
+    };
+    let expires_at = state.engine.clock.now() + TimeDelta::seconds(auth.otp_ttl_secs as i64);
+    // Stored before sending, so the code works the moment it arrives; a newer code replaces it.
+    state
+        .write(CreateOtp {
+            code_hash: state.secrets.otp_hash(&phone_hash, &code),
+            phone_hash,
+            country_code: body.country_code.unwrap_or_default(),
+            expires_at,
+        })
+        .await?;
+    let text = format!(
+        "Your Courier code is {code}. It expires in {} minutes.",
+        auth.otp_ttl_secs.div_ceil(60)
+    );
+    if let Err(e) = state.sms.send(&body.phone_number, &text).await {
+        tracing::warn!(error = %e, "could not send a code");
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::BAD_GATEWAY,
+            "sms_failed",
+            "the code could not be sent; try again",
+        ));
+    }
+    Ok(HttpResponse::Ok().json(json!({
+        "success": true,
+        "message": "OTP sent successfully",
+        "expires_at": expires_at.and_utc(),
+    })))
+}
+
+async fn verify_otp(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: ApiJson<VerifyOtpBody>,
+) -> ApiResult<HttpResponse> {
+    let body = body.0;
+    validate::phone("phone_number", &body.phone_number)?;
+    if !(body.otp.len() == 6 && body.otp.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(ApiError::invalid("otp", "must be the 6-digit code"));
+    }
+    let name = body
+        .name
+        .as_deref()
+        .map(|n| validate::text("name", n, 1, 255))
+        .transpose()?;
+    let phone_hash = state.secrets.phone_hash(&body.phone_number);
+    limit(&state, &req, "otp-verify", &phone_hash)?;
+
+    let now = state.engine.clock.now();
+    let jti = new_jti();
+    let outcome = state
+        .write(VerifyOtp {
+            code_hash: state.secrets.otp_hash(&phone_hash, &body.otp),
+            phone_hash,
+            phone_number: body.phone_number.clone(),
+            max_attempts: state.settings.auth.otp_max_attempts as i32,
+            name,
+            refresh_jti: jti.clone(),
+            session_expires_at: now + state.tokens.refresh_ttl,
+            user_agent: user_agent(&req),
+        })
+        .await?;
+    let (user, session, created) = match outcome {
+        VerifyOutcome::Verified {
+            user,
+            session,
+            created,
+        } => (user, session, created),
+        VerifyOutcome::NoCode => {
+            return Err(ApiError::bad_request(
+                "otp_invalid",
+                "no code is pending for this number; request a new one",
+            ))
+        }
+        VerifyOutcome::Expired => {
+            return Err(ApiError::bad_request(
+                "otp_expired",
+                "the code expired; request a new one",
+            ))
+        }
+        VerifyOutcome::Wrong { attempts_left: 0 } => {
+            return Err(ApiError::bad_request(
+                "otp_locked",
+                "too many wrong codes; request a new one",
+            ))
+        }
+        VerifyOutcome::Wrong { attempts_left } => {
+            return Err(ApiError::bad_request(
+                "otp_invalid",
+                format!("wrong code; {attempts_left} tries left"),
+            ))
+        }
+    };
+    let access = state.tokens.sign(
+        TokenKind::Access,
+        user.id,
+        &user.phone_number,
+        session.id,
+        &new_jti(),
+        now,
+    )?;
+    let refresh = state.tokens.sign(
+        TokenKind::Refresh,
+        user.id,
+        &user.phone_number,
+        session.id,
+        &jti,
+        now,
+    )?;
+    Ok(HttpResponse::Ok().json(json!({
+        "success": true,
+        "is_new_user": created,
+        "user": {
+            "id": user.id,
+            "phone_number": user.phone_number,
+            "name": user.name,
+            "avatar_url": user.avatar_url,
+            "about": user.about,
+            "created_at": user.created_at.and_utc(),
+        },
+        "tokens": {
+            "access_token": access.token,
+            "refresh_token": refresh.token,
+            "expires_at": access.expires_at.and_utc(),
+            "refresh_expires_at": refresh.expires_at.and_utc(),
+        },
+    })))
+}
+
+/// `POST /api/auth/refresh` with the refresh token as bearer: a new access token and a new
+/// refresh token (the presented one stops working).
+async fn refresh(state: web::Data<AppState>, req: HttpRequest) -> ApiResult<HttpResponse> {
+    let token = bearer(&req).ok_or_else(|| ApiError::unauthorized("missing bearer token"))?;
+    let claims = state
+        .tokens
+        .verify(token, TokenKind::Refresh, &state.engine.clock)?;
+    let now = state.engine.clock.now();
+    let jti = new_jti();
+    let outcome = state
+        .write(RotateRefresh {
+            session_id: claims.sid,
+            presented_jti: claims.jti,
+            new_jti: jti.clone(),
+            new_expires_at: now + state.tokens.refresh_ttl,
+        })
+        .await?;
+    let (user, session) = match outcome {
+        RefreshOutcome::Rotated { user, session } => (user, session),
+        RefreshOutcome::ReuseDetected => {
+            tracing::warn!(
+                session = claims.sid,
+                user = claims.user_id,
+                "refresh token reused; session revoked"
+            );
+            return Err(ApiError::new(
+                actix_web::http::StatusCode::UNAUTHORIZED,
+                "refresh_reused",
+                "this refresh token was already used; the session is signed out",
+            ));
+        }
+        RefreshOutcome::Inactive => {
+            return Err(ApiError::unauthorized("session ended; sign in again"))
+        }
+    };
+    let access = state.tokens.sign(
+        TokenKind::Access,
+        user.id,
+        &user.phone_number,
+        session.id,
+        &new_jti(),
+        now,
+    )?;
+    let refresh = state.tokens.sign(
+        TokenKind::Refresh,
+        user.id,
+        &user.phone_number,
+        session.id,
+        &jti,
+        now,
+    )?;
+    Ok(HttpResponse::Ok().json(json!({
+        "access_token": access.token,
+        "expires_at": access.expires_at.and_utc(),
+        "refresh_token": refresh.token,
+        "refresh_expires_at": refresh.expires_at.and_utc(),
+    })))
+}
+
+async fn logout(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
+    state
+        .write(RevokeSession {
+            session_id: user.session_id,
+            reason: "logout",
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "success": true, "message": "Logged out successfully" })))
+}
+
+fn user_agent(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(255).collect())
+}

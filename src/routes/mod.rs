@@ -1,0 +1,18 @@
+//! HTTP routes, one module per resource. A URL's handler is in the module named after its
+//! first path segment after `/api`.
+
+pub mod auth;
+pub mod health;
+pub mod users;
+
+use actix_web::web;
+
+/// Mounts every route under `/api`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api")
+            .configure(auth::routes)
+            .configure(users::routes)
+            .configure(health::routes),
+    );
+}

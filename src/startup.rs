@@ -1,0 +1,168 @@
+//! Building and running the server: storage, engine, HTTP app. Used by `courier serve` and by
+//! the integration tests (which bind port 0 and drive the clock).
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use anyhow::Context as _;
+use courier_actors::store::{self, users::ResetPresence, Db};
+use courier_actors::{Clock, Engine};
+
+use crate::config::Settings;
+use crate::error::ApiError;
+use crate::ratelimit::RateLimiter;
+use crate::routes;
+use crate::secrets::Secrets;
+use crate::sms;
+use crate::state::AppState;
+use crate::tokens::Tokens;
+
+/// A built server, listening but not yet running.
+pub struct Application {
+    port: u16,
+    server: Server,
+    engine: Engine,
+}
+
+impl Application {
+    /// Applies migrations, opens the pools, starts the engine and binds the listener.
+    /// Must run inside an actix system (the engine's actors live there).
+    pub async fn build(settings: Settings, clock: Clock) -> anyhow::Result<Application> {
+        settings.validate()?;
+        let data_dir = &settings.server.data_dir;
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("cannot create data folder {}", data_dir.display()))?;
+        let ran = store::migrate(&settings.database.url)
+            .await
+            .context("migrations failed")?;
+        if ran > 0 {
+            tracing::info!(count = ran, "applied migrations");
+        }
+        let db = Db::connect(&settings.database.url, settings.database.pool_size).await?;
+        let secrets = Secrets::load(
+            data_dir,
+            &settings.auth.jwt_secret,
+            &settings.auth.phone_hash_key,
+        )?;
+        let sms = sms::from_settings(&settings.sms)?;
+        let engine = Engine::start(db, clock.clone());
+        // No socket survives a restart: nobody is online until they reconnect.
+        engine.write(ResetPresence).await?;
+
+        let listener = TcpListener::bind(&settings.server.bind)
+            .with_context(|| format!("cannot listen on {}", settings.server.bind))?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState {
+            tokens: Tokens::new(
+                &secrets.jwt,
+                settings.auth.access_ttl_secs,
+                settings.auth.refresh_ttl_secs,
+            ),
+            limiter: RateLimiter::new(clock),
+            engine: engine.clone(),
+            secrets,
+            sms,
+            settings: settings.clone(),
+        });
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(
+                    web::PathConfig::default()
+                        .error_handler(|_, _| ApiError::not_found("resource").into()),
+                )
+                .app_data(
+                    web::QueryConfig::default()
+                        .error_handler(|e, _| ApiError::invalid("query", e.to_string()).into()),
+                )
+                .configure(routes::configure)
+                .default_service(web::to(no_route))
+        })
+        .listen(listener)?
+        .shutdown_timeout(settings.server.shutdown_timeout_secs)
+        .disable_signals();
+        if settings.server.workers > 0 {
+            server = server.workers(settings.server.workers);
+        }
+        tracing::info!(
+            port,
+            database = engine.db.backend_name(),
+            "courier listening"
+        );
+        Ok(Application {
+            port,
+            server: server.run(),
+            engine,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server (tests use it to simulate a restart).
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.engine.clone()
+    }
+
+    /// Serves until stopped, then lets the writer commit everything it holds.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        self.engine.drain().await;
+        result
+    }
+
+    /// Serves until SIGINT or SIGTERM, then shuts down gracefully.
+    pub async fn run_until_signal(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        actix_web::rt::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("shutting down: no new connections, finishing requests and writes");
+            handle.stop(true).await;
+        });
+        let engine = self.engine.clone();
+        let result = self.run_until_stopped().await;
+        // Give the writer a bounded moment for anything a closing socket handed it last.
+        let _ = tokio::time::timeout(Duration::from_secs(5), engine.drain()).await;
+        tracing::info!("stopped");
+        result
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn no_route(req: HttpRequest) -> HttpResponse {
+    use actix_web::ResponseError;
+    ApiError::new(
+        actix_web::http::StatusCode::NOT_FOUND,
+        "not_found",
+        format!("no route for {} {}", req.method(), req.path()),
+    )
+    .error_response()
+}

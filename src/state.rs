@@ -1,0 +1,32 @@
+//! What every request handler can reach.
+
+use courier_actors::store::StoreError;
+use courier_actors::writer::WriteOp;
+use courier_actors::Engine;
+
+use crate::config::Settings;
+use crate::error::ApiResult;
+use crate::ratelimit::RateLimiter;
+use crate::secrets::Secrets;
+use crate::sms::SmsSender;
+use crate::tokens::Tokens;
+
+/// Shared application state (one per server, behind `web::Data`).
+pub struct AppState {
+    pub settings: Settings,
+    pub engine: Engine,
+    pub tokens: Tokens,
+    pub secrets: Secrets,
+    pub sms: Box<dyn SmsSender>,
+    pub limiter: RateLimiter,
+}
+
+impl AppState {
+    /// Performs a write through the writer and waits for its commit.
+    pub async fn write<O: WriteOp>(&self, op: O) -> ApiResult<O::Output> {
+        self.engine
+            .write(op)
+            .await
+            .map_err(|e: StoreError| e.into())
+    }
+}
