@@ -251,9 +251,8 @@ impl Settings {
         if a.otp_max_attempts == 0 {
             return fail("auth.otp_max_attempts must be at least 1");
         }
-        if !a.fixed_otp.is_empty()
-            && !(a.fixed_otp.len() == 6 && a.fixed_otp.bytes().all(|b| b.is_ascii_digit()))
-        {
+        let six_digits = a.fixed_otp.len() == 6 && a.fixed_otp.bytes().all(|b| b.is_ascii_digit());
+        if !a.fixed_otp.is_empty() && !six_digits {
             return fail("auth.fixed_otp must be 6 digits (or empty)");
         }
         if !a.jwt_secret.is_empty() && a.jwt_secret.len() < 32 {

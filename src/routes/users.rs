@@ -105,6 +105,18 @@ impl PublicProfile {
             is_online: owner.is_online && last_seen,
         }
     }
+
+    /// Everything, as the owner sees their own profile.
+    pub fn unfiltered(owner: &User) -> Self {
+        PublicProfile {
+            id: owner.id,
+            name: owner.name.clone(),
+            avatar_url: owner.avatar_url.clone(),
+            about: Some(owner.about.clone()),
+            last_seen_at: owner.last_seen_at.map(|t| t.and_utc()),
+            is_online: owner.is_online,
+        }
+    }
 }
 
 async fn load_self(state: &AppState, user: &AuthUser) -> ApiResult<User> {
@@ -162,9 +174,24 @@ async fn update_profile(
 
 #[derive(Deserialize)]
 struct PrivacyUpdate {
-    last_seen: Option<Visibility>,
-    profile_photo: Option<Visibility>,
-    about: Option<Visibility>,
+    last_seen: Option<String>,
+    profile_photo: Option<String>,
+    about: Option<String>,
+}
+
+/// One of `everyone`, `contacts`, `nobody`.
+fn visibility(field: &str, value: Option<String>) -> ApiResult<Option<Visibility>> {
+    value
+        .map(|v| match v.as_str() {
+            "everyone" => Ok(Visibility::Everyone),
+            "contacts" => Ok(Visibility::Contacts),
+            "nobody" => Ok(Visibility::Nobody),
+            _ => Err(ApiError::invalid(
+                field,
+                "must be one of everyone, contacts, nobody",
+            )),
+        })
+        .transpose()
 }
 
 async fn update_privacy(
@@ -176,9 +203,9 @@ async fn update_privacy(
     let updated = state
         .write(UpdatePrivacy {
             user_id: user.user_id,
-            last_seen: b.last_seen,
-            profile_photo: b.profile_photo,
-            about: b.about,
+            last_seen: visibility("last_seen", b.last_seen)?,
+            profile_photo: visibility("profile_photo", b.profile_photo)?,
+            about: visibility("about", b.about)?,
         })
         .await?
         .ok_or_else(|| ApiError::not_found("user"))?;
@@ -197,13 +224,10 @@ async fn get_user(
     let owner = users::find(&mut conn, id)
         .await?
         .ok_or_else(|| ApiError::not_found("user"))?;
-    let rel = if id == viewer.user_id {
-        Relation {
-            in_contacts: true,
-            blocked: false,
-        }
+    let profile = if id == viewer.user_id {
+        PublicProfile::unfiltered(&owner)
     } else {
-        relation(&mut conn, id, viewer.user_id).await?
+        PublicProfile::of(&owner, relation(&mut conn, id, viewer.user_id).await?)
     };
-    Ok(HttpResponse::Ok().json(PublicProfile::of(&owner, rel)))
+    Ok(HttpResponse::Ok().json(profile))
 }

@@ -96,6 +96,8 @@ impl WriteOp for CreateOtp {
 }
 
 /// What checking a code found.
+// Returned once per sign-in; boxing the user would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum VerifyOutcome {
     /// The code was right: the user (created if new) and their new device session.
@@ -248,6 +250,7 @@ async fn create_session(
 }
 
 /// What presenting a refresh token did.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum RefreshOutcome {
     /// The token was the current one: it is replaced by `new_jti`.

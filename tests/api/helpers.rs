@@ -1,0 +1,318 @@
+//! Test harness: a real Courier server on a random port, against a fresh database (a temp
+//! SQLite file, or a new PostgreSQL database when `COURIER_TEST_DATABASE_URL` is set), with a
+//! manual clock the test moves forward.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use courier::{Application, Settings};
+use courier_actors::{Clock, Engine};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+/// The code every test account signs in with (`auth.fixed_otp`).
+pub const OTP: &str = "123456";
+
+/// A running server and what a test needs to talk to it.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub clock: Clock,
+    pub settings: Settings,
+    pub engine: Engine,
+    handle: ServerHandle,
+    _db: TestDb,
+}
+
+/// An HTTP answer: status, headers, and the body as JSON (`Value::Null` if not JSON).
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Resp {
+    /// The `error.code` of an error answer.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+/// A signed-in test user.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub id: i64,
+    pub phone: String,
+    pub token: String,
+    pub refresh: String,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts a server after `tweak` adjusts the test settings.
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    init_logs();
+    let db = TestDb::create().await;
+    let mut settings = Settings::default();
+    settings.server.bind = "127.0.0.1:0".into();
+    settings.server.data_dir = db.dir.path().to_path_buf();
+    settings.server.workers = 2;
+    settings.server.shutdown_timeout_secs = 2;
+    settings.database.url = db.url.clone();
+    settings.database.pool_size = 4;
+    settings.auth.fixed_otp = OTP.into();
+    // Every test client comes from 127.0.0.1; the per-address limit has its own test.
+    settings.limits.otp_per_ip_per_minute = 100_000;
+    tweak(&mut settings);
+    let clock = Clock::manual(chrono::Utc::now());
+    start(settings, clock, db).await
+}
+
+async fn start(settings: Settings, clock: Clock, db: TestDb) -> TestApp {
+    let app = Application::build(settings.clone(), clock.clone())
+        .await
+        .expect("server builds");
+    let port = app.port();
+    let handle = app.handle();
+    let engine = app.engine();
+    actix_web::rt::spawn(app.run_until_stopped());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap(),
+        clock,
+        settings,
+        engine,
+        handle,
+        _db: db,
+    }
+}
+
+impl TestApp {
+    /// Stops the server gracefully and starts a new one on the same database, data folder
+    /// and clock (a restart, as an operator would do it).
+    pub async fn restart(self) -> TestApp {
+        let TestApp {
+            handle,
+            settings,
+            clock,
+            _db,
+            engine,
+            ..
+        } = self;
+        handle.stop(true).await;
+        engine.drain().await;
+        start(settings, clock, _db).await
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.address, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("request sent");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.bytes().await.expect("body read");
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Resp {
+        self.request(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Resp {
+        self.request(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.request(Method::PUT, path, Some(token), Some(body))
+            .await
+    }
+
+    /// Sends a raw body with a given content type (for malformed-input tests).
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Resp {
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.address, path))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.expect("request sent");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Signs a new user up through send-otp / verify-otp and names them.
+    pub async fn signup(&self, phone: &str, name: &str) -> TestUser {
+        let r = self
+            .post("/api/auth/send-otp", None, json!({ "phone_number": phone }))
+            .await;
+        assert_eq!(r.status, 200, "send-otp: {:?}", r.body);
+        let r = self
+            .post(
+                "/api/auth/verify-otp",
+                None,
+                json!({ "phone_number": phone, "otp": OTP, "name": name }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "verify-otp: {:?}", r.body);
+        TestUser {
+            id: r.body["user"]["id"].as_i64().unwrap(),
+            phone: phone.to_string(),
+            token: r.body["tokens"]["access_token"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+            refresh: r.body["tokens"]["refresh_token"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        }
+    }
+
+    /// Moves the server's clock forward.
+    pub fn advance(&self, secs: u64) {
+        self.clock.advance(Duration::from_secs(secs));
+    }
+}
+
+/// A database for one test, removed when the test ends.
+pub struct TestDb {
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    pg: Option<(String, String)>,
+}
+
+impl TestDb {
+    async fn create() -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        match std::env::var("COURIER_TEST_DATABASE_URL") {
+            Ok(admin) if !admin.is_empty() => {
+                let name = format!("courier_test_{}", hex_id());
+                let mut conn = AsyncPgConnection::establish(&admin)
+                    .await
+                    .expect("connect to COURIER_TEST_DATABASE_URL");
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create test database");
+                let url = replace_db_name(&admin, &name);
+                TestDb {
+                    url,
+                    dir,
+                    pg: Some((admin, name)),
+                }
+            }
+            _ => {
+                let path: PathBuf = dir.path().join("courier.db");
+                TestDb {
+                    url: format!("sqlite://{}", path.display()),
+                    dir,
+                    pg: None,
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = self.pg.take() {
+            // Drop runs outside any async context we may block: use a thread of our own.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    if let Ok(mut conn) = AsyncPgConnection::establish(&admin).await {
+                        let _ = diesel::sql_query(format!(
+                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                        ))
+                        .execute(&mut conn)
+                        .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+fn replace_db_name(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let base = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+/// Server logs in test output (shown for failing tests); `RUST_LOG` picks the level.
+fn init_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
+    });
+}
+
+fn hex_id() -> String {
+    let bytes: [u8; 8] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A phone number unique within a test: `+1555` and seven digits.
+pub fn phone(n: u32) -> String {
+    format!("+1555{:07}", n)
+}
