@@ -229,6 +229,21 @@ impl Settings {
         Ok(settings)
     }
 
+    /// The engine's realtime settings.
+    pub fn realtime(&self) -> courier_actors::Realtime {
+        use std::time::Duration;
+        let r = &self.realtime;
+        courier_actors::Realtime {
+            heartbeat: Duration::from_secs(r.heartbeat_secs),
+            client_timeout: Duration::from_secs(r.client_timeout_secs),
+            outbound_queue: r.outbound_queue,
+            max_frame_bytes: r.max_frame_bytes,
+            typing_ttl: Duration::from_secs(r.typing_ttl_secs),
+            room_idle: Duration::from_secs(r.room_idle_secs),
+            messages_per_minute: self.limits.messages_per_minute,
+        }
+    }
+
     /// Refuses invalid and dangerous combinations.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let fail = |m: &str| Err(ConfigError(m.to_string()));

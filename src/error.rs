@@ -164,4 +164,16 @@ impl From<actix::MailboxError> for ApiError {
     }
 }
 
+impl From<courier_actors::room::RoomError> for ApiError {
+    fn from(e: courier_actors::room::RoomError) -> Self {
+        use courier_actors::room::RoomError;
+        match e {
+            RoomError::NotFound(what) => ApiError::not_found(what),
+            RoomError::Forbidden(code, message) => ApiError::forbidden(code, message),
+            RoomError::Invalid(field, message) => ApiError::invalid(field, message),
+            RoomError::Store(e) => e.into(),
+        }
+    }
+}
+
 pub type ApiResult<T> = Result<T, ApiError>;

@@ -4,7 +4,6 @@
 pub mod config;
 pub mod error;
 pub mod extract;
-pub mod ratelimit;
 pub mod routes;
 pub mod secrets;
 pub mod sms;
@@ -12,6 +11,7 @@ pub mod startup;
 pub mod state;
 pub mod tokens;
 pub mod validate;
+pub mod ws;
 
 pub use config::Settings;
 pub use startup::Application;

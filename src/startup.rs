@@ -12,12 +12,12 @@ use courier_actors::{Clock, Engine};
 
 use crate::config::Settings;
 use crate::error::ApiError;
-use crate::ratelimit::RateLimiter;
 use crate::routes;
 use crate::secrets::Secrets;
 use crate::sms;
 use crate::state::AppState;
 use crate::tokens::Tokens;
+use crate::ws;
 
 /// A built server, listening but not yet running.
 pub struct Application {
@@ -47,7 +47,7 @@ impl Application {
             &settings.auth.phone_hash_key,
         )?;
         let sms = sms::from_settings(&settings.sms)?;
-        let engine = Engine::start(db, clock.clone());
+        let engine = Engine::start(db, clock.clone(), settings.realtime());
         // No socket survives a restart: nobody is online until they reconnect.
         engine.write(ResetPresence).await?;
 
@@ -60,7 +60,6 @@ impl Application {
                 settings.auth.access_ttl_secs,
                 settings.auth.refresh_ttl_secs,
             ),
-            limiter: RateLimiter::new(clock),
             engine: engine.clone(),
             secrets,
             sms,
@@ -78,6 +77,7 @@ impl Application {
                         .error_handler(|e, _| ApiError::invalid("query", e.to_string()).into()),
                 )
                 .configure(routes::configure)
+                .route("/ws", web::get().to(ws::connect))
                 .default_service(web::to(no_route))
         })
         .listen(listener)?
@@ -114,7 +114,7 @@ impl Application {
     /// Serves until stopped, then lets the writer commit everything it holds.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
-        self.engine.drain().await;
+        self.engine.shutdown().await;
         result
     }
 

@@ -6,7 +6,6 @@ use courier_actors::Engine;
 
 use crate::config::Settings;
 use crate::error::ApiResult;
-use crate::ratelimit::RateLimiter;
 use crate::secrets::Secrets;
 use crate::sms::SmsSender;
 use crate::tokens::Tokens;
@@ -18,7 +17,6 @@ pub struct AppState {
     pub tokens: Tokens,
     pub secrets: Secrets,
     pub sms: Box<dyn SmsSender>,
-    pub limiter: RateLimiter,
 }
 
 impl AppState {

@@ -1,11 +1,44 @@
-//! The engine handle the edge holds: the read pool, the writer, the clock (and, as they
-//! arrive, the registry and the bus).
+//! The engine handle the edge holds: the read pool, the writer, the registry (and through it
+//! rooms and sessions), the bus, the clock and the shared rate limiter.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use actix::prelude::*;
 
+use crate::bus::{Bus, LocalBus};
 use crate::clock::Clock;
+use crate::ratelimit::RateLimiter;
+use crate::registry::{EndAuthSession, MembershipChanged, Registry, Shutdown, ToRoom};
+use crate::room::RoomCmd;
 use crate::store::{Db, StoreError, StoreResult};
 use crate::writer::{Drain, Write, WriteOp, Writer};
+
+/// Realtime limits and timings (from the `[realtime]` and `[limits]` configuration).
+#[derive(Debug, Clone)]
+pub struct Realtime {
+    pub heartbeat: Duration,
+    pub client_timeout: Duration,
+    pub outbound_queue: usize,
+    pub max_frame_bytes: usize,
+    pub typing_ttl: Duration,
+    pub room_idle: Duration,
+    pub messages_per_minute: u32,
+}
+
+impl Default for Realtime {
+    fn default() -> Self {
+        Realtime {
+            heartbeat: Duration::from_secs(20),
+            client_timeout: Duration::from_secs(60),
+            outbound_queue: 256,
+            max_frame_bytes: 64 * 1024,
+            typing_ttl: Duration::from_secs(6),
+            room_idle: Duration::from_secs(300),
+            messages_per_minute: 60,
+        }
+    }
+}
 
 /// Cheap to clone; every clone talks to the same actors.
 #[derive(Clone)]
@@ -13,14 +46,37 @@ pub struct Engine {
     /// Read pool (writes go through `writer`).
     pub db: Db,
     pub writer: Addr<Writer>,
+    pub registry: Addr<Registry>,
+    pub bus: Arc<dyn Bus>,
     pub clock: Clock,
+    pub limiter: Arc<RateLimiter>,
+    pub realtime: Arc<Realtime>,
 }
 
 impl Engine {
     /// Starts the engine's actors on the current actix system.
-    pub fn start(db: Db, clock: Clock) -> Engine {
+    pub fn start(db: Db, clock: Clock, realtime: Realtime) -> Engine {
         let writer = Writer::new(db.clone(), clock.clone()).start();
-        Engine { db, writer, clock }
+        let limiter = Arc::new(RateLimiter::new(clock.clone()));
+        let realtime = Arc::new(realtime);
+        let mut engine = None;
+        Registry::create(|ctx| {
+            let e = Engine {
+                db,
+                writer,
+                registry: ctx.address(),
+                bus: Arc::new(LocalBus {
+                    registry: ctx.address(),
+                }),
+                clock,
+                limiter,
+                realtime,
+            };
+            engine = Some(e.clone());
+            Registry::new(e)
+        });
+        // unwrap: `create` runs its closure before returning.
+        engine.unwrap()
     }
 
     /// Performs a write and waits for its commit.
@@ -31,8 +87,32 @@ impl Engine {
             .map_err(|_| StoreError::WriterGone)?
     }
 
+    /// Hands a command to the chat's room.
+    pub fn room(&self, chat_id: i64, cmd: RoomCmd) {
+        self.registry.do_send(ToRoom { chat_id, cmd });
+    }
+
+    /// Tells a running room that the chat's membership changed.
+    pub fn membership_changed(&self, chat_id: i64) {
+        self.registry.do_send(MembershipChanged { chat_id });
+    }
+
+    /// Closes the sockets of a device session that ended.
+    pub fn end_auth_session(&self, user_id: i64, auth_session: i64) {
+        self.registry.do_send(EndAuthSession {
+            user_id,
+            auth_session,
+        });
+    }
+
     /// Waits until every write accepted so far is committed (shutdown).
     pub async fn drain(&self) {
         let _ = self.writer.send(Drain).await;
+    }
+
+    /// Closes every socket and stops the registry and rooms, then drains the writer.
+    pub async fn shutdown(&self) {
+        let _ = self.registry.send(Shutdown).await;
+        self.drain().await;
     }
 }

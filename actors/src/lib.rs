@@ -1,12 +1,18 @@
-//! Courier's engine: the actors (registry, sessions, chat rooms, calls, the writer) and the
-//! store they persist through. The HTTP edge (crate `courier`) depends on this crate, never
-//! the reverse.
+//! Courier's engine: the actors (registry, sessions, chat rooms, the writer) and the store
+//! they persist through. The HTTP edge (crate `courier`) depends on this crate, never the
+//! reverse.
 
+pub mod bus;
 pub mod clock;
+pub mod engine;
+pub mod event;
+pub mod protocol;
+pub mod ratelimit;
+pub mod registry;
+pub mod room;
+pub mod session;
 pub mod store;
 pub mod writer;
 
 pub use clock::Clock;
-pub mod engine;
-
-pub use engine::Engine;
+pub use engine::{Engine, Realtime};

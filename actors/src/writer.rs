@@ -6,6 +6,8 @@
 //! so an answer means "durable". If a whole batch fails, each command is retried in a
 //! transaction of its own, so one failing command cannot take its neighbours down with it.
 //!
+//! New messages of a batch are inserted together, with one multi-row INSERT.
+//!
 //! Every transaction first locks the `counters` rows (change sequence and message ids). On
 //! PostgreSQL that row lock serialises writer transactions across nodes, so ids and sequence
 //! numbers grow in commit order everywhere.
@@ -22,6 +24,8 @@ use tokio::sync::oneshot;
 
 use crate::clock::Clock;
 use crate::on_conn;
+use crate::store::message_ops::{insert_batch, SendOutcome, SendSlot};
+use crate::store::messages::NewMessage;
 use crate::store::schema::counters;
 use crate::store::{Conn, Db, PooledConn, StoreError, StoreResult};
 
@@ -128,6 +132,36 @@ impl<'c> Tx<'c> {
 trait Job: Send {
     fn apply<'a>(&'a mut self, tx: &'a mut Tx<'_>) -> BoxFuture<'a, StoreResult<()>>;
     fn finish(self: Box<Self>, failure: Option<&StoreError>);
+    /// A new message, inserted together with the batch's other new messages.
+    fn send_slot(&mut self) -> Option<&mut SendSlot> {
+        None
+    }
+}
+
+/// A new message waiting for its batch.
+struct SendJob {
+    slot: SendSlot,
+    reply: oneshot::Sender<StoreResult<SendOutcome>>,
+}
+
+impl Job for SendJob {
+    fn apply<'a>(&'a mut self, _: &'a mut Tx<'_>) -> BoxFuture<'a, StoreResult<()>> {
+        // Inserted by `insert_batch` with the rest of the batch.
+        futures_util::future::ready(Ok(())).boxed()
+    }
+
+    fn finish(self: Box<Self>, failure: Option<&StoreError>) {
+        let answer = match (failure, self.slot.outcome) {
+            (None, Some(outcome)) => Ok(outcome),
+            (Some(e), _) => Err(StoreError::Pool(format!("transaction failed: {e}"))),
+            (None, None) => Err(StoreError::Pool("message was not stored".into())),
+        };
+        let _ = self.reply.send(answer);
+    }
+
+    fn send_slot(&mut self) -> Option<&mut SendSlot> {
+        Some(&mut self.slot)
+    }
 }
 
 struct Queued<O: WriteOp> {
@@ -160,6 +194,18 @@ pub struct Write<O: WriteOp>(pub O);
 
 impl<O: WriteOp> Message for Write<O> {
     type Result = StoreResult<O::Output>;
+}
+
+/// Queues a new message without waiting for mailbox room (use with `do_send`): messages a
+/// chat room submits are stored in the order it submits them. The answer (after the commit)
+/// goes to `reply`.
+pub struct SendMessage {
+    pub message: NewMessage,
+    pub reply: oneshot::Sender<StoreResult<SendOutcome>>,
+}
+
+impl Message for SendMessage {
+    type Result = ();
 }
 
 /// Resolves when everything queued before it has been committed (used on shutdown).
@@ -238,6 +284,21 @@ impl<O: WriteOp> Handler<Write<O>> for Writer {
     }
 }
 
+impl Handler<SendMessage> for Writer {
+    type Result = ();
+
+    fn handle(&mut self, msg: SendMessage, ctx: &mut Self::Context) {
+        self.queue.push(Box::new(SendJob {
+            slot: SendSlot {
+                message: msg.message,
+                outcome: None,
+            },
+            reply: msg.reply,
+        }));
+        self.kick(ctx);
+    }
+}
+
 impl Handler<Drain> for Writer {
     type Result = ResponseFuture<()>;
 
@@ -304,6 +365,14 @@ async fn run_jobs(
     batch: &mut [Box<dyn Job>],
 ) -> StoreResult<()> {
     let mut tx = Tx::begin(conn, now).await?;
+    let mut sends: Vec<&mut SendSlot> =
+        batch.iter_mut().filter_map(|job| job.send_slot()).collect();
+    if !sends.is_empty() {
+        for slot in sends.iter_mut() {
+            slot.outcome = None;
+        }
+        insert_batch(&mut tx, &mut sends).await?;
+    }
     for job in batch.iter_mut() {
         job.apply(&mut tx).await?;
     }

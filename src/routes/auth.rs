@@ -45,6 +45,7 @@ fn limit(state: &AppState, req: &HttpRequest, endpoint: &str, phone_hash: &str) 
     let l = &state.settings.limits;
     let ip = client_ip(req, state);
     state
+        .engine
         .limiter
         .hit(
             &format!("{endpoint}:ip:{ip}"),
@@ -53,6 +54,7 @@ fn limit(state: &AppState, req: &HttpRequest, endpoint: &str, phone_hash: &str) 
         )
         .map_err(ApiError::too_many)?;
     state
+        .engine
         .limiter
         .hit(
             &format!("{endpoint}:phone:{phone_hash}"),
@@ -234,6 +236,7 @@ async fn refresh(state: web::Data<AppState>, req: HttpRequest) -> ApiResult<Http
                 user = claims.user_id,
                 "refresh token reused; session revoked"
             );
+            state.engine.end_auth_session(claims.user_id, claims.sid);
             return Err(ApiError::new(
                 actix_web::http::StatusCode::UNAUTHORIZED,
                 "refresh_reused",
@@ -275,6 +278,7 @@ async fn logout(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpRes
             reason: "logout",
         })
         .await?;
+    state.engine.end_auth_session(user.user_id, user.session_id);
     Ok(HttpResponse::Ok().json(json!({ "success": true, "message": "Logged out successfully" })))
 }
 

@@ -2,7 +2,9 @@
 //! first path segment after `/api`.
 
 pub mod auth;
+pub mod chats;
 pub mod health;
+pub mod messages;
 pub mod users;
 
 use actix_web::web;
@@ -13,6 +15,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("/api")
             .configure(auth::routes)
             .configure(users::routes)
+            .configure(chats::routes)
+            .configure(messages::routes)
             .configure(health::routes),
     );
 }

@@ -6,11 +6,16 @@
 //! [`Writer`](crate::writer::Writer) actor.
 
 pub mod auth;
-
+pub mod chats;
 pub mod contacts;
-
+pub mod message_ops;
+pub mod messages;
+pub mod reactions;
+pub mod receipts;
 pub mod schema;
+pub mod sync;
 pub mod users;
+pub mod views;
 
 use std::time::Duration;
 

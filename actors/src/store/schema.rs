@@ -122,6 +122,7 @@ diesel::table! {
     message_hides (message_id, user_id) {
         message_id -> BigInt,
         user_id -> BigInt,
+        seq -> BigInt,
         hidden_at -> Timestamp,
     }
 }

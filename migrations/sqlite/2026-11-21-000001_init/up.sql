@@ -117,6 +117,7 @@ CREATE UNIQUE INDEX idx_messages_client_msg ON messages (sender_id, client_msg_i
 CREATE TABLE message_hides (
     message_id BIGINT NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
     user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    seq BIGINT NOT NULL,
     hidden_at TIMESTAMP NOT NULL,
     PRIMARY KEY (message_id, user_id)
 );

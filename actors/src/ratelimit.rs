@@ -6,8 +6,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
+use crate::clock::Clock;
 use chrono::{NaiveDateTime, TimeDelta};
-use courier_actors::Clock;
 
 /// Counts events per key; see [`RateLimiter::hit`].
 pub struct RateLimiter {

@@ -1,0 +1,37 @@
+//! The bus every delivery goes through: "send this event to the live sessions of these users".
+//! [`LocalBus`] delivers on this node; a cluster bus (Redis pub/sub) fits the same trait, so
+//! rooms and handlers never know how many nodes there are.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+
+use crate::event::Event;
+use crate::registry::Registry;
+use crate::session::ConnId;
+
+/// Deliver `event` to every live session of `users`, except the connection `skip` (the device
+/// that caused it and was answered directly).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct Delivery {
+    pub users: Vec<i64>,
+    pub event: Arc<Event>,
+    pub skip: Option<ConnId>,
+}
+
+/// Carries deliveries to sessions.
+pub trait Bus: Send + Sync + 'static {
+    fn publish(&self, delivery: Delivery);
+}
+
+/// In-process bus: hands deliveries to this node's registry.
+pub struct LocalBus {
+    pub registry: Addr<Registry>,
+}
+
+impl Bus for LocalBus {
+    fn publish(&self, delivery: Delivery) {
+        self.registry.do_send(delivery);
+    }
+}

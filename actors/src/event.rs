@@ -1,0 +1,67 @@
+//! Server → client events. An event is built and encoded once, then shared (`Arc`) by every
+//! session it goes to; the wire codec decides how it looks on the socket.
+
+use std::sync::{Arc, OnceLock};
+
+use bytestring::ByteString;
+use serde::Serialize;
+use serde_json::Value;
+
+/// One event, e.g. `new-message` on `private-chat.42`.
+#[derive(Debug)]
+pub struct Event {
+    /// Event name (`new-message`, `user-typing`, …).
+    pub name: &'static str,
+    /// The channel it belongs to, in the PRD's naming (`private-chat.{id}`, …).
+    pub channel: String,
+    /// Change sequence, for events a `sync` would also return.
+    pub seq: Option<i64>,
+    /// The payload, as the PRD shows it.
+    pub data: Value,
+    native: OnceLock<ByteString>,
+}
+
+impl Event {
+    pub fn new(
+        name: &'static str,
+        channel: String,
+        seq: Option<i64>,
+        data: impl Serialize,
+    ) -> Arc<Event> {
+        Arc::new(Event {
+            name,
+            channel,
+            seq,
+            data: serde_json::to_value(data).unwrap_or(Value::Null),
+            native: OnceLock::new(),
+        })
+    }
+
+    /// The native protocol's frame: `{"type", "channel", "seq"?, "data"}`, encoded once.
+    pub fn native(&self) -> ByteString {
+        self.native
+            .get_or_init(|| {
+                let mut frame = serde_json::json!({ "type": self.name, "channel": self.channel, "data": self.data });
+                if let Some(seq) = self.seq {
+                    frame["seq"] = seq.into();
+                }
+                ByteString::from(frame.to_string())
+            })
+            .clone()
+    }
+}
+
+/// `private-chat.{id}`: messages, receipts, edits of one chat.
+pub fn chat_channel(chat_id: i64) -> String {
+    format!("private-chat.{chat_id}")
+}
+
+/// `presence-chat.{id}`: typing in one chat.
+pub fn presence_channel(chat_id: i64) -> String {
+    format!("presence-chat.{chat_id}")
+}
+
+/// `private-user.{id}`: what concerns one user only (presence of contacts, own devices).
+pub fn user_channel(user_id: i64) -> String {
+    format!("private-user.{user_id}")
+}

@@ -1,0 +1,310 @@
+//! The native WebSocket protocol's codec: JSON text frames `{"type": …}`. Decoding turns a
+//! frame into a [`ClientFrame`] or a precise error; encoding builds the server's replies.
+//! Session logic never sees JSON, so another wire protocol can sit beside this one.
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::store::messages::Draft;
+
+/// A decoded client frame.
+#[derive(Debug)]
+pub enum ClientFrame {
+    SendMessage { chat_id: i64, draft: Draft },
+    Typing { chat_id: i64, is_typing: bool },
+    Delivered { message_ids: Vec<i64> },
+    Read { chat_id: i64, message_id: i64 },
+    Sync { since: i64, limit: Option<i64> },
+    Ping,
+}
+
+/// Why a frame was refused.
+#[derive(Debug, Clone)]
+pub struct FrameError {
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<String>,
+    pub retry_after: Option<u64>,
+}
+
+impl FrameError {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        FrameError {
+            code,
+            message: message.into(),
+            field: None,
+            retry_after: None,
+        }
+    }
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FrameError {
+            field: Some(field.into()),
+            ..Self::new("validation_failed", message)
+        }
+    }
+}
+
+/// A frame with what the answer must echo.
+pub struct Decoded {
+    /// The client's `ref` (string or number), echoed in `ack` / `error`.
+    pub reference: Value,
+    /// The frame's `client_msg_id`, echoed too.
+    pub client_msg_id: Option<String>,
+    pub frame: Result<ClientFrame, FrameError>,
+}
+
+#[derive(Deserialize)]
+struct SendMessage {
+    chat_id: i64,
+    #[serde(flatten)]
+    draft: Draft,
+}
+
+#[derive(Deserialize)]
+struct Typing {
+    chat_id: i64,
+    is_typing: bool,
+}
+
+#[derive(Deserialize)]
+struct Delivered {
+    message_ids: Vec<i64>,
+}
+
+#[derive(Deserialize)]
+struct Read {
+    chat_id: i64,
+    message_id: i64,
+}
+
+#[derive(Deserialize)]
+struct Sync {
+    #[serde(default)]
+    since: i64,
+    limit: Option<i64>,
+}
+
+fn field<T: DeserializeOwned>(value: Value) -> Result<T, FrameError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let message = e.inner().to_string();
+        let mut path = e.path().to_string();
+        if let Some(missing) = message
+            .strip_prefix("missing field `")
+            .and_then(|r| r.split('`').next())
+        {
+            path = if path == "." {
+                missing.to_string()
+            } else {
+                format!("{path}.{missing}")
+            };
+        }
+        FrameError::invalid(path, message)
+    })
+}
+
+/// Decodes one text frame.
+pub fn decode(text: &str) -> Decoded {
+    let value: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            return Decoded {
+                reference: Value::Null,
+                client_msg_id: None,
+                frame: Err(FrameError::new(
+                    "invalid_json",
+                    format!("malformed JSON: {e}"),
+                )),
+            }
+        }
+    };
+    let reference = value.get("ref").cloned().unwrap_or(Value::Null);
+    let client_msg_id = value
+        .get("client_msg_id")
+        .and_then(|v| v.as_str())
+        .map(|s| s.chars().take(64).collect());
+    let frame = decode_value(value);
+    let frame = match &reference {
+        Value::Null | Value::Number(_) => frame,
+        Value::String(s) if s.len() <= 64 => frame,
+        _ => Err(FrameError::invalid(
+            "ref",
+            "must be a string of at most 64 characters or a number",
+        )),
+    };
+    let reference = match reference {
+        Value::String(s) if s.len() > 64 => Value::Null,
+        Value::String(_) | Value::Number(_) => reference,
+        _ => Value::Null,
+    };
+    Decoded {
+        reference,
+        client_msg_id,
+        frame,
+    }
+}
+
+fn decode_value(value: Value) -> Result<ClientFrame, FrameError> {
+    if !value.is_object() {
+        return Err(FrameError::new(
+            "invalid_frame",
+            "a frame is a JSON object with a \"type\"",
+        ));
+    }
+    let kind = match value.get("type") {
+        Some(Value::String(t)) => t.clone(),
+        Some(_) => return Err(FrameError::invalid("type", "must be a string")),
+        None => return Err(FrameError::invalid("type", "is required")),
+    };
+    Ok(match kind.as_str() {
+        "send-message" => {
+            let f: SendMessage = field(value)?;
+            ClientFrame::SendMessage {
+                chat_id: f.chat_id,
+                draft: f.draft,
+            }
+        }
+        "typing" => {
+            let f: Typing = field(value)?;
+            ClientFrame::Typing {
+                chat_id: f.chat_id,
+                is_typing: f.is_typing,
+            }
+        }
+        "delivered" => {
+            let f: Delivered = field(value)?;
+            if f.message_ids.is_empty() || f.message_ids.len() > 1000 {
+                return Err(FrameError::invalid(
+                    "message_ids",
+                    "must list 1 to 1000 message ids",
+                ));
+            }
+            ClientFrame::Delivered {
+                message_ids: f.message_ids,
+            }
+        }
+        "read" => {
+            let f: Read = field(value)?;
+            ClientFrame::Read {
+                chat_id: f.chat_id,
+                message_id: f.message_id,
+            }
+        }
+        "sync" => {
+            let f: Sync = field(value)?;
+            if f.since < 0 {
+                return Err(FrameError::invalid(
+                    "since",
+                    "must be a cursor from an earlier sync (or 0)",
+                ));
+            }
+            if f.limit.is_some_and(|l| !(1..=1000).contains(&l)) {
+                return Err(FrameError::invalid("limit", "must be between 1 and 1000"));
+            }
+            ClientFrame::Sync {
+                since: f.since,
+                limit: f.limit,
+            }
+        }
+        "ping" => ClientFrame::Ping,
+        other => {
+            return Err(FrameError::new(
+                "unknown_type",
+                format!(
+                    "unknown frame type {:?}",
+                    other.chars().take(40).collect::<String>()
+                ),
+            ))
+        }
+    })
+}
+
+/// `{"type":"error", …}` answering a frame.
+pub fn error_frame(reference: &Value, client_msg_id: Option<&str>, e: &FrameError) -> String {
+    let mut f = json!({ "type": "error", "code": e.code, "message": e.message });
+    if !reference.is_null() {
+        f["ref"] = reference.clone();
+    }
+    if let Some(id) = client_msg_id {
+        f["client_msg_id"] = id.into();
+    }
+    if let Some(field) = &e.field {
+        f["field"] = field.as_str().into();
+    }
+    if let Some(secs) = e.retry_after {
+        f["retry_after"] = secs.into();
+    }
+    f.to_string()
+}
+
+/// `{"type":"ack", …}` answering a frame; `extra` fields are merged in.
+pub fn ack_frame(reference: &Value, extra: Value) -> String {
+    let mut f = json!({ "type": "ack" });
+    if !reference.is_null() {
+        f["ref"] = reference.clone();
+    }
+    if let Value::Object(map) = extra {
+        for (k, v) in map {
+            f[k] = v;
+        }
+    }
+    f.to_string()
+}
+
+/// Any other server frame (`hello`, `pong`, `sync-result`).
+pub fn frame(kind: &str, reference: &Value, extra: Value) -> String {
+    let mut f = json!({ "type": kind });
+    if !reference.is_null() {
+        f["ref"] = reference.clone();
+    }
+    if let Value::Object(map) = extra {
+        for (k, v) in map {
+            f[k] = v;
+        }
+    }
+    f.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_frames_and_names_bad_fields() {
+        let d = decode(
+            r#"{"type":"send-message","chat_id":1,"content":"hi","client_msg_id":"a1","ref":7}"#,
+        );
+        assert!(matches!(
+            d.frame,
+            Ok(ClientFrame::SendMessage { chat_id: 1, .. })
+        ));
+        assert_eq!(
+            (d.reference, d.client_msg_id.as_deref()),
+            (json!(7), Some("a1"))
+        );
+
+        let e = decode(r#"{"type":"typing","chat_id":"x","is_typing":true}"#)
+            .frame
+            .unwrap_err();
+        assert_eq!(
+            (e.code, e.field.as_deref()),
+            ("validation_failed", Some("chat_id"))
+        );
+        let e = decode(r#"{"type":"read","chat_id":1}"#).frame.unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("message_id"));
+        assert_eq!(
+            decode(r#"{"type":"dance"}"#).frame.unwrap_err().code,
+            "unknown_type"
+        );
+        assert_eq!(decode("{nope").frame.unwrap_err().code, "invalid_json");
+        assert_eq!(decode("[1,2]").frame.unwrap_err().code, "invalid_frame");
+        assert_eq!(
+            decode(r#"{"type":"delivered","message_ids":[]}"#)
+                .frame
+                .unwrap_err()
+                .field
+                .as_deref(),
+            Some("message_ids")
+        );
+    }
+}

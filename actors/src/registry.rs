@@ -1,0 +1,270 @@
+//! The registry (one per node): which sessions each user has live, which chat rooms are
+//! running. It routes deliveries to sessions and commands to rooms (starting a room on first
+//! use), announces presence, and runs the one heartbeat timer every session shares.
+
+use std::collections::HashMap;
+
+use actix::prelude::*;
+use serde_json::json;
+
+use crate::bus::Delivery;
+use crate::engine::Engine;
+use crate::event::{user_channel, Event};
+use crate::room::{ChatRoom, IdleCheck, RoomCmd};
+use crate::session::{Close, ConnId, Heartbeat, Push, WsSession};
+use crate::store::contacts::presence_audience;
+use crate::store::users::{self, SetPresence};
+
+struct Entry {
+    conn: ConnId,
+    auth_session: i64,
+    addr: Addr<WsSession>,
+}
+
+/// The registry actor; see the module docs.
+pub struct Registry {
+    engine: Engine,
+    users: HashMap<i64, Vec<Entry>>,
+    rooms: HashMap<i64, Addr<ChatRoom>>,
+}
+
+impl Registry {
+    pub fn new(engine: Engine) -> Self {
+        Registry {
+            engine,
+            users: HashMap::new(),
+            rooms: HashMap::new(),
+        }
+    }
+
+    /// Re-arms the shared heartbeat: every tick, each session pings or times out, and each
+    /// room checks whether it has been idle long enough to stop.
+    fn arm_heartbeat(&self, ctx: &mut Context<Self>) {
+        let sleep = self.engine.clock.sleep(self.engine.realtime.heartbeat);
+        ctx.spawn(sleep.into_actor(self).map(|(), act, ctx| {
+            for entry in act.users.values().flatten() {
+                entry.addr.do_send(Heartbeat);
+            }
+            for room in act.rooms.values() {
+                room.do_send(IdleCheck);
+            }
+            act.arm_heartbeat(ctx);
+        }));
+    }
+
+    /// Records the user's new presence and tells whoever may know.
+    fn announce_presence(&self, user_id: i64, online: bool, ctx: &mut Context<Self>) {
+        let engine = self.engine.clone();
+        ctx.spawn(
+            async move {
+                let at = engine.write(SetPresence { user_id, online }).await?;
+                let mut conn = engine.db.get().await?;
+                let Some(user) = users::find(&mut conn.conn(), user_id).await? else { return Ok(()) };
+                let audience = presence_audience(&mut conn.conn(), &user).await?;
+                if !audience.is_empty() {
+                    let data = json!({ "contact_id": user_id, "is_online": online, "last_seen_at": at.and_utc() });
+                    for viewer in &audience {
+                        let event = Event::new("user-status-updated", user_channel(*viewer), None, &data);
+                        engine.bus.publish(Delivery { users: vec![*viewer], event, skip: None });
+                    }
+                }
+                Ok::<_, crate::store::StoreError>(())
+            }
+            .into_actor(self)
+            .map(|r, _, _| {
+                if let Err(e) = r {
+                    tracing::warn!(error = %e, "presence update failed");
+                }
+            }),
+        );
+    }
+}
+
+impl Actor for Registry {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.arm_heartbeat(ctx);
+    }
+}
+
+/// A session opened (sent by the session when it starts).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Connect {
+    pub user_id: i64,
+    pub auth_session: i64,
+    pub conn: ConnId,
+    pub addr: Addr<WsSession>,
+}
+
+impl Handler<Connect> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: Connect, ctx: &mut Self::Context) {
+        let entries = self.users.entry(msg.user_id).or_default();
+        let first = entries.is_empty();
+        entries.push(Entry {
+            conn: msg.conn,
+            auth_session: msg.auth_session,
+            addr: msg.addr,
+        });
+        if first {
+            self.announce_presence(msg.user_id, true, ctx);
+        }
+    }
+}
+
+/// A session closed.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Disconnect {
+    pub user_id: i64,
+    pub conn: ConnId,
+}
+
+impl Handler<Disconnect> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: Disconnect, ctx: &mut Self::Context) {
+        if let Some(entries) = self.users.get_mut(&msg.user_id) {
+            entries.retain(|e| e.conn != msg.conn);
+            if entries.is_empty() {
+                self.users.remove(&msg.user_id);
+                self.announce_presence(msg.user_id, false, ctx);
+            }
+        }
+    }
+}
+
+impl Handler<Delivery> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, d: Delivery, _: &mut Self::Context) {
+        for user in &d.users {
+            for entry in self.users.get(user).into_iter().flatten() {
+                if Some(entry.conn) != d.skip {
+                    entry.addr.do_send(Push(d.event.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// A command for the room of `chat_id` (started if it is not running).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ToRoom {
+    pub chat_id: i64,
+    pub cmd: RoomCmd,
+}
+
+impl Handler<ToRoom> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: ToRoom, ctx: &mut Self::Context) {
+        let engine = &self.engine;
+        let room = self
+            .rooms
+            .entry(msg.chat_id)
+            .and_modify(|addr| {
+                if !addr.connected() {
+                    *addr = ChatRoom::new(msg.chat_id, engine.clone(), ctx.address()).start();
+                }
+            })
+            .or_insert_with(|| ChatRoom::new(msg.chat_id, engine.clone(), ctx.address()).start());
+        room.do_send(msg.cmd);
+    }
+}
+
+/// A room stopped (idle, or its chat does not exist).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RoomStopped {
+    pub chat_id: i64,
+    pub addr: Addr<ChatRoom>,
+}
+
+impl Handler<RoomStopped> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: RoomStopped, _: &mut Self::Context) {
+        if self.rooms.get(&msg.chat_id).is_some_and(|a| *a == msg.addr) {
+            self.rooms.remove(&msg.chat_id);
+        }
+    }
+}
+
+/// A chat's membership changed: its room reloads it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct MembershipChanged {
+    pub chat_id: i64,
+}
+
+impl Handler<MembershipChanged> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: MembershipChanged, _: &mut Self::Context) {
+        if let Some(room) = self.rooms.get(&msg.chat_id) {
+            room.do_send(RoomCmd::Reload);
+        }
+    }
+}
+
+/// A device session ended (logout, stolen refresh token): its sockets close at once.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct EndAuthSession {
+    pub user_id: i64,
+    pub auth_session: i64,
+}
+
+impl Handler<EndAuthSession> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: EndAuthSession, _: &mut Self::Context) {
+        for entry in self.users.get(&msg.user_id).into_iter().flatten() {
+            if entry.auth_session == msg.auth_session {
+                entry.addr.do_send(Close {
+                    code: 4001,
+                    reason: "signed out",
+                });
+            }
+        }
+    }
+}
+
+/// How many sockets and rooms are live (health and tests).
+#[derive(Message)]
+#[rtype(result = "(usize, usize)")]
+pub struct Counts;
+
+impl Handler<Counts> for Registry {
+    type Result = MessageResult<Counts>;
+
+    fn handle(&mut self, _: Counts, _: &mut Self::Context) -> Self::Result {
+        MessageResult((self.users.values().map(Vec::len).sum(), self.rooms.len()))
+    }
+}
+
+/// Closes every socket and stops (server shutdown).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Shutdown;
+
+impl Handler<Shutdown> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, _: Shutdown, ctx: &mut Self::Context) {
+        for entry in self.users.values().flatten() {
+            entry.addr.do_send(Close {
+                code: 1001,
+                reason: "server shutting down",
+            });
+        }
+        self.users.clear();
+        self.rooms.clear();
+        ctx.stop();
+    }
+}

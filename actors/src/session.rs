@@ -1,0 +1,513 @@
+//! A WebSocket session (one actor per connection): reads client frames, runs them against the
+//! engine, and writes answers and events to the socket through a bounded queue. A client that
+//! cannot keep up is disconnected (it catches up with `sync`), so memory never grows without
+//! bound. Heartbeats come from the registry's shared timer.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use actix::prelude::*;
+use actix_ws::{AggregatedMessage as WsMessage, CloseCode, CloseReason, ProtocolError};
+use bytestring::ByteString;
+use chrono::{NaiveDateTime, TimeDelta};
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+use crate::engine::Engine;
+use crate::event::Event;
+use crate::protocol::{self, ClientFrame, FrameError};
+use crate::registry::{Connect, Disconnect, ToRoom};
+use crate::room::{RoomCmd, RoomError};
+use crate::store::chats::chats_of_messages;
+use crate::store::receipts::Kind;
+use crate::store::sync;
+
+/// Identifies one connection (a user may have several).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConnId(pub u64);
+
+static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
+
+/// Close code for a client whose outbound queue overflowed.
+pub const CLOSE_SLOW: u16 = 4008;
+/// Close code for a client silent longer than the timeout.
+pub const CLOSE_TIMEOUT: u16 = 4000;
+
+/// An event for this socket.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Push(pub Arc<Event>);
+
+/// The registry's heartbeat tick: ping, or close if the client has been silent too long.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Heartbeat;
+
+/// Close the socket with a code.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Close {
+    pub code: u16,
+    pub reason: &'static str,
+}
+
+/// The session actor; see the module docs.
+pub struct WsSession {
+    conn: ConnId,
+    user_id: i64,
+    auth_session: i64,
+    engine: Engine,
+    ws: actix_ws::Session,
+    queue: VecDeque<ByteString>,
+    writing: bool,
+    closing: bool,
+    last_heard: NaiveDateTime,
+}
+
+impl WsSession {
+    /// Starts a session on the current thread for an upgraded connection.
+    pub fn start(
+        user_id: i64,
+        auth_session: i64,
+        engine: Engine,
+        ws: actix_ws::Session,
+        stream: impl futures_util::Stream<Item = Result<WsMessage, ProtocolError>> + 'static,
+    ) -> Addr<WsSession> {
+        WsSession::create(move |ctx| {
+            ctx.add_stream(stream);
+            WsSession {
+                conn: ConnId(NEXT_CONN.fetch_add(1, Ordering::Relaxed)),
+                user_id,
+                auth_session,
+                last_heard: engine.clock.now(),
+                engine,
+                ws,
+                queue: VecDeque::new(),
+                writing: false,
+                closing: false,
+            }
+        })
+    }
+
+    /// Queues a frame; closes the socket if the client is too far behind.
+    fn send(&mut self, frame: ByteString, ctx: &mut Context<Self>) {
+        if self.closing {
+            return;
+        }
+        if self.queue.len() >= self.engine.realtime.outbound_queue {
+            tracing::info!(user = self.user_id, "client too slow; disconnecting");
+            self.close(CLOSE_SLOW, "too slow: reconnect and sync", ctx);
+            return;
+        }
+        self.queue.push_back(frame);
+        if !self.writing {
+            self.write_next(ctx);
+        }
+    }
+
+    fn write_next(&mut self, ctx: &mut Context<Self>) {
+        let Some(frame) = self.queue.pop_front() else {
+            self.writing = false;
+            // Release the queue's memory once a burst has drained.
+            if self.queue.capacity() > 16 {
+                self.queue = VecDeque::new();
+            }
+            return;
+        };
+        self.writing = true;
+        let mut ws = self.ws.clone();
+        ctx.spawn(
+            async move { ws.text(frame).await }
+                .into_actor(self)
+                .map(|res, act, ctx| {
+                    if res.is_err() {
+                        ctx.stop();
+                    } else {
+                        act.write_next(ctx);
+                    }
+                }),
+        );
+    }
+
+    fn close(&mut self, code: u16, reason: &'static str, ctx: &mut Context<Self>) {
+        if self.closing {
+            return;
+        }
+        self.closing = true;
+        self.queue.clear();
+        let ws = self.ws.clone();
+        let reason = CloseReason {
+            code: CloseCode::Other(code),
+            description: Some(reason.into()),
+        };
+        let reason = match code {
+            1000 => CloseReason {
+                code: CloseCode::Normal,
+                ..reason
+            },
+            1001 => CloseReason {
+                code: CloseCode::Away,
+                ..reason
+            },
+            1009 => CloseReason {
+                code: CloseCode::Size,
+                ..reason
+            },
+            _ => reason,
+        };
+        ctx.spawn(
+            async move { ws.close(Some(reason)).await }
+                .into_actor(self)
+                .map(|_, _, ctx| ctx.stop()),
+        );
+    }
+
+    fn send_text(&mut self, text: String, ctx: &mut Context<Self>) {
+        self.send(ByteString::from(text), ctx);
+    }
+
+    fn error(
+        &mut self,
+        reference: &Value,
+        client_msg_id: Option<&str>,
+        e: &FrameError,
+        ctx: &mut Context<Self>,
+    ) {
+        self.send_text(protocol::error_frame(reference, client_msg_id, e), ctx);
+    }
+
+    fn to_room(&self, chat_id: i64, cmd: RoomCmd) {
+        self.engine.registry.do_send(ToRoom { chat_id, cmd });
+    }
+
+    /// Runs a decoded frame.
+    fn run(
+        &mut self,
+        frame: ClientFrame,
+        reference: Value,
+        client_msg_id: Option<String>,
+        ctx: &mut Context<Self>,
+    ) {
+        match frame {
+            ClientFrame::Ping => {
+                self.send_text(protocol::frame("pong", &reference, json!({})), ctx)
+            }
+            ClientFrame::SendMessage { chat_id, draft } => {
+                let key = format!("msg:{}", self.user_id);
+                let limit = self.engine.realtime.messages_per_minute;
+                if let Err(secs) = self.engine.limiter.hit(&key, limit, TimeDelta::minutes(1)) {
+                    let e = FrameError {
+                        retry_after: Some(secs),
+                        ..FrameError::new("rate_limited", "too many messages; slow down")
+                    };
+                    return self.error(&reference, client_msg_id.as_deref(), &e, ctx);
+                }
+                let message = match draft.validate(chat_id, self.user_id, true) {
+                    Ok(m) => m,
+                    Err(inv) => {
+                        let e = FrameError::invalid(inv.field, inv.message);
+                        return self.error(&reference, client_msg_id.as_deref(), &e, ctx);
+                    }
+                };
+                let (reply, answer) = oneshot::channel();
+                self.to_room(
+                    chat_id,
+                    RoomCmd::Send {
+                        message,
+                        conn: Some(self.conn),
+                        reply,
+                    },
+                );
+                ctx.spawn(
+                    answer
+                        .into_actor(self)
+                        .map(move |res, act, ctx| match flatten(res) {
+                            Ok(r) => {
+                                let extra = json!({
+                                    "client_msg_id": client_msg_id,
+                                    "duplicate": r.duplicate,
+                                    "seq": r.message.seq,
+                                    "message": r.message,
+                                });
+                                act.send_text(protocol::ack_frame(&reference, extra), ctx);
+                            }
+                            Err(e) => {
+                                act.error(&reference, client_msg_id.as_deref(), &room_error(e), ctx)
+                            }
+                        }),
+                );
+            }
+            ClientFrame::Typing { chat_id, is_typing } => {
+                let (reply, answer) = oneshot::channel();
+                self.to_room(
+                    chat_id,
+                    RoomCmd::Typing {
+                        user_id: self.user_id,
+                        is_typing,
+                        reply,
+                    },
+                );
+                self.answer(answer, reference, |_| json!({}), ctx);
+            }
+            ClientFrame::Read {
+                chat_id,
+                message_id,
+            } => {
+                let (reply, answer) = oneshot::channel();
+                self.to_room(
+                    chat_id,
+                    RoomCmd::Receipt {
+                        user_id: self.user_id,
+                        kind: Kind::Read,
+                        up_to: message_id,
+                        reply,
+                    },
+                );
+                self.answer(
+                    answer,
+                    reference,
+                    |at| json!({ "read_at": at.map(|t| t.and_utc()) }),
+                    ctx,
+                );
+            }
+            ClientFrame::Delivered { message_ids } => {
+                let (engine, user_id) = (self.engine.clone(), self.user_id);
+                let fut = async move {
+                    let mut conn = engine.db.get().await?;
+                    let chats = chats_of_messages(&mut conn.conn(), &message_ids).await?;
+                    drop(conn);
+                    let mut highest: HashMap<i64, i64> = HashMap::new();
+                    for (message, chat) in chats {
+                        let h = highest.entry(chat).or_insert(message);
+                        *h = (*h).max(message);
+                    }
+                    for (chat_id, up_to) in highest {
+                        let (reply, answer) = oneshot::channel();
+                        engine.registry.do_send(ToRoom {
+                            chat_id,
+                            cmd: RoomCmd::Receipt {
+                                user_id,
+                                kind: Kind::Delivered,
+                                up_to,
+                                reply,
+                            },
+                        });
+                        // A chat the user is not in is skipped silently: ids reveal nothing.
+                        let _ = answer.await;
+                    }
+                    Ok::<_, crate::store::StoreError>(())
+                };
+                ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| match res {
+                    Ok(()) => act.send_text(protocol::ack_frame(&reference, json!({})), ctx),
+                    Err(e) => act.error(&reference, None, &room_error(RoomError::Store(e)), ctx),
+                }));
+            }
+            ClientFrame::Sync { since, limit } => {
+                let (engine, user_id) = (self.engine.clone(), self.user_id);
+                let fut = async move {
+                    let mut conn = engine.db.get().await?;
+                    sync::since(&mut conn.conn(), user_id, since, limit.unwrap_or(200)).await
+                };
+                ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| match res {
+                    Ok(page) => {
+                        let receipts: Vec<Value> = page
+                            .receipts
+                            .iter()
+                            .map(|r| {
+                                json!({
+                                    "chat_id": r.chat_id,
+                                    "user_id": r.user_id,
+                                    "status": r.kind,
+                                    "up_to_message_id": r.up_to_message_id,
+                                    "at": r.at.and_utc(),
+                                    "seq": r.seq,
+                                })
+                            })
+                            .collect();
+                        let hidden: Vec<Value> = page
+                            .hidden
+                            .iter()
+                            .map(|(m, seq)| json!({ "message_id": m, "seq": seq }))
+                            .collect();
+                        let extra = json!({
+                            "messages": page.messages,
+                            "receipts": receipts,
+                            "hidden": hidden,
+                            "cursor": page.cursor,
+                            "has_more": page.has_more,
+                        });
+                        act.send_text(protocol::frame("sync-result", &reference, extra), ctx);
+                    }
+                    Err(e) => act.error(&reference, None, &room_error(RoomError::Store(e)), ctx),
+                }));
+            }
+        }
+    }
+
+    /// Answers a room command's result with an ack (built by `ok`) or an error frame.
+    fn answer<T: 'static>(
+        &mut self,
+        answer: oneshot::Receiver<Result<T, RoomError>>,
+        reference: Value,
+        ok: impl FnOnce(T) -> Value + 'static,
+        ctx: &mut Context<Self>,
+    ) {
+        ctx.spawn(
+            answer
+                .into_actor(self)
+                .map(move |res, act, ctx| match flatten(res) {
+                    Ok(v) => {
+                        if !reference.is_null() {
+                            act.send_text(protocol::ack_frame(&reference, ok(v)), ctx);
+                        }
+                    }
+                    Err(e) => act.error(&reference, None, &room_error(e), ctx),
+                }),
+        );
+    }
+}
+
+fn flatten<T>(
+    res: Result<Result<T, RoomError>, oneshot::error::RecvError>,
+) -> Result<T, RoomError> {
+    res.unwrap_or(Err(RoomError::Store(crate::store::StoreError::Pool(
+        "chat unavailable; try again".into(),
+    ))))
+}
+
+/// The error frame for a room refusal.
+pub fn room_error(e: RoomError) -> FrameError {
+    match e {
+        RoomError::NotFound(what) => FrameError::new("not_found", format!("{what} not found")),
+        RoomError::Forbidden(code, message) => FrameError::new(code, message),
+        RoomError::Invalid(field, message) => FrameError::invalid(field, message),
+        RoomError::Store(e) => {
+            tracing::error!(error = %e, "storage failed during a frame");
+            FrameError::new("unavailable", "storage unavailable; try again")
+        }
+    }
+}
+
+impl Actor for WsSession {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.engine.registry.do_send(Connect {
+            user_id: self.user_id,
+            auth_session: self.auth_session,
+            conn: self.conn,
+            addr: ctx.address(),
+        });
+        let r = &self.engine.realtime;
+        let hello = json!({
+            "user_id": self.user_id,
+            "heartbeat_secs": r.heartbeat.as_secs(),
+            "max_frame_bytes": r.max_frame_bytes,
+        });
+        self.send_text(protocol::frame("hello", &Value::Null, hello), ctx);
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        self.engine.registry.do_send(Disconnect {
+            user_id: self.user_id,
+            conn: self.conn,
+        });
+    }
+}
+
+impl StreamHandler<Result<WsMessage, ProtocolError>> for WsSession {
+    fn handle(&mut self, msg: Result<WsMessage, ProtocolError>, ctx: &mut Self::Context) {
+        self.last_heard = self.engine.clock.now();
+        match msg {
+            Ok(WsMessage::Text(text)) => {
+                if text.len() > self.engine.realtime.max_frame_bytes {
+                    let e = FrameError::new(
+                        "frame_too_large",
+                        format!(
+                            "frames are limited to {} bytes",
+                            self.engine.realtime.max_frame_bytes
+                        ),
+                    );
+                    return self.error(&Value::Null, None, &e, ctx);
+                }
+                let decoded = protocol::decode(&text);
+                match decoded.frame {
+                    Ok(frame) => self.run(frame, decoded.reference, decoded.client_msg_id, ctx),
+                    Err(e) => self.error(
+                        &decoded.reference,
+                        decoded.client_msg_id.as_deref(),
+                        &e,
+                        ctx,
+                    ),
+                }
+            }
+            Ok(WsMessage::Binary(_)) => {
+                let e = FrameError::new(
+                    "unsupported_frame",
+                    "frames are JSON text; binary frames are not accepted",
+                );
+                self.error(&Value::Null, None, &e, ctx);
+            }
+            Ok(WsMessage::Ping(bytes)) => {
+                let mut ws = self.ws.clone();
+                ctx.spawn(
+                    async move { ws.pong(&bytes).await }
+                        .into_actor(self)
+                        .map(|_, _, _| ()),
+                );
+            }
+            Ok(WsMessage::Pong(_)) => {}
+            Ok(WsMessage::Close(_)) => self.close(1000, "bye", ctx),
+            Err(ProtocolError::Overflow) => self.close(1009, "frame too large", ctx),
+            Err(e) => {
+                tracing::debug!(error = %e, "websocket protocol error");
+                self.close(1002, "protocol error", ctx);
+            }
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Self::Context) {
+        ctx.stop();
+    }
+}
+
+impl Handler<Push> for WsSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: Push, ctx: &mut Self::Context) {
+        self.send(msg.0.native(), ctx);
+    }
+}
+
+impl Handler<Heartbeat> for WsSession {
+    type Result = ();
+
+    fn handle(&mut self, _: Heartbeat, ctx: &mut Self::Context) {
+        let silent = (self.engine.clock.now() - self.last_heard)
+            .to_std()
+            .unwrap_or_default();
+        if silent >= self.engine.realtime.client_timeout {
+            self.close(CLOSE_TIMEOUT, "timeout", ctx);
+            return;
+        }
+        let mut ws = self.ws.clone();
+        ctx.spawn(
+            async move { ws.ping(b"").await }
+                .into_actor(self)
+                .map(|res, _, ctx| {
+                    if res.is_err() {
+                        ctx.stop();
+                    }
+                }),
+        );
+    }
+}
+
+impl Handler<Close> for WsSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: Close, ctx: &mut Self::Context) {
+        self.close(msg.code, msg.reason, ctx);
+    }
+}

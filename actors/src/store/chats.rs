@@ -1,0 +1,282 @@
+//! Chats and their participants: lookups, the chat list, private-chat creation.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::schema::{chat_participants, chats, messages, users};
+use super::users::User;
+use super::{Conn, StoreResult};
+use crate::on_conn;
+use crate::writer::{Tx, WriteOp};
+
+/// A chat row.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = chats)]
+pub struct Chat {
+    pub id: i64,
+    pub chat_type: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub avatar_url: Option<String>,
+    pub created_by: Option<i64>,
+    pub private_key: Option<String>,
+    pub last_message_id: Option<i64>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub deleted_at: Option<NaiveDateTime>,
+}
+
+impl Chat {
+    pub fn is_group(&self) -> bool {
+        self.chat_type == "group"
+    }
+}
+
+/// A participant row: membership, role and the member's receipt cursors.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = chat_participants)]
+pub struct Participant {
+    pub id: i64,
+    pub chat_id: i64,
+    pub user_id: i64,
+    pub role: String,
+    pub joined_at: NaiveDateTime,
+    pub left_at: Option<NaiveDateTime>,
+    pub muted_until: Option<NaiveDateTime>,
+    pub last_delivered_message_id: i64,
+    pub last_delivered_at: Option<NaiveDateTime>,
+    pub last_read_message_id: i64,
+    pub last_read_at: Option<NaiveDateTime>,
+}
+
+impl Participant {
+    pub fn is_current(&self) -> bool {
+        self.left_at.is_none()
+    }
+}
+
+/// A live chat by id.
+pub async fn find(conn: &mut Conn<'_>, id: i64) -> StoreResult<Option<Chat>> {
+    Ok(on_conn!(conn, |c| {
+        chats::table
+            .find(id)
+            .filter(chats::deleted_at.is_null())
+            .select(Chat::as_select())
+            .first(c)
+            .await
+            .optional()?
+    }))
+}
+
+/// The chat if `user_id` is a current participant of it (the gate for every chat read).
+pub async fn find_for_member(
+    conn: &mut Conn<'_>,
+    id: i64,
+    user_id: i64,
+) -> StoreResult<Option<(Chat, Participant)>> {
+    Ok(on_conn!(conn, |c| {
+        chats::table
+            .inner_join(chat_participants::table)
+            .filter(chats::id.eq(id))
+            .filter(chats::deleted_at.is_null())
+            .filter(chat_participants::user_id.eq(user_id))
+            .filter(chat_participants::left_at.is_null())
+            .select((Chat::as_select(), Participant::as_select()))
+            .first(c)
+            .await
+            .optional()?
+    }))
+}
+
+/// Every participant of a chat (former ones included) with their user rows.
+pub async fn participants(
+    conn: &mut Conn<'_>,
+    chat_id: i64,
+) -> StoreResult<Vec<(Participant, User)>> {
+    Ok(on_conn!(conn, |c| {
+        chat_participants::table
+            .inner_join(users::table)
+            .filter(chat_participants::chat_id.eq(chat_id))
+            .order(chat_participants::id)
+            .select((Participant::as_select(), User::as_select()))
+            .load(c)
+            .await?
+    }))
+}
+
+/// Which chat each message belongs to (unknown ids are left out).
+pub async fn chats_of_messages(conn: &mut Conn<'_>, ids: &[i64]) -> StoreResult<HashMap<i64, i64>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(i64, i64)> = on_conn!(conn, |c| {
+        messages::table
+            .filter(messages::id.eq_any(ids))
+            .select((messages::id, messages::chat_id))
+            .load(c)
+            .await?
+    });
+    Ok(rows.into_iter().collect())
+}
+
+/// One page of a user's chat list, newest activity first, and everything needed to show it,
+/// in a fixed number of queries whatever the page size.
+pub struct ChatPage {
+    pub total: i64,
+    /// The page's chats with the caller's own participant row.
+    pub chats: Vec<(Chat, Participant)>,
+    /// Every participant (with user) of the page's chats.
+    pub members: Vec<(Participant, User)>,
+    /// The last message of each chat that has one.
+    pub last_messages: HashMap<i64, super::messages::Message>,
+    /// Unread messages per chat (from others, after the caller's read cursor, not deleted).
+    pub unread: HashMap<i64, i64>,
+}
+
+pub async fn list_for_user(
+    conn: &mut Conn<'_>,
+    user_id: i64,
+    limit: i64,
+    offset: i64,
+) -> StoreResult<ChatPage> {
+    let total: i64 = on_conn!(conn, |c| {
+        chat_participants::table
+            .inner_join(chats::table)
+            .filter(chat_participants::user_id.eq(user_id))
+            .filter(chats::deleted_at.is_null())
+            .count()
+            .get_result(c)
+            .await?
+    });
+    let page: Vec<(Chat, Participant)> = on_conn!(conn, |c| {
+        chats::table
+            .inner_join(chat_participants::table)
+            .filter(chat_participants::user_id.eq(user_id))
+            .filter(chats::deleted_at.is_null())
+            .order((chats::updated_at.desc(), chats::id.desc()))
+            .limit(limit)
+            .offset(offset)
+            .select((Chat::as_select(), Participant::as_select()))
+            .load(c)
+            .await?
+    });
+    let ids: Vec<i64> = page.iter().map(|(c, _)| c.id).collect();
+    let last_ids: Vec<i64> = page.iter().filter_map(|(c, _)| c.last_message_id).collect();
+    let members: Vec<(Participant, User)> = on_conn!(conn, |c| {
+        chat_participants::table
+            .inner_join(users::table)
+            .filter(chat_participants::chat_id.eq_any(&ids))
+            .select((Participant::as_select(), User::as_select()))
+            .load(c)
+            .await?
+    });
+    let last: Vec<super::messages::Message> = on_conn!(conn, |c| {
+        messages::table
+            .filter(messages::id.eq_any(&last_ids))
+            .select(super::messages::Message::as_select())
+            .load(c)
+            .await?
+    });
+    let unread = unread_counts(conn, user_id, &ids).await?;
+    Ok(ChatPage {
+        total,
+        chats: page,
+        members,
+        last_messages: last.into_iter().map(|m| (m.chat_id, m)).collect(),
+        unread,
+    })
+}
+
+/// Unread messages per chat for a user: from others, after their read cursor, not deleted,
+/// and (for a former member) sent before they left. One grouped query.
+pub async fn unread_counts(
+    conn: &mut Conn<'_>,
+    user_id: i64,
+    chat_ids: &[i64],
+) -> StoreResult<HashMap<i64, i64>> {
+    let rows: Vec<(i64, i64)> = on_conn!(conn, |c| {
+        messages::table
+            .inner_join(
+                chat_participants::table.on(chat_participants::chat_id
+                    .eq(messages::chat_id)
+                    .and(chat_participants::user_id.eq(user_id))),
+            )
+            .filter(messages::chat_id.eq_any(chat_ids))
+            .filter(messages::id.gt(chat_participants::last_read_message_id))
+            .filter(messages::sender_id.ne(user_id))
+            .filter(messages::deleted_at.is_null())
+            .filter(
+                chat_participants::left_at
+                    .is_null()
+                    .or(messages::sent_at.le(chat_participants::left_at.assume_not_null())),
+            )
+            .group_by(messages::chat_id)
+            .select((messages::chat_id, diesel::dsl::count_star()))
+            .load(c)
+            .await?
+    });
+    Ok(rows.into_iter().collect())
+}
+
+/// Finds or creates the one private chat between two users. Two concurrent calls still make
+/// one chat: the writer runs them one after the other, and `private_key` is unique.
+pub struct GetOrCreatePrivate {
+    pub user_id: i64,
+    pub other_id: i64,
+}
+
+impl WriteOp for GetOrCreatePrivate {
+    /// The chat, and whether it was created now.
+    type Output = (Chat, bool);
+
+    async fn apply(&mut self, tx: &mut Tx<'_>) -> StoreResult<(Chat, bool)> {
+        let now = tx.now;
+        let (lo, hi) = (
+            self.user_id.min(self.other_id),
+            self.user_id.max(self.other_id),
+        );
+        let key = format!("{lo}:{hi}");
+        let existing: Option<Chat> = on_conn!(&mut tx.conn, |c| {
+            chats::table
+                .filter(chats::private_key.eq(&key))
+                .select(Chat::as_select())
+                .first(c)
+                .await
+                .optional()?
+        });
+        if let Some(chat) = existing {
+            return Ok((chat, false));
+        }
+        let creator = self.user_id;
+        let chat: Chat = on_conn!(&mut tx.conn, |c| {
+            diesel::insert_into(chats::table)
+                .values((
+                    chats::chat_type.eq("private"),
+                    chats::created_by.eq(Some(creator)),
+                    chats::private_key.eq(Some(key.clone())),
+                    chats::created_at.eq(now),
+                    chats::updated_at.eq(now),
+                ))
+                .returning(Chat::as_returning())
+                .get_result(c)
+                .await?
+        });
+        for user in [lo, hi] {
+            on_conn!(&mut tx.conn, |c| {
+                diesel::insert_into(chat_participants::table)
+                    .values((
+                        chat_participants::chat_id.eq(chat.id),
+                        chat_participants::user_id.eq(user),
+                        chat_participants::role.eq("member"),
+                        chat_participants::joined_at.eq(now),
+                    ))
+                    .execute(c)
+                    .await?
+            });
+        }
+        Ok((chat, true))
+    }
+}

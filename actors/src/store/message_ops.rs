@@ -1,0 +1,364 @@
+//! Writes on messages: the batched insert of new messages, edits, deletions.
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::messages::{Message, NewMessage};
+use super::schema::{chats, message_hides, message_reactions, messages, users};
+use super::users::User;
+use super::{Conn, StoreResult};
+use crate::on_conn;
+use crate::writer::{Tx, WriteOp};
+
+/// Rows per INSERT statement (both backends cap the number of bound values).
+const INSERT_CHUNK: usize = 500;
+
+/// A message that is in the database, with the rows its views need.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub message: Message,
+    pub sender: User,
+    pub reply_to: Option<Message>,
+}
+
+/// What became of one send.
+#[derive(Debug, Clone)]
+pub enum SendOutcome {
+    /// Stored now.
+    Stored(Stored),
+    /// The sender already sent this `client_msg_id`: the original, nothing new stored.
+    Duplicate(Stored),
+    /// `reply_to_message_id` is not a message of this chat.
+    ReplyNotFound,
+}
+
+/// One send in a batch: the message, and (after the batch) what became of it.
+pub struct SendSlot {
+    pub message: NewMessage,
+    pub outcome: Option<SendOutcome>,
+}
+
+/// Inserts the sends of one batch: one query for earlier copies (`client_msg_id`), one for
+/// quoted messages, one for senders, one multi-row INSERT per 500 messages and one UPDATE per
+/// chat. Ids and sequence numbers are allocated in arrival order.
+pub async fn insert_batch(tx: &mut Tx<'_>, slots: &mut [&mut SendSlot]) -> StoreResult<()> {
+    let now = tx.now;
+    let client_ids: Vec<String> = slots
+        .iter()
+        .filter_map(|s| s.message.client_msg_id.clone())
+        .collect();
+    let earlier: Vec<Message> = if client_ids.is_empty() {
+        Vec::new()
+    } else {
+        on_conn!(&mut tx.conn, |c| {
+            messages::table
+                .filter(messages::client_msg_id.eq_any(&client_ids))
+                .select(Message::as_select())
+                .load(c)
+                .await?
+        })
+    };
+    let mut by_client: HashMap<(i64, String), Message> = earlier
+        .into_iter()
+        .filter_map(|m| Some(((m.sender_id, m.client_msg_id.clone()?), m)))
+        .collect();
+
+    let mut quoted_ids: Vec<i64> = slots
+        .iter()
+        .filter_map(|s| s.message.reply_to_message_id)
+        .collect();
+    quoted_ids.extend(by_client.values().filter_map(|m| m.reply_to_message_id));
+    let quoted: HashMap<i64, Message> = super::messages::by_ids(&mut tx.conn, &quoted_ids)
+        .await?
+        .into_iter()
+        .map(|m| (m.id, m))
+        .collect();
+    let sender_ids: Vec<i64> = slots.iter().map(|s| s.message.sender_id).collect();
+    let senders: HashMap<i64, User> = on_conn!(&mut tx.conn, |c| {
+        users::table
+            .filter(users::id.eq_any(&sender_ids))
+            .select(User::as_select())
+            .load(c)
+            .await?
+    })
+    .into_iter()
+    .map(|u| (u.id, u))
+    .collect();
+
+    let fresh = slots
+        .iter()
+        .filter(|s| {
+            let dup = s
+                .message
+                .client_msg_id
+                .as_ref()
+                .is_some_and(|id| by_client.contains_key(&(s.message.sender_id, id.clone())));
+            let bad_reply = s.message.reply_to_message_id.is_some_and(|r| {
+                quoted
+                    .get(&r)
+                    .is_none_or(|q| q.chat_id != s.message.chat_id)
+            });
+            !dup && !bad_reply
+        })
+        .count() as i64;
+    let mut next_id = if fresh > 0 {
+        tx.next_message_ids(fresh)
+    } else {
+        0
+    };
+
+    let mut rows: Vec<Message> = Vec::new();
+    let mut last_per_chat: HashMap<i64, i64> = HashMap::new();
+    for slot in slots.iter_mut() {
+        let m = &slot.message;
+        let Some(sender) = senders.get(&m.sender_id).cloned() else {
+            return Err(diesel::result::Error::NotFound.into());
+        };
+        if let Some(orig) = m
+            .client_msg_id
+            .as_ref()
+            .and_then(|id| by_client.get(&(m.sender_id, id.clone())))
+        {
+            let reply_to = orig
+                .reply_to_message_id
+                .and_then(|id| quoted.get(&id).cloned());
+            slot.outcome = Some(SendOutcome::Duplicate(Stored {
+                message: orig.clone(),
+                sender,
+                reply_to,
+            }));
+            continue;
+        }
+        let reply_to = match m.reply_to_message_id {
+            Some(r) => match quoted.get(&r).filter(|q| q.chat_id == m.chat_id) {
+                Some(q) => Some(q.clone()),
+                None => {
+                    slot.outcome = Some(SendOutcome::ReplyNotFound);
+                    continue;
+                }
+            },
+            None => None,
+        };
+        let id = next_id;
+        next_id += 1;
+        let row = Message {
+            id,
+            chat_id: m.chat_id,
+            sender_id: m.sender_id,
+            client_msg_id: m.client_msg_id.clone(),
+            reply_to_message_id: m.reply_to_message_id,
+            message_type: m.message_type.clone(),
+            content: m.content.clone(),
+            media_url: None,
+            media_size: None,
+            media_duration: None,
+            media_mime_type: None,
+            file_name: None,
+            thumbnail_url: None,
+            latitude: m.latitude,
+            longitude: m.longitude,
+            location_name: m.location_name.clone(),
+            contact_data: m.contact_data.clone(),
+            seq: tx.next_seq(),
+            sent_at: now,
+            edited_at: None,
+            deleted_at: None,
+            updated_at: now,
+        };
+        if let Some(cid) = &row.client_msg_id {
+            // A second copy later in this same batch resolves to this one.
+            by_client.insert((row.sender_id, cid.clone()), row.clone());
+        }
+        last_per_chat.insert(row.chat_id, id);
+        rows.push(row.clone());
+        slot.outcome = Some(SendOutcome::Stored(Stored {
+            message: row,
+            sender,
+            reply_to,
+        }));
+    }
+
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        match &mut tx.conn {
+            // diesel's multi-row INSERT for SQLite exists on the synchronous connection only:
+            // run it there (the same connection, inside the same transaction).
+            Conn::Sqlite(c) => {
+                let chunk = chunk.to_vec();
+                c.spawn_blocking(move |c| {
+                    diesel::RunQueryDsl::execute(
+                        diesel::insert_into(messages::table).values(&chunk),
+                        c,
+                    )
+                })
+                .await?;
+            }
+            Conn::Pg(c) => {
+                diesel::insert_into(messages::table)
+                    .values(chunk)
+                    .execute(&mut **c)
+                    .await?;
+            }
+        }
+    }
+    for (chat_id, last) in last_per_chat {
+        on_conn!(&mut tx.conn, |c| {
+            diesel::update(chats::table.find(chat_id))
+                .set((
+                    chats::last_message_id.eq(Some(last)),
+                    chats::updated_at.eq(now),
+                ))
+                .execute(c)
+                .await?
+        });
+    }
+    Ok(())
+}
+
+/// Why an edit or deletion was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    NotFound,
+    NotSender,
+    Deleted,
+    NotText,
+}
+
+async fn load(tx: &mut Tx<'_>, id: i64) -> StoreResult<Option<Message>> {
+    Ok(on_conn!(&mut tx.conn, |c| {
+        messages::table
+            .find(id)
+            .select(Message::as_select())
+            .first(c)
+            .await
+            .optional()?
+    }))
+}
+
+/// Replaces the text of one's own text message.
+pub struct EditMessage {
+    pub message_id: i64,
+    pub user_id: i64,
+    pub content: String,
+}
+
+impl WriteOp for EditMessage {
+    type Output = Result<Message, Refusal>;
+
+    async fn apply(&mut self, tx: &mut Tx<'_>) -> StoreResult<Result<Message, Refusal>> {
+        let Some(m) = load(tx, self.message_id).await? else {
+            return Ok(Err(Refusal::NotFound));
+        };
+        if m.sender_id != self.user_id {
+            return Ok(Err(Refusal::NotSender));
+        }
+        if m.deleted_at.is_some() {
+            return Ok(Err(Refusal::Deleted));
+        }
+        if m.message_type != "text" {
+            return Ok(Err(Refusal::NotText));
+        }
+        let (now, seq, content) = (tx.now, tx.next_seq(), self.content.clone());
+        Ok(Ok(on_conn!(&mut tx.conn, |c| {
+            diesel::update(messages::table.find(m.id))
+                .set((
+                    messages::content.eq(Some(content)),
+                    messages::edited_at.eq(Some(now)),
+                    messages::seq.eq(seq),
+                    messages::updated_at.eq(now),
+                ))
+                .returning(Message::as_returning())
+                .get_result(c)
+                .await?
+        })))
+    }
+}
+
+/// Deletes one's own message for everyone: content, media and reactions are removed; the
+/// row stays as a "deleted" marker so every device can show it.
+pub struct DeleteForEveryone {
+    pub message_id: i64,
+    pub user_id: i64,
+}
+
+impl WriteOp for DeleteForEveryone {
+    type Output = Result<Message, Refusal>;
+
+    async fn apply(&mut self, tx: &mut Tx<'_>) -> StoreResult<Result<Message, Refusal>> {
+        let Some(m) = load(tx, self.message_id).await? else {
+            return Ok(Err(Refusal::NotFound));
+        };
+        if m.sender_id != self.user_id {
+            return Ok(Err(Refusal::NotSender));
+        }
+        if m.deleted_at.is_some() {
+            return Ok(Err(Refusal::Deleted));
+        }
+        let (now, seq) = (tx.now, tx.next_seq());
+        Ok(Ok(on_conn!(&mut tx.conn, |c| {
+            diesel::delete(message_reactions::table.filter(message_reactions::message_id.eq(m.id)))
+                .execute(c)
+                .await?;
+            diesel::update(messages::table.find(m.id))
+                .set((
+                    messages::content.eq(None::<String>),
+                    messages::media_url.eq(None::<String>),
+                    messages::media_size.eq(None::<i64>),
+                    messages::media_duration.eq(None::<i32>),
+                    messages::media_mime_type.eq(None::<String>),
+                    messages::file_name.eq(None::<String>),
+                    messages::thumbnail_url.eq(None::<String>),
+                    messages::latitude.eq(None::<f64>),
+                    messages::longitude.eq(None::<f64>),
+                    messages::location_name.eq(None::<String>),
+                    messages::contact_data.eq(None::<String>),
+                    messages::deleted_at.eq(Some(now)),
+                    messages::seq.eq(seq),
+                    messages::updated_at.eq(now),
+                ))
+                .returning(Message::as_returning())
+                .get_result(c)
+                .await?
+        })))
+    }
+}
+
+/// Hides a message for one user only ("delete for me"). Answers the change sequence, or None
+/// if it was already hidden.
+pub struct HideForMe {
+    pub message_id: i64,
+    pub user_id: i64,
+}
+
+impl WriteOp for HideForMe {
+    type Output = Option<i64>;
+
+    async fn apply(&mut self, tx: &mut Tx<'_>) -> StoreResult<Option<i64>> {
+        let (mid, uid, now) = (self.message_id, self.user_id, tx.now);
+        let exists: i64 = on_conn!(&mut tx.conn, |c| {
+            message_hides::table
+                .filter(message_hides::message_id.eq(mid))
+                .filter(message_hides::user_id.eq(uid))
+                .count()
+                .get_result(c)
+                .await?
+        });
+        if exists > 0 {
+            return Ok(None);
+        }
+        let seq = tx.next_seq();
+        on_conn!(&mut tx.conn, |c| {
+            diesel::insert_into(message_hides::table)
+                .values((
+                    message_hides::message_id.eq(mid),
+                    message_hides::user_id.eq(uid),
+                    message_hides::seq.eq(seq),
+                    message_hides::hidden_at.eq(now),
+                ))
+                .execute(c)
+                .await?
+        });
+        Ok(Some(seq))
+    }
+}

@@ -1,0 +1,126 @@
+//! `sync`: everything that changed for a user since a cursor (a change sequence number):
+//! messages sent, edited, deleted or reacted to, receipt cursor moves, messages they hid.
+//! One indexed query per kind of change, merged by sequence.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::chats::Participant;
+use super::receipts::ReceiptEvent;
+use super::schema::{chat_participants as cp, message_hides, messages, receipt_events, users};
+use super::users::User;
+use super::views::{build, MessageView};
+use super::{Conn, StoreResult};
+use crate::on_conn;
+
+/// One page of changes.
+pub struct SyncPage {
+    pub messages: Vec<MessageView>,
+    pub receipts: Vec<ReceiptEvent>,
+    /// (message id, seq) of messages the user hid on another device.
+    pub hidden: Vec<(i64, i64)>,
+    /// Where the next sync starts.
+    pub cursor: i64,
+    pub has_more: bool,
+}
+
+/// Changes with a sequence number above `since`, oldest first, at most `limit`.
+pub async fn since(
+    conn: &mut Conn<'_>,
+    user_id: i64,
+    since: i64,
+    limit: i64,
+) -> StoreResult<SyncPage> {
+    let take = limit + 1;
+    let msgs: Vec<super::messages::Message> = on_conn!(conn, |c| {
+        messages::table
+            .inner_join(
+                cp::table.on(cp::chat_id
+                    .eq(messages::chat_id)
+                    .and(cp::user_id.eq(user_id))),
+            )
+            .filter(messages::seq.gt(since))
+            .filter(
+                cp::left_at
+                    .is_null()
+                    .or(messages::sent_at.le(cp::left_at.assume_not_null())),
+            )
+            .filter(diesel::dsl::not(diesel::dsl::exists(
+                message_hides::table
+                    .filter(message_hides::message_id.eq(messages::id))
+                    .filter(message_hides::user_id.eq(user_id)),
+            )))
+            .order(messages::seq)
+            .limit(take)
+            .select(super::messages::Message::as_select())
+            .load(c)
+            .await?
+    });
+    let receipts: Vec<ReceiptEvent> = on_conn!(conn, |c| {
+        receipt_events::table
+            .inner_join(
+                cp::table.on(cp::chat_id
+                    .eq(receipt_events::chat_id)
+                    .and(cp::user_id.eq(user_id))),
+            )
+            .filter(receipt_events::seq.gt(since))
+            .filter(
+                cp::left_at
+                    .is_null()
+                    .or(receipt_events::at.le(cp::left_at.assume_not_null())),
+            )
+            .order(receipt_events::seq)
+            .limit(take)
+            .select(ReceiptEvent::as_select())
+            .load(c)
+            .await?
+    });
+    let hidden: Vec<(i64, i64)> = on_conn!(conn, |c| {
+        message_hides::table
+            .filter(message_hides::user_id.eq(user_id))
+            .filter(message_hides::seq.gt(since))
+            .order(message_hides::seq)
+            .limit(take)
+            .select((message_hides::message_id, message_hides::seq))
+            .load(c)
+            .await?
+    });
+
+    // Merge the three by sequence and keep the first `limit`.
+    let mut seqs: Vec<i64> = msgs
+        .iter()
+        .map(|m| m.seq)
+        .chain(receipts.iter().map(|r| r.seq))
+        .chain(hidden.iter().map(|h| h.1))
+        .collect();
+    seqs.sort_unstable();
+    let has_more = seqs.len() as i64 > limit;
+    let cursor = if has_more {
+        seqs[(limit - 1) as usize]
+    } else {
+        seqs.last().copied().unwrap_or(since)
+    };
+    let msgs: Vec<_> = msgs.into_iter().filter(|m| m.seq <= cursor).collect();
+    let receipts: Vec<_> = receipts.into_iter().filter(|r| r.seq <= cursor).collect();
+    let hidden: Vec<_> = hidden.into_iter().filter(|h| h.1 <= cursor).collect();
+
+    let mut chat_ids: Vec<i64> = msgs.iter().map(|m| m.chat_id).collect();
+    chat_ids.sort_unstable();
+    chat_ids.dedup();
+    let members: Vec<(Participant, User)> = on_conn!(conn, |c| {
+        cp::table
+            .inner_join(users::table)
+            .filter(cp::chat_id.eq_any(&chat_ids))
+            .select((Participant::as_select(), User::as_select()))
+            .load(c)
+            .await?
+    });
+    let views = build(conn, &members, &msgs).await?;
+    Ok(SyncPage {
+        messages: views,
+        receipts,
+        hidden,
+        cursor,
+        has_more,
+    })
+}

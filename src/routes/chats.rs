@@ -1,0 +1,382 @@
+//! `/api/chats/*`: the chat list, private chats, a chat's history, sending, marking read.
+
+use std::collections::HashMap;
+
+use actix_web::{web, HttpResponse};
+use chrono::TimeDelta;
+use courier_actors::room::{Reply, RoomCmd};
+use courier_actors::store::chats::{self, Chat, GetOrCreatePrivate, Participant};
+use courier_actors::store::contacts::relations_to;
+use courier_actors::store::messages::{self, Draft};
+use courier_actors::store::receipts::{status_of, Kind};
+use courier_actors::store::users::{self, User};
+use courier_actors::store::views;
+use courier_actors::store::Conn;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, AuthUser};
+use crate::routes::users::PublicProfile;
+use crate::state::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/chats")
+            .route("", web::get().to(list))
+            .route("/private", web::post().to(private))
+            .route("/{id}", web::get().to(get))
+            .route("/{id}/messages", web::get().to(history))
+            .route("/{id}/messages", web::post().to(send))
+            .route("/{id}/read", web::put().to(read)),
+    );
+}
+
+/// Runs a room command and waits for its answer.
+pub async fn ask_room<T>(
+    state: &AppState,
+    chat_id: i64,
+    cmd: impl FnOnce(Reply<T>) -> RoomCmd,
+) -> ApiResult<T> {
+    let (reply, answer) = oneshot::channel();
+    state.engine.room(chat_id, cmd(reply));
+    answer
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "chat unavailable; try again",
+            )
+        })?
+        .map_err(ApiError::from)
+}
+
+/// An integer query parameter within bounds (422 naming it otherwise).
+pub fn int_param(
+    q: &HashMap<String, String>,
+    name: &str,
+    default: i64,
+    min: i64,
+    max: i64,
+) -> ApiResult<i64> {
+    match q.get(name) {
+        None => Ok(default),
+        Some(v) => match v.parse::<i64>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(n),
+            _ => Err(ApiError::invalid(
+                name,
+                format!("must be a whole number from {min} to {max}"),
+            )),
+        },
+    }
+}
+
+/// The chat and the caller's participant row (current or former member), or 404.
+pub async fn access(
+    conn: &mut Conn<'_>,
+    chat_id: i64,
+    user_id: i64,
+) -> ApiResult<(Chat, Participant)> {
+    let chat = chats::find(conn, chat_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("chat"))?;
+    let members = chats::participants(conn, chat_id).await?;
+    members
+        .into_iter()
+        .find(|(p, _)| p.user_id == user_id)
+        .map(|(p, _)| (chat, p))
+        .ok_or_else(|| ApiError::not_found("chat"))
+}
+
+/// A chat as its list item / detail shows it, for one viewer.
+fn chat_json(
+    chat: &Chat,
+    me: &Participant,
+    members: &[(&Participant, &User)],
+    relations: &HashMap<i64, courier_actors::store::contacts::Relation>,
+    last: Option<&messages::Message>,
+    unread: i64,
+) -> Value {
+    let profile =
+        |u: &User| PublicProfile::of(u, relations.get(&u.id).copied().unwrap_or_default());
+    let others: Vec<&(&Participant, &User)> = members
+        .iter()
+        .filter(|(p, _)| p.user_id != me.user_id)
+        .collect();
+    let parts: Vec<&Participant> = members.iter().map(|(p, _)| *p).collect();
+    let last_message = last.map(|m| {
+        json!({
+            "id": m.id,
+            "sender_id": m.sender_id,
+            "content": m.content,
+            "message_type": m.message_type,
+            "sent_at": m.sent_at.and_utc(),
+            "status": status_of(m, &parts, None).status,
+            "is_deleted": m.deleted_at.is_some(),
+        })
+    });
+    let mut v = json!({
+        "id": chat.id,
+        "type": chat.chat_type,
+        "last_message": last_message,
+        "unread_count": unread,
+        "created_at": chat.created_at.and_utc(),
+        "updated_at": chat.updated_at.and_utc(),
+    });
+    if chat.is_group() {
+        v["name"] = json!(chat.name);
+        v["description"] = json!(chat.description);
+        v["avatar_url"] = json!(chat.avatar_url);
+        v["participants_count"] = json!(members.iter().filter(|(p, _)| p.is_current()).count());
+        v["is_member"] = json!(me.is_current());
+    } else {
+        v["participant"] = json!(others.first().map(|(_, u)| profile(u)));
+    }
+    v
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    q: web::Query<HashMap<String, String>>,
+) -> ApiResult<HttpResponse> {
+    let page = int_param(&q, "page", 1, 1, 1_000_000)?;
+    let limit = int_param(&q, "limit", 20, 1, 100)?;
+    let mut conn = state.engine.db.get().await?;
+    let mut conn = conn.conn();
+    let data = chats::list_for_user(&mut conn, user.user_id, limit, (page - 1) * limit).await?;
+    let others: Vec<i64> = data
+        .members
+        .iter()
+        .map(|(p, _)| p.user_id)
+        .filter(|id| *id != user.user_id)
+        .collect();
+    let relations = relations_to(&mut conn, &others, user.user_id).await?;
+    let mut by_chat: HashMap<i64, Vec<(&Participant, &User)>> = HashMap::new();
+    for (p, u) in &data.members {
+        by_chat.entry(p.chat_id).or_default().push((p, u));
+    }
+    let items: Vec<Value> = data
+        .chats
+        .iter()
+        .map(|(chat, me)| {
+            let members = by_chat.get(&chat.id).map(Vec::as_slice).unwrap_or(&[]);
+            let unread = data.unread.get(&chat.id).copied().unwrap_or(0);
+            chat_json(
+                chat,
+                me,
+                members,
+                &relations,
+                data.last_messages.get(&chat.id),
+                unread,
+            )
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "chats": items,
+        "pagination": {
+            "current_page": page,
+            "per_page": limit,
+            "total_pages": (data.total + limit - 1) / limit,
+            "total_items": data.total,
+        }
+    })))
+}
+
+async fn get(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    let chat_id = path.into_inner();
+    let mut conn = state.engine.db.get().await?;
+    let mut conn = conn.conn();
+    let (chat, me) = access(&mut conn, chat_id, user.user_id).await?;
+    let members = chats::participants(&mut conn, chat_id).await?;
+    let others: Vec<i64> = members
+        .iter()
+        .map(|(p, _)| p.user_id)
+        .filter(|id| *id != user.user_id)
+        .collect();
+    let relations = relations_to(&mut conn, &others, user.user_id).await?;
+    let last = match chat.last_message_id {
+        Some(id) => messages::by_ids(&mut conn, &[id]).await?.pop(),
+        None => None,
+    };
+    let refs: Vec<(&Participant, &User)> = members.iter().map(|(p, u)| (p, u)).collect();
+    let unread = chats::unread_counts(&mut conn, user.user_id, &[chat_id]).await?;
+    let unread = unread.get(&chat_id).copied().unwrap_or(0);
+    Ok(HttpResponse::Ok().json(chat_json(
+        &chat,
+        &me,
+        &refs,
+        &relations,
+        last.as_ref(),
+        unread,
+    )))
+}
+
+#[derive(Deserialize)]
+struct PrivateBody {
+    contact_id: i64,
+}
+
+async fn private(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: ApiJson<PrivateBody>,
+) -> ApiResult<HttpResponse> {
+    let other = body.0.contact_id;
+    if other == user.user_id {
+        return Err(ApiError::invalid(
+            "contact_id",
+            "cannot start a chat with yourself",
+        ));
+    }
+    {
+        let mut conn = state.engine.db.get().await?;
+        users::find(&mut conn.conn(), other)
+            .await?
+            .ok_or_else(|| ApiError::not_found("user"))?;
+    }
+    let (chat, created) = state
+        .write(GetOrCreatePrivate {
+            user_id: user.user_id,
+            other_id: other,
+        })
+        .await?;
+    let mut conn = state.engine.db.get().await?;
+    let mut conn = conn.conn();
+    let members = chats::participants(&mut conn, chat.id).await?;
+    let relations = relations_to(&mut conn, &[other], user.user_id).await?;
+    let me = members
+        .iter()
+        .find(|(p, _)| p.user_id == user.user_id)
+        .map(|(p, _)| p.clone());
+    let me = me.ok_or_else(|| ApiError::internal("creator is not a participant"))?;
+    let refs: Vec<(&Participant, &User)> = members.iter().map(|(p, u)| (p, u)).collect();
+    let last = match chat.last_message_id {
+        Some(id) => messages::by_ids(&mut conn, &[id]).await?.pop(),
+        None => None,
+    };
+    let body = chat_json(&chat, &me, &refs, &relations, last.as_ref(), 0);
+    Ok(if created {
+        HttpResponse::Created()
+    } else {
+        HttpResponse::Ok()
+    }
+    .json(body))
+}
+
+async fn history(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<i64>,
+    q: web::Query<HashMap<String, String>>,
+) -> ApiResult<HttpResponse> {
+    let chat_id = path.into_inner();
+    let limit = int_param(&q, "limit", 50, 1, 100)?;
+    let before = match q.get("before_message_id") {
+        Some(_) => Some(int_param(&q, "before_message_id", 0, 1, i64::MAX)?),
+        None => None,
+    };
+    let mut conn = state.engine.db.get().await?;
+    let mut conn = conn.conn();
+    let (_, me) = access(&mut conn, chat_id, user.user_id).await?;
+    let mut page = messages::page(
+        &mut conn,
+        chat_id,
+        user.user_id,
+        before,
+        me.left_at,
+        limit + 1,
+    )
+    .await?;
+    let has_more = page.len() as i64 > limit;
+    page.truncate(limit as usize);
+    page.reverse();
+    let members = chats::participants(&mut conn, chat_id).await?;
+    let views = views::build(&mut conn, &members, &page).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "messages": views,
+        "pagination": {
+            "has_more": has_more,
+            "next_before_message_id": if has_more { page.first().map(|m| m.id) } else { None },
+        }
+    })))
+}
+
+async fn send(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<i64>,
+    body: ApiJson<Draft>,
+) -> ApiResult<HttpResponse> {
+    let chat_id = path.into_inner();
+    let limit = state.engine.realtime.messages_per_minute;
+    state
+        .engine
+        .limiter
+        .hit(
+            &format!("msg:{}", user.user_id),
+            limit,
+            TimeDelta::minutes(1),
+        )
+        .map_err(ApiError::too_many)?;
+    let message = body
+        .0
+        .validate(chat_id, user.user_id, false)
+        .map_err(|e| ApiError::invalid(e.field, e.message))?;
+    let sent = ask_room(&state, chat_id, |reply| RoomCmd::Send {
+        message,
+        conn: None,
+        reply,
+    })
+    .await?;
+    let status = if sent.duplicate {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::Created()
+    };
+    Ok({ status }.json(json!({ "message": sent.message, "duplicate": sent.duplicate })))
+}
+
+#[derive(Deserialize)]
+struct ReadBody {
+    message_id: i64,
+}
+
+async fn read(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<i64>,
+    body: ApiJson<ReadBody>,
+) -> ApiResult<HttpResponse> {
+    let chat_id = path.into_inner();
+    let message_id = body.0.message_id;
+    let me = {
+        let mut conn = state.engine.db.get().await?;
+        let mut conn = conn.conn();
+        let (_, me) = access(&mut conn, chat_id, user.user_id).await?;
+        let in_chat = messages::find_visible(&mut conn, message_id, user.user_id)
+            .await?
+            .is_some_and(|m| m.chat_id == chat_id);
+        if !in_chat {
+            return Err(ApiError::not_found("message").with_field("message_id"));
+        }
+        me
+    };
+    let moved = ask_room(&state, chat_id, |reply| RoomCmd::Receipt {
+        user_id: user.user_id,
+        kind: Kind::Read,
+        up_to: message_id,
+        reply,
+    })
+    .await?;
+    let read_at = moved
+        .or(me.last_read_at)
+        .unwrap_or_else(|| state.engine.clock.now());
+    Ok(HttpResponse::Ok().json(json!({ "success": true, "read_at": read_at.and_utc() })))
+}

@@ -1,0 +1,192 @@
+//! `/api/messages/{id}*`: edit, delete (for everyone or for me), reactions, message info.
+
+use std::collections::HashMap;
+
+use actix_web::{web, HttpResponse};
+use courier_actors::room::{announce_hidden, RoomCmd};
+use courier_actors::store::message_ops::HideForMe;
+use courier_actors::store::messages::{check_text, find_visible, Message, MAX_TEXT_CHARS};
+use courier_actors::store::reactions::is_emoji;
+use courier_actors::store::receipts::{times_for_message, Kind};
+use courier_actors::store::views::UserBrief;
+use courier_actors::store::{chats, Conn};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, AuthUser};
+use crate::routes::chats::ask_room;
+use crate::state::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/messages")
+            .route("/{id}", web::put().to(edit))
+            .route("/{id}", web::delete().to(delete))
+            .route("/{id}/reactions", web::post().to(react))
+            .route("/{id}/reactions", web::delete().to(unreact))
+            .route("/{id}/info", web::get().to(info)),
+    );
+}
+
+/// The message if the caller may see it, else 404.
+async fn visible(conn: &mut Conn<'_>, id: i64, user_id: i64) -> ApiResult<Message> {
+    find_visible(conn, id, user_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("message"))
+}
+
+async fn load(state: &AppState, id: i64, user_id: i64) -> ApiResult<Message> {
+    let mut conn = state.engine.db.get().await?;
+    let m = visible(&mut conn.conn(), id, user_id).await?;
+    Ok(m)
+}
+
+#[derive(Deserialize)]
+struct EditBody {
+    content: String,
+}
+
+async fn edit(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<i64>,
+    body: ApiJson<EditBody>,
+) -> ApiResult<HttpResponse> {
+    let content = body.0.content;
+    check_text("content", &content, MAX_TEXT_CHARS)
+        .map_err(|e| ApiError::invalid(e.field, e.message))?;
+    let m = load(&state, path.into_inner(), user.user_id).await?;
+    let view = ask_room(&state, m.chat_id, |reply| RoomCmd::Edit {
+        user_id: user.user_id,
+        message_id: m.id,
+        content,
+        reply,
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({ "success": true, "message": view })))
+}
+
+async fn delete(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<i64>,
+    q: web::Query<HashMap<String, String>>,
+) -> ApiResult<HttpResponse> {
+    let m = load(&state, path.into_inner(), user.user_id).await?;
+    match q.get("for").map(String::as_str) {
+        None | Some("everyone") => {
+            ask_room(&state, m.chat_id, |reply| RoomCmd::Delete {
+                user_id: user.user_id,
+                message_id: m.id,
+                reply,
+            })
+            .await?;
+        }
+        Some("me") => {
+            if let Some(seq) = state
+                .write(HideForMe {
+                    message_id: m.id,
+                    user_id: user.user_id,
+                })
+                .await?
+            {
+                announce_hidden(&state.engine, user.user_id, m.chat_id, m.id, seq);
+            }
+        }
+        Some(_) => return Err(ApiError::invalid("for", "must be me or everyone")),
+    }
+    Ok(HttpResponse::Ok()
+        .json(json!({ "success": true, "message": "Message deleted successfully" })))
+}
+
+#[derive(Deserialize)]
+struct ReactionBody {
+    emoji: String,
+}
+
+async fn set_reaction(
+    state: &AppState,
+    user: &AuthUser,
+    id: i64,
+    emoji: String,
+    add: bool,
+) -> ApiResult<HttpResponse> {
+    if !is_emoji(&emoji) {
+        return Err(ApiError::invalid("emoji", "must be a single emoji"));
+    }
+    let m = load(state, id, user.user_id).await?;
+    if m.deleted_at.is_some() {
+        return Err(ApiError::forbidden(
+            "message_deleted",
+            "the message was deleted",
+        ));
+    }
+    let count = ask_room(state, m.chat_id, |reply| RoomCmd::React {
+        user_id: user.user_id,
+        message_id: m.id,
+        emoji: emoji.clone(),
+        add,
+        reply,
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "success": true,
+        "reaction": { "message_id": m.id, "emoji": emoji, "count": count },
+    })))
+}
+
+async fn react(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<i64>,
+    body: ApiJson<ReactionBody>,
+) -> ApiResult<HttpResponse> {
+    set_reaction(&state, &user, path.into_inner(), body.0.emoji, true).await
+}
+
+async fn unreact(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<i64>,
+    body: ApiJson<ReactionBody>,
+) -> ApiResult<HttpResponse> {
+    set_reaction(&state, &user, path.into_inner(), body.0.emoji, false).await
+}
+
+/// Per recipient: when the message reached their device and when they read it. For the
+/// sender only (as in WhatsApp).
+async fn info(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    let mut conn = state.engine.db.get().await?;
+    let mut conn = conn.conn();
+    let m = visible(&mut conn, path.into_inner(), user.user_id).await?;
+    if m.sender_id != user.user_id {
+        return Err(ApiError::forbidden(
+            "not_sender",
+            "only the sender can see who received a message",
+        ));
+    }
+    let members = chats::participants(&mut conn, m.chat_id).await?;
+    let times = times_for_message(&mut conn, m.chat_id, m.id).await?;
+    let recipients: Vec<Value> = members
+        .iter()
+        .filter(|(p, _)| p.user_id != m.sender_id && p.joined_at <= m.sent_at && p.is_current())
+        .map(|(p, u)| {
+            json!({
+                "user": UserBrief::of(u),
+                "delivered_at": times.get(&(p.user_id, Kind::Delivered)).map(|t| t.and_utc()),
+                "read_at": times.get(&(p.user_id, Kind::Read)).map(|t| t.and_utc()),
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "message_id": m.id,
+        "chat_id": m.chat_id,
+        "sent_at": m.sent_at.and_utc(),
+        "recipients": recipients,
+    })))
+}

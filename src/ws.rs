@@ -1,0 +1,51 @@
+//! `GET /ws`: the WebSocket endpoint. The token (`Authorization: Bearer` or `?token=` for
+//! browsers) is checked before the upgrade: a bad one gets a JSON 401, not a socket.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use courier_actors::session::WsSession;
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{authenticate, bearer};
+use crate::state::AppState;
+
+/// Frames larger than this end the connection (1009); frames up to `realtime.max_frame_bytes`
+/// are read, and those between the two get an `error` frame with the socket kept open.
+const HARD_FRAME_LIMIT: usize = 1024 * 1024;
+
+pub async fn connect(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let token = bearer(&req)
+        .map(str::to_string)
+        .or_else(|| query_token(req.query_string()))
+        .ok_or_else(|| {
+            ApiError::unauthorized("missing token (Authorization: Bearer or ?token=)")
+        })?;
+    let user = authenticate(&state, &token).await?;
+    let (response, session, stream) = actix_ws::handle(&req, body).map_err(|e| {
+        ApiError::bad_request("not_websocket", format!("WebSocket upgrade failed: {e}"))
+    })?;
+    let limit = HARD_FRAME_LIMIT.max(state.settings.realtime.max_frame_bytes * 2);
+    let stream = stream
+        .max_frame_size(limit)
+        .aggregate_continuations()
+        .max_continuation_size(limit);
+    WsSession::start(
+        user.user_id,
+        user.session_id,
+        state.engine.clone(),
+        session,
+        stream,
+    );
+    Ok(response)
+}
+
+fn query_token(query: &str) -> Option<String> {
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("token="))
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+}
