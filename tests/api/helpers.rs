@@ -209,6 +209,48 @@ impl TestApp {
         }
     }
 
+    pub async fn delete(&self, path: &str, token: &str) -> Resp {
+        self.request(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// The private chat between two users (created if needed).
+    pub async fn private_chat(&self, a: &TestUser, b: &TestUser) -> i64 {
+        let r = self
+            .post(
+                "/api/chats/private",
+                Some(&a.token),
+                json!({ "contact_id": b.id }),
+            )
+            .await;
+        assert!(r.status == 200 || r.status == 201, "{:?}", r.body);
+        r.body["id"].as_i64().unwrap()
+    }
+
+    /// Sends a text message over REST and returns the stored message.
+    pub async fn send_text(&self, from: &TestUser, chat_id: i64, content: &str) -> Value {
+        let r = self
+            .post(
+                &format!("/api/chats/{chat_id}/messages"),
+                Some(&from.token),
+                json!({ "content": content }),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        r.body["message"].clone()
+    }
+
+    /// A chat's messages as `user` sees them (oldest first, up to 100).
+    pub async fn history(&self, user: &TestUser, chat_id: i64) -> Vec<Value> {
+        let r = self
+            .get(
+                &format!("/api/chats/{chat_id}/messages?limit=100"),
+                &user.token,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        r.body["messages"].as_array().unwrap().clone()
+    }
+
     /// Moves the server's clock forward.
     pub fn advance(&self, secs: u64) {
         self.clock.advance(Duration::from_secs(secs));

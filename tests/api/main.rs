@@ -3,6 +3,8 @@
 
 mod auth;
 mod binary;
+mod chats;
 mod helpers;
 mod tokens;
 mod users;
+mod ws;

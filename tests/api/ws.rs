@@ -1,0 +1,154 @@
+//! A WebSocket test client speaking Courier's native protocol over a real socket.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::helpers::TestApp;
+
+/// How long a test waits for a frame before failing (never slept; only a ceiling).
+const WAIT: Duration = Duration::from_secs(10);
+
+pub struct WsClient {
+    stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// Frames read while waiting for another one.
+    buffered: VecDeque<Value>,
+    next_ref: u64,
+}
+
+impl WsClient {
+    /// Connects with `Authorization: Bearer` and reads the `hello` frame.
+    pub async fn connect(app: &TestApp, token: &str) -> WsClient {
+        let url = format!("{}/ws", app.address.replace("http://", "ws://"));
+        let mut req = url.into_client_request().unwrap();
+        req.headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        let (stream, _) = tokio_tungstenite::connect_async(req)
+            .await
+            .expect("websocket connects");
+        let mut client = WsClient {
+            stream,
+            buffered: VecDeque::new(),
+            next_ref: 1,
+        };
+        let hello = client.next().await;
+        assert_eq!(hello["type"], "hello", "{hello}");
+        client
+    }
+
+    pub async fn send_json(&mut self, v: Value) {
+        self.stream
+            .send(Message::text(v.to_string()))
+            .await
+            .expect("frame sent");
+    }
+
+    pub async fn send_raw(&mut self, m: Message) {
+        self.stream.send(m).await.expect("frame sent");
+    }
+
+    /// The next text frame (buffered ones first).
+    pub async fn next(&mut self) -> Value {
+        if let Some(v) = self.buffered.pop_front() {
+            return v;
+        }
+        self.read().await
+    }
+
+    async fn read(&mut self) -> Value {
+        loop {
+            let msg = tokio::time::timeout(WAIT, self.stream.next())
+                .await
+                .expect("a frame arrives in time")
+                .expect("socket open")
+                .expect("frame readable");
+            match msg {
+                Message::Text(t) => return serde_json::from_str(&t).expect("frames are JSON"),
+                Message::Close(c) => panic!("socket closed: {c:?}"),
+                _ => continue,
+            }
+        }
+    }
+
+    /// The next frame of type `kind` (others are kept for later `next` calls).
+    pub async fn next_of(&mut self, kind: &str) -> Value {
+        if let Some(i) = self.buffered.iter().position(|v| v["type"] == kind) {
+            return self.buffered.remove(i).unwrap();
+        }
+        loop {
+            let v = self.read().await;
+            if v["type"] == kind {
+                return v;
+            }
+            self.buffered.push_back(v);
+        }
+    }
+
+    /// Sends `frame` with a fresh `ref` and returns its `ack` or `error`.
+    pub async fn request(&mut self, mut frame: Value) -> Value {
+        let r = format!("r{}", self.next_ref);
+        self.next_ref += 1;
+        frame["ref"] = json!(r);
+        self.send_json(frame).await;
+        self.answer_to(&r).await
+    }
+
+    /// The `ack` / `error` / result frame answering `reference`.
+    pub async fn answer_to(&mut self, reference: &str) -> Value {
+        if let Some(i) = self.buffered.iter().position(|v| v["ref"] == reference) {
+            return self.buffered.remove(i).unwrap();
+        }
+        loop {
+            let v = self.read().await;
+            if v["ref"] == reference {
+                return v;
+            }
+            self.buffered.push_back(v);
+        }
+    }
+
+    /// Sends a text message and returns the ack.
+    pub async fn send_text(&mut self, chat_id: i64, content: &str, client_msg_id: &str) -> Value {
+        self.request(json!({"type": "send-message", "chat_id": chat_id, "content": content, "client_msg_id": client_msg_id}))
+            .await
+    }
+
+    /// Reads until the socket closes; returns the close code.
+    pub async fn closed(&mut self) -> u16 {
+        loop {
+            match tokio::time::timeout(WAIT, self.stream.next())
+                .await
+                .expect("closes in time")
+            {
+                Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
+                Some(Ok(Message::Close(None))) | None => return u16::from(CloseCode::Status),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) => return 0,
+            }
+        }
+    }
+
+    /// Frames already received and not yet consumed, plus any that arrive until `until`
+    /// returns true for one of them (a barrier: a later event of the same chat).
+    pub async fn collect_until(&mut self, until: impl Fn(&Value) -> bool) -> Vec<Value> {
+        let mut out: Vec<Value> = self.buffered.drain(..).collect();
+        if out.iter().any(&until) {
+            return out;
+        }
+        loop {
+            let v = self.read().await;
+            let done = until(&v);
+            out.push(v);
+            if done {
+                return out;
+            }
+        }
+    }
+}
