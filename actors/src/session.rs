@@ -34,6 +34,9 @@ pub const CLOSE_SLOW: u16 = 4008;
 /// Close code for a client silent longer than the timeout.
 pub const CLOSE_TIMEOUT: u16 = 4000;
 
+/// How long a close frame may wait for a client that is not reading.
+const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// An event for this socket.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -130,37 +133,32 @@ impl WsSession {
         );
     }
 
+    /// Closes with a code. The session leaves the registry at once (no more deliveries); the
+    /// close frame then gets a bounded time to reach a client that may not be reading.
     fn close(&mut self, code: u16, reason: &'static str, ctx: &mut Context<Self>) {
         if self.closing {
             return;
         }
         self.closing = true;
         self.queue.clear();
+        self.engine.registry.do_send(Disconnect {
+            user_id: self.user_id,
+            conn: self.conn,
+        });
         let ws = self.ws.clone();
+        let code = match code {
+            1000 => CloseCode::Normal,
+            1001 => CloseCode::Away,
+            1002 => CloseCode::Protocol,
+            1009 => CloseCode::Size,
+            other => CloseCode::Other(other),
+        };
         let reason = CloseReason {
-            code: CloseCode::Other(code),
+            code,
             description: Some(reason.into()),
         };
-        let reason = match code {
-            1000 => CloseReason {
-                code: CloseCode::Normal,
-                ..reason
-            },
-            1001 => CloseReason {
-                code: CloseCode::Away,
-                ..reason
-            },
-            1009 => CloseReason {
-                code: CloseCode::Size,
-                ..reason
-            },
-            _ => reason,
-        };
-        ctx.spawn(
-            async move { ws.close(Some(reason)).await }
-                .into_actor(self)
-                .map(|_, _, ctx| ctx.stop()),
-        );
+        let fut = tokio::time::timeout(CLOSE_GRACE, ws.close(Some(reason)));
+        ctx.spawn(fut.into_actor(self).map(|_, _, ctx| ctx.stop()));
     }
 
     fn send_text(&mut self, text: String, ctx: &mut Context<Self>) {

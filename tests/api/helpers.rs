@@ -251,6 +251,16 @@ impl TestApp {
         r.body["messages"].as_array().unwrap().clone()
     }
 
+    /// Live WebSocket connections on the server.
+    pub async fn live_sockets(&self) -> usize {
+        self.engine
+            .registry
+            .send(courier_actors::registry::Counts)
+            .await
+            .unwrap()
+            .0
+    }
+
     /// Moves the server's clock forward.
     pub fn advance(&self, secs: u64) {
         self.clock.advance(Duration::from_secs(secs));

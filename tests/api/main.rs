@@ -4,7 +4,9 @@
 mod auth;
 mod binary;
 mod chats;
+mod durability;
 mod helpers;
+mod realtime;
 mod tokens;
 mod users;
 mod ws;

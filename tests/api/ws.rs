@@ -43,6 +43,44 @@ impl WsClient {
         client
     }
 
+    /// Connects over a socket with a 4 KiB receive buffer (a slow, small client).
+    pub async fn connect_small_buffer(app: &TestApp, token: &str) -> WsClient {
+        let url = format!(
+            "{}/ws?token={token}",
+            app.address.replace("http://", "ws://")
+        );
+        let addr: std::net::SocketAddr = app.address.trim_start_matches("http://").parse().unwrap();
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let tcp = socket.connect(addr).await.unwrap();
+        let (stream, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(tcp))
+            .await
+            .expect("websocket connects");
+        let mut client = WsClient {
+            stream,
+            buffered: VecDeque::new(),
+            next_ref: 1,
+        };
+        assert_eq!(client.next().await["type"], "hello");
+        client
+    }
+
+    /// The answer to a frame sent with a numeric `ref`.
+    pub async fn answer_to_number(&mut self, reference: i64) -> Value {
+        if let Some(i) = self.buffered.iter().position(|v| v["ref"] == reference) {
+            return self.buffered.remove(i).unwrap();
+        }
+        loop {
+            let v = self.read().await;
+            if v["ref"] == reference {
+                return v;
+            }
+            if v["type"] != "new-message" {
+                self.buffered.push_back(v);
+            }
+        }
+    }
+
     pub async fn send_json(&mut self, v: Value) {
         self.stream
             .send(Message::text(v.to_string()))
