@@ -171,6 +171,7 @@ impl From<courier_actors::room::RoomError> for ApiError {
             RoomError::NotFound(what) => ApiError::not_found(what),
             RoomError::Forbidden(code, message) => ApiError::forbidden(code, message),
             RoomError::Invalid(field, message) => ApiError::invalid(field, message),
+            RoomError::Conflict(code, message) => ApiError::conflict(code, message),
             RoomError::Store(e) => e.into(),
         }
     }

@@ -55,10 +55,8 @@ pub struct Decoded {
 }
 
 #[derive(Deserialize)]
-struct SendMessage {
+struct ChatId {
     chat_id: i64,
-    #[serde(flatten)]
-    draft: Draft,
 }
 
 #[derive(Deserialize)]
@@ -129,7 +127,7 @@ pub fn decode(text: &str) -> Decoded {
         Value::String(s) if s.len() <= 64 => frame,
         _ => Err(FrameError::invalid(
             "ref",
-            "must be a string of at most 64 characters or a number",
+            "must be a string of at most 64 bytes or a number",
         )),
     };
     let reference = match reference {
@@ -158,11 +156,10 @@ fn decode_value(value: Value) -> Result<ClientFrame, FrameError> {
     };
     Ok(match kind.as_str() {
         "send-message" => {
-            let f: SendMessage = field(value)?;
-            ClientFrame::SendMessage {
-                chat_id: f.chat_id,
-                draft: f.draft,
-            }
+            // Two passes rather than `#[serde(flatten)]`, which loses the names of bad fields.
+            let ChatId { chat_id } = field(value.clone())?;
+            let draft: Draft = field(value)?;
+            ClientFrame::SendMessage { chat_id, draft }
         }
         "typing" => {
             let f: Typing = field(value)?;

@@ -34,6 +34,8 @@ pub enum RoomError {
     Forbidden(&'static str, &'static str),
     /// A field breaks a rule.
     Invalid(&'static str, String),
+    /// The request conflicts with what is stored (`code`, message).
+    Conflict(&'static str, &'static str),
     /// Storage failed.
     Store(StoreError),
 }
@@ -78,7 +80,7 @@ pub enum RoomCmd {
         user_id: i64,
         message_id: i64,
         content: String,
-        reply: Reply<MessageView>,
+        reply: Reply<crate::store::messages::Message>,
     },
     /// Deletes for everyone (the sender only).
     Delete {
@@ -239,6 +241,10 @@ impl ChatRoom {
                 Ok(SendOutcome::ReplyNotFound) => Err(RoomError::Invalid(
                     "reply_to_message_id",
                     "is not a message of this chat".into(),
+                )),
+                Ok(SendOutcome::ClientIdReused) => Err(RoomError::Conflict(
+                    "client_msg_id_reused",
+                    "this client_msg_id was already used for a message in another chat",
                 )),
                 Err(e) => Err(RoomError::Store(e)),
             };
@@ -422,19 +428,18 @@ impl Handler<RoomCmd> for ChatRoom {
                     kind,
                     up_to,
                 };
-                self.write_then(ctx, op, reply, move |act, moved| {
+                self.write_then(ctx, op, reply, move |act, out| {
+                    let out = out.ok_or(RoomError::NotFound("message"))?;
                     let Some((participant, user)) = act.members.get_mut(&user_id) else {
                         return Ok(None);
                     };
                     let brief = json!({ "id": user.id, "name": user.name });
-                    let mut at = None;
                     let mut events = Vec::new();
-                    for m in &moved {
+                    for m in &out.moved {
                         match m.kind {
                             Kind::Delivered => participant.last_delivered_message_id = m.to,
                             Kind::Read => participant.last_read_message_id = m.to,
                         }
-                        at = Some(m.at);
                         let by = if m.kind == Kind::Read {
                             "read_by"
                         } else {
@@ -460,7 +465,7 @@ impl Handler<RoomCmd> for ChatRoom {
                     for (seq, data) in events {
                         act.publish_to_chat("message-status-updated", Some(seq), data, None);
                     }
-                    Ok(at)
+                    Ok(out.at)
                 });
             }
             RoomCmd::Edit {
@@ -480,15 +485,14 @@ impl Handler<RoomCmd> for ChatRoom {
                 };
                 self.write_then(ctx, op, reply, move |act, out| {
                     let m = out.map_err(refusal)?;
-                    let sender = act.members.get(&m.sender_id).map(|(_, u)| UserBrief::of(u));
-                    let view = MessageView::new(&m, sender, None);
-                    act.publish_to_chat(
-                        "message-updated",
-                        Some(m.seq),
-                        json!({ "chat_id": act.chat_id, "message": view }),
-                        None,
-                    );
-                    Ok(view)
+                    let data = json!({
+                        "chat_id": act.chat_id,
+                        "message_id": m.id,
+                        "content": m.content,
+                        "edited_at": m.edited_at.map(|t| t.and_utc()),
+                    });
+                    act.publish_to_chat("message-updated", Some(m.seq), data, None);
+                    Ok(m)
                 });
             }
             RoomCmd::Delete {

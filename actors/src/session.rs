@@ -380,6 +380,7 @@ pub fn room_error(e: RoomError) -> FrameError {
         RoomError::NotFound(what) => FrameError::new("not_found", format!("{what} not found")),
         RoomError::Forbidden(code, message) => FrameError::new(code, message),
         RoomError::Invalid(field, message) => FrameError::invalid(field, message),
+        RoomError::Conflict(code, message) => FrameError::new(code, message),
         RoomError::Store(e) => {
             tracing::error!(error = %e, "storage failed during a frame");
             FrameError::new("unavailable", "storage unavailable; try again")

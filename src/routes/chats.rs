@@ -356,27 +356,17 @@ async fn read(
 ) -> ApiResult<HttpResponse> {
     let chat_id = path.into_inner();
     let message_id = body.0.message_id;
-    let me = {
+    {
         let mut conn = state.engine.db.get().await?;
-        let mut conn = conn.conn();
-        let (_, me) = access(&mut conn, chat_id, user.user_id).await?;
-        let in_chat = messages::find_visible(&mut conn, message_id, user.user_id)
-            .await?
-            .is_some_and(|m| m.chat_id == chat_id);
-        if !in_chat {
-            return Err(ApiError::not_found("message").with_field("message_id"));
-        }
-        me
-    };
-    let moved = ask_room(&state, chat_id, |reply| RoomCmd::Receipt {
+        access(&mut conn.conn(), chat_id, user.user_id).await?;
+    }
+    let read_at = ask_room(&state, chat_id, |reply| RoomCmd::Receipt {
         user_id: user.user_id,
         kind: Kind::Read,
         up_to: message_id,
         reply,
     })
-    .await?;
-    let read_at = moved
-        .or(me.last_read_at)
-        .unwrap_or_else(|| state.engine.clock.now());
+    .await?
+    .unwrap_or_else(|| state.engine.clock.now());
     Ok(HttpResponse::Ok().json(json!({ "success": true, "read_at": read_at.and_utc() })))
 }

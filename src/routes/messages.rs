@@ -8,7 +8,7 @@ use courier_actors::store::message_ops::HideForMe;
 use courier_actors::store::messages::{check_text, find_visible, Message, MAX_TEXT_CHARS};
 use courier_actors::store::reactions::is_emoji;
 use courier_actors::store::receipts::{times_for_message, Kind};
-use courier_actors::store::views::UserBrief;
+use courier_actors::store::views::{self, UserBrief};
 use courier_actors::store::{chats, Conn};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -57,13 +57,17 @@ async fn edit(
     check_text("content", &content, MAX_TEXT_CHARS)
         .map_err(|e| ApiError::invalid(e.field, e.message))?;
     let m = load(&state, path.into_inner(), user.user_id).await?;
-    let view = ask_room(&state, m.chat_id, |reply| RoomCmd::Edit {
+    let edited = ask_room(&state, m.chat_id, |reply| RoomCmd::Edit {
         user_id: user.user_id,
         message_id: m.id,
         content,
         reply,
     })
     .await?;
+    let mut conn = state.engine.db.get().await?;
+    let mut conn = conn.conn();
+    let members = chats::participants(&mut conn, edited.chat_id).await?;
+    let view = views::build(&mut conn, &members, &[edited]).await?.pop();
     Ok(HttpResponse::Ok().json(json!({ "success": true, "message": view })))
 }
 

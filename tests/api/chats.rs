@@ -186,6 +186,18 @@ async fn resending_a_client_msg_id_returns_the_original() {
         (200, Some(true))
     );
     assert_eq!(again.body["message"]["id"], first.body["message"]["id"]);
+    // Reused for another chat, it is refused rather than answered with the other chat's message.
+    let cy = app.signup(&phone(3), "Cy").await;
+    let other = app.private_chat(&ana, &cy).await;
+    let r = app
+        .post(
+            &format!("/api/chats/{other}/messages"),
+            Some(&ana.token),
+            json!({"content": "x", "client_msg_id": "c-1"}),
+        )
+        .await;
+    assert_eq!((r.status.as_u16(), r.code()), (409, "client_msg_id_reused"));
+    assert!(app.history(&ana, other).await.is_empty());
     // The same id from another sender is another message.
     let r = app
         .post(

@@ -194,6 +194,16 @@ async fn malformed_frames_get_error_frames_and_the_socket_stays_usable() {
             Some("content"),
         ),
         (
+            json!({"type": "send-message", "chat_id": chat, "content": 5, "client_msg_id": "x"}),
+            "validation_failed",
+            Some("content"),
+        ),
+        (
+            json!({"type": "read", "chat_id": chat, "message_id": 999999}),
+            "not_found",
+            None,
+        ),
+        (
             json!({"type": "typing", "chat_id": chat}),
             "validation_failed",
             Some("is_typing"),
@@ -417,11 +427,12 @@ async fn edits_deletions_and_reactions_reach_the_other_member() {
     let e = b.next_of("message-updated").await;
     assert_eq!(
         (
-            e["data"]["message"]["id"].as_i64(),
-            e["data"]["message"]["content"].as_str()
+            e["data"]["message_id"].as_i64(),
+            e["data"]["content"].as_str()
         ),
         (Some(mid), Some("first!"))
     );
+    assert!(e["data"]["edited_at"].as_str().is_some());
     app.post(
         &format!("/api/messages/{mid}/reactions"),
         Some(&ana.token),

@@ -32,6 +32,8 @@ pub enum SendOutcome {
     Duplicate(Stored),
     /// `reply_to_message_id` is not a message of this chat.
     ReplyNotFound,
+    /// The sender used this `client_msg_id` for a message in another chat.
+    ClientIdReused,
 }
 
 /// One send in a batch: the message, and (after the batch) what became of it.
@@ -121,6 +123,10 @@ pub async fn insert_batch(tx: &mut Tx<'_>, slots: &mut [&mut SendSlot]) -> Store
             .as_ref()
             .and_then(|id| by_client.get(&(m.sender_id, id.clone())))
         {
+            if orig.chat_id != m.chat_id {
+                slot.outcome = Some(SendOutcome::ClientIdReused);
+                continue;
+            }
             let reply_to = orig
                 .reply_to_message_id
                 .and_then(|id| quoted.get(&id).cloned());

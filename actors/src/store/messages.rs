@@ -86,8 +86,8 @@ pub struct NewMessage {
     pub contact_data: Option<String>,
 }
 
-/// Checks free text: not blank, at most `max` characters, no control characters but newline
-/// and tab. Surrounding whitespace is kept (it may be meaningful).
+/// Checks free text: not blank, at most `max` characters, no control characters but newline,
+/// carriage return and tab. Surrounding whitespace is kept (it may be meaningful).
 pub fn check_text(field: &'static str, s: &str, max: usize) -> Result<(), Invalid> {
     if s.trim().is_empty() {
         return Err(invalid(field, "must not be empty"));

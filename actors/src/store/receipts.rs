@@ -14,7 +14,7 @@ use diesel_async::RunQueryDsl;
 
 use super::chats::Participant;
 use super::messages::Message;
-use super::schema::{chat_participants, receipt_events};
+use super::schema::{chat_participants, messages, receipt_events};
 use super::{Conn, StoreResult};
 use crate::on_conn;
 use crate::writer::{Tx, WriteOp};
@@ -71,8 +71,18 @@ pub struct Moved {
     pub seq: i64,
 }
 
+/// What moving a cursor did.
+#[derive(Debug, Clone)]
+pub struct CursorMove {
+    /// Each cursor that moved (read moves delivered along).
+    pub moved: Vec<Moved>,
+    /// When the requested cursor reached where it is now (None: it never moved).
+    pub at: Option<NaiveDateTime>,
+}
+
 /// Moves a member's cursor forward to `up_to` (never back). Moving the read cursor moves the
-/// delivered cursor too: what was read was delivered. Answers each cursor that moved.
+/// delivered cursor too: what was read was delivered. Answers None when `up_to` is not a
+/// message of this chat or the user is not a current member.
 pub struct MoveCursor {
     pub chat_id: i64,
     pub user_id: i64,
@@ -81,25 +91,39 @@ pub struct MoveCursor {
 }
 
 impl WriteOp for MoveCursor {
-    type Output = Vec<Moved>;
+    type Output = Option<CursorMove>;
 
-    async fn apply(&mut self, tx: &mut Tx<'_>) -> StoreResult<Vec<Moved>> {
+    async fn apply(&mut self, tx: &mut Tx<'_>) -> StoreResult<Option<CursorMove>> {
         let (chat, user, up_to) = (self.chat_id, self.user_id, self.up_to);
-        let current: Option<(i64, i64)> = on_conn!(&mut tx.conn, |c| {
+        let in_chat: i64 = on_conn!(&mut tx.conn, |c| {
+            messages::table
+                .filter(messages::id.eq(up_to))
+                .filter(messages::chat_id.eq(chat))
+                .count()
+                .get_result(c)
+                .await?
+        });
+        if in_chat == 0 {
+            return Ok(None);
+        }
+        type Cursors = (i64, Option<NaiveDateTime>, i64, Option<NaiveDateTime>);
+        let current: Option<Cursors> = on_conn!(&mut tx.conn, |c| {
             chat_participants::table
                 .filter(chat_participants::chat_id.eq(chat))
                 .filter(chat_participants::user_id.eq(user))
                 .filter(chat_participants::left_at.is_null())
                 .select((
                     chat_participants::last_delivered_message_id,
+                    chat_participants::last_delivered_at,
                     chat_participants::last_read_message_id,
+                    chat_participants::last_read_at,
                 ))
                 .first(c)
                 .await
                 .optional()?
         });
-        let Some((delivered, read)) = current else {
-            return Ok(Vec::new());
+        let Some((delivered, delivered_at, read, read_at)) = current else {
+            return Ok(None);
         };
         let mut kinds = Vec::new();
         if delivered < up_to {
@@ -156,7 +180,14 @@ impl WriteOp for MoveCursor {
                 seq,
             });
         }
-        Ok(moved)
+        let at = if moved.iter().any(|m| m.kind == self.kind) {
+            Some(now)
+        } else if self.kind == Kind::Read {
+            read_at
+        } else {
+            delivered_at
+        };
+        Ok(Some(CursorMove { moved, at }))
     }
 }
 
