@@ -131,7 +131,10 @@ fn e2e(c: &mut Criterion) {
     for p in pairs.iter_mut() {
         let mut rx = p.sender_rx.take().unwrap();
         system.block_on(async {
-            actix_rt::spawn(async move { while let Some(Ok(_)) = rx.next().await {} })
+            // Detached: the task lives as long as the socket.
+            drop(actix_rt::spawn(async move {
+                while let Some(Ok(_)) = rx.next().await {}
+            }));
         });
     }
     let origin = Instant::now();
