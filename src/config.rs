@@ -134,6 +134,8 @@ pub struct LimitSettings {
     pub otp_per_ip_per_minute: u32,
     /// Messages a user may send per minute (REST and WebSocket together).
     pub messages_per_minute: u32,
+    /// Most members a group may have, its creator included.
+    pub max_group_size: usize,
 }
 
 impl Default for LimitSettings {
@@ -142,6 +144,7 @@ impl Default for LimitSettings {
             otp_per_phone_per_minute: 5,
             otp_per_ip_per_minute: 5,
             messages_per_minute: 60,
+            max_group_size: 1024,
         }
     }
 }
@@ -241,6 +244,7 @@ impl Settings {
             typing_ttl: Duration::from_secs(r.typing_ttl_secs),
             room_idle: Duration::from_secs(r.room_idle_secs),
             messages_per_minute: self.limits.messages_per_minute,
+            max_group_size: self.limits.max_group_size,
         }
     }
 
@@ -304,6 +308,9 @@ impl Settings {
             return fail(
                 "realtime.client_timeout_secs must be longer than realtime.heartbeat_secs (> 0)",
             );
+        }
+        if self.limits.max_group_size < 2 {
+            return fail("limits.max_group_size must be at least 2");
         }
         if r.outbound_queue == 0 || r.max_frame_bytes < 1024 {
             return fail("realtime.outbound_queue must be positive and realtime.max_frame_bytes at least 1024");

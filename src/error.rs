@@ -18,6 +18,8 @@ pub struct ApiError {
     pub field: Option<String>,
     /// Seconds to wait, for 429.
     pub retry_after: Option<u64>,
+    /// The ids at fault (e.g. unknown users in a member list).
+    pub ids: Option<Vec<i64>>,
 }
 
 #[derive(Serialize)]
@@ -32,6 +34,8 @@ struct Detail<'a> {
     message: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ids: Option<&'a [i64]>,
 }
 
 impl ApiError {
@@ -42,6 +46,7 @@ impl ApiError {
             message: message.into(),
             field: None,
             retry_after: None,
+            ids: None,
         }
     }
 
@@ -137,6 +142,7 @@ impl ResponseError for ApiError {
                 code: self.code,
                 message: &self.message,
                 field: self.field.as_deref(),
+                ids: self.ids.as_deref(),
             },
         })
     }
@@ -172,7 +178,45 @@ impl From<courier_actors::room::RoomError> for ApiError {
             RoomError::Forbidden(code, message) => ApiError::forbidden(code, message),
             RoomError::Invalid(field, message) => ApiError::invalid(field, message),
             RoomError::Conflict(code, message) => ApiError::conflict(code, message),
+            RoomError::Group(refused) => refused.into(),
             RoomError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<courier_actors::store::groups::Refusal> for ApiError {
+    fn from(r: courier_actors::store::groups::Refusal) -> Self {
+        use courier_actors::store::groups::Refusal;
+        let listed = |ids: &[i64]| {
+            ids.iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match r {
+            Refusal::NotFound(what) => ApiError::not_found(what),
+            Refusal::NotAdmin => ApiError::forbidden("not_admin", "only group admins can do this"),
+            Refusal::Unknown(ids) => ApiError {
+                code: "unknown_users",
+                ids: Some(ids.clone()),
+                ..ApiError::invalid("user_ids", format!("not Courier users: {}", listed(&ids)))
+            },
+            Refusal::BlockedYou(ids) => ApiError {
+                code: "blocked_by_users",
+                ids: Some(ids.clone()),
+                ..ApiError::invalid(
+                    "user_ids",
+                    format!("these users do not accept you: {}", listed(&ids)),
+                )
+            },
+            Refusal::TooMany { max } => ApiError {
+                code: "group_full",
+                ..ApiError::invalid("user_ids", format!("a group has at most {max} members"))
+            },
+            Refusal::LastAdmin => ApiError::conflict(
+                "last_admin",
+                "the group's only admin cannot step down; make someone else admin first",
+            ),
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::ratelimit::RateLimiter;
 use crate::registry::{EndAuthSession, MembershipChanged, Registry, Shutdown, ToRoom};
 use crate::room::RoomCmd;
 use crate::store::{Db, StoreError, StoreResult};
-use crate::writer::{Drain, Write, WriteOp, Writer};
+use crate::writer::{Drain, Submit, Write, WriteOp, Writer};
 
 /// Realtime limits and timings (from the `[realtime]` and `[limits]` configuration).
 #[derive(Debug, Clone)]
@@ -24,6 +24,8 @@ pub struct Realtime {
     pub typing_ttl: Duration,
     pub room_idle: Duration,
     pub messages_per_minute: u32,
+    /// Most members a group may have.
+    pub max_group_size: usize,
 }
 
 impl Default for Realtime {
@@ -36,6 +38,7 @@ impl Default for Realtime {
             typing_ttl: Duration::from_secs(6),
             room_idle: Duration::from_secs(300),
             messages_per_minute: 60,
+            max_group_size: 1024,
         }
     }
 }
@@ -85,6 +88,17 @@ impl Engine {
             .send(Write(op))
             .await
             .map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Queues a write in order with everything submitted before it; the answer comes after
+    /// the commit.
+    pub fn submit<O: WriteOp>(
+        &self,
+        op: O,
+    ) -> tokio::sync::oneshot::Receiver<StoreResult<O::Output>> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.writer.do_send(Submit { op, reply });
+        answer
     }
 
     /// Hands a command to the chat's room.

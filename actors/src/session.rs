@@ -291,8 +291,11 @@ impl WsSession {
                                 reply,
                             },
                         });
-                        // A chat the user is not in is skipped silently: ids reveal nothing.
-                        let _ = answer.await;
+                        // Ids of chats the user is not in are skipped silently: they reveal
+                        // nothing. A storage failure is reported.
+                        if let Ok(Err(RoomError::Store(e))) = answer.await {
+                            return Err(e);
+                        }
                     }
                     Ok::<_, crate::store::StoreError>(())
                 };
@@ -380,6 +383,7 @@ pub fn room_error(e: RoomError) -> FrameError {
         RoomError::NotFound(what) => FrameError::new("not_found", format!("{what} not found")),
         RoomError::Forbidden(code, message) => FrameError::new(code, message),
         RoomError::Invalid(field, message) => FrameError::invalid(field, message),
+        RoomError::Group(refused) => FrameError::new("refused", format!("{refused:?}")),
         RoomError::Conflict(code, message) => FrameError::new(code, message),
         RoomError::Store(e) => {
             tracing::error!(error = %e, "storage failed during a frame");

@@ -208,6 +208,30 @@ impl Message for SendMessage {
     type Result = ();
 }
 
+/// Queues any write without waiting for mailbox room (use with `do_send`); the answer goes to
+/// `reply` after the commit. Chat rooms submit this way so their writes keep their order.
+pub struct Submit<O: WriteOp> {
+    pub op: O,
+    pub reply: oneshot::Sender<StoreResult<O::Output>>,
+}
+
+impl<O: WriteOp> Message for Submit<O> {
+    type Result = ();
+}
+
+impl<O: WriteOp> Handler<Submit<O>> for Writer {
+    type Result = ();
+
+    fn handle(&mut self, msg: Submit<O>, ctx: &mut Self::Context) {
+        self.queue.push(Box::new(Queued {
+            op: msg.op,
+            output: None,
+            reply: msg.reply,
+        }));
+        self.kick(ctx);
+    }
+}
+
 /// Resolves when everything queued before it has been committed (used on shutdown).
 #[derive(Message)]
 #[rtype(result = "()")]

@@ -51,11 +51,20 @@ pub async fn insert_batch(tx: &mut Tx<'_>, slots: &mut [&mut SendSlot]) -> Store
         .iter()
         .filter_map(|s| s.message.client_msg_id.clone())
         .collect();
+    let mut id_senders: Vec<i64> = slots
+        .iter()
+        .filter(|s| s.message.client_msg_id.is_some())
+        .map(|s| s.message.sender_id)
+        .collect();
+    id_senders.sort_unstable();
+    id_senders.dedup();
     let earlier: Vec<Message> = if client_ids.is_empty() {
         Vec::new()
     } else {
+        // Both columns, so the (sender_id, client_msg_id) index answers it.
         on_conn!(&mut tx.conn, |c| {
             messages::table
+                .filter(messages::sender_id.eq_any(&id_senders))
                 .filter(messages::client_msg_id.eq_any(&client_ids))
                 .select(Message::as_select())
                 .load(c)
@@ -167,6 +176,7 @@ pub async fn insert_batch(tx: &mut Tx<'_>, slots: &mut [&mut SendSlot]) -> Store
             longitude: m.longitude,
             location_name: m.location_name.clone(),
             contact_data: m.contact_data.clone(),
+            system_data: None,
             seq: tx.next_seq(),
             sent_at: now,
             edited_at: None,

@@ -36,6 +36,8 @@ pub struct Message {
     pub longitude: Option<f64>,
     pub location_name: Option<String>,
     pub contact_data: Option<String>,
+    /// What a `system` message records (group changes), as JSON.
+    pub system_data: Option<String>,
     /// Change sequence: moves on every change (send, edit, delete, reaction); what sync counts.
     pub seq: i64,
     pub sent_at: NaiveDateTime,

@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod chats;
 pub mod contacts;
+pub mod groups;
 pub mod message_ops;
 pub mod messages;
 pub mod reactions;

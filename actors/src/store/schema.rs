@@ -110,6 +110,7 @@ diesel::table! {
         longitude -> Nullable<Double>,
         location_name -> Nullable<Text>,
         contact_data -> Nullable<Text>,
+        system_data -> Nullable<Text>,
         seq -> BigInt,
         sent_at -> Timestamp,
         edited_at -> Nullable<Timestamp>,
@@ -178,6 +179,7 @@ diesel::table! {
         user_id -> BigInt,
         contact_user_id -> BigInt,
         contact_name -> Text,
+        is_contact -> Bool,
         is_blocked -> Bool,
         added_at -> Timestamp,
     }

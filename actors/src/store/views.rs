@@ -93,6 +93,9 @@ pub struct MessageView {
     pub location_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub contact_data: Option<serde_json::Value>,
+    /// For `system` messages: what happened (`action`, `actor_id`, `user_ids`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system: Option<serde_json::Value>,
     pub status: &'static str,
     pub reactions: Vec<ReactionView>,
     pub sent_at: DateTime<Utc>,
@@ -129,6 +132,10 @@ impl MessageView {
             location_name: m.location_name.clone(),
             contact_data: m
                 .contact_data
+                .as_deref()
+                .and_then(|s| serde_json::from_str(s).ok()),
+            system: m
+                .system_data
                 .as_deref()
                 .and_then(|s| serde_json::from_str(s).ok()),
             status: "sent",

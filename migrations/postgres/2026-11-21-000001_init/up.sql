@@ -102,6 +102,8 @@ CREATE TABLE messages (
     longitude DOUBLE PRECISION,
     location_name TEXT,
     contact_data TEXT,
+    -- For message_type 'system' (group changes): what happened, as JSON.
+    system_data TEXT,
     seq BIGINT NOT NULL,
     sent_at TIMESTAMP NOT NULL,
     edited_at TIMESTAMP,
@@ -173,6 +175,8 @@ CREATE TABLE contacts (
     user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     contact_user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     contact_name TEXT NOT NULL,
+    -- A row may record a block without a contact (is_contact false).
+    is_contact BOOLEAN NOT NULL DEFAULT TRUE,
     is_blocked BOOLEAN NOT NULL DEFAULT FALSE,
     added_at TIMESTAMP NOT NULL,
     UNIQUE (user_id, contact_user_id)

@@ -1,0 +1,125 @@
+//! What a chat room is asked to do, and how it answers.
+
+use actix::prelude::*;
+use chrono::NaiveDateTime;
+use tokio::sync::oneshot;
+
+use crate::session::ConnId;
+use crate::store::groups::{Change, Refusal as GroupRefusal};
+use crate::store::messages::{Message as StoredMessage, NewMessage};
+use crate::store::receipts::Kind;
+use crate::store::views::MessageView;
+use crate::store::StoreError;
+
+/// Why a room refused a command.
+#[derive(Debug)]
+pub enum RoomError {
+    /// The chat (or message) does not exist for this user.
+    NotFound(&'static str),
+    /// The user may see it but not do this (`code`, message).
+    Forbidden(&'static str, &'static str),
+    /// A field breaks a rule.
+    Invalid(&'static str, String),
+    /// The request conflicts with what is stored (`code`, message).
+    Conflict(&'static str, &'static str),
+    /// A group change was refused.
+    Group(GroupRefusal),
+    /// Storage failed.
+    Store(StoreError),
+}
+
+impl From<StoreError> for RoomError {
+    fn from(e: StoreError) -> Self {
+        RoomError::Store(e)
+    }
+}
+
+/// Where a room sends its answer.
+pub type Reply<T> = oneshot::Sender<Result<T, RoomError>>;
+
+/// A message stored (or found stored) for a sender.
+#[derive(Debug, Clone)]
+pub struct SendReply {
+    pub message: MessageView,
+    /// The `client_msg_id` had been sent before: this is the original.
+    pub duplicate: bool,
+}
+
+/// A change to a group's settings or members, by `actor`.
+#[derive(Debug, Clone)]
+pub enum GroupCmd {
+    /// New name and/or description (`Some(None)` clears the description).
+    Update {
+        name: Option<String>,
+        description: Option<Option<String>>,
+    },
+    Add {
+        user_ids: Vec<i64>,
+    },
+    /// Removes a member; removing oneself is leaving.
+    Remove {
+        target: i64,
+    },
+    SetRole {
+        target: i64,
+        role: &'static str,
+    },
+}
+
+/// Commands a room runs. Each answers on its `reply` channel.
+pub enum RoomCmd {
+    /// A new message; `conn` is the sending device, which gets the answer instead of the event.
+    Send {
+        message: NewMessage,
+        conn: Option<ConnId>,
+        reply: Reply<SendReply>,
+    },
+    Typing {
+        user_id: i64,
+        is_typing: bool,
+        reply: Reply<()>,
+    },
+    /// Moves the user's delivered or read cursor to `up_to`; answers when that cursor got
+    /// where it is.
+    Receipt {
+        user_id: i64,
+        kind: Kind,
+        up_to: i64,
+        reply: Reply<Option<NaiveDateTime>>,
+    },
+    Edit {
+        user_id: i64,
+        message_id: i64,
+        content: String,
+        reply: Reply<StoredMessage>,
+    },
+    /// Deletes for everyone (the sender only).
+    Delete {
+        user_id: i64,
+        message_id: i64,
+        reply: Reply<()>,
+    },
+    React {
+        user_id: i64,
+        message_id: i64,
+        emoji: String,
+        add: bool,
+        reply: Reply<i64>,
+    },
+    Group {
+        actor: i64,
+        cmd: GroupCmd,
+        reply: Reply<Change>,
+    },
+    /// Membership or blocks changed in the database: load them again.
+    Reload,
+}
+
+impl Message for RoomCmd {
+    type Result = ();
+}
+
+/// Sent by the registry on each heartbeat: an idle room stops.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct IdleCheck;

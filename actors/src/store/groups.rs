@@ -1,0 +1,542 @@
+//! Group chats: creation, settings, members and roles. Each change is one writer transaction
+//! that checks the actor's rights against the database (the authority, whatever a room has
+//! cached), applies the change and records it as a `system` message in the chat.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use serde_json::{json, Value};
+
+use super::chats::{self, Chat, Participant};
+use super::contacts::who_blocked;
+use super::message_ops::Stored;
+use super::messages::Message;
+use super::schema::{chat_participants as cp, chats as chats_t, messages};
+use super::users::User;
+use super::StoreResult;
+use crate::on_conn;
+use crate::writer::{Tx, WriteOp};
+
+pub const ADMIN: &str = "admin";
+pub const MEMBER: &str = "member";
+
+/// Why a group change was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// No such group for this user (or the target is not a member).
+    NotFound(&'static str),
+    /// The actor is a member but not an admin.
+    NotAdmin,
+    /// These ids are not users.
+    Unknown(Vec<i64>),
+    /// These users have blocked the actor.
+    BlockedYou(Vec<i64>),
+    /// The group would exceed its maximum size.
+    TooMany { max: usize },
+    /// The only admin cannot step down while others remain.
+    LastAdmin,
+}
+
+/// What a change did: the group and its members afterwards, the system message, and who was
+/// added, removed or changed role.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub chat: Chat,
+    pub members: Vec<(Participant, User)>,
+    pub system: Option<Stored>,
+    pub actor: User,
+    pub added: Vec<User>,
+    pub removed: Option<User>,
+    /// (user id, new role), including an admin appointed because the last one left.
+    pub roles: Vec<(i64, String)>,
+}
+
+impl Change {
+    /// Current members' ids.
+    pub fn current(&self) -> Vec<i64> {
+        self.members
+            .iter()
+            .filter(|(p, _)| p.is_current())
+            .map(|(p, _)| p.user_id)
+            .collect()
+    }
+}
+
+type Outcome = Result<Change, Refusal>;
+
+async fn user(tx: &mut Tx<'_>, id: i64) -> StoreResult<Option<User>> {
+    super::users::find(&mut tx.conn, id).await
+}
+
+/// Users among `ids` that exist (and are not deleted).
+async fn existing(tx: &mut Tx<'_>, ids: &[i64]) -> StoreResult<Vec<User>> {
+    super::users::find_many(&mut tx.conn, ids).await
+}
+
+/// Inserts a `system` message recording a change, and makes it the chat's last message.
+async fn system_message(
+    tx: &mut Tx<'_>,
+    chat_id: i64,
+    actor: &User,
+    text: String,
+    data: Value,
+) -> StoreResult<Stored> {
+    let (now, id, seq) = (tx.now, tx.next_message_ids(1), tx.next_seq());
+    let row = Message {
+        id,
+        chat_id,
+        sender_id: actor.id,
+        client_msg_id: None,
+        reply_to_message_id: None,
+        message_type: "system".into(),
+        content: Some(text),
+        media_url: None,
+        media_size: None,
+        media_duration: None,
+        media_mime_type: None,
+        file_name: None,
+        thumbnail_url: None,
+        latitude: None,
+        longitude: None,
+        location_name: None,
+        contact_data: None,
+        system_data: Some(data.to_string()),
+        seq,
+        sent_at: now,
+        edited_at: None,
+        deleted_at: None,
+        updated_at: now,
+    };
+    on_conn!(&mut tx.conn, |c| {
+        diesel::insert_into(messages::table)
+            .values(&row)
+            .execute(c)
+            .await?;
+        diesel::update(chats_t::table.find(chat_id))
+            .set((
+                chats_t::last_message_id.eq(Some(id)),
+                chats_t::updated_at.eq(now),
+            ))
+            .execute(c)
+            .await?
+    });
+    Ok(Stored {
+        message: row,
+        sender: actor.clone(),
+        reply_to: None,
+    })
+}
+
+fn names(users: &[User]) -> String {
+    users
+        .iter()
+        .map(|u| u.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The group, its members, and the actor's row (current members only), or a refusal.
+async fn load(
+    tx: &mut Tx<'_>,
+    chat_id: i64,
+    actor: i64,
+) -> StoreResult<Result<(Chat, Vec<(Participant, User)>, User), Refusal>> {
+    let chat = chats::find(&mut tx.conn, chat_id)
+        .await?
+        .filter(Chat::is_group);
+    let Some(chat) = chat else {
+        return Ok(Err(Refusal::NotFound("group")));
+    };
+    let members = chats::participants(&mut tx.conn, chat_id).await?;
+    let me = members
+        .iter()
+        .find(|(p, _)| p.user_id == actor && p.is_current());
+    match me {
+        Some((_, u)) => {
+            let u = u.clone();
+            Ok(Ok((chat, members, u)))
+        }
+        None => Ok(Err(Refusal::NotFound("group"))),
+    }
+}
+
+fn is_admin(members: &[(Participant, User)], user: i64) -> bool {
+    members
+        .iter()
+        .any(|(p, _)| p.user_id == user && p.is_current() && p.role == ADMIN)
+}
+
+async fn finish(
+    tx: &mut Tx<'_>,
+    chat_id: i64,
+    actor: User,
+    system: Option<Stored>,
+    added: Vec<User>,
+    removed: Option<User>,
+    roles: Vec<(i64, String)>,
+) -> StoreResult<Outcome> {
+    let chat = chats::find(&mut tx.conn, chat_id)
+        .await?
+        .ok_or(diesel::result::Error::NotFound)?;
+    let members = chats::participants(&mut tx.conn, chat_id).await?;
+    Ok(Ok(Change {
+        chat,
+        members,
+        system,
+        actor,
+        added,
+        removed,
+        roles,
+    }))
+}
+
+/// Adds users as members (or back as members), cursors at the chat's current end.
+async fn enroll(tx: &mut Tx<'_>, chat: &Chat, ids: &[i64], role: &str) -> StoreResult<()> {
+    let (now, last) = (tx.now, chat.last_message_id.unwrap_or(0));
+    for &id in ids {
+        let chat_id = chat.id;
+        let role = role.to_string();
+        on_conn!(&mut tx.conn, |c| {
+            let updated = diesel::update(
+                cp::table
+                    .filter(cp::chat_id.eq(chat_id))
+                    .filter(cp::user_id.eq(id)),
+            )
+            .set((
+                cp::left_at.eq(None::<chrono::NaiveDateTime>),
+                cp::joined_at.eq(now),
+                cp::role.eq(&role),
+                cp::last_delivered_message_id.eq(last),
+                cp::last_read_message_id.eq(last),
+            ))
+            .execute(c)
+            .await?;
+            if updated == 0 {
+                diesel::insert_into(cp::table)
+                    .values((
+                        cp::chat_id.eq(chat_id),
+                        cp::user_id.eq(id),
+                        cp::role.eq(&role),
+                        cp::joined_at.eq(now),
+                        cp::last_delivered_message_id.eq(last),
+                        cp::last_read_message_id.eq(last),
+                    ))
+                    .execute(c)
+                    .await?;
+            }
+        });
+    }
+    Ok(())
+}
+
+/// Refuses unknown users and users who blocked the actor.
+async fn check_targets(
+    tx: &mut Tx<'_>,
+    actor: i64,
+    ids: &[i64],
+) -> StoreResult<Result<Vec<User>, Refusal>> {
+    let found = existing(tx, ids).await?;
+    let unknown: Vec<i64> = ids
+        .iter()
+        .copied()
+        .filter(|id| !found.iter().any(|u| u.id == *id))
+        .collect();
+    if !unknown.is_empty() {
+        return Ok(Err(Refusal::Unknown(unknown)));
+    }
+    let mut blocked = who_blocked(&mut tx.conn, ids, actor).await?;
+    if !blocked.is_empty() {
+        blocked.sort_unstable();
+        return Ok(Err(Refusal::BlockedYou(blocked)));
+    }
+    let mut ordered = found;
+    ordered.sort_by_key(|u| ids.iter().position(|id| *id == u.id));
+    Ok(Ok(ordered))
+}
+
+/// Creates a group: the creator is its admin, the participants its members.
+pub struct CreateGroup {
+    pub creator: i64,
+    pub name: String,
+    pub description: Option<String>,
+    pub participants: Vec<i64>,
+    pub max_size: usize,
+}
+
+impl WriteOp for CreateGroup {
+    type Output = Outcome;
+
+    async fn apply(&mut self, tx: &mut Tx<'_>) -> StoreResult<Outcome> {
+        if self.participants.len() + 1 > self.max_size {
+            return Ok(Err(Refusal::TooMany { max: self.max_size }));
+        }
+        let Some(creator) = user(tx, self.creator).await? else {
+            return Ok(Err(Refusal::Unknown(vec![self.creator])));
+        };
+        let added = match check_targets(tx, creator.id, &self.participants).await? {
+            Ok(users) => users,
+            Err(r) => return Ok(Err(r)),
+        };
+        let (now, name, description) = (tx.now, self.name.clone(), self.description.clone());
+        let chat: Chat = on_conn!(&mut tx.conn, |c| {
+            diesel::insert_into(chats_t::table)
+                .values((
+                    chats_t::chat_type.eq("group"),
+                    chats_t::name.eq(Some(name)),
+                    chats_t::description.eq(description),
+                    chats_t::created_by.eq(Some(creator.id)),
+                    chats_t::created_at.eq(now),
+                    chats_t::updated_at.eq(now),
+                ))
+                .returning(Chat::as_returning())
+                .get_result(c)
+                .await?
+        });
+        enroll(tx, &chat, &[creator.id], ADMIN).await?;
+        let ids: Vec<i64> = added.iter().map(|u| u.id).collect();
+        enroll(tx, &chat, &ids, MEMBER).await?;
+        let text = format!("{} created the group \"{}\"", creator.name, self.name);
+        let data = json!({ "action": "created", "actor_id": creator.id, "user_ids": ids });
+        let system = system_message(tx, chat.id, &creator, text, data).await?;
+        finish(tx, chat.id, creator, Some(system), added, None, Vec::new()).await
+    }
+}
+
+/// Changes a group's name and/or description (admins).
+pub struct UpdateGroup {
+    pub actor: i64,
+    pub chat_id: i64,
+    pub name: Option<String>,
+    /// `Some(None)` clears the description.
+    pub description: Option<Option<String>>,
+}
+
+impl WriteOp for UpdateGroup {
+    type Output = Outcome;
+
+    async fn apply(&mut self, tx: &mut Tx<'_>) -> StoreResult<Outcome> {
+        let (chat, members, actor) = match load(tx, self.chat_id, self.actor).await? {
+            Ok(loaded) => loaded,
+            Err(r) => return Ok(Err(r)),
+        };
+        if !is_admin(&members, actor.id) {
+            return Ok(Err(Refusal::NotAdmin));
+        }
+        let name = self.name.clone().filter(|n| Some(n) != chat.name.as_ref());
+        let description = self.description.clone().filter(|d| *d != chat.description);
+        let (now, id) = (tx.now, chat.id);
+        on_conn!(&mut tx.conn, |c| {
+            diesel::update(chats_t::table.find(id))
+                .set((
+                    name.clone().map(|n| chats_t::name.eq(Some(n))),
+                    description.clone().map(|d| chats_t::description.eq(d)),
+                    chats_t::updated_at.eq(now),
+                ))
+                .execute(c)
+                .await?
+        });
+        let text = match (&name, &description) {
+            (Some(n), None) => format!("{} changed the group name to \"{n}\"", actor.name),
+            (None, Some(_)) => format!("{} changed the group description", actor.name),
+            (Some(n), Some(_)) => format!(
+                "{} changed the group name to \"{n}\" and its description",
+                actor.name
+            ),
+            (None, None) => return finish(tx, id, actor, None, Vec::new(), None, Vec::new()).await,
+        };
+        let data = json!({ "action": "updated", "actor_id": actor.id, "name": name, "description": description });
+        let system = system_message(tx, id, &actor, text, data).await?;
+        finish(tx, id, actor, Some(system), Vec::new(), None, Vec::new()).await
+    }
+}
+
+/// Adds members (admins). Users already in the group are skipped.
+pub struct AddMembers {
+    pub actor: i64,
+    pub chat_id: i64,
+    pub user_ids: Vec<i64>,
+    pub max_size: usize,
+}
+
+impl WriteOp for AddMembers {
+    type Output = Outcome;
+
+    async fn apply(&mut self, tx: &mut Tx<'_>) -> StoreResult<Outcome> {
+        let (chat, members, actor) = match load(tx, self.chat_id, self.actor).await? {
+            Ok(loaded) => loaded,
+            Err(r) => return Ok(Err(r)),
+        };
+        if !is_admin(&members, actor.id) {
+            return Ok(Err(Refusal::NotAdmin));
+        }
+        let current: Vec<i64> = members
+            .iter()
+            .filter(|(p, _)| p.is_current())
+            .map(|(p, _)| p.user_id)
+            .collect();
+        let mut new: Vec<i64> = self
+            .user_ids
+            .iter()
+            .copied()
+            .filter(|id| !current.contains(id))
+            .collect();
+        new.dedup();
+        if current.len() + new.len() > self.max_size {
+            return Ok(Err(Refusal::TooMany { max: self.max_size }));
+        }
+        let added = match check_targets(tx, actor.id, &new).await? {
+            Ok(users) => users,
+            Err(r) => return Ok(Err(r)),
+        };
+        if added.is_empty() {
+            return finish(tx, chat.id, actor, None, Vec::new(), None, Vec::new()).await;
+        }
+        enroll(tx, &chat, &new, MEMBER).await?;
+        let text = format!("{} added {}", actor.name, names(&added));
+        let data = json!({ "action": "added", "actor_id": actor.id, "user_ids": new });
+        let system = system_message(tx, chat.id, &actor, text, data).await?;
+        finish(tx, chat.id, actor, Some(system), added, None, Vec::new()).await
+    }
+}
+
+/// Removes a member (admins), or leaves (the member themself). When the last admin goes, the
+/// longest-standing member becomes admin.
+pub struct RemoveMember {
+    pub actor: i64,
+    pub chat_id: i64,
+    pub target: i64,
+}
+
+impl WriteOp for RemoveMember {
+    type Output = Outcome;
+
+    async fn apply(&mut self, tx: &mut Tx<'_>) -> StoreResult<Outcome> {
+        let (chat, members, actor) = match load(tx, self.chat_id, self.actor).await? {
+            Ok(loaded) => loaded,
+            Err(r) => return Ok(Err(r)),
+        };
+        let leaving = self.target == actor.id;
+        if !leaving && !is_admin(&members, actor.id) {
+            return Ok(Err(Refusal::NotAdmin));
+        }
+        let target = members
+            .iter()
+            .find(|(p, _)| p.user_id == self.target && p.is_current());
+        let Some((_, target)) = target.cloned() else {
+            return Ok(Err(Refusal::NotFound("member")));
+        };
+        let (now, chat_id, target_id) = (tx.now, chat.id, target.id);
+        // The system message is stamped before the departure so the leaver still sees it.
+        let text = if leaving {
+            format!("{} left", actor.name)
+        } else {
+            format!("{} removed {}", actor.name, target.name)
+        };
+        let action = if leaving { "left" } else { "removed" };
+        let data = json!({ "action": action, "actor_id": actor.id, "user_ids": [target_id] });
+        let system = system_message(tx, chat_id, &actor, text, data).await?;
+        on_conn!(&mut tx.conn, |c| {
+            diesel::update(
+                cp::table
+                    .filter(cp::chat_id.eq(chat_id))
+                    .filter(cp::user_id.eq(target_id)),
+            )
+            .set((cp::left_at.eq(Some(now)), cp::role.eq(MEMBER)))
+            .execute(c)
+            .await?
+        });
+        let mut roles = Vec::new();
+        let rest: Vec<&(Participant, User)> = members
+            .iter()
+            .filter(|(p, _)| p.is_current() && p.user_id != target_id)
+            .collect();
+        if !rest.is_empty() && !rest.iter().any(|(p, _)| p.role == ADMIN) {
+            // unwrap: `rest` is not empty.
+            let heir = rest
+                .iter()
+                .min_by_key(|(p, _)| (p.joined_at, p.id))
+                .map(|(p, _)| p.user_id)
+                .unwrap();
+            on_conn!(&mut tx.conn, |c| {
+                diesel::update(
+                    cp::table
+                        .filter(cp::chat_id.eq(chat_id))
+                        .filter(cp::user_id.eq(heir)),
+                )
+                .set(cp::role.eq(ADMIN))
+                .execute(c)
+                .await?
+            });
+            roles.push((heir, ADMIN.to_string()));
+        }
+        finish(
+            tx,
+            chat_id,
+            actor,
+            Some(system),
+            Vec::new(),
+            Some(target),
+            roles,
+        )
+        .await
+    }
+}
+
+/// Makes a member admin or member (admins). The only admin cannot demote themself while
+/// others remain.
+pub struct SetRole {
+    pub actor: i64,
+    pub chat_id: i64,
+    pub target: i64,
+    pub role: &'static str,
+}
+
+impl WriteOp for SetRole {
+    type Output = Outcome;
+
+    async fn apply(&mut self, tx: &mut Tx<'_>) -> StoreResult<Outcome> {
+        let (chat, members, actor) = match load(tx, self.chat_id, self.actor).await? {
+            Ok(loaded) => loaded,
+            Err(r) => return Ok(Err(r)),
+        };
+        if !is_admin(&members, actor.id) {
+            return Ok(Err(Refusal::NotAdmin));
+        }
+        let target = members
+            .iter()
+            .find(|(p, _)| p.user_id == self.target && p.is_current());
+        let Some((target, _)) = target else {
+            return Ok(Err(Refusal::NotFound("member")));
+        };
+        if target.role == self.role {
+            return finish(tx, chat.id, actor, None, Vec::new(), None, Vec::new()).await;
+        }
+        let admins = members
+            .iter()
+            .filter(|(p, _)| p.is_current() && p.role == ADMIN)
+            .count();
+        if self.role == MEMBER && admins == 1 {
+            return Ok(Err(Refusal::LastAdmin));
+        }
+        let (chat_id, target_id, role) = (chat.id, target.user_id, self.role);
+        on_conn!(&mut tx.conn, |c| {
+            diesel::update(
+                cp::table
+                    .filter(cp::chat_id.eq(chat_id))
+                    .filter(cp::user_id.eq(target_id)),
+            )
+            .set(cp::role.eq(role))
+            .execute(c)
+            .await?
+        });
+        finish(
+            tx,
+            chat_id,
+            actor,
+            None,
+            Vec::new(),
+            None,
+            vec![(target_id, role.to_string())],
+        )
+        .await
+    }
+}
