@@ -103,8 +103,10 @@ fn frame(chat: i64, id: u64, stamp: u128) -> Message {
 /// Reads a receiver until its next new-message; returns the send stamp it carries.
 async fn next_delivery(rx: &mut SplitStream<Ws>) -> u128 {
     loop {
-        let Some(Ok(Message::Text(t))) = rx.next().await else {
-            panic!("socket closed")
+        let t = match rx.next().await {
+            Some(Ok(Message::Text(t))) => t,
+            Some(Ok(_)) => continue, // heartbeat pings
+            other => panic!("socket closed: {other:?}"),
         };
         let v: Value = serde_json::from_str(&t).unwrap();
         if v["type"] == "new-message" {

@@ -54,12 +54,19 @@ pub struct Engine {
     pub clock: Clock,
     pub limiter: Arc<RateLimiter>,
     pub realtime: Arc<Realtime>,
+    writer_thread: ArbiterHandle,
 }
 
 impl Engine {
     /// Starts the engine's actors on the current actix system.
     pub fn start(db: Db, clock: Clock, realtime: Realtime) -> Engine {
-        let writer = Writer::new(db.clone(), clock.clone()).start();
+        // The writer gets a thread of its own: database protocol work (PostgreSQL's runs on the
+        // calling thread) does not compete with rooms and the registry.
+        let writer_thread = Arbiter::new().handle();
+        let (writer_db, writer_clock) = (db.clone(), clock.clone());
+        let writer = Writer::start_in_arbiter(&writer_thread, move |_| {
+            Writer::new(writer_db, writer_clock)
+        });
         let limiter = Arc::new(RateLimiter::new(clock.clone()));
         let realtime = Arc::new(realtime);
         let mut engine = None;
@@ -74,6 +81,7 @@ impl Engine {
                 clock,
                 limiter,
                 realtime,
+                writer_thread,
             };
             engine = Some(e.clone());
             Registry::new(e)
@@ -128,5 +136,6 @@ impl Engine {
     pub async fn shutdown(&self) {
         let _ = self.registry.send(Shutdown).await;
         self.drain().await;
+        self.writer_thread.stop();
     }
 }

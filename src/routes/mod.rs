@@ -3,6 +3,8 @@
 
 pub mod auth;
 pub mod chats;
+pub mod contacts;
+pub mod groups;
 pub mod health;
 pub mod messages;
 pub mod users;
@@ -17,6 +19,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(users::routes)
             .configure(chats::routes)
             .configure(messages::routes)
+            .configure(groups::routes)
+            .configure(contacts::routes)
             .configure(health::routes),
     );
 }

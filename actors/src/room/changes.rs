@@ -310,3 +310,37 @@ impl ChatRoom {
         }
     }
 }
+
+/// Announces a group that was just created (it has no room yet): the system message and the
+/// members, to every member.
+pub fn announce_new_group(engine: &crate::engine::Engine, change: &Change) {
+    let members = change.current();
+    let chat = change.chat.id;
+    let publish = |name: &'static str, seq: Option<i64>, data: Value| {
+        let event = Event::new(name, chat_channel(chat), seq, data);
+        engine.bus.publish(crate::bus::Delivery {
+            users: members.clone(),
+            event,
+            skip: None,
+        });
+    };
+    if let Some(system) = &change.system {
+        let view = view_of(system);
+        publish(
+            "new-message",
+            Some(view.seq),
+            json!({ "chat_id": chat, "message": view }),
+        );
+    }
+    let all: Vec<Value> = change
+        .members
+        .iter()
+        .map(|(p, u)| json!({ "user": UserBrief::of(u), "role": p.role }))
+        .collect();
+    let by = brief(&change.actor.name, change.actor.id);
+    publish(
+        "member-added",
+        None,
+        json!({ "chat_id": chat, "members": all, "by": by }),
+    );
+}

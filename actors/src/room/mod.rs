@@ -15,6 +15,7 @@ use chrono::NaiveDateTime;
 use serde_json::json;
 use tokio::sync::oneshot;
 
+pub use changes::announce_new_group;
 pub use commands::{GroupCmd, IdleCheck, Reply, RoomCmd, RoomError, SendReply};
 
 use crate::bus::Delivery;

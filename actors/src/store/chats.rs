@@ -280,3 +280,16 @@ impl WriteOp for GetOrCreatePrivate {
         Ok((chat, true))
     }
 }
+
+/// The private chat between two users, if there is one.
+pub async fn find_private(conn: &mut Conn<'_>, a: i64, b: i64) -> StoreResult<Option<Chat>> {
+    let key = format!("{}:{}", a.min(b), a.max(b));
+    Ok(on_conn!(conn, |c| {
+        chats::table
+            .filter(chats::private_key.eq(&key))
+            .select(Chat::as_select())
+            .first(c)
+            .await
+            .optional()?
+    }))
+}

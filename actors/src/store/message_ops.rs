@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::messages::{Message, NewMessage};
-use super::schema::{chats, message_hides, message_reactions, messages, users};
+use super::schema::{message_hides, message_reactions, messages, users};
 use super::users::User;
 use super::{Conn, StoreResult};
 use crate::on_conn;
@@ -218,17 +218,27 @@ pub async fn insert_batch(tx: &mut Tx<'_>, slots: &mut [&mut SendSlot]) -> Store
             }
         }
     }
-    for (chat_id, last) in last_per_chat {
-        on_conn!(&mut tx.conn, |c| {
-            diesel::update(chats::table.find(chat_id))
-                .set((
-                    chats::last_message_id.eq(Some(last)),
-                    chats::updated_at.eq(now),
-                ))
-                .execute(c)
-                .await?
-        });
+    touch_chats(tx, &last_per_chat).await
+}
+
+/// Moves each chat's last message and activity time: one statement for the whole batch. Only
+/// integers (ids) and a server-made time go into the SQL text, nothing a client sent.
+async fn touch_chats(tx: &mut Tx<'_>, last: &HashMap<i64, i64>) -> StoreResult<()> {
+    if last.is_empty() {
+        return Ok(());
     }
+    let whens: String = last
+        .iter()
+        .map(|(chat, id)| format!(" WHEN {chat} THEN {id}"))
+        .collect();
+    let ids: Vec<String> = last.keys().map(i64::to_string).collect();
+    // The text form diesel itself stores for SQLite, and a timestamp literal for PostgreSQL.
+    let at = tx.now.format("%F %T%.f");
+    let sql = format!(
+        "UPDATE chats SET last_message_id = CASE id{whens} END, updated_at = '{at}' WHERE id IN ({})",
+        ids.join(",")
+    );
+    on_conn!(&mut tx.conn, |c| diesel::sql_query(&sql).execute(c).await?);
     Ok(())
 }
 

@@ -1,0 +1,319 @@
+//! `/api/groups/*`: creating groups, their settings, members and roles.
+
+use std::collections::{HashMap, HashSet};
+
+use actix_web::{web, HttpResponse};
+use courier_actors::room::{announce_new_group, GroupCmd, RoomCmd};
+use courier_actors::store::chats;
+use courier_actors::store::contacts::relations_to;
+use courier_actors::store::groups::{Change, CreateGroup, ADMIN, MEMBER};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, AuthUser};
+use crate::routes::chats::{access, ask_room};
+use crate::routes::users::PublicProfile;
+use crate::state::AppState;
+use crate::validate;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/groups")
+            .route("", web::post().to(create))
+            .route("/{id}", web::get().to(get))
+            .route("/{id}", web::put().to(update))
+            .route("/{id}/members", web::post().to(add_members))
+            .route("/{id}/members/{user_id}", web::delete().to(remove_member))
+            .route("/{id}/members/{user_id}/role", web::put().to(set_role))
+            .route("/{id}/leave", web::post().to(leave)),
+    );
+}
+
+const MAX_DESCRIPTION: usize = 512;
+
+/// A list of user ids without repeats (422 naming the repeated ones).
+fn distinct(field: &str, ids: &[i64]) -> ApiResult<()> {
+    let mut seen = HashSet::new();
+    let mut repeated: Vec<i64> = ids.iter().copied().filter(|id| !seen.insert(*id)).collect();
+    if repeated.is_empty() {
+        return Ok(());
+    }
+    repeated.dedup();
+    Err(ApiError {
+        ids: Some(repeated),
+        ..ApiError::invalid(field, "lists the same user more than once")
+    })
+}
+
+/// `description`: absent (keep), `null` or `""` (clear), or text up to 512 characters.
+fn description(value: Option<Value>) -> ApiResult<Option<Option<String>>> {
+    match value {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(Some(None)),
+        Some(Value::String(s)) => Ok(Some(Some(validate::text(
+            "description",
+            &s,
+            1,
+            MAX_DESCRIPTION,
+        )?))),
+        Some(_) => Err(ApiError::invalid("description", "must be a string or null")),
+    }
+}
+
+fn summary(change: &Change) -> Value {
+    let c = &change.chat;
+    json!({
+        "id": c.id,
+        "name": c.name,
+        "description": c.description,
+        "avatar_url": c.avatar_url,
+        "created_by": c.created_by,
+        "participants_count": change.current().len(),
+        "created_at": c.created_at.and_utc(),
+        "updated_at": c.updated_at.and_utc(),
+    })
+}
+
+#[derive(Deserialize)]
+struct CreateBody {
+    name: String,
+    description: Option<Value>,
+    #[serde(default)]
+    participants: Vec<i64>,
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: ApiJson<CreateBody>,
+) -> ApiResult<HttpResponse> {
+    let body = body.0;
+    let name = validate::text("name", &body.name, 1, 100)?;
+    let description = description(body.description)?.flatten();
+    distinct("participants", &body.participants)?;
+    if body.participants.contains(&user.user_id) {
+        return Err(ApiError::invalid(
+            "participants",
+            "must not include yourself (you are added as admin)",
+        ));
+    }
+    let max = state.settings.limits.max_group_size;
+    let change = state
+        .write(CreateGroup {
+            creator: user.user_id,
+            name,
+            description,
+            participants: body.participants,
+            max_size: max,
+        })
+        .await?
+        .map_err(|r| ApiError::from(r).with_field("participants"))?;
+    announce_new_group(&state.engine, &change);
+    Ok(HttpResponse::Created().json(json!({ "group": summary(&change) })))
+}
+
+async fn get(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    let chat_id = path.into_inner();
+    let mut conn = state.engine.db.get().await?;
+    let mut conn = conn.conn();
+    let (chat, me) = access(&mut conn, chat_id, user.user_id).await?;
+    if !chat.is_group() {
+        return Err(ApiError::not_found("group"));
+    }
+    let members = chats::participants(&mut conn, chat_id).await?;
+    let ids: Vec<i64> = members.iter().map(|(p, _)| p.user_id).collect();
+    let relations = relations_to(&mut conn, &ids, user.user_id).await?;
+    let creator = members
+        .iter()
+        .find(|(_, u)| Some(u.id) == chat.created_by)
+        .map(|(_, u)| u);
+    let current: Vec<Value> = members
+        .iter()
+        .filter(|(p, _)| p.is_current())
+        .map(|(p, u)| {
+            let profile = if u.id == user.user_id {
+                PublicProfile::unfiltered(u)
+            } else {
+                PublicProfile::of(u, relations.get(&u.id).copied().unwrap_or_default())
+            };
+            json!({
+                "id": u.id,
+                "name": u.name,
+                "avatar_url": profile.avatar_url,
+                "about": profile.about,
+                "role": p.role,
+                "joined_at": p.joined_at.and_utc(),
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "id": chat.id,
+        "name": chat.name,
+        "description": chat.description,
+        "avatar_url": chat.avatar_url,
+        "created_by": creator.map(|u| json!({ "id": u.id, "name": u.name })),
+        "participants_count": current.len(),
+        "participants": current,
+        "is_member": me.is_current(),
+        "my_role": me.role,
+        "created_at": chat.created_at.and_utc(),
+        "updated_at": chat.updated_at.and_utc(),
+    })))
+}
+
+async fn change(state: &AppState, chat_id: i64, actor: i64, cmd: GroupCmd) -> ApiResult<Change> {
+    ask_room(state, chat_id, |reply| RoomCmd::Group { actor, cmd, reply }).await
+}
+
+#[derive(Deserialize)]
+struct UpdateBody {
+    name: Option<String>,
+    description: Option<Value>,
+}
+
+async fn update(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<i64>,
+    body: ApiJson<UpdateBody>,
+) -> ApiResult<HttpResponse> {
+    let body = body.0;
+    let name = body
+        .name
+        .as_deref()
+        .map(|n| validate::text("name", n, 1, 100))
+        .transpose()?;
+    let description = description(body.description)?;
+    if name.is_none() && description.is_none() {
+        return Err(ApiError::invalid(
+            "name",
+            "give a name and/or a description to change",
+        ));
+    }
+    let done = change(
+        &state,
+        path.into_inner(),
+        user.user_id,
+        GroupCmd::Update { name, description },
+    )
+    .await?;
+    let c = &done.chat;
+    Ok(HttpResponse::Ok().json(json!({
+        "success": true,
+        "group": {
+            "id": c.id,
+            "name": c.name,
+            "description": c.description,
+            "avatar_url": c.avatar_url,
+            "updated_at": c.updated_at.and_utc(),
+        }
+    })))
+}
+
+#[derive(Deserialize)]
+struct AddBody {
+    user_ids: Vec<i64>,
+}
+
+async fn add_members(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<i64>,
+    body: ApiJson<AddBody>,
+) -> ApiResult<HttpResponse> {
+    let ids = body.0.user_ids;
+    if ids.is_empty() {
+        return Err(ApiError::invalid("user_ids", "must list at least one user"));
+    }
+    if ids.len() > state.settings.limits.max_group_size {
+        return Err(ApiError::invalid(
+            "user_ids",
+            "lists more users than a group can hold",
+        ));
+    }
+    distinct("user_ids", &ids)?;
+    let done = change(
+        &state,
+        path.into_inner(),
+        user.user_id,
+        GroupCmd::Add { user_ids: ids },
+    )
+    .await?;
+    let added: Vec<Value> = done
+        .added
+        .iter()
+        .map(|u| json!({ "id": u.id, "name": u.name }))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "success": true, "added_members": added })))
+}
+
+async fn remove_member(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<(i64, i64)>,
+) -> ApiResult<HttpResponse> {
+    let (chat_id, target) = path.into_inner();
+    change(&state, chat_id, user.user_id, GroupCmd::Remove { target }).await?;
+    let message = if target == user.user_id {
+        "Left group successfully"
+    } else {
+        "Member removed successfully"
+    };
+    Ok(HttpResponse::Ok().json(json!({ "success": true, "message": message })))
+}
+
+async fn leave(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    change(
+        &state,
+        path.into_inner(),
+        user.user_id,
+        GroupCmd::Remove {
+            target: user.user_id,
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({ "success": true, "message": "Left group successfully" })))
+}
+
+#[derive(Deserialize)]
+struct RoleBody {
+    role: String,
+}
+
+async fn set_role(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<(i64, i64)>,
+    body: ApiJson<RoleBody>,
+) -> ApiResult<HttpResponse> {
+    let (chat_id, target) = path.into_inner();
+    let role = match body.0.role.as_str() {
+        "admin" => ADMIN,
+        "member" => MEMBER,
+        _ => return Err(ApiError::invalid("role", "must be admin or member")),
+    };
+    let done = change(
+        &state,
+        chat_id,
+        user.user_id,
+        GroupCmd::SetRole { target, role },
+    )
+    .await?;
+    let now: HashMap<i64, &str> = done
+        .members
+        .iter()
+        .map(|(p, _)| (p.user_id, p.role.as_str()))
+        .collect();
+    Ok(HttpResponse::Ok()
+        .json(json!({ "success": true, "user_id": target, "role": now.get(&target) })))
+}
