@@ -112,7 +112,10 @@ fn pipeline(c: &mut Criterion) {
         let pool = courier_actors::store::Db::connect(&db.url, 8)
             .await
             .unwrap();
-        let engine = Engine::start(pool, Clock::system(), Realtime::default());
+        let write_pool = courier_actors::store::Db::connect(&db.url, 2)
+            .await
+            .unwrap();
+        let engine = Engine::start(pool, write_pool, Clock::system(), Realtime::default());
         let pairs = setup(&engine).await;
         (db, engine, pairs)
     });

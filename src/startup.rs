@@ -47,7 +47,9 @@ impl Application {
             &settings.auth.phone_hash_key,
         )?;
         let sms = sms::from_settings(&settings.sms)?;
-        let engine = Engine::start(db, clock.clone(), settings.realtime());
+        // Two connections for the writer: one in use, one ready after a failure.
+        let write_db = Db::connect(&settings.database.url, 2).await?;
+        let engine = Engine::start(db, write_db, clock.clone(), settings.realtime());
         // No socket survives a restart: nobody is online until they reconnect.
         engine.write(ResetPresence).await?;
 

@@ -58,15 +58,16 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Starts the engine's actors on the current actix system.
-    pub fn start(db: Db, clock: Clock, realtime: Realtime) -> Engine {
-        // The writer gets a thread of its own: database protocol work (PostgreSQL's runs on the
-        // calling thread) does not compete with rooms and the registry.
+    /// Starts the engine's actors on the current actix system. `db` serves reads; `write_db`
+    /// is the writer's own pool, used only on the writer's thread.
+    pub fn start(db: Db, write_db: Db, clock: Clock, realtime: Realtime) -> Engine {
+        // The writer gets a thread of its own, and a pool of its own: a PostgreSQL connection
+        // does its I/O on the thread that opened it, so the writer's connections are opened
+        // (lazily, on first use) on the writer's thread, away from busy HTTP workers.
         let writer_thread = Arbiter::new().handle();
-        let (writer_db, writer_clock) = (db.clone(), clock.clone());
-        let writer = Writer::start_in_arbiter(&writer_thread, move |_| {
-            Writer::new(writer_db, writer_clock)
-        });
+        let writer_clock = clock.clone();
+        let writer =
+            Writer::start_in_arbiter(&writer_thread, move |_| Writer::new(write_db, writer_clock));
         let limiter = Arc::new(RateLimiter::new(clock.clone()));
         let realtime = Arc::new(realtime);
         let mut engine = None;

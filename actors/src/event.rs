@@ -4,7 +4,6 @@
 use std::sync::{Arc, OnceLock};
 
 use bytestring::ByteString;
-use serde::Serialize;
 use serde_json::Value;
 
 /// One event, e.g. `new-message` on `private-chat.42`.
@@ -22,17 +21,12 @@ pub struct Event {
 }
 
 impl Event {
-    pub fn new(
-        name: &'static str,
-        channel: String,
-        seq: Option<i64>,
-        data: impl Serialize,
-    ) -> Arc<Event> {
+    pub fn new(name: &'static str, channel: String, seq: Option<i64>, data: Value) -> Arc<Event> {
         Arc::new(Event {
             name,
             channel,
             seq,
-            data: serde_json::to_value(data).unwrap_or(Value::Null),
+            data,
             native: OnceLock::new(),
         })
     }

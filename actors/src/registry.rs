@@ -64,7 +64,7 @@ impl Registry {
                 if !audience.is_empty() {
                     let data = json!({ "contact_id": user_id, "is_online": online, "last_seen_at": at.and_utc() });
                     for viewer in &audience {
-                        let event = Event::new("user-status-updated", user_channel(*viewer), None, &data);
+                        let event = Event::new("user-status-updated", user_channel(*viewer), None, data.clone());
                         engine.bus.publish(Delivery { users: vec![*viewer], event, skip: None });
                     }
                 }

@@ -290,7 +290,7 @@ async fn history(
         chat_id,
         user.user_id,
         before,
-        me.left_at,
+        me.last_visible_message_id.filter(|_| me.left_at.is_some()),
         limit + 1,
     )
     .await?;

@@ -4,7 +4,9 @@
 mod auth;
 mod binary;
 mod chats;
+mod contacts;
 mod durability;
+mod groups;
 mod helpers;
 mod realtime;
 mod tokens;

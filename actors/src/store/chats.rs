@@ -45,6 +45,8 @@ pub struct Participant {
     pub role: String,
     pub joined_at: NaiveDateTime,
     pub left_at: Option<NaiveDateTime>,
+    /// For a former member: the last message they may see.
+    pub last_visible_message_id: Option<i64>,
     pub muted_until: Option<NaiveDateTime>,
     pub last_delivered_message_id: i64,
     pub last_delivered_at: Option<NaiveDateTime>,
@@ -197,27 +199,26 @@ pub async fn unread_counts(
     user_id: i64,
     chat_ids: &[i64],
 ) -> StoreResult<HashMap<i64, i64>> {
-    let rows: Vec<(i64, i64)> = on_conn!(conn, |c| {
-        messages::table
-            .inner_join(
-                chat_participants::table.on(chat_participants::chat_id
-                    .eq(messages::chat_id)
-                    .and(chat_participants::user_id.eq(user_id))),
-            )
-            .filter(messages::chat_id.eq_any(chat_ids))
-            .filter(messages::id.gt(chat_participants::last_read_message_id))
-            .filter(messages::sender_id.ne(user_id))
-            .filter(messages::deleted_at.is_null())
-            .filter(
-                chat_participants::left_at
-                    .is_null()
-                    .or(messages::sent_at.le(chat_participants::left_at.assume_not_null())),
-            )
-            .group_by(messages::chat_id)
-            .select((messages::chat_id, diesel::dsl::count_star()))
-            .load(c)
-            .await?
-    });
+    let rows: Vec<(i64, i64)> =
+        on_conn!(conn, |c| {
+            messages::table
+                .inner_join(
+                    chat_participants::table.on(chat_participants::chat_id
+                        .eq(messages::chat_id)
+                        .and(chat_participants::user_id.eq(user_id))),
+                )
+                .filter(messages::chat_id.eq_any(chat_ids))
+                .filter(messages::id.gt(chat_participants::last_read_message_id))
+                .filter(messages::sender_id.ne(user_id))
+                .filter(messages::deleted_at.is_null())
+                .filter(chat_participants::left_at.is_null().or(
+                    messages::id.le(chat_participants::last_visible_message_id.assume_not_null()),
+                ))
+                .group_by(messages::chat_id)
+                .select((messages::chat_id, diesel::dsl::count_star()))
+                .load(c)
+                .await?
+        });
     Ok(rows.into_iter().collect())
 }
 

@@ -203,6 +203,7 @@ async fn enroll(tx: &mut Tx<'_>, chat: &Chat, ids: &[i64], role: &str) -> StoreR
             )
             .set((
                 cp::left_at.eq(None::<chrono::NaiveDateTime>),
+                cp::last_visible_message_id.eq(None::<i64>),
                 cp::joined_at.eq(now),
                 cp::role.eq(&role),
                 cp::last_delivered_message_id.eq(last),
@@ -440,7 +441,11 @@ impl WriteOp for RemoveMember {
                     .filter(cp::chat_id.eq(chat_id))
                     .filter(cp::user_id.eq(target_id)),
             )
-            .set((cp::left_at.eq(Some(now)), cp::role.eq(MEMBER)))
+            .set((
+                cp::left_at.eq(Some(now)),
+                cp::last_visible_message_id.eq(Some(system.message.id)),
+                cp::role.eq(MEMBER),
+            ))
             .execute(c)
             .await?
         });

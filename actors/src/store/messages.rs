@@ -246,7 +246,7 @@ pub async fn find_visible(
             .filter(
                 cp::left_at
                     .is_null()
-                    .or(messages::sent_at.le(cp::left_at.assume_not_null())),
+                    .or(messages::id.le(cp::last_visible_message_id.assume_not_null())),
             )
             .filter(diesel::dsl::not(diesel::dsl::exists(
                 message_hides::table
@@ -262,13 +262,13 @@ pub async fn find_visible(
 }
 
 /// A page of a chat's history as `user_id` sees it: newest first, ids below `before`,
-/// hidden messages left out, nothing after `until` (when a former member left).
+/// hidden messages left out, nothing after `last_visible` (for a former member).
 pub async fn page(
     conn: &mut Conn<'_>,
     chat_id: i64,
     user_id: i64,
     before: Option<i64>,
-    until: Option<NaiveDateTime>,
+    last_visible: Option<i64>,
     limit: i64,
 ) -> StoreResult<Vec<Message>> {
     Ok(on_conn!(conn, |c| {
@@ -284,8 +284,8 @@ pub async fn page(
         if let Some(before) = before {
             q = q.filter(messages::id.lt(before));
         }
-        if let Some(until) = until {
-            q = q.filter(messages::sent_at.le(until));
+        if let Some(last) = last_visible {
+            q = q.filter(messages::id.le(last));
         }
         q.order(messages::id.desc()).limit(limit).load(c).await?
     }))

@@ -83,6 +83,7 @@ diesel::table! {
         role -> Text,
         joined_at -> Timestamp,
         left_at -> Nullable<Timestamp>,
+        last_visible_message_id -> Nullable<BigInt>,
         muted_until -> Nullable<Timestamp>,
         last_delivered_message_id -> BigInt,
         last_delivered_at -> Nullable<Timestamp>,

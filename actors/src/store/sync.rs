@@ -43,7 +43,7 @@ pub async fn since(
             .filter(
                 cp::left_at
                     .is_null()
-                    .or(messages::sent_at.le(cp::left_at.assume_not_null())),
+                    .or(messages::id.le(cp::last_visible_message_id.assume_not_null())),
             )
             .filter(diesel::dsl::not(diesel::dsl::exists(
                 message_hides::table
@@ -64,11 +64,9 @@ pub async fn since(
                     .and(cp::user_id.eq(user_id))),
             )
             .filter(receipt_events::seq.gt(since))
-            .filter(
-                cp::left_at
-                    .is_null()
-                    .or(receipt_events::at.le(cp::left_at.assume_not_null())),
-            )
+            .filter(cp::left_at.is_null().or(
+                receipt_events::up_to_message_id.le(cp::last_visible_message_id.assume_not_null()),
+            ))
             .order(receipt_events::seq)
             .limit(take)
             .select(ReceiptEvent::as_select())

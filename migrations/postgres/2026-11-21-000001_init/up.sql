@@ -75,6 +75,8 @@ CREATE TABLE chat_participants (
     role TEXT NOT NULL DEFAULT 'member',
     joined_at TIMESTAMP NOT NULL,
     left_at TIMESTAMP,
+    -- A former member sees messages up to this id (the system message of their leaving).
+    last_visible_message_id BIGINT,
     muted_until TIMESTAMP,
     last_delivered_message_id BIGINT NOT NULL DEFAULT 0,
     last_delivered_at TIMESTAMP,
