@@ -62,14 +62,26 @@ pub async fn insert_batch(tx: &mut Tx<'_>, slots: &mut [&mut SendSlot]) -> Store
         Vec::new()
     } else {
         // Both columns, so the (sender_id, client_msg_id) index answers it.
-        on_conn!(&mut tx.conn, |c| {
-            messages::table
-                .filter(messages::sender_id.eq_any(&id_senders))
-                .filter(messages::client_msg_id.eq_any(&client_ids))
-                .select(Message::as_select())
-                .load(c)
+        let query = messages::table
+            .filter(messages::sender_id.eq_any(&id_senders))
+            .filter(messages::client_msg_id.eq_any(&client_ids))
+            .select(Message::as_select());
+        match &mut tx.conn {
+            Conn::Sqlite(c) => query.load(&mut **c).await?,
+            // Raw SQL is never a cached prepared statement, so PostgreSQL plans it against the
+            // table as it is now: a cached generic plan made while the table was small (a
+            // sequential scan) would stay in use as it grows.
+            Conn::Pg(c) => {
+                use diesel::sql_types::{Array, BigInt, Text};
+                diesel::sql_query(
+                    "SELECT * FROM messages WHERE sender_id = ANY($1) AND client_msg_id = ANY($2)",
+                )
+                .bind::<Array<BigInt>, _>(&id_senders)
+                .bind::<Array<Text>, _>(&client_ids)
+                .load::<Message>(&mut **c)
                 .await?
-        })
+            }
+        }
     };
     let mut by_client: HashMap<(i64, String), Message> = earlier
         .into_iter()

@@ -16,7 +16,7 @@ pub const MAX_TEXT_CHARS: usize = 4096;
 pub const MAX_CLIENT_MSG_ID: usize = 64;
 
 /// A message row. Also what the writer inserts (ids are allocated by the writer).
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable)]
 #[diesel(table_name = messages, treat_none_as_default_value = false)]
 pub struct Message {
     pub id: i64,

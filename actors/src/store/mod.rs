@@ -74,12 +74,6 @@ const SQLITE_CONN_PRAGMAS: &str =
 /// set it again.
 const SQLITE_WAL: &str = "PRAGMA journal_mode = WAL;";
 
-/// Set on every PostgreSQL connection. Statements are prepared once per connection; a cached
-/// generic plan made while a table was small (a sequential scan) would otherwise stay in use as
-/// the table grows. Custom plans cost a little planning per execution and always see the
-/// table's current size.
-const PG_SESSION: &str = "SET plan_cache_mode = force_custom_plan;";
-
 /// An infrastructure failure: the database is unreachable or a query failed. Never caused
 /// by client input (input problems are answered before anything reaches the store).
 #[derive(Debug, thiserror::Error)]
@@ -212,20 +206,7 @@ impl Db {
                 Ok(Db::Sqlite(pool))
             }
             Backend::Postgres(url) => {
-                let mut config = ManagerConfig::default();
-                config.custom_setup = Box::new(|url| {
-                    let url = url.to_string();
-                    async move {
-                        let mut conn = AsyncPgConnection::establish(&url).await?;
-                        conn.batch_execute(PG_SESSION)
-                            .await
-                            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-                        Ok(conn)
-                    }
-                    .boxed()
-                });
-                let manager =
-                    AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
+                let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
                 let pool = Pool::builder(manager)
                     .max_size(pool_size)
                     .wait_timeout(Some(Duration::from_secs(10)))
