@@ -338,8 +338,16 @@ impl Handler<Drain> for Writer {
 
 /// Commits a batch and answers every command in it.
 async fn commit_batch(db: Db, now: NaiveDateTime, mut batch: Vec<Box<dyn Job>>) {
+    let started = std::time::Instant::now();
     match run_transaction(&db, now, &mut batch).await {
-        Ok(()) => batch.into_iter().for_each(|job| job.finish(None)),
+        Ok(()) => {
+            tracing::debug!(
+                size = batch.len(),
+                micros = started.elapsed().as_micros() as u64,
+                "committed"
+            );
+            batch.into_iter().for_each(|job| job.finish(None))
+        }
         Err(e) if batch.len() > 1 => {
             tracing::warn!(error = %e, size = batch.len(), "batch failed; retrying its commands one by one");
             for job in batch {
