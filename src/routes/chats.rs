@@ -201,7 +201,7 @@ async fn get(
         .filter(|id| *id != user.user_id)
         .collect();
     let relations = relations_to(&mut conn, &others, user.user_id).await?;
-    let last = match chat.last_message_id {
+    let last = match chats::last_visible(&chat, &me) {
         Some(id) => messages::by_ids(&mut conn, &[id]).await?.pop(),
         None => None,
     };

@@ -120,6 +120,12 @@ async fn set_reaction(
         return Err(ApiError::invalid("emoji", "must be a single emoji"));
     }
     let m = load(state, id, user.user_id).await?;
+    if m.message_type == "system" {
+        return Err(ApiError::forbidden(
+            "system_message",
+            "system messages cannot be changed",
+        ));
+    }
     if m.deleted_at.is_some() {
         return Err(ApiError::forbidden(
             "message_deleted",

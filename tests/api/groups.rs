@@ -90,6 +90,20 @@ async fn a_group_is_created_with_its_creator_as_admin_and_everyone_told() {
     assert_eq!(list.body["chats"][0]["is_member"], true);
     let history = app.history(&u[2], id).await;
     assert_eq!(history[0]["content"], "Ana created the group \"Dev Team\"");
+    // System messages record what happened and stay as they are.
+    let system = history[0]["id"].as_i64().unwrap();
+    let r = app
+        .delete(&format!("/api/messages/{system}"), &u[0].token)
+        .await;
+    assert_eq!((r.status.as_u16(), r.code()), (403, "system_message"));
+    let r = app
+        .post(
+            &format!("/api/messages/{system}/reactions"),
+            Some(&u[1].token),
+            json!({"emoji": "👍"}),
+        )
+        .await;
+    assert_eq!((r.status.as_u16(), r.code()), (403, "system_message"));
 }
 
 #[actix_web::test]
@@ -353,6 +367,10 @@ async fn members_come_and_go_and_a_removed_member_gets_nothing_more() {
     assert_eq!(
         list.body["chats"][0]["is_member"], false,
         "the group shows as left"
+    );
+    assert_eq!(
+        list.body["chats"][0]["last_message"]["content"], "Ana removed Bo",
+        "and nothing after it"
     );
     assert_eq!(
         app.get(&format!("/api/groups/{id}"), &bo.token).await.body["is_member"],

@@ -21,6 +21,9 @@ fn refusal(r: Refusal) -> RoomError {
         Refusal::NotText => {
             RoomError::Forbidden("not_editable", "only text messages can be edited")
         }
+        Refusal::System => {
+            RoomError::Forbidden("system_message", "system messages cannot be changed")
+        }
     }
 }
 
@@ -237,6 +240,9 @@ impl ChatRoom {
     /// Takes a committed group change into the cache and tells the members (and whoever was
     /// removed) what happened.
     fn apply_change(&mut self, change: &Change, cmd: &GroupCmd) {
+        if let Some(removed) = &change.removed {
+            self.stop_typing(removed.id);
+        }
         self.chat = Some(change.chat.clone());
         self.members = change
             .members
@@ -247,7 +253,6 @@ impl ChatRoom {
         let mut audience = self.current_members();
         if let Some(removed) = &change.removed {
             audience.push(removed.id);
-            self.typing.remove(&removed.id);
         }
         let by = brief(&change.actor.name, change.actor.id);
         let event = |name: &'static str, seq: Option<i64>, data: Value| {

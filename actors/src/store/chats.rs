@@ -166,7 +166,10 @@ pub async fn list_for_user(
             .await?
     });
     let ids: Vec<i64> = page.iter().map(|(c, _)| c.id).collect();
-    let last_ids: Vec<i64> = page.iter().filter_map(|(c, _)| c.last_message_id).collect();
+    let last_ids: Vec<i64> = page
+        .iter()
+        .filter_map(|(c, p)| last_visible(c, p))
+        .collect();
     let members: Vec<(Participant, User)> = on_conn!(conn, |c| {
         chat_participants::table
             .inner_join(users::table)
@@ -190,6 +193,16 @@ pub async fn list_for_user(
         last_messages: last.into_iter().map(|m| (m.chat_id, m)).collect(),
         unread,
     })
+}
+
+/// The last message a participant may see: the chat's, or for a former member the one
+/// recording their departure.
+pub fn last_visible(chat: &Chat, me: &Participant) -> Option<i64> {
+    if me.is_current() {
+        chat.last_message_id
+    } else {
+        me.last_visible_message_id
+    }
 }
 
 /// Unread messages per chat for a user: from others, after their read cursor, not deleted,

@@ -374,13 +374,13 @@ impl WriteOp for AddMembers {
             .filter(|(p, _)| p.is_current())
             .map(|(p, _)| p.user_id)
             .collect();
-        let mut new: Vec<i64> = self
+        let mut seen = std::collections::HashSet::new();
+        let new: Vec<i64> = self
             .user_ids
             .iter()
             .copied()
-            .filter(|id| !current.contains(id))
+            .filter(|id| !current.contains(id) && seen.insert(*id))
             .collect();
-        new.dedup();
         if current.len() + new.len() > self.max_size {
             return Ok(Err(Refusal::TooMany { max: self.max_size }));
         }
@@ -519,7 +519,8 @@ impl WriteOp for SetRole {
             .iter()
             .filter(|(p, _)| p.is_current() && p.role == ADMIN)
             .count();
-        if self.role == MEMBER && admins == 1 {
+        let current = members.iter().filter(|(p, _)| p.is_current()).count();
+        if self.role == MEMBER && admins == 1 && current > 1 {
             return Ok(Err(Refusal::LastAdmin));
         }
         let (chat_id, target_id, role) = (chat.id, target.user_id, self.role);

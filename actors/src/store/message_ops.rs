@@ -261,6 +261,8 @@ pub enum Refusal {
     NotSender,
     Deleted,
     NotText,
+    /// System messages record group changes and stay as they are.
+    System,
 }
 
 async fn load(tx: &mut Tx<'_>, id: i64) -> StoreResult<Option<Message>> {
@@ -332,6 +334,9 @@ impl WriteOp for DeleteForEveryone {
         }
         if m.deleted_at.is_some() {
             return Ok(Err(Refusal::Deleted));
+        }
+        if m.message_type == "system" {
+            return Ok(Err(Refusal::System));
         }
         let (now, seq) = (tx.now, tx.next_seq());
         Ok(Ok(on_conn!(&mut tx.conn, |c| {
