@@ -19,6 +19,7 @@ pub struct Settings {
     pub sms: SmsSettings,
     pub limits: LimitSettings,
     pub realtime: RealtimeSettings,
+    pub calls: CallSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -179,6 +180,39 @@ impl Default for RealtimeSettings {
     }
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CallSettings {
+    /// An unanswered call is missed after this many seconds.
+    pub ring_timeout_secs: u64,
+    /// A call ends this many seconds after a participant's last device disconnected.
+    pub disconnect_grace_secs: u64,
+    /// Largest `call-signal` payload (JSON bytes).
+    pub max_signal_bytes: usize,
+    /// STUN servers handed to clients, e.g. `stun:stun.example.org:3478`.
+    pub stun_urls: Vec<String>,
+    /// TURN servers, e.g. `turn:turn.example.org:3478?transport=udp`.
+    pub turn_urls: Vec<String>,
+    /// Shared secret of the TURN server's REST API (coturn `static-auth-secret`).
+    pub turn_secret: String,
+    /// Lifetime of TURN credentials, in seconds.
+    pub turn_ttl_secs: u64,
+}
+
+impl Default for CallSettings {
+    fn default() -> Self {
+        CallSettings {
+            ring_timeout_secs: 45,
+            disconnect_grace_secs: 10,
+            max_signal_bytes: 16 * 1024,
+            stun_urls: Vec::new(),
+            turn_urls: Vec::new(),
+            turn_secret: String::new(),
+            turn_ttl_secs: 24 * 3600,
+        }
+    }
+}
+
 /// A configuration the server refuses to start with; the message says why in one line.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
@@ -245,6 +279,9 @@ impl Settings {
             room_idle: Duration::from_secs(r.room_idle_secs),
             messages_per_minute: self.limits.messages_per_minute,
             max_group_size: self.limits.max_group_size,
+            ring_timeout: Duration::from_secs(self.calls.ring_timeout_secs),
+            call_disconnect_grace: Duration::from_secs(self.calls.disconnect_grace_secs),
+            max_signal_bytes: self.calls.max_signal_bytes,
         }
     }
 
@@ -308,6 +345,13 @@ impl Settings {
             return fail(
                 "realtime.client_timeout_secs must be longer than realtime.heartbeat_secs (> 0)",
             );
+        }
+        let c = &self.calls;
+        if c.ring_timeout_secs == 0 || c.max_signal_bytes < 1024 || c.turn_ttl_secs == 0 {
+            return fail("calls: ring_timeout_secs and turn_ttl_secs must be positive, max_signal_bytes at least 1024");
+        }
+        if !c.turn_urls.is_empty() && c.turn_secret.len() < 16 {
+            return fail("calls.turn_urls needs calls.turn_secret (the TURN server's shared secret, at least 16 characters)");
         }
         if self.limits.max_group_size < 2 {
             return fail("limits.max_group_size must be at least 2");

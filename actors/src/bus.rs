@@ -11,13 +11,15 @@ use crate::registry::Registry;
 use crate::session::ConnId;
 
 /// Deliver `event` to every live session of `users`, except the connection `skip` (the device
-/// that caused it and was answered directly).
+/// that caused it and was answered directly); with `only`, to that one connection alone (a
+/// call's signalling goes to the device in the call).
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "()")]
 pub struct Delivery {
     pub users: Vec<i64>,
     pub event: Arc<Event>,
     pub skip: Option<ConnId>,
+    pub only: Option<ConnId>,
 }
 
 /// Carries deliveries to sessions.

@@ -26,6 +26,12 @@ pub struct Realtime {
     pub messages_per_minute: u32,
     /// Most members a group may have.
     pub max_group_size: usize,
+    /// An unanswered call is missed after this long.
+    pub ring_timeout: Duration,
+    /// A call ends this long after a participant's last device disconnected.
+    pub call_disconnect_grace: Duration,
+    /// Largest `call-signal` payload, in bytes of JSON.
+    pub max_signal_bytes: usize,
 }
 
 impl Default for Realtime {
@@ -39,6 +45,9 @@ impl Default for Realtime {
             room_idle: Duration::from_secs(300),
             messages_per_minute: 60,
             max_group_size: 1024,
+            ring_timeout: Duration::from_secs(45),
+            call_disconnect_grace: Duration::from_secs(10),
+            max_signal_bytes: 16 * 1024,
         }
     }
 }

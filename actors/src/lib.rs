@@ -3,6 +3,7 @@
 //! reverse.
 
 pub mod bus;
+pub mod call;
 pub mod clock;
 pub mod engine;
 pub mod event;

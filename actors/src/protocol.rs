@@ -11,12 +11,50 @@ use crate::store::messages::Draft;
 /// A decoded client frame.
 #[derive(Debug)]
 pub enum ClientFrame {
-    SendMessage { chat_id: i64, draft: Draft },
-    Typing { chat_id: i64, is_typing: bool },
-    Delivered { message_ids: Vec<i64> },
-    Read { chat_id: i64, message_id: i64 },
-    Sync { since: i64, limit: Option<i64> },
+    SendMessage {
+        chat_id: i64,
+        draft: Draft,
+    },
+    Typing {
+        chat_id: i64,
+        is_typing: bool,
+    },
+    Delivered {
+        message_ids: Vec<i64>,
+    },
+    Read {
+        chat_id: i64,
+        message_id: i64,
+    },
+    Sync {
+        since: i64,
+        limit: Option<i64>,
+    },
     Ping,
+    CallInitiate {
+        chat_id: i64,
+        call_type: String,
+    },
+    /// `call-ringing`, `call-answer`, `call-decline`, `call-end`.
+    Call {
+        call_id: i64,
+        action: CallAction,
+    },
+    CallSignal {
+        call_id: i64,
+        kind: String,
+        payload: Value,
+        to_user_id: Option<i64>,
+    },
+}
+
+/// What a call frame asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallAction {
+    Ringing,
+    Answer,
+    Decline,
+    End,
 }
 
 /// Why a frame was refused.
@@ -74,6 +112,25 @@ struct Delivered {
 struct Read {
     chat_id: i64,
     message_id: i64,
+}
+
+#[derive(Deserialize)]
+struct CallInitiate {
+    chat_id: i64,
+    call_type: String,
+}
+
+#[derive(Deserialize)]
+struct CallId {
+    call_id: i64,
+}
+
+#[derive(Deserialize)]
+struct CallSignal {
+    call_id: i64,
+    kind: String,
+    payload: Value,
+    to_user_id: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -204,6 +261,41 @@ fn decode_value(value: Value) -> Result<ClientFrame, FrameError> {
             }
         }
         "ping" => ClientFrame::Ping,
+        "call-initiate" => {
+            let f: CallInitiate = field(value)?;
+            ClientFrame::CallInitiate {
+                chat_id: f.chat_id,
+                call_type: f.call_type,
+            }
+        }
+        "call-ringing" | "call-answer" | "call-decline" | "call-end" => {
+            let action = match kind.as_str() {
+                "call-ringing" => CallAction::Ringing,
+                "call-answer" => CallAction::Answer,
+                "call-decline" => CallAction::Decline,
+                _ => CallAction::End,
+            };
+            let f: CallId = field(value)?;
+            ClientFrame::Call {
+                call_id: f.call_id,
+                action,
+            }
+        }
+        "call-signal" => {
+            let f: CallSignal = field(value)?;
+            if !matches!(f.kind.as_str(), "offer" | "answer" | "ice-candidate") {
+                return Err(FrameError::invalid(
+                    "kind",
+                    "must be offer, answer or ice-candidate",
+                ));
+            }
+            ClientFrame::CallSignal {
+                call_id: f.call_id,
+                kind: f.kind,
+                payload: f.payload,
+                to_user_id: f.to_user_id,
+            }
+        }
         other => {
             return Err(FrameError::new(
                 "unknown_type",

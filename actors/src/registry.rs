@@ -2,12 +2,13 @@
 //! running. It routes deliveries to sessions and commands to rooms (starting a room on first
 //! use), announces presence, and runs the one heartbeat timer every session shares.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use actix::prelude::*;
 use serde_json::json;
 
 use crate::bus::Delivery;
+use crate::call::{CallActor, CallCmd, CallError, Ring};
 use crate::engine::Engine;
 use crate::event::{user_channel, Event};
 use crate::room::{ChatRoom, IdleCheck, RoomCmd};
@@ -26,6 +27,11 @@ pub struct Registry {
     engine: Engine,
     users: HashMap<i64, Vec<Entry>>,
     rooms: HashMap<i64, Addr<ChatRoom>>,
+    calls: HashMap<i64, Addr<CallActor>>,
+    /// Users in a live call (as caller, or having answered), by call.
+    in_calls: HashMap<i64, HashSet<i64>>,
+    /// Users in an answered call: new calls reach them marked busy.
+    busy: HashMap<i64, i64>,
 }
 
 impl Registry {
@@ -34,6 +40,22 @@ impl Registry {
             engine,
             users: HashMap::new(),
             rooms: HashMap::new(),
+            calls: HashMap::new(),
+            in_calls: HashMap::new(),
+            busy: HashMap::new(),
+        }
+    }
+
+    /// Tells the live calls a user is in that their last device went, or came back.
+    fn calls_of(&self, user_id: i64, gone: bool) {
+        for call in self.in_calls.get(&user_id).into_iter().flatten() {
+            if let Some(addr) = self.calls.get(call) {
+                addr.do_send(if gone {
+                    CallCmd::Gone { user_id }
+                } else {
+                    CallCmd::Back { user_id }
+                });
+            }
         }
     }
 
@@ -65,7 +87,7 @@ impl Registry {
                     let data = json!({ "contact_id": user_id, "is_online": online, "last_seen_at": at.and_utc() });
                     for viewer in &audience {
                         let event = Event::new("user-status-updated", user_channel(*viewer), None, data.clone());
-                        engine.bus.publish(Delivery { users: vec![*viewer], event, skip: None });
+                        engine.bus.publish(Delivery { users: vec![*viewer], event, skip: None , only: None });
                     }
                 }
                 Ok::<_, crate::store::StoreError>(())
@@ -111,6 +133,7 @@ impl Handler<Connect> for Registry {
         });
         if first {
             self.announce_presence(msg.user_id, true, ctx);
+            self.calls_of(msg.user_id, false);
         }
     }
 }
@@ -132,6 +155,7 @@ impl Handler<Disconnect> for Registry {
             if entries.is_empty() {
                 self.users.remove(&msg.user_id);
                 self.announce_presence(msg.user_id, false, ctx);
+                self.calls_of(msg.user_id, true);
             }
         }
     }
@@ -143,7 +167,8 @@ impl Handler<Delivery> for Registry {
     fn handle(&mut self, d: Delivery, _: &mut Self::Context) {
         for user in &d.users {
             for entry in self.users.get(user).into_iter().flatten() {
-                if Some(entry.conn) != d.skip {
+                let wanted = d.only.is_none_or(|only| only == entry.conn);
+                if wanted && Some(entry.conn) != d.skip {
                     entry.addr.do_send(Push(d.event.clone()));
                 }
             }
@@ -266,5 +291,92 @@ impl Handler<Shutdown> for Registry {
         self.users.clear();
         self.rooms.clear();
         ctx.stop();
+    }
+}
+
+/// A new call: the registry starts its actor and has it ring.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StartCall {
+    pub actor: CallActor,
+}
+
+impl Handler<StartCall> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: StartCall, _: &mut Self::Context) {
+        let (id, caller) = (msg.actor.id(), msg.actor.caller());
+        let busy: HashSet<i64> = self.busy.keys().copied().collect();
+        let addr = msg.actor.start();
+        addr.do_send(Ring { busy });
+        self.calls.insert(id, addr);
+        self.in_calls.entry(caller).or_default().insert(id);
+    }
+}
+
+/// An action on a live call. A call that is not live (over, or never was) is refused with
+/// `CallError::NotLive`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ToCall {
+    pub call_id: i64,
+    pub cmd: CallCmd,
+}
+
+impl Handler<ToCall> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: ToCall, _: &mut Self::Context) {
+        match self.calls.get(&msg.call_id).filter(|a| a.connected()) {
+            Some(addr) => addr.do_send(msg.cmd),
+            None => msg.cmd.refuse(CallError::NotLive),
+        }
+    }
+}
+
+/// A user answered a call: they are in it (and busy for other calls).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct InCall {
+    pub user_id: i64,
+    pub call_id: i64,
+}
+
+impl Handler<InCall> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: InCall, _: &mut Self::Context) {
+        self.busy.insert(msg.user_id, msg.call_id);
+        self.in_calls
+            .entry(msg.user_id)
+            .or_default()
+            .insert(msg.call_id);
+    }
+}
+
+/// A call is over; its actor has stopped.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CallFinished {
+    pub call_id: i64,
+    pub users: Vec<i64>,
+}
+
+impl Handler<CallFinished> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: CallFinished, _: &mut Self::Context) {
+        self.calls.remove(&msg.call_id);
+        for user in msg.users {
+            if self.busy.get(&user) == Some(&msg.call_id) {
+                self.busy.remove(&user);
+            }
+            if let Some(calls) = self.in_calls.get_mut(&user) {
+                calls.remove(&msg.call_id);
+                if calls.is_empty() {
+                    self.in_calls.remove(&user);
+                }
+            }
+        }
     }
 }

@@ -14,11 +14,13 @@ use chrono::{NaiveDateTime, TimeDelta};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
+use crate::call::{self, CallCmd, CallError};
 use crate::engine::Engine;
 use crate::event::Event;
-use crate::protocol::{self, ClientFrame, FrameError};
+use crate::protocol::{self, CallAction, ClientFrame, FrameError};
 use crate::registry::{Connect, Disconnect, ToRoom};
 use crate::room::{RoomCmd, RoomError};
+use crate::store::calls::Call;
 use crate::store::chats::chats_of_messages;
 use crate::store::receipts::Kind;
 use crate::store::sync;
@@ -304,6 +306,66 @@ impl WsSession {
                     Err(e) => act.error(&reference, None, &room_error(RoomError::Store(e)), ctx),
                 }));
             }
+            ClientFrame::CallInitiate { chat_id, call_type } => {
+                let (engine, user_id, conn) = (self.engine.clone(), self.user_id, self.conn);
+                let fut = async move {
+                    call::initiate(&engine, user_id, chat_id, &call_type, Some(conn)).await
+                };
+                ctx.spawn(
+                    fut.into_actor(self)
+                        .map(move |res, act, ctx| act.call_answer(res, &reference, ctx)),
+                );
+            }
+            ClientFrame::Call { call_id, action } => {
+                let (engine, user_id, conn) = (self.engine.clone(), self.user_id, self.conn);
+                let fut = async move {
+                    call::act(&engine, user_id, call_id, |reply| match action {
+                        CallAction::Ringing => CallCmd::Ringing { user_id, reply },
+                        CallAction::Answer => CallCmd::Answer {
+                            user_id,
+                            conn: Some(conn),
+                            reply,
+                        },
+                        CallAction::Decline => CallCmd::Decline { user_id, reply },
+                        CallAction::End => CallCmd::End { user_id, reply },
+                    })
+                    .await
+                };
+                ctx.spawn(
+                    fut.into_actor(self)
+                        .map(move |res, act, ctx| act.call_answer(res, &reference, ctx)),
+                );
+            }
+            ClientFrame::CallSignal {
+                call_id,
+                kind,
+                payload,
+                to_user_id,
+            } => {
+                let limit = self.engine.realtime.max_signal_bytes;
+                if payload.to_string().len() > limit {
+                    let e = FrameError::new(
+                        "payload_too_large",
+                        format!("signal payloads are limited to {limit} bytes"),
+                    );
+                    return self.error(&reference, None, &e, ctx);
+                }
+                let (engine, user_id) = (self.engine.clone(), self.user_id);
+                let fut = async move {
+                    call::act(&engine, user_id, call_id, |reply| CallCmd::Signal {
+                        user_id,
+                        to: to_user_id,
+                        kind,
+                        payload,
+                        reply,
+                    })
+                    .await
+                };
+                ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| match res {
+                    Ok(_) if reference.is_null() => {}
+                    other => act.call_answer(other, &reference, ctx),
+                }));
+            }
             ClientFrame::Sync { since, limit } => {
                 let (engine, user_id) = (self.engine.clone(), self.user_id);
                 let fut = async move {
@@ -346,6 +408,22 @@ impl WsSession {
         }
     }
 
+    /// Answers a call frame with the call's state, or an error frame.
+    fn call_answer(
+        &mut self,
+        res: Result<Call, CallError>,
+        reference: &Value,
+        ctx: &mut Context<Self>,
+    ) {
+        match res {
+            Ok(c) => self.send_text(
+                protocol::ack_frame(reference, json!({ "call": call::summary(&c) })),
+                ctx,
+            ),
+            Err(e) => self.error(reference, None, &call_error(e), ctx),
+        }
+    }
+
     /// Answers a room command's result with an ack (built by `ok`) or an error frame.
     fn answer<T: 'static>(
         &mut self,
@@ -375,6 +453,19 @@ fn flatten<T>(
     res.unwrap_or(Err(RoomError::Store(crate::store::StoreError::Pool(
         "chat unavailable; try again".into(),
     ))))
+}
+
+/// The error frame for a refused call action.
+pub fn call_error(e: CallError) -> FrameError {
+    match e {
+        CallError::NotFound(what) => FrameError::new("not_found", format!("{what} not found")),
+        CallError::Forbidden(code, message) | CallError::Conflict(code, message) => {
+            FrameError::new(code, message)
+        }
+        CallError::Invalid(field, message) => FrameError::invalid(field, message),
+        CallError::NotLive => FrameError::new("call_ended", "the call is over"),
+        CallError::Store(e) => room_error(RoomError::Store(e)),
+    }
 }
 
 /// The error frame for a room refusal.

@@ -2,6 +2,7 @@
 //! first path segment after `/api`.
 
 pub mod auth;
+pub mod calls;
 pub mod chats;
 pub mod contacts;
 pub mod groups;
@@ -21,6 +22,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(messages::routes)
             .configure(groups::routes)
             .configure(contacts::routes)
+            .configure(calls::routes)
             .configure(health::routes),
     );
 }

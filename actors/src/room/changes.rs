@@ -327,6 +327,7 @@ pub fn announce_new_group(engine: &crate::engine::Engine, change: &Change) {
             users: members.clone(),
             event,
             skip: None,
+            only: None,
         });
     };
     if let Some(system) = &change.system {

@@ -147,7 +147,12 @@ impl ChatRoom {
     }
 
     fn publish(&self, users: Vec<i64>, event: Arc<Event>, skip: Option<ConnId>) {
-        self.engine.bus.publish(Delivery { users, event, skip });
+        self.engine.bus.publish(Delivery {
+            users,
+            event,
+            skip,
+            only: None,
+        });
     }
 
     fn publish_to_chat(
@@ -398,5 +403,6 @@ pub fn announce_hidden(engine: &Engine, user_id: i64, chat_id: i64, message_id: 
         users: vec![user_id],
         event,
         skip: None,
+        only: None,
     });
 }

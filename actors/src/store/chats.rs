@@ -307,3 +307,29 @@ pub async fn find_private(conn: &mut Conn<'_>, a: i64, b: i64) -> StoreResult<Op
             .optional()?
     }))
 }
+
+/// Live chats by id (one query).
+pub async fn by_ids(conn: &mut Conn<'_>, ids: &[i64]) -> StoreResult<Vec<Chat>> {
+    Ok(on_conn!(conn, |c| {
+        chats::table
+            .filter(chats::id.eq_any(ids))
+            .select(Chat::as_select())
+            .load(c)
+            .await?
+    }))
+}
+
+/// Every participant (with user) of several chats (one query).
+pub async fn participants_of(
+    conn: &mut Conn<'_>,
+    chat_ids: &[i64],
+) -> StoreResult<Vec<(Participant, User)>> {
+    Ok(on_conn!(conn, |c| {
+        chat_participants::table
+            .inner_join(users::table)
+            .filter(chat_participants::chat_id.eq_any(chat_ids))
+            .select((Participant::as_select(), User::as_select()))
+            .load(c)
+            .await?
+    }))
+}

@@ -6,6 +6,7 @@
 //! [`Writer`](crate::writer::Writer) actor.
 
 pub mod auth;
+pub mod calls;
 pub mod chats;
 pub mod contacts;
 pub mod groups;

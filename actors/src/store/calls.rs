@@ -1,0 +1,157 @@
+//! Calls: the history row each call leaves, and the call list.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::schema::{calls, chat_participants as cp};
+use super::{Conn, StoreResult};
+use crate::on_conn;
+use crate::writer::{Tx, WriteOp};
+
+/// A call row.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = calls)]
+pub struct Call {
+    pub id: i64,
+    pub chat_id: i64,
+    pub caller_id: i64,
+    pub call_type: String,
+    pub status: String,
+    pub started_at: Option<NaiveDateTime>,
+    pub ended_at: Option<NaiveDateTime>,
+    pub duration: Option<i32>,
+    pub created_at: NaiveDateTime,
+}
+
+/// Records a new call (status `initiated`).
+pub struct CreateCall {
+    pub chat_id: i64,
+    pub caller_id: i64,
+    pub call_type: &'static str,
+}
+
+impl WriteOp for CreateCall {
+    type Output = Call;
+
+    async fn apply(&mut self, tx: &mut Tx<'_>) -> StoreResult<Call> {
+        let (chat, caller, kind, now) = (self.chat_id, self.caller_id, self.call_type, tx.now);
+        Ok(on_conn!(&mut tx.conn, |c| {
+            diesel::insert_into(calls::table)
+                .values((
+                    calls::chat_id.eq(chat),
+                    calls::caller_id.eq(caller),
+                    calls::call_type.eq(kind),
+                    calls::status.eq("initiated"),
+                    calls::created_at.eq(now),
+                ))
+                .returning(Call::as_returning())
+                .get_result(c)
+                .await?
+        }))
+    }
+}
+
+/// Records a call's new state; times are the batch's time where asked for.
+pub struct UpdateCall {
+    pub call_id: i64,
+    pub status: &'static str,
+    pub started: bool,
+    pub ended: bool,
+}
+
+impl WriteOp for UpdateCall {
+    type Output = Call;
+
+    async fn apply(&mut self, tx: &mut Tx<'_>) -> StoreResult<Call> {
+        let (id, status, now) = (self.call_id, self.status, tx.now);
+        let current: Call = on_conn!(&mut tx.conn, |c| {
+            calls::table
+                .find(id)
+                .select(Call::as_select())
+                .first(c)
+                .await?
+        });
+        let started_at = if self.started {
+            Some(now)
+        } else {
+            current.started_at
+        };
+        let ended_at = if self.ended {
+            Some(now)
+        } else {
+            current.ended_at
+        };
+        let duration = match (started_at, ended_at) {
+            (Some(s), Some(e)) => Some((e - s).num_seconds().clamp(0, i32::MAX as i64) as i32),
+            (None, Some(_)) => Some(0),
+            _ => None,
+        };
+        Ok(on_conn!(&mut tx.conn, |c| {
+            diesel::update(calls::table.find(id))
+                .set((
+                    calls::status.eq(status),
+                    calls::started_at.eq(started_at),
+                    calls::ended_at.eq(ended_at),
+                    calls::duration.eq(duration),
+                ))
+                .returning(Call::as_returning())
+                .get_result(c)
+                .await?
+        }))
+    }
+}
+
+/// A call by id, if `user_id` is a member (current or former) of its chat.
+pub async fn find_for_member(
+    conn: &mut Conn<'_>,
+    id: i64,
+    user_id: i64,
+) -> StoreResult<Option<Call>> {
+    Ok(on_conn!(conn, |c| {
+        calls::table
+            .inner_join(cp::table.on(cp::chat_id.eq(calls::chat_id).and(cp::user_id.eq(user_id))))
+            .filter(calls::id.eq(id))
+            .select(Call::as_select())
+            .first(c)
+            .await
+            .optional()?
+    }))
+}
+
+/// A page of the calls in the user's chats (made or received), newest first, and the total.
+pub async fn history(
+    conn: &mut Conn<'_>,
+    user_id: i64,
+    limit: i64,
+    offset: i64,
+) -> StoreResult<(Vec<Call>, i64)> {
+    let total: i64 = on_conn!(conn, |c| {
+        calls::table
+            .inner_join(cp::table.on(cp::chat_id.eq(calls::chat_id).and(cp::user_id.eq(user_id))))
+            .filter(
+                cp::left_at
+                    .is_null()
+                    .or(calls::created_at.le(cp::left_at.assume_not_null())),
+            )
+            .count()
+            .get_result(c)
+            .await?
+    });
+    let rows: Vec<Call> = on_conn!(conn, |c| {
+        calls::table
+            .inner_join(cp::table.on(cp::chat_id.eq(calls::chat_id).and(cp::user_id.eq(user_id))))
+            .filter(
+                cp::left_at
+                    .is_null()
+                    .or(calls::created_at.le(cp::left_at.assume_not_null())),
+            )
+            .order((calls::created_at.desc(), calls::id.desc()))
+            .limit(limit)
+            .offset(offset)
+            .select(Call::as_select())
+            .load(c)
+            .await?
+    });
+    Ok((rows, total))
+}
