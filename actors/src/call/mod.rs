@@ -1,0 +1,205 @@
+//! Calls (one actor per live call, under the registry). Courier does not carry audio or video:
+//! a call rings the other members' devices, relays WebRTC signalling between the devices in
+//! the call, and records the outcome. States: initiated → ringing (a callee's device confirmed)
+//! → answered → ended; or missed (no answer within the ring timeout, or the caller gave up) or
+//! declined. Every transition is committed through the writer before it is announced.
+
+mod actor;
+
+pub use actor::{CallActor, Ring};
+
+use actix::prelude::*;
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+use crate::engine::Engine;
+use crate::session::ConnId;
+use crate::store::calls::{Call, CreateCall};
+use crate::store::chats;
+use crate::store::contacts::blocks_among;
+use crate::store::users::User;
+use crate::store::StoreError;
+
+/// Why a call action was refused.
+#[derive(Debug)]
+pub enum CallError {
+    /// No such call (or chat) for this user.
+    NotFound(&'static str),
+    /// Not allowed at all (`code`, message), e.g. calling someone across a block.
+    Forbidden(&'static str, &'static str),
+    /// Not allowed in the call's current state (`code`, message).
+    Conflict(&'static str, &'static str),
+    /// A field breaks a rule.
+    Invalid(&'static str, String),
+    /// The call is not live here (it is over, or never existed).
+    NotLive,
+    Store(StoreError),
+}
+
+impl From<StoreError> for CallError {
+    fn from(e: StoreError) -> Self {
+        CallError::Store(e)
+    }
+}
+
+pub type CallReply = oneshot::Sender<Result<Call, CallError>>;
+
+/// What a user does to a live call.
+pub enum CallCmd {
+    /// A callee's device has the call and is ringing.
+    Ringing {
+        user_id: i64,
+        reply: CallReply,
+    },
+    Answer {
+        user_id: i64,
+        conn: Option<ConnId>,
+        reply: CallReply,
+    },
+    Decline {
+        user_id: i64,
+        reply: CallReply,
+    },
+    End {
+        user_id: i64,
+        reply: CallReply,
+    },
+    /// WebRTC signalling for the other devices in the call.
+    Signal {
+        user_id: i64,
+        to: Option<i64>,
+        kind: String,
+        payload: Value,
+        reply: CallReply,
+    },
+    /// The user's last device disconnected / a device came back.
+    Gone {
+        user_id: i64,
+    },
+    Back {
+        user_id: i64,
+    },
+}
+
+impl Message for CallCmd {
+    type Result = ();
+}
+
+impl CallCmd {
+    /// Answers the command's caller with an error without running it.
+    pub fn refuse(self, e: CallError) {
+        let reply = match self {
+            CallCmd::Ringing { reply, .. }
+            | CallCmd::Answer { reply, .. }
+            | CallCmd::Decline { reply, .. }
+            | CallCmd::End { reply, .. }
+            | CallCmd::Signal { reply, .. } => reply,
+            CallCmd::Gone { .. } | CallCmd::Back { .. } => return,
+        };
+        let _ = reply.send(Err(e));
+    }
+}
+
+/// Runs an action on a call for a user: the call actor if the call is live; otherwise the
+/// stored call decides between "over" (409) and "not found" (404).
+pub async fn act(
+    engine: &Engine,
+    user_id: i64,
+    call_id: i64,
+    cmd: impl FnOnce(CallReply) -> CallCmd,
+) -> Result<Call, CallError> {
+    let visible = {
+        let mut c = engine.db.get().await?;
+        crate::store::calls::find_for_member(&mut c.conn(), call_id, user_id).await?
+    };
+    if visible.is_none() {
+        return Err(CallError::NotFound("call"));
+    }
+    let (reply, answer) = oneshot::channel();
+    engine.registry.do_send(crate::registry::ToCall {
+        call_id,
+        cmd: cmd(reply),
+    });
+    match answer.await {
+        Ok(Err(CallError::NotLive)) | Err(_) => Err(ended()),
+        Ok(result) => result,
+    }
+}
+
+/// Starts a call: checks the caller may call in this chat, records it, starts its actor (which
+/// rings the members). `conn` is the caller's device, when the call starts on a socket.
+pub async fn initiate(
+    engine: &Engine,
+    caller: i64,
+    chat_id: i64,
+    call_type: &str,
+    conn: Option<ConnId>,
+) -> Result<Call, CallError> {
+    let call_type = match call_type {
+        "audio" => "audio",
+        "video" => "video",
+        _ => {
+            return Err(CallError::Invalid(
+                "call_type",
+                "must be audio or video".into(),
+            ))
+        }
+    };
+    let (members, blocked) = {
+        let mut c = engine.db.get().await?;
+        let Some((chat, _)) = chats::find_for_member(&mut c.conn(), chat_id, caller).await? else {
+            return Err(CallError::NotFound("chat"));
+        };
+        let members: Vec<(i64, User)> = chats::participants(&mut c.conn(), chat_id)
+            .await?
+            .into_iter()
+            .filter(|(p, _)| p.is_current())
+            .map(|(p, u)| (p.user_id, u))
+            .collect();
+        let ids: Vec<i64> = members.iter().map(|(id, _)| *id).collect();
+        let blocked = !chat.is_group() && !blocks_among(&mut c.conn(), &ids).await?.is_empty();
+        (members, blocked)
+    };
+    if blocked {
+        return Err(CallError::Forbidden(
+            "blocked",
+            "calls between these users are blocked",
+        ));
+    }
+    if members.len() < 2 {
+        return Err(CallError::Conflict(
+            "nobody_to_call",
+            "there is nobody else in this chat",
+        ));
+    }
+    let call = engine
+        .write(CreateCall {
+            chat_id,
+            caller_id: caller,
+            call_type,
+        })
+        .await?;
+    engine.registry.do_send(crate::registry::StartCall {
+        actor: CallActor::new(call.clone(), engine.clone(), members, conn),
+    });
+    Ok(call)
+}
+
+/// A call as events and answers show it.
+pub fn summary(c: &Call) -> Value {
+    json!({
+        "id": c.id,
+        "chat_id": c.chat_id,
+        "caller_id": c.caller_id,
+        "call_type": c.call_type,
+        "status": c.status,
+        "started_at": c.started_at.map(|t| t.and_utc()),
+        "ended_at": c.ended_at.map(|t| t.and_utc()),
+        "duration": c.duration,
+        "created_at": c.created_at.and_utc(),
+    })
+}
+
+fn ended() -> CallError {
+    CallError::Conflict("call_ended", "the call is over")
+}

@@ -1,0 +1,304 @@
+//! A WebSocket session (one actor per connection): reads client frames, runs them against the
+//! engine, and writes answers and events to the socket through a bounded queue. A client that
+//! cannot keep up is disconnected (it catches up with `sync`), so memory never grows without
+//! bound. Heartbeats come from the registry's shared timer.
+
+mod frames;
+
+pub use frames::{call_error, room_error};
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use actix::prelude::*;
+use actix_ws::{AggregatedMessage as WsMessage, CloseCode, CloseReason, ProtocolError};
+use bytestring::ByteString;
+use chrono::NaiveDateTime;
+use serde_json::{json, Value};
+
+use crate::engine::Engine;
+use crate::event::Event;
+use crate::protocol::{self, FrameError};
+use crate::registry::{Connect, Disconnect, ToRoom};
+use crate::room::RoomCmd;
+
+/// Identifies one connection (a user may have several).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConnId(pub u64);
+
+static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
+
+/// Close code for a client whose outbound queue overflowed.
+pub const CLOSE_SLOW: u16 = 4008;
+/// Close code for a client silent longer than the timeout.
+pub const CLOSE_TIMEOUT: u16 = 4000;
+
+/// How long a close frame may wait for a client that is not reading.
+const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// An event for this socket.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Push(pub Arc<Event>);
+
+/// The registry's heartbeat tick: ping, or close if the client has been silent too long.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Heartbeat;
+
+/// Close the socket with a code.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Close {
+    pub code: u16,
+    pub reason: &'static str,
+}
+
+/// The session actor; see the module docs.
+pub struct WsSession {
+    conn: ConnId,
+    user_id: i64,
+    auth_session: i64,
+    engine: Engine,
+    ws: actix_ws::Session,
+    queue: VecDeque<ByteString>,
+    writing: bool,
+    closing: bool,
+    last_heard: NaiveDateTime,
+}
+
+impl WsSession {
+    /// Starts a session on the current thread for an upgraded connection.
+    pub fn start(
+        user_id: i64,
+        auth_session: i64,
+        engine: Engine,
+        ws: actix_ws::Session,
+        stream: impl futures_util::Stream<Item = Result<WsMessage, ProtocolError>> + 'static,
+    ) -> Addr<WsSession> {
+        WsSession::create(move |ctx| {
+            ctx.add_stream(stream);
+            WsSession {
+                conn: ConnId(NEXT_CONN.fetch_add(1, Ordering::Relaxed)),
+                user_id,
+                auth_session,
+                last_heard: engine.clock.now(),
+                engine,
+                ws,
+                queue: VecDeque::new(),
+                writing: false,
+                closing: false,
+            }
+        })
+    }
+
+    /// Queues a frame; closes the socket if the client is too far behind.
+    fn send(&mut self, frame: ByteString, ctx: &mut Context<Self>) {
+        if self.closing {
+            return;
+        }
+        if self.queue.len() >= self.engine.realtime.outbound_queue {
+            tracing::info!(user = self.user_id, "client too slow; disconnecting");
+            self.close(CLOSE_SLOW, "too slow: reconnect and sync", ctx);
+            return;
+        }
+        self.queue.push_back(frame);
+        if !self.writing {
+            self.write_next(ctx);
+        }
+    }
+
+    fn write_next(&mut self, ctx: &mut Context<Self>) {
+        let Some(frame) = self.queue.pop_front() else {
+            self.writing = false;
+            // Release the queue's memory once a burst has drained.
+            if self.queue.capacity() > 16 {
+                self.queue = VecDeque::new();
+            }
+            return;
+        };
+        self.writing = true;
+        let mut ws = self.ws.clone();
+        ctx.spawn(
+            async move { ws.text(frame).await }
+                .into_actor(self)
+                .map(|res, act, ctx| {
+                    if res.is_err() {
+                        ctx.stop();
+                    } else {
+                        act.write_next(ctx);
+                    }
+                }),
+        );
+    }
+
+    /// Closes with a code. The session leaves the registry at once (no more deliveries); the
+    /// close frame then gets a bounded time to reach a client that may not be reading.
+    fn close(&mut self, code: u16, reason: &'static str, ctx: &mut Context<Self>) {
+        if self.closing {
+            return;
+        }
+        self.closing = true;
+        self.queue.clear();
+        self.engine.registry.do_send(Disconnect {
+            user_id: self.user_id,
+            conn: self.conn,
+        });
+        let ws = self.ws.clone();
+        let code = match code {
+            1000 => CloseCode::Normal,
+            1001 => CloseCode::Away,
+            1002 => CloseCode::Protocol,
+            1009 => CloseCode::Size,
+            other => CloseCode::Other(other),
+        };
+        let reason = CloseReason {
+            code,
+            description: Some(reason.into()),
+        };
+        let fut = tokio::time::timeout(CLOSE_GRACE, ws.close(Some(reason)));
+        ctx.spawn(fut.into_actor(self).map(|_, _, ctx| ctx.stop()));
+    }
+
+    fn send_text(&mut self, text: String, ctx: &mut Context<Self>) {
+        self.send(ByteString::from(text), ctx);
+    }
+
+    fn error(
+        &mut self,
+        reference: &Value,
+        client_msg_id: Option<&str>,
+        e: &FrameError,
+        ctx: &mut Context<Self>,
+    ) {
+        self.send_text(protocol::error_frame(reference, client_msg_id, e), ctx);
+    }
+
+    fn to_room(&self, chat_id: i64, cmd: RoomCmd) {
+        self.engine.registry.do_send(ToRoom { chat_id, cmd });
+    }
+}
+
+impl Actor for WsSession {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.engine.registry.do_send(Connect {
+            user_id: self.user_id,
+            auth_session: self.auth_session,
+            conn: self.conn,
+            addr: ctx.address(),
+        });
+        let r = &self.engine.realtime;
+        let hello = json!({
+            "user_id": self.user_id,
+            "heartbeat_secs": r.heartbeat.as_secs(),
+            "max_frame_bytes": r.max_frame_bytes,
+        });
+        self.send_text(protocol::frame("hello", &Value::Null, hello), ctx);
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        self.engine.registry.do_send(Disconnect {
+            user_id: self.user_id,
+            conn: self.conn,
+        });
+    }
+}
+
+impl StreamHandler<Result<WsMessage, ProtocolError>> for WsSession {
+    fn handle(&mut self, msg: Result<WsMessage, ProtocolError>, ctx: &mut Self::Context) {
+        self.last_heard = self.engine.clock.now();
+        match msg {
+            Ok(WsMessage::Text(text)) => {
+                if text.len() > self.engine.realtime.max_frame_bytes {
+                    let e = FrameError::new(
+                        "frame_too_large",
+                        format!(
+                            "frames are limited to {} bytes",
+                            self.engine.realtime.max_frame_bytes
+                        ),
+                    );
+                    return self.error(&Value::Null, None, &e, ctx);
+                }
+                let decoded = protocol::decode(&text);
+                match decoded.frame {
+                    Ok(frame) => self.run(frame, decoded.reference, decoded.client_msg_id, ctx),
+                    Err(e) => self.error(
+                        &decoded.reference,
+                        decoded.client_msg_id.as_deref(),
+                        &e,
+                        ctx,
+                    ),
+                }
+            }
+            Ok(WsMessage::Binary(_)) => {
+                let e = FrameError::new(
+                    "unsupported_frame",
+                    "frames are JSON text; binary frames are not accepted",
+                );
+                self.error(&Value::Null, None, &e, ctx);
+            }
+            Ok(WsMessage::Ping(bytes)) => {
+                let mut ws = self.ws.clone();
+                ctx.spawn(
+                    async move { ws.pong(&bytes).await }
+                        .into_actor(self)
+                        .map(|_, _, _| ()),
+                );
+            }
+            Ok(WsMessage::Pong(_)) => {}
+            Ok(WsMessage::Close(_)) => self.close(1000, "bye", ctx),
+            Err(ProtocolError::Overflow) => self.close(1009, "frame too large", ctx),
+            Err(e) => {
+                tracing::debug!(error = %e, "websocket protocol error");
+                self.close(1002, "protocol error", ctx);
+            }
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Self::Context) {
+        ctx.stop();
+    }
+}
+
+impl Handler<Push> for WsSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: Push, ctx: &mut Self::Context) {
+        self.send(msg.0.native(), ctx);
+    }
+}
+
+impl Handler<Heartbeat> for WsSession {
+    type Result = ();
+
+    fn handle(&mut self, _: Heartbeat, ctx: &mut Self::Context) {
+        let silent = (self.engine.clock.now() - self.last_heard)
+            .to_std()
+            .unwrap_or_default();
+        if silent >= self.engine.realtime.client_timeout {
+            self.close(CLOSE_TIMEOUT, "timeout", ctx);
+            return;
+        }
+        let mut ws = self.ws.clone();
+        ctx.spawn(
+            async move { ws.ping(b"").await }
+                .into_actor(self)
+                .map(|res, _, ctx| {
+                    if res.is_err() {
+                        ctx.stop();
+                    }
+                }),
+        );
+    }
+}
+
+impl Handler<Close> for WsSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: Close, ctx: &mut Self::Context) {
+        self.close(msg.code, msg.reason, ctx);
+    }
+}
