@@ -153,3 +153,31 @@ async fn unknown_users_and_routes_are_404_in_the_error_shape() {
         assert_eq!(r.body["success"], false);
     }
 }
+
+#[actix_web::test]
+async fn requests_abandoned_mid_query_leave_the_server_healthy() {
+    let app = spawn_app().await;
+    let u = app.signup(&phone(1), "Ana").await;
+    // Each of these fails on its body while its token lookup is still running: the lookup is
+    // abandoned, and its connection must not go back to the pool mid-query.
+    let abandoned = (0..200).map(|_| {
+        app.raw(
+            Method::PUT,
+            "/api/user/profile",
+            Some(&u.token),
+            "text/plain",
+            b"x".to_vec(),
+        )
+    });
+    for r in futures_util::future::join_all(abandoned).await {
+        assert_eq!(r.status, 415);
+    }
+    let r = app
+        .put("/api/user/profile", &u.token, json!({"name": "Still here"}))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        app.get("/api/user/profile", &u.token).await.body["name"],
+        "Still here"
+    );
+}

@@ -31,16 +31,16 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use futures_util::FutureExt;
 
 /// SQLite connection usable from async code (queries run on tokio's blocking pool).
-pub type SqliteConn = SyncConnectionWrapper<SqliteConnection, DetachedBlocking>;
+pub type SqliteConn = SyncConnectionWrapper<SqliteConnection, FinishOnDrop>;
 
-/// Runs SQLite calls on tokio's blocking pool. Unlike diesel-async's default, dropping a
-/// pending call does not block the dropping thread until the call ends (that default panics on
-/// actix's single-threaded runtimes, e.g. when a client disconnects mid-request): the call
-/// finishes on its own, holding the connection's lock, and its result is discarded. Only the
-/// writer opens transactions, and its futures are never dropped mid-batch.
-pub struct DetachedBlocking;
+/// Runs SQLite calls on tokio's blocking pool. A call whose future is dropped before it ends
+/// (a client went away mid-request) is still waited for, so its connection never returns to
+/// the pool while a call holds it (the pool's recycling would then panic). diesel-async's own
+/// runtime waits with `block_in_place`, which panics on actix's single-threaded runtimes; this
+/// one waits on a plain channel. The wait is one statement long (bounded by `busy_timeout`).
+pub struct FinishOnDrop;
 
-impl SpawnBlocking for DetachedBlocking {
+impl SpawnBlocking for FinishOnDrop {
     fn spawn_blocking<'a, R>(
         &mut self,
         task: impl FnOnce() -> R + Send + 'static,
@@ -51,13 +51,51 @@ impl SpawnBlocking for DetachedBlocking {
     where
         R: Send + 'static,
     {
-        tokio::task::spawn_blocking(task)
-            .map(|r| r.map_err(Box::from))
-            .boxed()
+        let (done, finished) = std::sync::mpsc::sync_channel::<()>(1);
+        let handle = tokio::task::spawn_blocking(move || {
+            // `task` owns the connection handle; it is released when `task` returns.
+            let result = task();
+            let _ = done.send(());
+            result
+        });
+        Box::pin(Pending {
+            handle,
+            finished: Some(finished),
+        })
     }
 
     fn get_runtime() -> Self {
-        DetachedBlocking
+        FinishOnDrop
+    }
+}
+
+/// A blocking call in flight; see [`FinishOnDrop`].
+struct Pending<R> {
+    handle: tokio::task::JoinHandle<R>,
+    finished: Option<std::sync::mpsc::Receiver<()>>,
+}
+
+impl<R> std::future::Future for Pending<R> {
+    type Output = Result<R, Box<dyn std::error::Error + Send + Sync + 'static>>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let polled = std::pin::Pin::new(&mut self.handle).poll(cx);
+        if polled.is_ready() {
+            self.finished = None;
+        }
+        polled.map(|r| r.map_err(Box::from))
+    }
+}
+
+impl<R> Drop for Pending<R> {
+    fn drop(&mut self) {
+        if let Some(finished) = self.finished.take() {
+            // Errors mean the call already ended (its sender is gone).
+            let _ = finished.recv();
+        }
     }
 }
 
