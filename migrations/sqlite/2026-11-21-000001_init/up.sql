@@ -114,7 +114,7 @@ CREATE TABLE messages (
 );
 CREATE INDEX idx_messages_chat ON messages (chat_id, id);
 CREATE INDEX idx_messages_chat_seq ON messages (chat_id, seq);
-CREATE INDEX idx_messages_sender ON messages (sender_id);
+-- Also serves look-ups by sender alone (its leading column).
 CREATE UNIQUE INDEX idx_messages_client_msg ON messages (sender_id, client_msg_id);
 
 -- Messages a user hid for themself ("delete for me").
