@@ -20,6 +20,7 @@ pub struct Settings {
     pub limits: LimitSettings,
     pub realtime: RealtimeSettings,
     pub calls: CallSettings,
+    pub media: MediaSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -213,6 +214,80 @@ impl Default for CallSettings {
     }
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaSettings {
+    /// `local` (a folder) or `s3` (any S3-compatible store).
+    pub store: String,
+    /// Folder for `local` (empty: `<data_dir>/media`).
+    pub dir: String,
+    /// Prefix of media links handed to clients, e.g. `https://chat.example.org`
+    /// (empty: links start with `/media/`, relative to the server).
+    pub public_url: String,
+    /// How long a media link works, in seconds.
+    pub url_ttl_secs: u64,
+    pub s3_bucket: String,
+    pub s3_region: String,
+    /// For S3-compatible stores other than AWS, e.g. `http://127.0.0.1:9000`.
+    pub s3_endpoint: String,
+    pub s3_access_key_id: String,
+    pub s3_secret_access_key: String,
+    /// Path-style addressing (`endpoint/bucket/key`), as most S3-compatible servers want.
+    pub s3_path_style: bool,
+    pub max_image_bytes: usize,
+    pub max_video_bytes: usize,
+    pub max_audio_bytes: usize,
+    pub max_document_bytes: usize,
+    /// Uploads a user may make per minute.
+    pub uploads_per_minute: u32,
+}
+
+impl Default for MediaSettings {
+    fn default() -> Self {
+        MediaSettings {
+            store: "local".into(),
+            dir: String::new(),
+            public_url: String::new(),
+            url_ttl_secs: 3600,
+            s3_bucket: String::new(),
+            s3_region: "us-east-1".into(),
+            s3_endpoint: String::new(),
+            s3_access_key_id: String::new(),
+            s3_secret_access_key: String::new(),
+            s3_path_style: true,
+            max_image_bytes: 10 * 1024 * 1024,
+            max_video_bytes: 100 * 1024 * 1024,
+            max_audio_bytes: 50 * 1024 * 1024,
+            max_document_bytes: 20 * 1024 * 1024,
+            uploads_per_minute: 10,
+        }
+    }
+}
+
+impl MediaSettings {
+    /// The store the settings name.
+    pub fn backend(&self, data_dir: &Path) -> courier_actors::storage::Backend {
+        use courier_actors::storage::Backend;
+        match self.store.as_str() {
+            "s3" => Backend::S3 {
+                bucket: self.s3_bucket.clone(),
+                region: self.s3_region.clone(),
+                endpoint: self.s3_endpoint.clone(),
+                access_key_id: self.s3_access_key_id.clone(),
+                secret_access_key: self.s3_secret_access_key.clone(),
+                path_style: self.s3_path_style,
+            },
+            _ => Backend::Local {
+                dir: if self.dir.is_empty() {
+                    data_dir.join("media")
+                } else {
+                    PathBuf::from(&self.dir)
+                },
+            },
+        }
+    }
+}
+
 /// A configuration the server refuses to start with; the message says why in one line.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
@@ -344,6 +419,20 @@ impl Settings {
         if r.heartbeat_secs == 0 || r.client_timeout_secs <= r.heartbeat_secs {
             return fail(
                 "realtime.client_timeout_secs must be longer than realtime.heartbeat_secs (> 0)",
+            );
+        }
+        let m = &self.media;
+        match m.store.as_str() {
+            "local" => {}
+            "s3" if m.s3_bucket.is_empty() || m.s3_access_key_id.is_empty() || m.s3_secret_access_key.is_empty() => {
+                return fail("media.store = s3 needs media.s3_bucket, media.s3_access_key_id and media.s3_secret_access_key")
+            }
+            "s3" => {}
+            other => return Err(ConfigError(format!("media.store {other:?} is not one of local, s3"))),
+        }
+        if m.url_ttl_secs < 60 || m.uploads_per_minute == 0 {
+            return fail(
+                "media.url_ttl_secs must be at least 60 and media.uploads_per_minute positive",
             );
         }
         let c = &self.calls;

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod media;
 pub mod routes;
 pub mod secrets;
 pub mod sms;

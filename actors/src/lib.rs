@@ -12,6 +12,7 @@ pub mod ratelimit;
 pub mod registry;
 pub mod room;
 pub mod session;
+pub mod storage;
 pub mod store;
 pub mod writer;
 

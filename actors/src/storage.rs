@@ -1,0 +1,229 @@
+//! Media storage: a local folder by default, any S3-compatible store by configuration, behind
+//! one interface (`object_store`). The database keeps object keys; clients get signed,
+//! expiring links (`/media/{key}?expires=…&sig=…`, an HMAC over key and expiry) that Courier
+//! checks and serves. Links are made when a response or event is rendered, for whoever may
+//! see it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use hmac::{Hmac, Mac};
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use serde_json::Value;
+use sha2::Sha256;
+
+use crate::clock::Clock;
+
+/// Where stored keys are marked in JSON before they are signed (see [`Storage::sign_links`]).
+pub const KEY_PREFIX: &str = "store:";
+
+/// JSON fields that may carry a stored key.
+const LINK_FIELDS: [&str; 4] = ["avatar_url", "media_url", "thumbnail_url", "url"];
+
+/// A storage failure (the store is unreachable or refused).
+#[derive(Debug, thiserror::Error)]
+#[error("storage: {0}")]
+pub struct StorageError(pub String);
+
+impl From<object_store::Error> for StorageError {
+    fn from(e: object_store::Error) -> Self {
+        StorageError(e.to_string())
+    }
+}
+
+/// Which store, and how to reach it.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    Local {
+        dir: std::path::PathBuf,
+    },
+    S3 {
+        bucket: String,
+        region: String,
+        endpoint: String,
+        access_key_id: String,
+        secret_access_key: String,
+        path_style: bool,
+    },
+}
+
+/// The media store and link signer. Cheap to clone.
+#[derive(Clone)]
+pub struct Storage {
+    store: Arc<dyn ObjectStore>,
+    signing_key: Arc<Vec<u8>>,
+    /// Prefix of links, e.g. `https://chat.example.org` (empty: links start with `/media/`).
+    public_url: String,
+    ttl: Duration,
+    clock: Clock,
+}
+
+/// Why a link was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Denied {
+    BadSignature,
+    Expired,
+}
+
+impl Storage {
+    pub fn open(
+        backend: &Backend,
+        signing_key: Vec<u8>,
+        public_url: String,
+        ttl: Duration,
+        clock: Clock,
+    ) -> Result<Storage, StorageError> {
+        let store: Arc<dyn ObjectStore> = match backend {
+            Backend::Local { dir } => {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| StorageError(format!("{}: {e}", dir.display())))?;
+                Arc::new(LocalFileSystem::new_with_prefix(dir)?.with_automatic_cleanup(true))
+            }
+            Backend::S3 {
+                bucket,
+                region,
+                endpoint,
+                access_key_id,
+                secret_access_key,
+                path_style,
+            } => {
+                let mut b = AmazonS3Builder::new()
+                    .with_bucket_name(bucket)
+                    .with_region(region)
+                    .with_access_key_id(access_key_id)
+                    .with_secret_access_key(secret_access_key)
+                    .with_virtual_hosted_style_request(!path_style);
+                if !endpoint.is_empty() {
+                    b = b
+                        .with_endpoint(endpoint)
+                        .with_allow_http(endpoint.starts_with("http://"));
+                }
+                Arc::new(b.build()?)
+            }
+        };
+        Ok(Storage {
+            store,
+            signing_key: Arc::new(signing_key),
+            public_url: public_url.trim_end_matches('/').to_string(),
+            ttl,
+            clock,
+        })
+    }
+
+    pub async fn put(&self, key: &str, data: Bytes) -> Result<(), StorageError> {
+        self.store
+            .put(&Path::from(key), PutPayload::from(data))
+            .await?;
+        Ok(())
+    }
+
+    /// Removes an object; a missing one is not an error.
+    pub async fn delete(&self, key: &str) -> Result<(), StorageError> {
+        match self.store.delete(&Path::from(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Removes objects, logging (not failing on) errors: used to clean up after a failure.
+    pub async fn delete_quietly(&self, keys: &[String]) {
+        for key in keys {
+            if let Err(e) = self.delete(key).await {
+                tracing::warn!(key, error = %e, "could not remove an object");
+            }
+        }
+    }
+
+    /// An object's size and bytes, or None if there is no such object.
+    pub async fn get(
+        &self,
+        key: &str,
+    ) -> Result<Option<(u64, BoxStream<'static, object_store::Result<Bytes>>)>, StorageError> {
+        match self.store.get(&Path::from(key)).await {
+            Ok(found) => Ok(Some((found.meta.size, found.into_stream()))),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn signature(&self, key: &str, expires: i64) -> String {
+        // unwrap: HMAC accepts keys of any length.
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.signing_key).unwrap();
+        mac.update(key.as_bytes());
+        mac.update(b"\n");
+        mac.update(expires.to_string().as_bytes());
+        hex(&mac.finalize().into_bytes())
+    }
+
+    /// A link to `key` valid for the configured lifetime. The expiry is rounded up to the
+    /// next whole lifetime/4 so links stay the same for a while (clients can cache them).
+    pub fn link(&self, key: &str) -> String {
+        let ttl = self.ttl.as_secs().max(4) as i64;
+        let step = ttl / 4;
+        let now = self.clock.now().and_utc().timestamp();
+        let expires = (now + ttl).div_euclid(step) * step + step;
+        format!(
+            "{}/media/{}?expires={expires}&sig={}",
+            self.public_url,
+            key,
+            self.signature(key, expires)
+        )
+    }
+
+    /// Checks a link's signature and expiry.
+    pub fn verify(&self, key: &str, expires: i64, sig: &str) -> Result<(), Denied> {
+        let expected = self.signature(key, expires);
+        let same = expected.len() == sig.len()
+            && expected
+                .bytes()
+                .zip(sig.bytes())
+                .fold(0u8, |a, (x, y)| a | (x ^ y))
+                == 0;
+        if !same {
+            return Err(Denied::BadSignature);
+        }
+        if expires <= self.clock.now().and_utc().timestamp() {
+            return Err(Denied::Expired);
+        }
+        Ok(())
+    }
+
+    /// Replaces every stored key (`store:…`) in link fields of `value` with a signed link.
+    pub fn sign_links(&self, value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                for (k, v) in map.iter_mut() {
+                    match v {
+                        Value::String(s) if LINK_FIELDS.contains(&k.as_str()) => {
+                            if let Some(key) = s.strip_prefix(KEY_PREFIX) {
+                                *s = self.link(key);
+                            }
+                        }
+                        other => self.sign_links(other),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| self.sign_links(v)),
+            _ => {}
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// How a stored key is kept in the database: marked, so renderers know to sign it.
+pub fn stored(key: &str) -> String {
+    format!("{KEY_PREFIX}{key}")
+}
+
+/// The key inside a stored value (`store:…`), if it is one.
+pub fn key_of(value: &str) -> Option<&str> {
+    value.strip_prefix(KEY_PREFIX)
+}

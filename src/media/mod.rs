@@ -1,0 +1,345 @@
+//! Uploads: reading a multipart form with the size limit enforced while the file streams in,
+//! and finding the file's type from its bytes (never from what the client says).
+
+pub mod images;
+
+use std::collections::HashMap;
+
+use actix_multipart::Multipart;
+use actix_web::http::StatusCode;
+use actix_web::web::{Bytes, BytesMut};
+use futures_util::StreamExt;
+
+use crate::config::MediaSettings;
+use crate::error::{ApiError, ApiResult};
+
+/// What kind of media a file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Image,
+    Video,
+    Audio,
+    Document,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Image => "image",
+            Kind::Video => "video",
+            Kind::Audio => "audio",
+            Kind::Document => "document",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        match s {
+            "image" => Some(Kind::Image),
+            "video" => Some(Kind::Video),
+            "audio" => Some(Kind::Audio),
+            "document" => Some(Kind::Document),
+            _ => None,
+        }
+    }
+
+    /// Folder of the PRD's storage layout (`messages/images/…`).
+    pub fn folder(self) -> &'static str {
+        match self {
+            Kind::Image => "images",
+            Kind::Video => "videos",
+            Kind::Audio => "audio",
+            Kind::Document => "documents",
+        }
+    }
+
+    pub fn limit(self, m: &MediaSettings) -> usize {
+        match self {
+            Kind::Image => m.max_image_bytes,
+            Kind::Video => m.max_video_bytes,
+            Kind::Audio => m.max_audio_bytes,
+            Kind::Document => m.max_document_bytes,
+        }
+    }
+}
+
+/// A file's type as its bytes show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sniffed {
+    pub kind: Kind,
+    pub mime: &'static str,
+    pub ext: &'static str,
+}
+
+/// Finds the type from the first bytes. None: a type Courier does not accept (executables,
+/// archives it cannot vouch for, unknown binary data).
+pub fn sniff(head: &[u8]) -> Option<Sniffed> {
+    let t = infer::get(head);
+    let found = |kind, mime, ext| Some(Sniffed { kind, mime, ext });
+    match t.map(|t| t.mime_type()) {
+        Some("image/jpeg") => found(Kind::Image, "image/jpeg", "jpg"),
+        Some("image/png") => found(Kind::Image, "image/png", "png"),
+        Some("image/webp") => found(Kind::Image, "image/webp", "webp"),
+        Some("image/gif") => found(Kind::Image, "image/gif", "gif"),
+        Some("video/mp4") => found(Kind::Video, "video/mp4", "mp4"),
+        Some("video/webm") => found(Kind::Video, "video/webm", "webm"),
+        Some("video/quicktime") => found(Kind::Video, "video/quicktime", "mov"),
+        Some("video/3gpp") => found(Kind::Video, "video/3gpp", "3gp"),
+        Some("video/x-matroska") => found(Kind::Video, "video/x-matroska", "mkv"),
+        Some("audio/mpeg") => found(Kind::Audio, "audio/mpeg", "mp3"),
+        Some("audio/ogg") | Some("audio/opus") => found(Kind::Audio, "audio/ogg", "ogg"),
+        Some("audio/x-wav") | Some("audio/wav") => found(Kind::Audio, "audio/wav", "wav"),
+        Some("audio/aac") => found(Kind::Audio, "audio/aac", "aac"),
+        Some("audio/m4a") => found(Kind::Audio, "audio/mp4", "m4a"),
+        Some("audio/amr") => found(Kind::Audio, "audio/amr", "amr"),
+        Some("audio/x-flac") => found(Kind::Audio, "audio/flac", "flac"),
+        Some("application/pdf") => found(Kind::Document, "application/pdf", "pdf"),
+        Some("application/rtf") => found(Kind::Document, "application/rtf", "rtf"),
+        Some("application/epub+zip") => found(Kind::Document, "application/epub+zip", "epub"),
+        Some("application/vnd.openxmlformats-officedocument.wordprocessingml.document") => found(
+            Kind::Document,
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "docx",
+        ),
+        Some("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet") => found(
+            Kind::Document,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "xlsx",
+        ),
+        Some("application/vnd.openxmlformats-officedocument.presentationml.presentation") => found(
+            Kind::Document,
+            "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+            "pptx",
+        ),
+        Some("application/x-ole-storage") | Some("application/msword") => {
+            found(Kind::Document, "application/msword", "doc")
+        }
+        Some("application/zip") => found(Kind::Document, "application/zip", "zip"),
+        Some(_) => None,
+        // No signature: plain text is a document; anything else binary is refused.
+        None if !head.contains(&0) && std::str::from_utf8(head).is_ok() => {
+            found(Kind::Document, "text/plain", "txt")
+        }
+        None => None,
+    }
+}
+
+/// An uploaded file, read whole (within its limit).
+pub struct Upload {
+    pub data: Bytes,
+    pub sniffed: Sniffed,
+    /// The client's file name, cleaned (see [`sanitize_file_name`]).
+    pub file_name: Option<String>,
+}
+
+/// A multipart form: text fields and at most one file.
+pub struct Form {
+    pub fields: HashMap<String, String>,
+    pub file: Option<Upload>,
+}
+
+impl Form {
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.fields.get(name).map(String::as_str)
+    }
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("the file is larger than {limit} bytes"),
+    )
+}
+
+fn unsupported(message: impl Into<String>) -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        message,
+    )
+}
+
+/// Reads a form. The file field `file_field` is checked as it arrives: its type from its first
+/// bytes (415 if refused, or if `declared` — a kind given in an earlier field `kind_field`, or
+/// up front — does not match), its size against that type's limit (413 as soon as it is
+/// passed; nothing more is read).
+pub async fn read_form(
+    mut form: Multipart,
+    file_field: &str,
+    kind_field: Option<&str>,
+    mut declared: Option<Kind>,
+    settings: &MediaSettings,
+) -> ApiResult<Form> {
+    let mut fields = HashMap::new();
+    let mut file = None;
+    let mut count = 0;
+    while let Some(field) = form.next().await {
+        let mut field = field.map_err(|e| {
+            ApiError::bad_request("bad_multipart", format!("malformed multipart body: {e}"))
+        })?;
+        count += 1;
+        if count > 20 {
+            return Err(ApiError::bad_request(
+                "bad_multipart",
+                "too many form fields",
+            ));
+        }
+        let name = field.name().unwrap_or("").to_string();
+        if name == file_field {
+            if file.is_some() {
+                return Err(ApiError::invalid(file_field, "send one file"));
+            }
+            let file_name = field
+                .content_disposition()
+                .and_then(|d| d.get_filename())
+                .map(sanitize_file_name);
+            let mut data = BytesMut::new();
+            let mut sniffed: Option<Sniffed> = None;
+            let mut limit = settings
+                .max_video_bytes
+                .max(settings.max_audio_bytes)
+                .max(settings.max_document_bytes)
+                .max(settings.max_image_bytes);
+            while let Some(chunk) = field.next().await {
+                let chunk = chunk.map_err(|e| {
+                    ApiError::bad_request("bad_multipart", format!("upload interrupted: {e}"))
+                })?;
+                data.extend_from_slice(&chunk);
+                if sniffed.is_none() && data.len() >= 512 {
+                    let s = check_type(&data, declared)?;
+                    limit = s.kind.limit(settings);
+                    sniffed = Some(s);
+                }
+                if data.len() > limit {
+                    return Err(too_large(limit));
+                }
+            }
+            if data.is_empty() {
+                return Err(ApiError::invalid(file_field, "the file is empty"));
+            }
+            let sniffed = match sniffed {
+                Some(s) => s,
+                None => check_type(&data, declared)?,
+            };
+            if data.len() > sniffed.kind.limit(settings) {
+                return Err(too_large(sniffed.kind.limit(settings)));
+            }
+            file = Some(Upload {
+                data: data.freeze(),
+                sniffed,
+                file_name,
+            });
+        } else {
+            let mut text = BytesMut::new();
+            while let Some(chunk) = field.next().await {
+                let chunk = chunk.map_err(|e| {
+                    ApiError::bad_request("bad_multipart", format!("malformed multipart body: {e}"))
+                })?;
+                text.extend_from_slice(&chunk);
+                if text.len() > 16 * 1024 {
+                    return Err(ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "payload_too_large",
+                        format!("field {name} is too long"),
+                    ));
+                }
+            }
+            let text = String::from_utf8(text.to_vec())
+                .map_err(|_| ApiError::invalid(name.clone(), "must be UTF-8 text"))?;
+            if Some(name.as_str()) == kind_field {
+                declared = Some(Kind::parse(&text).ok_or_else(|| {
+                    ApiError::invalid(name.clone(), "must be image, video, audio or document")
+                })?);
+            }
+            fields.insert(name, text);
+        }
+    }
+    if let (Some(f), Some(d)) = (&file, declared) {
+        check_kind(f.sniffed, Some(d))?;
+    }
+    Ok(Form { fields, file })
+}
+
+fn check_type(head: &[u8], declared: Option<Kind>) -> ApiResult<Sniffed> {
+    let s = sniff(&head[..head.len().min(8192)])
+        .ok_or_else(|| unsupported("this type of file is not accepted"))?;
+    check_kind(s, declared)?;
+    Ok(s)
+}
+
+/// A document may be any accepted file; an image must be an image, and so on.
+fn check_kind(s: Sniffed, declared: Option<Kind>) -> ApiResult<()> {
+    match declared {
+        Some(d) if d != Kind::Document && d != s.kind => Err(unsupported(format!(
+            "the file is {} ({}), not {}",
+            s.kind.as_str(),
+            s.mime,
+            d.as_str()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// A file name safe to show and to send back: no directories, no control characters, at most
+/// 255 characters.
+pub fn sanitize_file_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or("");
+    let clean: String = base
+        .chars()
+        .filter(|c| !c.is_control() && !matches!(c, '"' | '<' | '>' | ':' | '*' | '?' | '|'))
+        .collect::<String>()
+        .trim()
+        .trim_start_matches('.')
+        .chars()
+        .take(255)
+        .collect();
+    if clean.is_empty() {
+        "file".to_string()
+    } else {
+        clean
+    }
+}
+
+/// A random id for an object key (the message or status id is assigned only once the upload is
+/// stored, after it).
+pub fn upload_id() -> String {
+    let bytes: [u8; 12] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_are_cleaned() {
+        assert_eq!(sanitize_file_name("../../etc/passwd"), "passwd");
+        assert_eq!(sanitize_file_name("C:\\Users\\a\\report.pdf"), "report.pdf");
+        assert_eq!(sanitize_file_name("a\u{0}b<c>.txt"), "abc.txt");
+        assert_eq!(sanitize_file_name(".hidden"), "hidden");
+        assert_eq!(sanitize_file_name("///"), "file");
+    }
+
+    #[test]
+    fn types_come_from_the_bytes() {
+        assert_eq!(
+            sniff(b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00").map(|s| s.kind),
+            Some(Kind::Image)
+        );
+        assert_eq!(sniff(b"%PDF-1.7\n").map(|s| s.ext), Some("pdf"));
+        assert_eq!(
+            sniff(b"hello, plain text").map(|s| s.mime),
+            Some("text/plain")
+        );
+        assert_eq!(
+            sniff(b"\x7FELF\x02\x01\x01\x00\x00\x00\x00\x00"),
+            None,
+            "executables are refused"
+        );
+        assert_eq!(
+            sniff(&[0u8, 1, 2, 3, 0, 9]),
+            None,
+            "unknown binary is refused"
+        );
+    }
+}
