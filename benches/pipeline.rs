@@ -115,7 +115,23 @@ fn pipeline(c: &mut Criterion) {
         let write_pool = courier_actors::store::Db::connect(&db.url, 2)
             .await
             .unwrap();
-        let engine = Engine::start(pool, write_pool, Clock::system(), Realtime::default());
+        let storage = courier_actors::storage::Storage::open(
+            &courier_actors::storage::Backend::Local {
+                dir: db.dir.path().join("media"),
+            },
+            b"bench-media-key".to_vec(),
+            String::new(),
+            std::time::Duration::from_secs(3600),
+            Clock::system(),
+        )
+        .unwrap();
+        let engine = Engine::start(
+            pool,
+            write_pool,
+            Clock::system(),
+            Realtime::default(),
+            storage,
+        );
         let pairs = setup(&engine).await;
         (db, engine, pairs)
     });

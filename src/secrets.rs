@@ -25,6 +25,12 @@ impl Secrets {
         })
     }
 
+    /// The key media links are signed with, derived from the token key (so nodes that share
+    /// the token key accept each other's links).
+    pub fn media_key(&self) -> Vec<u8> {
+        hmac_hex(&self.jwt, &[b"media-links"]).into_bytes()
+    }
+
     /// The keyed hash phone numbers are looked up by (the PRD's "hashed for indexing").
     pub fn phone_hash(&self, e164: &str) -> String {
         hmac_hex(&self.phone_hash_key, &[b"phone:", e164.as_bytes()])

@@ -7,6 +7,7 @@ use std::time::Duration;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use anyhow::Context as _;
+use courier_actors::storage::Storage;
 use courier_actors::store::{self, users::ResetPresence, Db};
 use courier_actors::{Clock, Engine};
 
@@ -49,7 +50,8 @@ impl Application {
         let sms = sms::from_settings(&settings.sms)?;
         // Two connections for the writer: one in use, one ready after a failure.
         let write_db = Db::connect(&settings.database.url, 2).await?;
-        let engine = Engine::start(db, write_db, clock.clone(), settings.realtime());
+        let storage = open_storage(&settings, &secrets, clock.clone()).await?;
+        let engine = Engine::start(db, write_db, clock.clone(), settings.realtime(), storage);
         // No socket survives a restart: nobody is online until they reconnect.
         engine.write(ResetPresence).await?;
 
@@ -80,6 +82,8 @@ impl Application {
                 )
                 .configure(routes::configure)
                 .route("/ws", web::get().to(ws::connect))
+                .configure(routes::media::routes)
+                .wrap(actix_web::middleware::from_fn(routes::media::sign_links))
                 .default_service(web::to(no_route))
         })
         .listen(listener)?
@@ -135,6 +139,34 @@ impl Application {
         tracing::info!("stopped");
         result
     }
+}
+
+/// Opens the media store and proves it takes writes: a server that cannot store uploads
+/// refuses to start rather than failing on the first one.
+async fn open_storage(
+    settings: &Settings,
+    secrets: &Secrets,
+    clock: Clock,
+) -> anyhow::Result<Storage> {
+    let m = &settings.media;
+    let storage = Storage::open(
+        &m.backend(&settings.server.data_dir),
+        secrets.media_key(),
+        m.public_url.clone(),
+        Duration::from_secs(m.url_ttl_secs),
+        clock,
+    )
+    .map_err(|e| anyhow::anyhow!("media store: {e}"))?;
+    let probe = format!(".probe/{}", crate::media::upload_id());
+    storage
+        .put(&probe, bytes::Bytes::from_static(b"ok"))
+        .await
+        .map_err(|e| anyhow::anyhow!("media store is not writable: {e}"))?;
+    storage
+        .delete(&probe)
+        .await
+        .map_err(|e| anyhow::anyhow!("media store: {e}"))?;
+    Ok(storage)
 }
 
 async fn wait_for_signal() {

@@ -8,9 +8,11 @@ use actix::prelude::*;
 
 use crate::bus::{Bus, LocalBus};
 use crate::clock::Clock;
+use crate::event::Event;
 use crate::ratelimit::RateLimiter;
 use crate::registry::{EndAuthSession, MembershipChanged, Registry, Shutdown, ToRoom};
 use crate::room::RoomCmd;
+use crate::storage::Storage;
 use crate::store::{Db, StoreError, StoreResult};
 use crate::writer::{Drain, Submit, Write, WriteOp, Writer};
 
@@ -63,13 +65,21 @@ pub struct Engine {
     pub clock: Clock,
     pub limiter: Arc<RateLimiter>,
     pub realtime: Arc<Realtime>,
+    /// Media objects and their signed links.
+    pub storage: Storage,
     writer_thread: ArbiterHandle,
 }
 
 impl Engine {
     /// Starts the engine's actors on the current actix system. `db` serves reads; `write_db`
     /// is the writer's own pool, used only on the writer's thread.
-    pub fn start(db: Db, write_db: Db, clock: Clock, realtime: Realtime) -> Engine {
+    pub fn start(
+        db: Db,
+        write_db: Db,
+        clock: Clock,
+        realtime: Realtime,
+        storage: Storage,
+    ) -> Engine {
         // The writer gets a thread of its own, and a pool of its own: a PostgreSQL connection
         // does its I/O on the thread that opened it, so the writer's connections are opened
         // (lazily, on first use) on the writer's thread, away from busy HTTP workers.
@@ -91,6 +101,7 @@ impl Engine {
                 clock,
                 limiter,
                 realtime,
+                storage,
                 writer_thread,
             };
             engine = Some(e.clone());
@@ -117,6 +128,18 @@ impl Engine {
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.writer.do_send(Submit { op, reply });
         answer
+    }
+
+    /// An event, its stored media keys turned into signed links (every recipient may see them).
+    pub fn event(
+        &self,
+        name: &'static str,
+        channel: String,
+        seq: Option<i64>,
+        mut data: serde_json::Value,
+    ) -> Arc<Event> {
+        self.storage.sign_links(&mut data);
+        Event::new(name, channel, seq, data)
     }
 
     /// Hands a command to the chat's room.

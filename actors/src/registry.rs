@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::bus::Delivery;
 use crate::call::{CallActor, CallCmd, CallError, Ring};
 use crate::engine::Engine;
-use crate::event::{user_channel, Event};
+use crate::event::user_channel;
 use crate::room::{ChatRoom, IdleCheck, RoomCmd};
 use crate::session::{Close, ConnId, Heartbeat, Push, WsSession};
 use crate::store::contacts::presence_audience;
@@ -86,7 +86,7 @@ impl Registry {
                 if !audience.is_empty() {
                     let data = json!({ "contact_id": user_id, "is_online": online, "last_seen_at": at.and_utc() });
                     for viewer in &audience {
-                        let event = Event::new("user-status-updated", user_channel(*viewer), None, data.clone());
+                        let event = engine.event("user-status-updated", user_channel(*viewer), None, data.clone());
                         engine.bus.publish(Delivery { users: vec![*viewer], event, skip: None , only: None });
                     }
                 }

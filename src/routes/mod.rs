@@ -7,6 +7,7 @@ pub mod chats;
 pub mod contacts;
 pub mod groups;
 pub mod health;
+pub mod media;
 pub mod messages;
 pub mod users;
 

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use super::{ended, summary, CallCmd, CallError, CallReply};
 use crate::bus::Delivery;
 use crate::engine::Engine;
-use crate::event::{chat_channel, Event};
+use crate::event::chat_channel;
 use crate::registry::{CallFinished, InCall};
 use crate::session::ConnId;
 use crate::store::calls::{Call, UpdateCall};
@@ -103,7 +103,9 @@ impl CallActor {
         skip: Option<ConnId>,
         only: Option<ConnId>,
     ) {
-        let event = Event::new(name, chat_channel(self.call.chat_id), None, data);
+        let event = self
+            .engine
+            .event(name, chat_channel(self.call.chat_id), None, data);
         self.engine.bus.publish(Delivery {
             users,
             event,

@@ -5,7 +5,7 @@ use actix::prelude::*;
 use serde_json::{json, Value};
 
 use super::{view_of, ChatRoom, GroupCmd, Reply, RoomError};
-use crate::event::{chat_channel, Event};
+use crate::event::chat_channel;
 use crate::store::groups::{AddMembers, Change, RemoveMember, SetRole, UpdateGroup};
 use crate::store::message_ops::{DeleteForEveryone, EditMessage, Refusal};
 use crate::store::messages::Message;
@@ -256,7 +256,8 @@ impl ChatRoom {
         }
         let by = brief(&change.actor.name, change.actor.id);
         let event = |name: &'static str, seq: Option<i64>, data: Value| {
-            Event::new(name, chat_channel(change.chat.id), seq, data)
+            self.engine
+                .event(name, chat_channel(change.chat.id), seq, data)
         };
         if let Some(system) = &change.system {
             let view = view_of(system);
@@ -322,7 +323,7 @@ pub fn announce_new_group(engine: &crate::engine::Engine, change: &Change) {
     let members = change.current();
     let chat = change.chat.id;
     let publish = |name: &'static str, seq: Option<i64>, data: Value| {
-        let event = Event::new(name, chat_channel(chat), seq, data);
+        let event = engine.event(name, chat_channel(chat), seq, data);
         engine.bus.publish(crate::bus::Delivery {
             users: members.clone(),
             event,

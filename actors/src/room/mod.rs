@@ -162,7 +162,9 @@ impl ChatRoom {
         data: serde_json::Value,
         skip: Option<ConnId>,
     ) {
-        let event = Event::new(name, chat_channel(self.chat_id), seq, data);
+        let event = self
+            .engine
+            .event(name, chat_channel(self.chat_id), seq, data);
         self.publish(self.current_members(), event, skip);
     }
 
@@ -306,7 +308,8 @@ impl ChatRoom {
         });
         self.publish(
             others,
-            Event::new("user-typing", presence_channel(self.chat_id), None, data),
+            self.engine
+                .event("user-typing", presence_channel(self.chat_id), None, data),
             None,
         );
     }
@@ -398,7 +401,7 @@ impl Handler<RoomCmd> for ChatRoom {
 /// Tells a user's own devices that they hid a message ("delete for me").
 pub fn announce_hidden(engine: &Engine, user_id: i64, chat_id: i64, message_id: i64, seq: i64) {
     let data = json!({ "chat_id": chat_id, "message_id": message_id, "for_everyone": false });
-    let event = Event::new("message-deleted", user_channel(user_id), Some(seq), data);
+    let event = engine.event("message-deleted", user_channel(user_id), Some(seq), data);
     engine.bus.publish(Delivery {
         users: vec![user_id],
         event,

@@ -1,0 +1,132 @@
+//! `GET /media/{key}?expires&sig`: serves a stored object to whoever holds a valid signed link
+//! (a tampered or expired one answers 403), and the middleware that turns stored keys in JSON
+//! answers into such links.
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::middleware::Next;
+use actix_web::web::Bytes;
+use actix_web::{web, HttpResponse};
+use courier_actors::storage::{Denied, KEY_PREFIX};
+use futures_util::StreamExt;
+use serde::Deserialize;
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/media/{key:.+}", web::get().to(serve));
+}
+
+#[derive(Deserialize)]
+struct Signed {
+    expires: Option<i64>,
+    sig: Option<String>,
+}
+
+fn content_type(key: &str) -> &'static str {
+    match key.rsplit('.').next().unwrap_or("") {
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "webp" => "image/webp",
+        "gif" => "image/gif",
+        "mp4" | "m4a" => "video/mp4",
+        "webm" => "video/webm",
+        "mov" => "video/quicktime",
+        "3gp" => "video/3gpp",
+        "mkv" => "video/x-matroska",
+        "mp3" => "audio/mpeg",
+        "ogg" => "audio/ogg",
+        "wav" => "audio/wav",
+        "aac" => "audio/aac",
+        "amr" => "audio/amr",
+        "flac" => "audio/flac",
+        "pdf" => "application/pdf",
+        "txt" => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+async fn serve(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    q: web::Query<Signed>,
+) -> ApiResult<HttpResponse> {
+    let key = path.into_inner();
+    let (Some(expires), Some(sig)) = (q.expires, q.sig.as_deref()) else {
+        return Err(ApiError::forbidden(
+            "bad_signature",
+            "this link is not signed",
+        ));
+    };
+    let storage = &state.engine.storage;
+    match storage.verify(&key, expires, sig) {
+        Ok(()) => {}
+        Err(Denied::BadSignature) => {
+            return Err(ApiError::forbidden(
+                "bad_signature",
+                "this link's signature is not valid",
+            ))
+        }
+        Err(Denied::Expired) => {
+            return Err(ApiError::forbidden(
+                "link_expired",
+                "this link has expired; ask for a new one",
+            ))
+        }
+    }
+    let (size, body) = storage
+        .get(&key)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found("file"))?;
+    let body = body.map(|chunk| chunk.map_err(|e| std::io::Error::other(e.to_string())));
+    Ok(HttpResponse::Ok()
+        .content_type(content_type(&key))
+        .insert_header((header::CONTENT_LENGTH, size))
+        .insert_header((header::CACHE_CONTROL, "private, max-age=3600"))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .streaming(body))
+}
+
+/// Signs the stored keys (`store:…`) inside JSON answers, for the caller who got the answer
+/// (who was allowed to see what it describes).
+pub async fn sign_links(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let storage = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.engine.storage.clone());
+    let res = next.call(req).await?;
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v: &HeaderValue| v.as_bytes().starts_with(b"application/json"));
+    let Some(storage) = storage.filter(|_| is_json) else {
+        return Ok(res.map_into_boxed_body());
+    };
+    let (req, res) = res.into_parts();
+    let (head, body) = res.into_parts();
+    let bytes = actix_web::body::to_bytes(body).await.map_err(|_| {
+        actix_web::error::InternalError::new("response body", StatusCode::INTERNAL_SERVER_ERROR)
+    })?;
+    let marker = format!("\"{KEY_PREFIX}");
+    let bytes = if bytes.windows(marker.len()).any(|w| w == marker.as_bytes()) {
+        match serde_json::from_slice::<serde_json::Value>(&bytes) {
+            Ok(mut v) => {
+                storage.sign_links(&mut v);
+                Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
+            }
+            Err(_) => bytes,
+        }
+    } else {
+        bytes
+    };
+    Ok(ServiceResponse::new(
+        req,
+        head.set_body(bytes).map_into_boxed_body(),
+    ))
+}
