@@ -2,6 +2,7 @@
 //! first path segment after `/api`.
 
 pub mod auth;
+pub mod avatar;
 pub mod calls;
 pub mod chats;
 pub mod contacts;

@@ -18,7 +18,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/user")
             .route("/profile", web::get().to(get_profile))
             .route("/profile", web::put().to(update_profile))
-            .route("/privacy", web::put().to(update_privacy)),
+            .route("/privacy", web::put().to(update_privacy))
+            .route("/avatar", web::post().to(crate::routes::avatar::upload)),
     )
     .route("/users/{id}", web::get().to(get_user));
 }

@@ -9,6 +9,7 @@ mod contacts;
 mod durability;
 mod groups;
 mod helpers;
+mod media;
 mod realtime;
 mod tokens;
 mod users;

@@ -219,3 +219,25 @@ impl WriteOp for ResetPresence {
         }))
     }
 }
+
+/// Sets (or clears) the avatar; answers the previous one so its objects can be removed.
+pub struct SetAvatar {
+    pub user_id: i64,
+    pub avatar_url: Option<String>,
+}
+
+impl WriteOp for SetAvatar {
+    type Output = Option<String>;
+
+    async fn apply(&mut self, tx: &mut Tx<'_>) -> StoreResult<Option<String>> {
+        let (id, url, now) = (self.user_id, self.avatar_url.clone(), tx.now);
+        let previous = find(&mut tx.conn, id).await?.and_then(|u| u.avatar_url);
+        on_conn!(&mut tx.conn, |c| {
+            diesel::update(users::table.find(id))
+                .set((users::avatar_url.eq(url), users::updated_at.eq(now)))
+                .execute(c)
+                .await?
+        });
+        Ok(previous)
+    }
+}

@@ -1,0 +1,110 @@
+//! `POST /api/user/avatar`: a profile photo, stored as 150, 300 and 600 px square JPEGs.
+
+use actix_multipart::Multipart;
+use actix_web::{web, HttpResponse};
+use chrono::TimeDelta;
+use courier_actors::storage::{key_of, stored};
+use courier_actors::store::users::SetAvatar;
+use serde_json::json;
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::AuthUser;
+use crate::media::{images, read_form, upload_id, Kind};
+use crate::state::AppState;
+
+/// Applies the per-user upload limit.
+pub fn upload_limit(state: &AppState, user_id: i64) -> ApiResult<()> {
+    let limit = state.settings.media.uploads_per_minute;
+    state
+        .engine
+        .limiter
+        .hit(&format!("upload:{user_id}"), limit, TimeDelta::minutes(1))
+        .map_err(ApiError::too_many)
+}
+
+/// Turns undecodable images into 422.
+pub fn bad_image(e: images::BadImage) -> ApiError {
+    ApiError {
+        code: "invalid_image",
+        ..ApiError::invalid("file", format!("the image could not be decoded: {e}"))
+    }
+}
+
+/// Stores objects; on any failure removes those already stored, so nothing is left behind.
+pub async fn put_all(state: &AppState, objects: Vec<(String, Vec<u8>)>) -> ApiResult<()> {
+    let mut done = Vec::new();
+    for (key, data) in objects {
+        if let Err(e) = state.engine.storage.put(&key, data.into()).await {
+            state.engine.storage.delete_quietly(&done).await;
+            tracing::error!(error = %e, "could not store an upload");
+            return Err(ApiError::new(
+                actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the file could not be stored; try again",
+            ));
+        }
+        done.push(key);
+    }
+    Ok(())
+}
+
+fn variant(key300: &str, size: u32) -> String {
+    key300.replace("_300.jpg", &format!("_{size}.jpg"))
+}
+
+pub async fn upload(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    form: Multipart,
+) -> ApiResult<HttpResponse> {
+    upload_limit(&state, user.user_id)?;
+    let form = read_form(
+        form,
+        "avatar",
+        None,
+        Some(Kind::Image),
+        &state.settings.media,
+    )
+    .await?;
+    let file = form
+        .file
+        .ok_or_else(|| ApiError::invalid("avatar", "is required (an image file)"))?;
+    let sizes = web::block(move || images::avatar(&file.data))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|e| bad_image(e).with_field("avatar"))?;
+    let base = format!("avatars/users/{}/{}", user.user_id, upload_id());
+    let objects: Vec<(String, Vec<u8>)> = sizes
+        .into_iter()
+        .map(|(n, data)| (format!("{base}_{n}.jpg"), data))
+        .collect();
+    let keys: Vec<String> = objects.iter().map(|(k, _)| k.clone()).collect();
+    put_all(&state, objects).await?;
+    let key300 = format!("{base}_300.jpg");
+    let previous = match state
+        .write(SetAvatar {
+            user_id: user.user_id,
+            avatar_url: Some(stored(&key300)),
+        })
+        .await
+    {
+        Ok(previous) => previous,
+        Err(e) => {
+            state.engine.storage.delete_quietly(&keys).await;
+            return Err(e);
+        }
+    };
+    if let Some(old) = previous.as_deref().and_then(key_of) {
+        let old: Vec<String> = images::AVATAR_SIZES
+            .iter()
+            .map(|n| variant(old, *n))
+            .collect();
+        state.engine.storage.delete_quietly(&old).await;
+    }
+    let urls: Vec<_> = images::AVATAR_SIZES
+        .iter()
+        .map(|n| json!({ "size": n, "url": stored(&format!("{base}_{n}.jpg")) }))
+        .collect();
+    Ok(HttpResponse::Ok()
+        .json(json!({ "success": true, "avatar_url": stored(&key300), "avatar_urls": urls })))
+}
