@@ -86,6 +86,7 @@ async fn round(engine: &Engine, pairs: &[(i64, i64)], round: u64) {
                 longitude: None,
                 location_name: None,
                 contact_data: None,
+                media: None,
             };
             engine.room(
                 *chat,

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use actix_web::{web, HttpResponse};
+use actix_web::{guard, web, HttpResponse};
 use chrono::TimeDelta;
 use courier_actors::room::{Reply, RoomCmd};
 use courier_actors::store::chats::{self, Chat, GetOrCreatePrivate, Participant};
@@ -28,9 +28,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/private", web::post().to(private))
             .route("/{id}", web::get().to(get))
             .route("/{id}/messages", web::get().to(history))
+            .route(
+                "/{id}/messages",
+                web::post()
+                    .guard(guard::fn_guard(is_multipart))
+                    .to(crate::routes::chat_media::send),
+            )
             .route("/{id}/messages", web::post().to(send))
             .route("/{id}/read", web::put().to(read)),
     );
+}
+
+/// Media messages come as multipart forms; everything else as JSON.
+fn is_multipart(ctx: &guard::GuardContext<'_>) -> bool {
+    ctx.head()
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"multipart/form-data"))
 }
 
 /// Runs a room command and waits for its answer.

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod avatar;
 pub mod calls;
+pub mod chat_media;
 pub mod chats;
 pub mod contacts;
 pub mod groups;

@@ -255,3 +255,264 @@ fn walk(dir: &std::path::Path) -> usize {
         })
         .unwrap_or(0)
 }
+
+/// A JPEG whose EXIF says "rotate 90° clockwise to display" (orientation 6).
+fn rotated_jpeg(w: u32, h: u32) -> Vec<u8> {
+    let plain = picture(w, h, ImageFormat::Jpeg);
+    let mut exif = b"Exif\0\0MM\0\x2a\0\0\0\x08\0\x01".to_vec();
+    exif.extend_from_slice(&[0x01, 0x12, 0x00, 0x03, 0, 0, 0, 1, 0x00, 0x06, 0, 0]);
+    exif.extend_from_slice(&[0, 0, 0, 0]);
+    let mut out = plain[..2].to_vec();
+    out.extend_from_slice(&[0xFF, 0xE1]);
+    out.extend_from_slice(&((exif.len() + 2) as u16).to_be_bytes());
+    out.extend_from_slice(&exif);
+    out.extend_from_slice(&plain[2..]);
+    out
+}
+
+#[actix_web::test]
+async fn media_messages_are_processed_stored_and_shared_with_members_only() {
+    let app = spawn_app().await;
+    let ana = app.signup(&phone(1), "Ana").await;
+    let bo = app.signup(&phone(2), "Bo").await;
+    let eve = app.signup(&phone(3), "Eve").await;
+    let chat = app.private_chat(&ana, &bo).await;
+    let mut bo_ws = crate::ws::WsClient::connect(&app, &bo.token).await;
+    let path = format!("/api/chats/{chat}/messages");
+
+    let form = file(
+        "file",
+        "holiday.jpg",
+        picture(2400, 1600, ImageFormat::Jpeg),
+    )
+    .text("message_type", "image")
+    .text("caption", "Check this out!");
+    let (status, body) = upload(&app, &path, &ana, form).await;
+    assert_eq!(status, 201, "{body}");
+    let m = &body["message"];
+    assert_eq!(
+        (m["message_type"].as_str(), m["content"].as_str()),
+        (Some("image"), Some("Check this out!"))
+    );
+    assert_eq!(m["media_mime_type"], "image/jpeg");
+    let res = fetch(&app, m["media_url"].as_str().unwrap()).await;
+    let bytes = res.bytes().await.unwrap();
+    assert_eq!(m["media_size"].as_u64(), Some(bytes.len() as u64));
+    let img = image::load_from_memory(&bytes).unwrap();
+    assert_eq!((img.width(), img.height()), (1200, 800), "fits 1200×1200");
+    let thumb = image::load_from_memory(
+        &fetch(&app, m["thumbnail_url"].as_str().unwrap())
+            .await
+            .bytes()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(thumb.width() <= 300 && thumb.height() <= 300);
+
+    // Bo gets it live and in history, with links that work for him.
+    let event = bo_ws.next_of("new-message").await;
+    assert_eq!(
+        fetch(
+            &app,
+            event["data"]["message"]["media_url"].as_str().unwrap()
+        )
+        .await
+        .status(),
+        200
+    );
+    let history = app.history(&bo, chat).await;
+    assert_eq!(
+        fetch(&app, history[0]["thumbnail_url"].as_str().unwrap())
+            .await
+            .status(),
+        200
+    );
+    // Eve, not in the chat, can neither post nor read.
+    let (status, _) = upload(
+        &app,
+        &path,
+        &eve,
+        file("file", "x.jpg", picture(10, 10, ImageFormat::Jpeg)).text("message_type", "image"),
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        app.get(&format!("/api/chats/{chat}/messages"), &eve.token)
+            .await
+            .status,
+        404
+    );
+
+    // The orientation is applied and the metadata dropped.
+    let (_, body) = upload(
+        &app,
+        &path,
+        &ana,
+        file("file", "phone.jpg", rotated_jpeg(400, 200)).text("message_type", "image"),
+    )
+    .await;
+    let bytes = fetch(&app, body["message"]["media_url"].as_str().unwrap())
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    let img = image::load_from_memory(&bytes).unwrap();
+    assert_eq!((img.width(), img.height()), (200, 400), "turned upright");
+    assert!(!bytes.windows(4).any(|w| w == b"Exif"), "no metadata left");
+
+    // A document keeps its bytes and a clean name; audio keeps its duration.
+    let pdf = b"%PDF-1.4\n%\xE2\xE3\xCF\xD3\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n".to_vec();
+    let (status, body) = upload(
+        &app,
+        &path,
+        &ana,
+        file("file", "../../secret/report.pdf", pdf.clone()).text("message_type", "document"),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        (
+            body["message"]["file_name"].as_str(),
+            body["message"]["media_mime_type"].as_str()
+        ),
+        (Some("report.pdf"), Some("application/pdf"))
+    );
+    assert_eq!(
+        fetch(&app, body["message"]["media_url"].as_str().unwrap())
+            .await
+            .bytes()
+            .await
+            .unwrap()
+            .to_vec(),
+        pdf
+    );
+    let mp3 = [
+        b"ID3\x03\x00\x00\x00\x00\x00\x00".to_vec(),
+        vec![0xFF, 0xFB, 0x90, 0x64],
+        vec![0u8; 600],
+    ]
+    .concat();
+    let (status, body) = upload(
+        &app,
+        &path,
+        &ana,
+        file("file", "note.mp3", mp3)
+            .text("message_type", "audio")
+            .text("duration", "42"),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        (
+            body["message"]["media_duration"].as_i64(),
+            body["message"]["media_mime_type"].as_str()
+        ),
+        (Some(42), Some("audio/mpeg"))
+    );
+}
+
+#[actix_web::test]
+async fn refused_media_messages_store_nothing() {
+    let app = spawn_app_with(|s| s.media.max_document_bytes = 2048).await;
+    let ana = app.signup(&phone(1), "Ana").await;
+    let bo = app.signup(&phone(2), "Bo").await;
+    let chat = app.private_chat(&ana, &bo).await;
+    let other = app
+        .private_chat(&ana, &app.signup(&phone(3), "Cy").await)
+        .await;
+    let foreign = app.send_text(&ana, other, "elsewhere").await["id"]
+        .as_i64()
+        .unwrap();
+    let path = format!("/api/chats/{chat}/messages");
+    let pdf = b"%PDF-1.4\n%\xE2\xE3\xCF\xD3\n".to_vec();
+    let jpg = || picture(50, 50, ImageFormat::Jpeg);
+    let cases: Vec<(Form, u16, &str, Option<&str>)> = vec![
+        (
+            file("file", "a.pdf", pdf.clone()).text("message_type", "image"),
+            415,
+            "unsupported_media_type",
+            None,
+        ),
+        (
+            file("file", "a.jpg", jpg()).text("message_type", "video"),
+            415,
+            "unsupported_media_type",
+            None,
+        ),
+        (
+            file("file", "big.pdf", [pdf.clone(), vec![b'x'; 4096]].concat())
+                .text("message_type", "document"),
+            413,
+            "payload_too_large",
+            None,
+        ),
+        (
+            file(
+                "file",
+                "bad.jpg",
+                b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00 nope".repeat(50).to_vec(),
+            )
+            .text("message_type", "image"),
+            422,
+            "invalid_image",
+            Some("file"),
+        ),
+        (
+            file("file", "a.jpg", jpg()).text("message_type", "sticker"),
+            422,
+            "validation_failed",
+            Some("message_type"),
+        ),
+        (
+            Form::new().text("message_type", "image"),
+            422,
+            "validation_failed",
+            Some("file"),
+        ),
+        (
+            file("file", "a.jpg", jpg())
+                .text("message_type", "image")
+                .text("caption", "x".repeat(4097)),
+            422,
+            "validation_failed",
+            Some("caption"),
+        ),
+        (
+            file("file", "a.jpg", jpg())
+                .text("message_type", "audio")
+                .text("duration", "-1"),
+            415,
+            "unsupported_media_type",
+            None,
+        ),
+        (
+            file("file", "a.jpg", jpg())
+                .text("message_type", "image")
+                .text("reply_to_message_id", foreign.to_string()),
+            422,
+            "validation_failed",
+            Some("reply_to_message_id"),
+        ),
+    ];
+    for (form, status, code, field) in cases {
+        let (s, body) = upload(&app, &path, &ana, form).await;
+        assert_eq!(
+            (s.as_u16(), body["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{body}"
+        );
+        if field.is_some() {
+            assert_eq!(body["error"]["field"].as_str(), field, "{body}");
+        }
+    }
+    assert!(
+        app.history(&ana, chat).await.is_empty(),
+        "no message was stored"
+    );
+    assert_eq!(
+        walk(&app.settings.server.data_dir.join("media")),
+        0,
+        "and no file was left behind"
+    );
+}

@@ -86,6 +86,19 @@ pub struct NewMessage {
     pub longitude: Option<f64>,
     pub location_name: Option<String>,
     pub contact_data: Option<String>,
+    /// For image, video, audio and document messages.
+    pub media: Option<Media>,
+}
+
+/// A stored file a message carries (keys as stored, `store:…`).
+#[derive(Debug, Clone)]
+pub struct Media {
+    pub url: String,
+    pub thumbnail_url: Option<String>,
+    pub size: i64,
+    pub mime_type: String,
+    pub duration: Option<i32>,
+    pub file_name: Option<String>,
 }
 
 /// Checks free text: not blank, at most `max` characters, no control characters but newline,
@@ -150,6 +163,7 @@ impl Draft {
             longitude: None,
             location_name: None,
             contact_data: None,
+            media: None,
         };
         match kind {
             "text" => {
