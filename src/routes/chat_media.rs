@@ -146,7 +146,7 @@ pub async fn send(
         longitude: None,
         location_name: None,
         contact_data: None,
-        media: Some(media),
+        media: Some(Box::new(media)),
     };
     match ask_room(&state, chat_id, |reply| RoomCmd::Send {
         message,

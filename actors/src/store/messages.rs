@@ -87,7 +87,7 @@ pub struct NewMessage {
     pub location_name: Option<String>,
     pub contact_data: Option<String>,
     /// For image, video, audio and document messages.
-    pub media: Option<Media>,
+    pub media: Option<Box<Media>>,
 }
 
 /// A stored file a message carries (keys as stored, `store:…`).
