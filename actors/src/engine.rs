@@ -108,7 +108,17 @@ impl Engine {
             Registry::new(e)
         });
         // unwrap: `create` runs its closure before returning.
-        engine.unwrap()
+        let engine: Engine = engine.unwrap();
+        let janitor = engine.clone();
+        actix::spawn(async move {
+            loop {
+                janitor.clock.sleep(Duration::from_secs(60)).await;
+                if let Err(e) = janitor.purge_expired().await {
+                    tracing::warn!(error = %e, "purging expired statuses failed");
+                }
+            }
+        });
+        engine
     }
 
     /// Performs a write and waits for its commit.
@@ -140,6 +150,26 @@ impl Engine {
     ) -> Arc<Event> {
         self.storage.sign_links(&mut data);
         Event::new(name, channel, seq, data)
+    }
+
+    /// Deletes expired statuses and their files; answers how many files went. The server runs
+    /// it every minute (see [`Engine::start`]); tests call it directly.
+    pub async fn purge_expired(&self) -> StoreResult<usize> {
+        let mut removed = 0;
+        loop {
+            let (statuses, keys) = self
+                .write(crate::store::statuses::PurgeExpired { limit: 500 })
+                .await?;
+            if statuses == 0 {
+                return Ok(removed);
+            }
+            let keys: Vec<String> = keys
+                .iter()
+                .filter_map(|k| crate::storage::key_of(k).map(str::to_string))
+                .collect();
+            self.storage.delete_quietly(&keys).await;
+            removed += keys.len();
+        }
     }
 
     /// Hands a command to the chat's room.

@@ -11,6 +11,7 @@ pub mod groups;
 pub mod health;
 pub mod media;
 pub mod messages;
+pub mod status;
 pub mod users;
 
 use actix_web::web;
@@ -26,6 +27,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(groups::routes)
             .configure(contacts::routes)
             .configure(calls::routes)
+            .configure(status::routes)
             .configure(health::routes),
     );
 }

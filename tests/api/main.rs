@@ -11,6 +11,7 @@ mod groups;
 mod helpers;
 mod media;
 mod realtime;
+mod status;
 mod tokens;
 mod users;
 mod ws;

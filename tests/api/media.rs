@@ -239,6 +239,11 @@ async fn bad_uploads_are_refused_and_leave_nothing_behind() {
     );
 }
 
+/// Files in the app's local media folder.
+pub fn stored_files(app: &TestApp) -> usize {
+    walk(&app.settings.server.data_dir.join("media"))
+}
+
 fn walk(dir: &std::path::Path) -> usize {
     std::fs::read_dir(dir)
         .map(|entries| {

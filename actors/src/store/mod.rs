@@ -15,6 +15,7 @@ pub mod messages;
 pub mod reactions;
 pub mod receipts;
 pub mod schema;
+pub mod statuses;
 pub mod sync;
 pub mod users;
 pub mod views;

@@ -1,0 +1,295 @@
+//! `/api/status/*`: 24-hour statuses (text, image or video) shared with one's contacts.
+
+use actix_multipart::Multipart;
+use actix_web::{guard, web, HttpResponse};
+use chrono::{Datelike, TimeDelta};
+use courier_actors::storage::{key_of, stored};
+use courier_actors::store::statuses::{self, CreateStatus, DeleteStatus, Status, ViewStatus};
+use courier_actors::store::views::UserBrief;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, AuthUser};
+use crate::media::{images, read_form, upload_id, Kind};
+use crate::routes::avatar::{bad_image, put_all, upload_limit};
+use crate::state::AppState;
+use crate::validate;
+
+/// How long a status lives.
+pub const LIFETIME: TimeDelta = TimeDelta::hours(24);
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/status")
+            .route("", web::get().to(list))
+            .route(
+                "",
+                web::post()
+                    .guard(guard::fn_guard(is_multipart))
+                    .to(create_media),
+            )
+            .route("", web::post().to(create_text))
+            .route("/{id}/view", web::post().to(view))
+            .route("/{id}/views", web::get().to(views))
+            .route("/{id}", web::delete().to(delete)),
+    );
+}
+
+fn is_multipart(ctx: &guard::GuardContext<'_>) -> bool {
+    ctx.head()
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"multipart/form-data"))
+}
+
+fn status_json(s: &Status) -> Value {
+    json!({
+        "id": s.id,
+        "user_id": s.user_id,
+        "content_type": s.content_type,
+        "content": s.content,
+        "media_url": s.media_url,
+        "background_color": s.background_color,
+        "font_style": s.font_style,
+        "expires_at": s.expires_at.and_utc(),
+        "created_at": s.created_at.and_utc(),
+    })
+}
+
+#[derive(Deserialize)]
+struct TextStatus {
+    content_type: String,
+    content: Option<String>,
+    background_color: Option<String>,
+    font_style: Option<String>,
+}
+
+fn color(value: Option<String>) -> ApiResult<Option<String>> {
+    match value {
+        None => Ok(None),
+        Some(c)
+            if c.len() == 7
+                && c.starts_with('#')
+                && c[1..].bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            Ok(Some(c))
+        }
+        Some(_) => Err(ApiError::invalid(
+            "background_color",
+            "must be a colour like #25D366",
+        )),
+    }
+}
+
+fn font(value: Option<String>) -> ApiResult<Option<String>> {
+    match value {
+        None => Ok(None),
+        Some(f)
+            if !f.is_empty()
+                && f.len() <= 50
+                && f.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
+        {
+            Ok(Some(f))
+        }
+        Some(_) => Err(ApiError::invalid(
+            "font_style",
+            "must be up to 50 letters, digits, - or _",
+        )),
+    }
+}
+
+async fn create_text(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: ApiJson<TextStatus>,
+) -> ApiResult<HttpResponse> {
+    let b = body.0;
+    if b.content_type != "text" {
+        return Err(ApiError::invalid(
+            "content_type",
+            "a JSON status is text; images and videos are multipart uploads",
+        ));
+    }
+    let content = b
+        .content
+        .ok_or_else(|| ApiError::invalid("content", "is required"))?;
+    let content = validate::text("content", &content, 1, 700)?;
+    let status = state
+        .write(CreateStatus {
+            user_id: user.user_id,
+            content_type: "text",
+            content: Some(content),
+            media_url: None,
+            background_color: color(b.background_color)?,
+            font_style: font(b.font_style)?,
+            expires_at: state.engine.clock.now() + LIFETIME,
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(json!({ "status": status_json(&status) })))
+}
+
+async fn create_media(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    form: Multipart,
+) -> ApiResult<HttpResponse> {
+    upload_limit(&state, user.user_id)?;
+    let form = read_form(
+        form,
+        "media",
+        Some("content_type"),
+        None,
+        &state.settings.media,
+    )
+    .await?;
+    let (kind, content_type) = match form.text("content_type") {
+        Some("image") => (Kind::Image, "image"),
+        Some("video") => (Kind::Video, "video"),
+        _ => {
+            return Err(ApiError::invalid(
+                "content_type",
+                "must be image or video for an upload",
+            ))
+        }
+    };
+    let caption = form
+        .text("content")
+        .filter(|c| !c.trim().is_empty())
+        .map(|c| validate::text("content", c, 1, 700))
+        .transpose()?;
+    let file = form
+        .file
+        .ok_or_else(|| ApiError::invalid("media", "is required"))?;
+    let now = state.engine.clock.now();
+    let base = format!("status/{}/{:02}/{}", now.year(), now.month(), upload_id());
+    let (key, data) = if kind == Kind::Image {
+        let bytes = file.data.clone();
+        let img = web::block(move || images::message_image(&bytes))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(|e| bad_image(e).with_field("media"))?;
+        (format!("{base}.jpg"), img.image)
+    } else {
+        (format!("{base}.{}", file.sniffed.ext), file.data.to_vec())
+    };
+    put_all(&state, vec![(key.clone(), data)]).await?;
+    let created = state
+        .write(CreateStatus {
+            user_id: user.user_id,
+            content_type,
+            content: caption,
+            media_url: Some(stored(&key)),
+            background_color: None,
+            font_style: None,
+            expires_at: now + LIFETIME,
+        })
+        .await;
+    match created {
+        Ok(status) => Ok(HttpResponse::Created().json(json!({ "status": status_json(&status) }))),
+        Err(e) => {
+            state.engine.storage.delete_quietly(&[key]).await;
+            Err(e)
+        }
+    }
+}
+
+/// Statuses grouped by person, the most recent first; the caller's own included.
+async fn list(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
+    let mut conn = state.engine.db.get().await?;
+    let (rows, people, seen) =
+        statuses::feed(&mut conn.conn(), user.user_id, state.engine.clock.now()).await?;
+    let mut groups: Vec<(i64, Vec<Value>)> = Vec::new();
+    for s in &rows {
+        let mut item = status_json(s);
+        item["is_viewed"] = json!(s.user_id == user.user_id || seen.contains(&s.id));
+        match groups.iter_mut().find(|(owner, _)| *owner == s.user_id) {
+            Some((_, list)) => list.push(item),
+            None => groups.push((s.user_id, vec![item])),
+        }
+    }
+    let out: Vec<Value> = groups
+        .into_iter()
+        .map(|(owner, list)| {
+            json!({
+                "user": people.get(&owner).map(UserBrief::of),
+                "is_mine": owner == user.user_id,
+                "latest_status_at": list.first().map(|s| s["created_at"].clone()),
+                "all_viewed": list.iter().all(|s| s["is_viewed"] == true),
+                "statuses": list,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "statuses": out })))
+}
+
+async fn view(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    let id = path.into_inner();
+    let status = {
+        let mut conn = state.engine.db.get().await?;
+        statuses::visible(&mut conn.conn(), id, user.user_id, state.engine.clock.now()).await?
+    };
+    let status = status.ok_or_else(|| ApiError::not_found("status"))?;
+    let viewed_at = if status.user_id == user.user_id {
+        state.engine.clock.now()
+    } else {
+        state
+            .write(ViewStatus {
+                status_id: id,
+                viewer: user.user_id,
+            })
+            .await?
+    };
+    Ok(HttpResponse::Ok().json(json!({ "success": true, "viewed_at": viewed_at.and_utc() })))
+}
+
+async fn views(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    let id = path.into_inner();
+    let mut conn = state.engine.db.get().await?;
+    let mut conn = conn.conn();
+    let status = statuses::visible(&mut conn, id, user.user_id, state.engine.clock.now())
+        .await?
+        .ok_or_else(|| ApiError::not_found("status"))?;
+    if status.user_id != user.user_id {
+        return Err(ApiError::forbidden(
+            "not_owner",
+            "only the status's owner sees who viewed it",
+        ));
+    }
+    let list: Vec<Value> = statuses::views(&mut conn, id)
+        .await?
+        .iter()
+        .map(|(u, at)| json!({ "viewer": UserBrief::of(u), "viewed_at": at.and_utc() }))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "total_views": list.len(), "views": list })))
+}
+
+async fn delete(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    let keys = state
+        .write(DeleteStatus {
+            status_id: path.into_inner(),
+            owner: user.user_id,
+        })
+        .await?
+        .ok_or_else(|| ApiError::not_found("status"))?;
+    let keys: Vec<String> = keys
+        .iter()
+        .filter_map(|k| key_of(k).map(str::to_string))
+        .collect();
+    state.engine.storage.delete_quietly(&keys).await;
+    Ok(HttpResponse::Ok()
+        .json(json!({ "success": true, "message": "Status deleted successfully" })))
+}
