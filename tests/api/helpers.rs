@@ -267,6 +267,89 @@ impl TestApp {
     }
 }
 
+/// A local S3-compatible server (moto) for one test, with a bucket of its own; stopped when
+/// dropped. The binary is `COURIER_TEST_MOTO` or `moto_server` on the PATH. Without one, the
+/// S3 tests report that they did not run, unless `COURIER_REQUIRE_S3` is set (CI sets it).
+pub struct S3Server {
+    child: std::process::Child,
+    pub endpoint: String,
+    pub bucket: String,
+}
+
+impl S3Server {
+    pub async fn start() -> Option<S3Server> {
+        let program = std::env::var("COURIER_TEST_MOTO").unwrap_or_else(|_| "moto_server".into());
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
+        let child = std::process::Command::new(&program)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        let child = match child {
+            Ok(c) => c,
+            Err(e) if std::env::var_os("COURIER_REQUIRE_S3").is_some() => {
+                panic!("cannot start {program}: {e}")
+            }
+            Err(_) => {
+                eprintln!("S3 tests need moto_server (pip install 'moto[server]'); not run here");
+                return None;
+            }
+        };
+        let mut server = S3Server {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+            bucket: format!("courier-{}", hex_id()),
+        };
+        let client = reqwest::Client::new();
+        for _ in 0..300 {
+            if let Ok(r) = client
+                .put(format!("{}/{}", server.endpoint, server.bucket))
+                .send()
+                .await
+            {
+                if r.status().is_success() {
+                    return Some(server);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = server.child.kill();
+        panic!("moto_server did not come up on {}", server.endpoint);
+    }
+
+    /// Points a server's media settings at this store.
+    pub fn configure(&self, s: &mut Settings) {
+        s.media.store = "s3".into();
+        s.media.s3_endpoint = self.endpoint.clone();
+        s.media.s3_bucket = self.bucket.clone();
+        s.media.s3_access_key_id = "test".into();
+        s.media.s3_secret_access_key = "test".into();
+        s.media.s3_path_style = true;
+    }
+
+    /// How many objects the bucket holds.
+    pub async fn objects(&self) -> usize {
+        let body = reqwest::get(format!("{}/{}?list-type=2", self.endpoint, self.bucket))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        body.matches("<Key>").count()
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A database for one test, removed when the test ends.
 pub struct TestDb {
     pub url: String,

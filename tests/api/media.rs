@@ -521,3 +521,94 @@ async fn refused_media_messages_store_nothing() {
         "and no file was left behind"
     );
 }
+
+/// The same uploads on an S3-compatible store: objects land in the bucket, links work through
+/// Courier, and refused uploads leave nothing there.
+#[actix_web::test]
+async fn uploads_work_the_same_on_an_s3_compatible_store() {
+    let Some(s3) = crate::helpers::S3Server::start().await else {
+        return;
+    };
+    let app = spawn_app_with(|s| s3.configure(s)).await;
+    let ana = app.signup(&phone(1), "Ana").await;
+    let bo = app.signup(&phone(2), "Bo").await;
+    let chat = app.private_chat(&ana, &bo).await;
+    assert_eq!(
+        s3.objects().await,
+        0,
+        "the start-up probe cleaned up after itself"
+    );
+
+    let (status, body) = upload(
+        &app,
+        "/api/user/avatar",
+        &ana,
+        file("avatar", "me.png", picture(400, 300, ImageFormat::Png)),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(s3.objects().await, 3);
+    let res = fetch(&app, body["avatar_url"].as_str().unwrap()).await;
+    assert_eq!(
+        (
+            res.status().as_u16(),
+            res.headers()["content-type"].to_str().unwrap()
+        ),
+        (200, "image/jpeg")
+    );
+
+    let path = format!("/api/chats/{chat}/messages");
+    let (status, body) = upload(
+        &app,
+        &path,
+        &ana,
+        file("file", "p.jpg", picture(1600, 1200, ImageFormat::Jpeg)).text("message_type", "image"),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(s3.objects().await, 5, "image and thumbnail");
+    let seen = app.history(&bo, chat).await;
+    let img = image::load_from_memory(
+        &fetch(&app, seen[0]["media_url"].as_str().unwrap())
+            .await
+            .bytes()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!((img.width(), img.height()), (1200, 900));
+
+    let (status, _) = upload(
+        &app,
+        &path,
+        &ana,
+        file("file", "x.pdf", b"%PDF-1.4\n".to_vec()).text("message_type", "image"),
+    )
+    .await;
+    assert_eq!(status, 415);
+    let (status, _) = upload(
+        &app,
+        &path,
+        &ana,
+        file("file", "x.jpg", picture(40, 40, ImageFormat::Jpeg))
+            .text("message_type", "image")
+            .text("reply_to_message_id", "999999"),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        s3.objects().await,
+        5,
+        "refused uploads left nothing in the bucket"
+    );
+
+    // Replacing the avatar removes the old objects from the bucket.
+    upload(
+        &app,
+        "/api/user/avatar",
+        &ana,
+        file("avatar", "new.png", picture(200, 200, ImageFormat::Png)),
+    )
+    .await;
+    assert_eq!(s3.objects().await, 5);
+}
