@@ -13,6 +13,14 @@ use futures_util::StreamExt;
 use crate::config::MediaSettings;
 use crate::error::{ApiError, ApiResult};
 
+/// Whether a request carries a multipart form (a route guard: uploads go one way, JSON another).
+pub fn is_multipart(ctx: &actix_web::guard::GuardContext<'_>) -> bool {
+    ctx.head()
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"multipart/form-data"))
+}
+
 /// What kind of media a file is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

@@ -31,20 +31,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(
                 "/{id}/messages",
                 web::post()
-                    .guard(guard::fn_guard(is_multipart))
+                    .guard(guard::fn_guard(crate::media::is_multipart))
                     .to(crate::routes::chat_media::send),
             )
             .route("/{id}/messages", web::post().to(send))
             .route("/{id}/read", web::put().to(read)),
     );
-}
-
-/// Media messages come as multipart forms; everything else as JSON.
-fn is_multipart(ctx: &guard::GuardContext<'_>) -> bool {
-    ctx.head()
-        .headers()
-        .get(actix_web::http::header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"multipart/form-data"))
 }
 
 /// Runs a room command and waits for its answer.

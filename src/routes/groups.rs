@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use actix_web::{web, HttpResponse};
+use actix_web::{guard, web, HttpResponse};
 use courier_actors::room::{announce_new_group, GroupCmd, RoomCmd};
 use courier_actors::store::chats;
 use courier_actors::store::contacts::relations_to;
@@ -20,8 +20,20 @@ use crate::validate;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/groups")
+            .route(
+                "",
+                web::post()
+                    .guard(guard::fn_guard(crate::media::is_multipart))
+                    .to(crate::routes::group_media::create),
+            )
             .route("", web::post().to(create))
             .route("/{id}", web::get().to(get))
+            .route(
+                "/{id}",
+                web::put()
+                    .guard(guard::fn_guard(crate::media::is_multipart))
+                    .to(crate::routes::group_media::update),
+            )
             .route("/{id}", web::put().to(update))
             .route("/{id}/members", web::post().to(add_members))
             .route("/{id}/members/{user_id}", web::delete().to(remove_member))
@@ -47,7 +59,7 @@ fn distinct(field: &str, ids: &[i64]) -> ApiResult<()> {
 }
 
 /// `description`: absent (keep), `null` or `""` (clear), or text up to 512 characters.
-fn description(value: Option<Value>) -> ApiResult<Option<Option<String>>> {
+pub fn description_of(value: Option<Value>) -> ApiResult<Option<Option<String>>> {
     match value {
         None => Ok(None),
         Some(Value::Null) => Ok(Some(None)),
@@ -62,7 +74,31 @@ fn description(value: Option<Value>) -> ApiResult<Option<Option<String>>> {
     }
 }
 
-fn summary(change: &Change) -> Value {
+/// A new group's participants: no repeats, not the creator, within the size limit.
+pub fn check_participants(state: &AppState, creator: i64, ids: &[i64]) -> ApiResult<()> {
+    distinct("participants", ids)?;
+    if ids.contains(&creator) {
+        return Err(ApiError::invalid(
+            "participants",
+            "must not include yourself (you are added as admin)",
+        ));
+    }
+    if ids.len() + 1 > state.settings.limits.max_group_size {
+        return Err(ApiError {
+            code: "group_full",
+            ..ApiError::invalid(
+                "participants",
+                format!(
+                    "a group has at most {} members",
+                    state.settings.limits.max_group_size
+                ),
+            )
+        });
+    }
+    Ok(())
+}
+
+pub fn summary(change: &Change) -> Value {
     let c = &change.chat;
     json!({
         "id": c.id,
@@ -91,20 +127,15 @@ async fn create(
 ) -> ApiResult<HttpResponse> {
     let body = body.0;
     let name = validate::text("name", &body.name, 1, 100)?;
-    let description = description(body.description)?.flatten();
-    distinct("participants", &body.participants)?;
-    if body.participants.contains(&user.user_id) {
-        return Err(ApiError::invalid(
-            "participants",
-            "must not include yourself (you are added as admin)",
-        ));
-    }
+    let description = description_of(body.description)?.flatten();
+    check_participants(&state, user.user_id, &body.participants)?;
     let max = state.settings.limits.max_group_size;
     let change = state
         .write(CreateGroup {
             creator: user.user_id,
             name,
             description,
+            avatar_url: None,
             participants: body.participants,
             max_size: max,
         })
@@ -189,7 +220,7 @@ async fn update(
         .as_deref()
         .map(|n| validate::text("name", n, 1, 100))
         .transpose()?;
-    let description = description(body.description)?;
+    let description = description_of(body.description)?;
     if name.is_none() && description.is_none() {
         return Err(ApiError::invalid(
             "name",
@@ -200,7 +231,11 @@ async fn update(
         &state,
         path.into_inner(),
         user.user_id,
-        GroupCmd::Update { name, description },
+        GroupCmd::Update {
+            name,
+            description,
+            avatar_url: None,
+        },
     )
     .await?;
     let c = &done.chat;

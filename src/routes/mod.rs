@@ -7,6 +7,7 @@ pub mod calls;
 pub mod chat_media;
 pub mod chats;
 pub mod contacts;
+pub mod group_media;
 pub mod groups;
 pub mod health;
 pub mod media;

@@ -26,7 +26,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(
                 "",
                 web::post()
-                    .guard(guard::fn_guard(is_multipart))
+                    .guard(guard::fn_guard(crate::media::is_multipart))
                     .to(create_media),
             )
             .route("", web::post().to(create_text))
@@ -34,13 +34,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/{id}/views", web::get().to(views))
             .route("/{id}", web::delete().to(delete)),
     );
-}
-
-fn is_multipart(ctx: &guard::GuardContext<'_>) -> bool {
-    ctx.head()
-        .headers()
-        .get(actix_web::http::header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"multipart/form-data"))
 }
 
 fn status_json(s: &Status) -> Value {

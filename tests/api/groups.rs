@@ -271,7 +271,7 @@ async fn only_admins_manage_a_group_and_outsiders_cannot_see_it() {
     let history = app.history(&u[2], id).await;
     assert_eq!(
         history.last().unwrap()["content"],
-        "Ana changed the group name to \"Crew\" and its description"
+        "Ana changed the group name to \"Crew\" and changed the group description"
     );
 }
 

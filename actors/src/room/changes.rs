@@ -200,11 +200,16 @@ impl ChatRoom {
         let (chat_id, max) = (self.chat_id, self.engine.realtime.max_group_size);
         // The writer checks rights against the database: the authority, whatever is cached.
         let answer = match cmd.clone() {
-            GroupCmd::Update { name, description } => self.engine.submit(UpdateGroup {
+            GroupCmd::Update {
+                name,
+                description,
+                avatar_url,
+            } => self.engine.submit(UpdateGroup {
                 actor,
                 chat_id,
                 name,
                 description,
+                avatar_url,
             }),
             GroupCmd::Add { user_ids } => self.engine.submit(AddMembers {
                 actor,

@@ -52,6 +52,8 @@ pub enum GroupCmd {
     Update {
         name: Option<String>,
         description: Option<Option<String>>,
+        /// A new photo (stored key).
+        avatar_url: Option<String>,
     },
     Add {
         user_ids: Vec<i64>,

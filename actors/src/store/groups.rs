@@ -259,6 +259,8 @@ pub struct CreateGroup {
     pub creator: i64,
     pub name: String,
     pub description: Option<String>,
+    /// A photo (stored key).
+    pub avatar_url: Option<String>,
     pub participants: Vec<i64>,
     pub max_size: usize,
 }
@@ -278,12 +280,14 @@ impl WriteOp for CreateGroup {
             Err(r) => return Ok(Err(r)),
         };
         let (now, name, description) = (tx.now, self.name.clone(), self.description.clone());
+        let avatar = self.avatar_url.clone();
         let chat: Chat = on_conn!(&mut tx.conn, |c| {
             diesel::insert_into(chats_t::table)
                 .values((
                     chats_t::chat_type.eq("group"),
                     chats_t::name.eq(Some(name)),
                     chats_t::description.eq(description),
+                    chats_t::avatar_url.eq(avatar),
                     chats_t::created_by.eq(Some(creator.id)),
                     chats_t::created_at.eq(now),
                     chats_t::updated_at.eq(now),
@@ -309,6 +313,8 @@ pub struct UpdateGroup {
     pub name: Option<String>,
     /// `Some(None)` clears the description.
     pub description: Option<Option<String>>,
+    /// A new photo (stored key).
+    pub avatar_url: Option<String>,
 }
 
 impl WriteOp for UpdateGroup {
@@ -324,27 +330,40 @@ impl WriteOp for UpdateGroup {
         }
         let name = self.name.clone().filter(|n| Some(n) != chat.name.as_ref());
         let description = self.description.clone().filter(|d| *d != chat.description);
+        let avatar = self.avatar_url.clone();
         let (now, id) = (tx.now, chat.id);
         on_conn!(&mut tx.conn, |c| {
             diesel::update(chats_t::table.find(id))
                 .set((
                     name.clone().map(|n| chats_t::name.eq(Some(n))),
                     description.clone().map(|d| chats_t::description.eq(d)),
+                    avatar.clone().map(|a| chats_t::avatar_url.eq(Some(a))),
                     chats_t::updated_at.eq(now),
                 ))
                 .execute(c)
                 .await?
         });
-        let text = match (&name, &description) {
-            (Some(n), None) => format!("{} changed the group name to \"{n}\"", actor.name),
-            (None, Some(_)) => format!("{} changed the group description", actor.name),
-            (Some(n), Some(_)) => format!(
-                "{} changed the group name to \"{n}\" and its description",
-                actor.name
-            ),
-            (None, None) => return finish(tx, id, actor, None, Vec::new(), None, Vec::new()).await,
-        };
-        let data = json!({ "action": "updated", "actor_id": actor.id, "name": name, "description": description });
+        let mut parts = Vec::new();
+        if let Some(n) = &name {
+            parts.push(format!("changed the group name to \"{n}\""));
+        }
+        if description.is_some() {
+            parts.push("changed the group description".to_string());
+        }
+        if avatar.is_some() {
+            parts.push("changed the group photo".to_string());
+        }
+        if parts.is_empty() {
+            return finish(tx, id, actor, None, Vec::new(), None, Vec::new()).await;
+        }
+        let text = format!("{} {}", actor.name, parts.join(" and "));
+        let data = json!({
+            "action": "updated",
+            "actor_id": actor.id,
+            "name": name,
+            "description": description,
+            "photo_changed": avatar.is_some(),
+        });
         let system = system_message(tx, id, &actor, text, data).await?;
         finish(tx, id, actor, Some(system), Vec::new(), None, Vec::new()).await
     }

@@ -1,0 +1,184 @@
+//! `POST /api/groups` and `PUT /api/groups/{id}` as multipart forms, with a group photo
+//! (`avatar`). Registered in `routes::groups` beside the JSON forms.
+
+use actix_multipart::Multipart;
+use actix_web::{web, HttpResponse};
+use courier_actors::room::{announce_new_group, GroupCmd, RoomCmd};
+use courier_actors::storage::{key_of, stored};
+use courier_actors::store::chats;
+use courier_actors::store::groups::CreateGroup;
+use serde_json::json;
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::AuthUser;
+use crate::media::{images, read_form, upload_id, Form, Kind};
+use crate::routes::avatar::{bad_image, put_all, upload_limit};
+use crate::routes::chats::ask_room;
+use crate::routes::groups::{check_participants, description_of, summary};
+use crate::state::AppState;
+use crate::validate;
+
+/// Stores the photo in the form (if any) at the avatar sizes; answers the 300 px key and every
+/// key written (to remove if what follows fails).
+async fn photo(state: &AppState, form: &mut Form) -> ApiResult<(Option<String>, Vec<String>)> {
+    let Some(file) = form.file.take() else {
+        return Ok((None, Vec::new()));
+    };
+    let sizes = web::block(move || images::avatar(&file.data))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|e| bad_image(e).with_field("avatar"))?;
+    let base = format!("avatars/groups/{}", upload_id());
+    let objects: Vec<(String, Vec<u8>)> = sizes
+        .into_iter()
+        .map(|(n, d)| (format!("{base}_{n}.jpg"), d))
+        .collect();
+    let keys: Vec<String> = objects.iter().map(|(k, _)| k.clone()).collect();
+    put_all(state, objects).await?;
+    Ok((Some(stored(&format!("{base}_300.jpg"))), keys))
+}
+
+/// The group's earlier photo files, to remove once a new one is in place.
+fn variants(avatar: &str) -> Vec<String> {
+    key_of(avatar)
+        .map(|k| {
+            images::AVATAR_SIZES
+                .iter()
+                .map(|n| k.replace("_300.jpg", &format!("_{n}.jpg")))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `participants`: a JSON array (`[2, 3]`) or a comma-separated list (`2,3`).
+fn participants(form: &Form) -> ApiResult<Vec<i64>> {
+    let Some(raw) = form
+        .text("participants")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    else {
+        return Ok(Vec::new());
+    };
+    let parsed: Option<Vec<i64>> = if raw.starts_with('[') {
+        serde_json::from_str(raw).ok()
+    } else {
+        raw.split(',').map(|p| p.trim().parse().ok()).collect()
+    };
+    parsed.ok_or_else(|| ApiError::invalid("participants", "must be user ids, as [1, 2] or 1,2"))
+}
+
+pub async fn create(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    form: Multipart,
+) -> ApiResult<HttpResponse> {
+    upload_limit(&state, user.user_id)?;
+    let mut form = read_form(
+        form,
+        "avatar",
+        None,
+        Some(Kind::Image),
+        &state.settings.media,
+    )
+    .await?;
+    let name = validate::text("name", form.text("name").unwrap_or(""), 1, 100)?;
+    let description = description_of(form.text("description").map(|d| json!(d)))?.flatten();
+    let ids = participants(&form)?;
+    check_participants(&state, user.user_id, &ids)?;
+    let (avatar_url, keys) = photo(&state, &mut form).await?;
+    let max = state.settings.limits.max_group_size;
+    let created = state
+        .write(CreateGroup {
+            creator: user.user_id,
+            name,
+            description,
+            avatar_url,
+            participants: ids,
+            max_size: max,
+        })
+        .await
+        .map_err(ApiError::from)
+        .and_then(|r| r.map_err(|r| ApiError::from(r).with_field("participants")));
+    match created {
+        Ok(change) => {
+            announce_new_group(&state.engine, &change);
+            Ok(HttpResponse::Created().json(json!({ "group": summary(&change) })))
+        }
+        Err(e) => {
+            state.engine.storage.delete_quietly(&keys).await;
+            Err(e)
+        }
+    }
+}
+
+pub async fn update(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<i64>,
+    form: Multipart,
+) -> ApiResult<HttpResponse> {
+    let chat_id = path.into_inner();
+    upload_limit(&state, user.user_id)?;
+    let mut form = read_form(
+        form,
+        "avatar",
+        None,
+        Some(Kind::Image),
+        &state.settings.media,
+    )
+    .await?;
+    let name = form
+        .text("name")
+        .map(|n| validate::text("name", n, 1, 100))
+        .transpose()?;
+    let description = description_of(form.text("description").map(|d| json!(d)))?;
+    if name.is_none() && description.is_none() && form.file.is_none() {
+        return Err(ApiError::invalid(
+            "name",
+            "give a name, a description and/or an avatar to change",
+        ));
+    }
+    let previous = {
+        let mut conn = state.engine.db.get().await?;
+        chats::find(&mut conn.conn(), chat_id)
+            .await?
+            .and_then(|c| c.avatar_url)
+    };
+    let (avatar_url, keys) = photo(&state, &mut form).await?;
+    let changed = avatar_url.is_some();
+    let cmd = GroupCmd::Update {
+        name,
+        description,
+        avatar_url,
+    };
+    match ask_room(&state, chat_id, |reply| RoomCmd::Group {
+        actor: user.user_id,
+        cmd,
+        reply,
+    })
+    .await
+    {
+        Ok(done) => {
+            if changed {
+                if let Some(old) = previous {
+                    state.engine.storage.delete_quietly(&variants(&old)).await;
+                }
+            }
+            let c = &done.chat;
+            Ok(HttpResponse::Ok().json(json!({
+                "success": true,
+                "group": {
+                    "id": c.id,
+                    "name": c.name,
+                    "description": c.description,
+                    "avatar_url": c.avatar_url,
+                    "updated_at": c.updated_at.and_utc(),
+                }
+            })))
+        }
+        Err(e) => {
+            state.engine.storage.delete_quietly(&keys).await;
+            Err(e)
+        }
+    }
+}
