@@ -97,7 +97,6 @@ pub async fn create(
             max_size: max,
         })
         .await
-        .map_err(ApiError::from)
         .and_then(|r| r.map_err(|r| ApiError::from(r).with_field("participants")));
     match created {
         Ok(change) => {
