@@ -622,6 +622,55 @@ async fn uploads_work_the_same_on_an_s3_compatible_store() {
     )
     .await;
     assert_eq!(s3.objects().await, 5);
+
+    // A document, a status and a group photo land there too.
+    let pdf = b"%PDF-1.4\n%\xE2\xE3\xCF\xD3\n1 0 obj << >> endobj\n".to_vec();
+    let (status, body) = upload(
+        &app,
+        &path,
+        &ana,
+        file("file", "r.pdf", pdf.clone()).text("message_type", "document"),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        fetch(&app, body["message"]["media_url"].as_str().unwrap())
+            .await
+            .bytes()
+            .await
+            .unwrap()
+            .to_vec(),
+        pdf
+    );
+    let (status, body) = upload(
+        &app,
+        "/api/status",
+        &ana,
+        file("media", "s.png", picture(300, 300, ImageFormat::Png)).text("content_type", "image"),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let form = file("avatar", "g.png", picture(300, 300, ImageFormat::Png))
+        .text("name", "Team")
+        .text("participants", bo.id.to_string());
+    let (status, body) = upload(&app, "/api/groups", &ana, form).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(s3.objects().await, 5 + 1 + 1 + 3);
+    let status_id = app.get("/api/status", &ana.token).await.body["statuses"][0]["statuses"][0]
+        ["id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(
+        app.delete(&format!("/api/status/{status_id}"), &ana.token)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        s3.objects().await,
+        5 + 1 + 3,
+        "a deleted status's object is removed"
+    );
 }
 
 #[actix_web::test]
