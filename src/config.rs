@@ -234,6 +234,9 @@ pub struct MediaSettings {
     pub s3_secret_access_key: String,
     /// Path-style addressing (`endpoint/bucket/key`), as most S3-compatible servers want.
     pub s3_path_style: bool,
+    /// Hand out presigned S3 URLs (clients fetch from the store); false: links to Courier,
+    /// which serves the files from the store.
+    pub s3_presign: bool,
     pub max_image_bytes: usize,
     pub max_video_bytes: usize,
     pub max_audio_bytes: usize,
@@ -255,6 +258,7 @@ impl Default for MediaSettings {
             s3_access_key_id: String::new(),
             s3_secret_access_key: String::new(),
             s3_path_style: true,
+            s3_presign: true,
             max_image_bytes: 10 * 1024 * 1024,
             max_video_bytes: 100 * 1024 * 1024,
             max_audio_bytes: 50 * 1024 * 1024,
@@ -276,6 +280,7 @@ impl MediaSettings {
                 access_key_id: self.s3_access_key_id.clone(),
                 secret_access_key: self.s3_secret_access_key.clone(),
                 path_style: self.s3_path_style,
+                presign: self.s3_presign,
             },
             _ => Backend::Local {
                 dir: if self.dir.is_empty() {
@@ -434,6 +439,10 @@ impl Settings {
             return fail(
                 "media.url_ttl_secs must be at least 60 and media.uploads_per_minute positive",
             );
+        }
+        // A presigned link lasts up to 1.25 × the TTL; S3 accepts at most seven days.
+        if m.store == "s3" && m.s3_presign && m.url_ttl_secs > 7 * 24 * 3600 * 4 / 5 {
+            return fail("media.url_ttl_secs is at most 483840 (5.6 days) with presigned S3 links");
         }
         let c = &self.calls;
         if c.ring_timeout_secs == 0 || c.max_signal_bytes < 1024 || c.turn_ttl_secs == 0 {

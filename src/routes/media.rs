@@ -9,7 +9,7 @@ use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::web::Bytes;
 use actix_web::{web, HttpResponse};
-use courier_actors::storage::{Denied, KEY_PREFIX};
+use courier_actors::storage::{content_type, Denied, KEY_PREFIX};
 use futures_util::StreamExt;
 use serde::Deserialize;
 
@@ -24,29 +24,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 struct Signed {
     expires: Option<i64>,
     sig: Option<String>,
-}
-
-fn content_type(key: &str) -> &'static str {
-    match key.rsplit('.').next().unwrap_or("") {
-        "jpg" | "jpeg" => "image/jpeg",
-        "png" => "image/png",
-        "webp" => "image/webp",
-        "gif" => "image/gif",
-        "mp4" | "m4a" => "video/mp4",
-        "webm" => "video/webm",
-        "mov" => "video/quicktime",
-        "3gp" => "video/3gpp",
-        "mkv" => "video/x-matroska",
-        "mp3" => "audio/mpeg",
-        "ogg" => "audio/ogg",
-        "wav" => "audio/wav",
-        "aac" => "audio/aac",
-        "amr" => "audio/amr",
-        "flac" => "audio/flac",
-        "pdf" => "application/pdf",
-        "txt" => "text/plain; charset=utf-8",
-        _ => "application/octet-stream",
-    }
 }
 
 async fn serve(

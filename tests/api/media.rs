@@ -533,8 +533,8 @@ async fn refused_media_messages_store_nothing() {
     );
 }
 
-/// The same uploads on an S3-compatible store: objects land in the bucket, links work through
-/// Courier, and refused uploads leave nothing there.
+/// The same uploads on an S3-compatible store: objects land in the bucket, links are presigned
+/// URLs the store itself serves, and refused uploads leave nothing there.
 #[actix_web::test]
 async fn uploads_work_the_same_on_an_s3_compatible_store() {
     let Some(s3) = crate::helpers::S3Server::start().await else {
@@ -559,7 +559,13 @@ async fn uploads_work_the_same_on_an_s3_compatible_store() {
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(s3.objects().await, 3);
-    let res = fetch(&app, body["avatar_url"].as_str().unwrap()).await;
+    let link = body["avatar_url"].as_str().unwrap();
+    assert!(
+        link.starts_with(&format!("{}/{}/avatars/users/", s3.endpoint, s3.bucket)),
+        "a presigned URL to the store: {link}"
+    );
+    assert!(link.contains("X-Amz-Signature="), "{link}");
+    let res = fetch(&app, link).await;
     assert_eq!(
         (
             res.status().as_u16(),

@@ -1,8 +1,12 @@
 //! Media storage: a local folder by default, any S3-compatible store by configuration, behind
 //! one interface (`object_store`). The database keeps object keys; clients get signed,
-//! expiring links (`/media/{key}?expires=…&sig=…`, an HMAC over key and expiry) that Courier
-//! checks and serves. Links are made when a response or event is rendered, for whoever may
-//! see it.
+//! expiring links, made when a response or event is rendered for whoever may see it: for a
+//! local folder `/media/{key}?expires=…&sig=…` (an HMAC over key and expiry) that Courier
+//! checks and serves, for S3 a presigned URL to the store itself.
+
+mod presign;
+
+pub use presign::S3Signer;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +17,9 @@ use hmac::{Hmac, Mac};
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{
+    Attribute, AttributeValue, Attributes, ObjectStore, ObjectStoreExt, PutOptions, PutPayload,
+};
 use serde_json::Value;
 use sha2::Sha256;
 
@@ -49,12 +55,16 @@ pub enum Backend {
         access_key_id: String,
         secret_access_key: String,
         path_style: bool,
+        /// Links are presigned URLs to the store (else Courier-signed links it serves).
+        presign: bool,
     },
 }
 
 /// The media store and link signer. Cheap to clone.
 #[derive(Clone)]
 pub struct Storage {
+    /// For S3 stores whose links are presigned URLs.
+    presigner: Option<Arc<S3Signer>>,
     store: Arc<dyn ObjectStore>,
     signing_key: Arc<Vec<u8>>,
     /// Prefix of links, e.g. `https://chat.example.org` (empty: links start with `/media/`).
@@ -91,6 +101,7 @@ impl Storage {
                 access_key_id,
                 secret_access_key,
                 path_style,
+                ..
             } => {
                 let mut b = AmazonS3Builder::new()
                     .with_bucket_name(bucket)
@@ -106,7 +117,31 @@ impl Storage {
                 Arc::new(b.build()?)
             }
         };
+        let presigner = match backend {
+            Backend::S3 {
+                bucket,
+                region,
+                endpoint,
+                access_key_id,
+                secret_access_key,
+                path_style,
+                presign: true,
+            } => Some(Arc::new(S3Signer {
+                endpoint: if endpoint.is_empty() {
+                    format!("https://s3.{region}.amazonaws.com")
+                } else {
+                    endpoint.clone()
+                },
+                bucket: bucket.clone(),
+                region: region.clone(),
+                access_key_id: access_key_id.clone(),
+                secret_access_key: secret_access_key.clone(),
+                path_style: *path_style,
+            })),
+            _ => None,
+        };
         Ok(Storage {
+            presigner,
             store,
             signing_key: Arc::new(signing_key),
             public_url: public_url.trim_end_matches('/').to_string(),
@@ -115,10 +150,25 @@ impl Storage {
         })
     }
 
+    /// Stores an object. On S3 its content type (from the key's extension) is stored with it,
+    /// for clients that fetch it there.
     pub async fn put(&self, key: &str, data: Bytes) -> Result<(), StorageError> {
-        self.store
-            .put(&Path::from(key), PutPayload::from(data))
-            .await?;
+        let path = Path::from(key);
+        if self.presigner.is_some() {
+            let attributes = Attributes::from_iter([(
+                Attribute::ContentType,
+                AttributeValue::from(content_type(key)),
+            )]);
+            let options = PutOptions {
+                attributes,
+                ..Default::default()
+            };
+            self.store
+                .put_opts(&path, PutPayload::from(data), options)
+                .await?;
+        } else {
+            self.store.put(&path, PutPayload::from(data)).await?;
+        }
         Ok(())
     }
 
@@ -166,6 +216,14 @@ impl Storage {
         let ttl = self.ttl.as_secs().max(4) as i64;
         let step = ttl / 4;
         let now = self.clock.now().and_utc().timestamp();
+        if let Some(signer) = &self.presigner {
+            // Signed at the start of the current step, valid a full lifetime past its end.
+            let signed = now.div_euclid(step) * step;
+            let at = chrono::DateTime::from_timestamp(signed, 0)
+                .map(|d| d.naive_utc())
+                .unwrap_or_default();
+            return signer.presign(key, at, (ttl + step) as u64);
+        }
         let expires = (now + ttl).div_euclid(step) * step + step;
         format!(
             "{}/media/{}?expires={expires}&sig={}",
@@ -211,6 +269,32 @@ impl Storage {
             Value::Array(items) => items.iter_mut().for_each(|v| self.sign_links(v)),
             _ => {}
         }
+    }
+}
+
+/// The content type of a stored object, from its key's extension (keys are made by Courier,
+/// with the extension of the type found in the file's bytes).
+pub fn content_type(key: &str) -> &'static str {
+    match key.rsplit('.').next().unwrap_or("") {
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "webp" => "image/webp",
+        "gif" => "image/gif",
+        "mp4" => "video/mp4",
+        "m4a" => "audio/mp4",
+        "webm" => "video/webm",
+        "mov" => "video/quicktime",
+        "3gp" => "video/3gpp",
+        "mkv" => "video/x-matroska",
+        "mp3" => "audio/mpeg",
+        "ogg" => "audio/ogg",
+        "wav" => "audio/wav",
+        "aac" => "audio/aac",
+        "amr" => "audio/amr",
+        "flac" => "audio/flac",
+        "pdf" => "application/pdf",
+        "txt" => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
     }
 }
 
