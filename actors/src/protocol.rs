@@ -326,20 +326,6 @@ pub fn error_frame(reference: &Value, client_msg_id: Option<&str>, e: &FrameErro
     f.to_string()
 }
 
-/// `{"type":"ack", …}` answering a frame; `extra` fields are merged in.
-pub fn ack_frame(reference: &Value, extra: Value) -> String {
-    let mut f = json!({ "type": "ack" });
-    if !reference.is_null() {
-        f["ref"] = reference.clone();
-    }
-    if let Value::Object(map) = extra {
-        for (k, v) in map {
-            f[k] = v;
-        }
-    }
-    f.to_string()
-}
-
 /// Any other server frame (`hello`, `pong`, `sync-result`).
 pub fn frame(kind: &str, reference: &Value, extra: Value) -> String {
     let mut f = json!({ "type": kind });

@@ -54,6 +54,7 @@ async fn serve(
             ))
         }
     }
+    let now = state.engine.clock.now().and_utc().timestamp();
     let (size, body) = storage
         .get(&key)
         .await
@@ -63,7 +64,11 @@ async fn serve(
     Ok(HttpResponse::Ok()
         .content_type(content_type(&key))
         .insert_header((header::CONTENT_LENGTH, size))
-        .insert_header((header::CACHE_CONTROL, "private, max-age=3600"))
+        // Cached no longer than the link works.
+        .insert_header((
+            header::CACHE_CONTROL,
+            format!("private, max-age={}", (expires - now).max(0)),
+        ))
         .insert_header(("X-Content-Type-Options", "nosniff"))
         .streaming(body))
 }

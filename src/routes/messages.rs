@@ -80,12 +80,14 @@ async fn delete(
     let m = load(&state, path.into_inner(), user.user_id).await?;
     match q.get("for").map(String::as_str) {
         None | Some("everyone") => {
-            ask_room(&state, m.chat_id, |reply| RoomCmd::Delete {
+            let files = ask_room(&state, m.chat_id, |reply| RoomCmd::Delete {
                 user_id: user.user_id,
                 message_id: m.id,
                 reply,
             })
             .await?;
+            // Committed: the files go too, and links already handed out stop working.
+            state.engine.storage.delete_quietly(&files).await;
         }
         Some("me") => {
             if let Some(seq) = state

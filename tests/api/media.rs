@@ -312,6 +312,17 @@ async fn media_messages_are_processed_stored_and_shared_with_members_only() {
     );
     assert_eq!(m["media_mime_type"], "image/jpeg");
     let res = fetch(&app, m["media_url"].as_str().unwrap()).await;
+    let max_age: u64 = res.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .strip_prefix("private, max-age=")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (3600..=4500).contains(&max_age),
+        "cached as long as the link works (1 to 1.25 hours): {max_age}"
+    );
     let bytes = res.bytes().await.unwrap();
     assert_eq!(m["media_size"].as_u64(), Some(bytes.len() as u64));
     let img = image::load_from_memory(&bytes).unwrap();
@@ -344,6 +355,13 @@ async fn media_messages_are_processed_stored_and_shared_with_members_only() {
             .status(),
         200
     );
+    // Catching up over the socket gives working links too.
+    let page = bo_ws.request(json!({"type": "sync", "since": 0})).await;
+    let synced = &page["messages"][0];
+    for field in ["media_url", "thumbnail_url"] {
+        let link = synced[field].as_str().unwrap();
+        assert_eq!(fetch(&app, link).await.status(), 200, "{field}: {link}");
+    }
     // Eve, not in the chat, can neither post nor read.
     let (status, _) = upload(
         &app,
@@ -359,6 +377,15 @@ async fn media_messages_are_processed_stored_and_shared_with_members_only() {
             .status,
         404
     );
+
+    // Deleted for everyone: its files leave the store.
+    let links = [&synced["media_url"], &synced["thumbnail_url"]].map(|v| v.as_str().unwrap());
+    let id = synced["id"].as_i64().unwrap();
+    let deleted = app.delete(&format!("/api/messages/{id}"), &ana.token).await;
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    for link in links {
+        assert_eq!(fetch(&app, link).await.status(), 404, "{link}");
+    }
 
     // The orientation is applied and the metadata dropped.
     let (_, body) = upload(
@@ -676,6 +703,16 @@ async fn uploads_work_the_same_on_an_s3_compatible_store() {
         s3.objects().await,
         5 + 1 + 3,
         "a deleted status's object is removed"
+    );
+    let image_id = seen[0]["id"].as_i64().unwrap();
+    let deleted = app
+        .delete(&format!("/api/messages/{image_id}"), &ana.token)
+        .await;
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    assert_eq!(
+        s3.objects().await,
+        3 + 1 + 3,
+        "a message deleted for everyone takes its image and thumbnail along"
     );
 }
 

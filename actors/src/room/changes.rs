@@ -129,7 +129,7 @@ impl ChatRoom {
         &mut self,
         user_id: i64,
         message_id: i64,
-        reply: Reply<()>,
+        reply: Reply<Vec<String>>,
         ctx: &mut Context<Self>,
     ) {
         let Some(reply) = self.require_member(user_id, reply) else {
@@ -140,7 +140,7 @@ impl ChatRoom {
             user_id,
         };
         self.submit_then(ctx, op, reply, move |act, out| {
-            let m = out.map_err(refusal)?;
+            let (m, files) = out.map_err(refusal)?;
             let data = json!({
                 "chat_id": act.chat_id,
                 "message_id": m.id,
@@ -148,7 +148,7 @@ impl ChatRoom {
                 "deleted_at": m.deleted_at.map(|t| t.and_utc()),
             });
             act.publish_to_chat("message-deleted", Some(m.seq), data, None);
-            Ok(())
+            Ok(files)
         });
     }
 

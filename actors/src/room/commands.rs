@@ -95,11 +95,12 @@ pub enum RoomCmd {
         content: String,
         reply: Reply<StoredMessage>,
     },
-    /// Deletes for everyone (the sender only).
+    /// Deletes for everyone (the sender only). Answers the stored keys of the message's files,
+    /// which the caller removes from the store.
     Delete {
         user_id: i64,
         message_id: i64,
-        reply: Reply<()>,
+        reply: Reply<Vec<String>>,
     },
     React {
         user_id: i64,

@@ -10,7 +10,7 @@ use tokio::sync::oneshot;
 
 use super::WsSession;
 use crate::call::{self, CallCmd, CallError};
-use crate::protocol::{self, CallAction, ClientFrame, FrameError};
+use crate::protocol::{CallAction, ClientFrame, FrameError};
 use crate::registry::ToRoom;
 use crate::room::{RoomCmd, RoomError};
 use crate::store::calls::Call;
@@ -28,9 +28,7 @@ impl WsSession {
         ctx: &mut Context<Self>,
     ) {
         match frame {
-            ClientFrame::Ping => {
-                self.send_text(protocol::frame("pong", &reference, json!({})), ctx)
-            }
+            ClientFrame::Ping => self.reply("pong", &reference, json!({}), ctx),
             ClientFrame::SendMessage { chat_id, draft } => {
                 let key = format!("msg:{}", self.user_id);
                 let limit = self.engine.realtime.messages_per_minute;
@@ -68,7 +66,7 @@ impl WsSession {
                                     "seq": r.message.seq,
                                     "message": r.message,
                                 });
-                                act.send_text(protocol::ack_frame(&reference, extra), ctx);
+                                act.reply("ack", &reference, extra, ctx);
                             }
                             Err(e) => {
                                 act.error(&reference, client_msg_id.as_deref(), &room_error(e), ctx)
@@ -140,7 +138,7 @@ impl WsSession {
                     Ok::<_, crate::store::StoreError>(())
                 };
                 ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| match res {
-                    Ok(()) => act.send_text(protocol::ack_frame(&reference, json!({})), ctx),
+                    Ok(()) => act.reply("ack", &reference, json!({}), ctx),
                     Err(e) => act.error(&reference, None, &room_error(RoomError::Store(e)), ctx),
                 }));
             }
@@ -238,7 +236,7 @@ impl WsSession {
                             "cursor": page.cursor,
                             "has_more": page.has_more,
                         });
-                        act.send_text(protocol::frame("sync-result", &reference, extra), ctx);
+                        act.reply("sync-result", &reference, extra, ctx);
                     }
                     Err(e) => act.error(&reference, None, &room_error(RoomError::Store(e)), ctx),
                 }));
@@ -254,10 +252,7 @@ impl WsSession {
         ctx: &mut Context<Self>,
     ) {
         match res {
-            Ok(c) => self.send_text(
-                protocol::ack_frame(reference, json!({ "call": call::summary(&c) })),
-                ctx,
-            ),
+            Ok(c) => self.reply("ack", reference, json!({ "call": call::summary(&c) }), ctx),
             Err(e) => self.error(reference, None, &call_error(e), ctx),
         }
     }
@@ -276,7 +271,7 @@ impl WsSession {
                 .map(move |res, act, ctx| match flatten(res) {
                     Ok(v) => {
                         if !reference.is_null() {
-                            act.send_text(protocol::ack_frame(&reference, ok(v)), ctx);
+                            act.reply("ack", &reference, ok(v), ctx);
                         }
                     }
                     Err(e) => act.error(&reference, None, &room_error(e), ctx),

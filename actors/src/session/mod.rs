@@ -165,6 +165,13 @@ impl WsSession {
         self.send(ByteString::from(text), ctx);
     }
 
+    /// Sends a frame answering the client (`ack`, `sync-result`, …). Stored media keys in it
+    /// become signed links for this client.
+    fn reply(&mut self, kind: &str, reference: &Value, mut extra: Value, ctx: &mut Context<Self>) {
+        self.engine.storage.sign_links(&mut extra);
+        self.send_text(protocol::frame(kind, reference, extra), ctx);
+    }
+
     fn error(
         &mut self,
         reference: &Value,

@@ -316,16 +316,20 @@ impl WriteOp for EditMessage {
 }
 
 /// Deletes one's own message for everyone: content, media and reactions are removed; the
-/// row stays as a "deleted" marker so every device can show it.
+/// row stays as a "deleted" marker so every device can show it. Answers the row and the
+/// stored keys of its files (to remove from the store once committed).
 pub struct DeleteForEveryone {
     pub message_id: i64,
     pub user_id: i64,
 }
 
 impl WriteOp for DeleteForEveryone {
-    type Output = Result<Message, Refusal>;
+    type Output = Result<(Message, Vec<String>), Refusal>;
 
-    async fn apply(&mut self, tx: &mut Tx<'_>) -> StoreResult<Result<Message, Refusal>> {
+    async fn apply(
+        &mut self,
+        tx: &mut Tx<'_>,
+    ) -> StoreResult<Result<(Message, Vec<String>), Refusal>> {
         let Some(m) = load(tx, self.message_id).await? else {
             return Ok(Err(Refusal::NotFound));
         };
@@ -338,8 +342,13 @@ impl WriteOp for DeleteForEveryone {
         if m.message_type == "system" {
             return Ok(Err(Refusal::System));
         }
+        let files: Vec<String> = [&m.media_url, &m.thumbnail_url]
+            .into_iter()
+            .flatten()
+            .filter_map(|v| crate::storage::key_of(v).map(str::to_string))
+            .collect();
         let (now, seq) = (tx.now, tx.next_seq());
-        Ok(Ok(on_conn!(&mut tx.conn, |c| {
+        let row = on_conn!(&mut tx.conn, |c| {
             diesel::delete(message_reactions::table.filter(message_reactions::message_id.eq(m.id)))
                 .execute(c)
                 .await?;
@@ -363,7 +372,8 @@ impl WriteOp for DeleteForEveryone {
                 .returning(Message::as_returning())
                 .get_result(c)
                 .await?
-        })))
+        });
+        Ok(Ok((row, files)))
     }
 }
 
