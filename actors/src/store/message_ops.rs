@@ -12,7 +12,7 @@ use super::{Conn, StoreResult};
 use crate::on_conn;
 use crate::writer::{Tx, WriteOp};
 
-/// Rows per INSERT statement (both backends cap the number of bound values).
+/// Rows per INSERT statement (SQLite caps the number of bound values).
 const INSERT_CHUNK: usize = 500;
 
 /// A message that is in the database, with the rows its views need.
@@ -43,8 +43,8 @@ pub struct SendSlot {
 }
 
 /// Inserts the sends of one batch: one query for earlier copies (`client_msg_id`), one for
-/// quoted messages, one for senders, one multi-row INSERT per 500 messages and one UPDATE per
-/// chat. Ids and sequence numbers are allocated in arrival order.
+/// quoted messages, one for senders, the INSERT (on SQLite one per 500 messages) and one UPDATE
+/// for the chats. Ids and sequence numbers are allocated in arrival order.
 pub async fn insert_batch(tx: &mut Tx<'_>, slots: &mut [&mut SendSlot]) -> StoreResult<()> {
     let now = tx.now;
     let client_ids: Vec<String> = slots
@@ -61,25 +61,22 @@ pub async fn insert_batch(tx: &mut Tx<'_>, slots: &mut [&mut SendSlot]) -> Store
     let earlier: Vec<Message> = if client_ids.is_empty() {
         Vec::new()
     } else {
-        // Both columns, so the (sender_id, client_msg_id) index answers it.
-        let query = messages::table
-            .filter(messages::sender_id.eq_any(&id_senders))
-            .filter(messages::client_msg_id.eq_any(&client_ids))
-            .select(Message::as_select());
         match &mut tx.conn {
-            Conn::Sqlite(c) => query.load(&mut **c).await?,
-            // Raw SQL is never a cached prepared statement, so PostgreSQL plans it against the
-            // table as it is now: a cached generic plan made while the table was small (a
-            // sequential scan) would stay in use as it grows.
+            // Both columns, so the (sender_id, client_msg_id) index answers it.
+            Conn::Sqlite(c) => {
+                messages::table
+                    .filter(messages::sender_id.eq_any(&id_senders))
+                    .filter(messages::client_msg_id.eq_any(&client_ids))
+                    .select(Message::as_select())
+                    .load(&mut **c)
+                    .await?
+            }
             Conn::Pg(c) => {
-                use diesel::sql_types::{Array, BigInt, Text};
-                diesel::sql_query(
-                    "SELECT * FROM messages WHERE sender_id = ANY($1) AND client_msg_id = ANY($2)",
-                )
-                .bind::<Array<BigInt>, _>(&id_senders)
-                .bind::<Array<Text>, _>(&client_ids)
-                .load::<Message>(&mut **c)
-                .await?
+                let pairs: Vec<(i64, String)> = slots
+                    .iter()
+                    .filter_map(|s| Some((s.message.sender_id, s.message.client_msg_id.clone()?)))
+                    .collect();
+                super::pg_bulk::by_client_ids(c, &pairs).await?
             }
         }
     };
@@ -208,11 +205,11 @@ pub async fn insert_batch(tx: &mut Tx<'_>, slots: &mut [&mut SendSlot]) -> Store
         }));
     }
 
-    for chunk in rows.chunks(INSERT_CHUNK) {
-        match &mut tx.conn {
-            // diesel's multi-row INSERT for SQLite exists on the synchronous connection only:
-            // run it there (the same connection, inside the same transaction).
-            Conn::Sqlite(c) => {
+    match &mut tx.conn {
+        // diesel's multi-row INSERT for SQLite exists on the synchronous connection only: run
+        // it there (the same connection, inside the same transaction).
+        Conn::Sqlite(c) => {
+            for chunk in rows.chunks(INSERT_CHUNK) {
                 let chunk = chunk.to_vec();
                 c.spawn_blocking(move |c| {
                     diesel::RunQueryDsl::execute(
@@ -222,13 +219,8 @@ pub async fn insert_batch(tx: &mut Tx<'_>, slots: &mut [&mut SendSlot]) -> Store
                 })
                 .await?;
             }
-            Conn::Pg(c) => {
-                diesel::insert_into(messages::table)
-                    .values(chunk)
-                    .execute(&mut **c)
-                    .await?;
-            }
         }
+        Conn::Pg(c) => super::pg_bulk::insert_messages(c, &rows).await?,
     }
     touch_chats(tx, &last_per_chat).await
 }

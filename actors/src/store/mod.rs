@@ -12,6 +12,7 @@ pub mod contacts;
 pub mod groups;
 pub mod message_ops;
 pub mod messages;
+mod pg_bulk;
 pub mod reactions;
 pub mod receipts;
 pub mod schema;
