@@ -70,6 +70,9 @@ pub enum GroupCmd {
 
 /// Commands a room runs. Each answers on its `reply` channel.
 pub enum RoomCmd {
+    /// Panics inside the room: how tests crash one.
+    #[cfg(test)]
+    Crash,
     /// A new message; `conn` is the sending device, which gets the answer instead of the event.
     Send {
         message: NewMessage,

@@ -6,6 +6,8 @@
 
 mod changes;
 mod commands;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -358,6 +360,8 @@ impl Handler<RoomCmd> for ChatRoom {
     fn handle(&mut self, cmd: RoomCmd, ctx: &mut Self::Context) {
         self.last_active = self.engine.clock.now();
         match cmd {
+            #[cfg(test)]
+            RoomCmd::Crash => panic!("a test crashed room {}", self.chat_id),
             RoomCmd::Reload => self.load(ctx),
             RoomCmd::Send {
                 message,
