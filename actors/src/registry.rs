@@ -30,8 +30,8 @@ pub struct Registry {
     calls: HashMap<i64, Addr<CallActor>>,
     /// Users in a live call (as caller, or having answered), by call.
     in_calls: HashMap<i64, HashSet<i64>>,
-    /// Users in an answered call: new calls reach them marked busy.
-    busy: HashMap<i64, i64>,
+    /// Users in an answered call, with those calls: new calls reach them marked busy.
+    busy: HashMap<i64, HashSet<i64>>,
 }
 
 impl Registry {
@@ -46,15 +46,31 @@ impl Registry {
         }
     }
 
-    /// Tells the live calls a user is in that their last device went, or came back.
-    fn calls_of(&self, user_id: i64, gone: bool) {
+    /// Tells the live calls a user is in about their sockets: `gone` is the socket that
+    /// closed (`last` if it was their last one); `None` means their first socket opened.
+    fn calls_of(&self, user_id: i64, gone: Option<(ConnId, bool)>) {
         for call in self.in_calls.get(&user_id).into_iter().flatten() {
             if let Some(addr) = self.calls.get(call) {
-                addr.do_send(if gone {
-                    CallCmd::Gone { user_id }
-                } else {
-                    CallCmd::Back { user_id }
+                addr.do_send(match gone {
+                    Some((conn, last)) => CallCmd::Gone {
+                        user_id,
+                        conn,
+                        last,
+                    },
+                    None => CallCmd::Back { user_id },
                 });
+            }
+        }
+    }
+
+    /// Forgets that `user_id` is in `call_id` (and busy because of it).
+    fn out_of_call(&mut self, user_id: i64, call_id: i64) {
+        for map in [&mut self.busy, &mut self.in_calls] {
+            if let Some(calls) = map.get_mut(&user_id) {
+                calls.remove(&call_id);
+                if calls.is_empty() {
+                    map.remove(&user_id);
+                }
             }
         }
     }
@@ -133,7 +149,7 @@ impl Handler<Connect> for Registry {
         });
         if first {
             self.announce_presence(msg.user_id, true, ctx);
-            self.calls_of(msg.user_id, false);
+            self.calls_of(msg.user_id, None);
         }
     }
 }
@@ -151,12 +167,17 @@ impl Handler<Disconnect> for Registry {
 
     fn handle(&mut self, msg: Disconnect, ctx: &mut Self::Context) {
         if let Some(entries) = self.users.get_mut(&msg.user_id) {
+            let before = entries.len();
             entries.retain(|e| e.conn != msg.conn);
-            if entries.is_empty() {
+            if entries.len() == before {
+                return; // already gone (a session reports its end twice)
+            }
+            let last = entries.is_empty();
+            if last {
                 self.users.remove(&msg.user_id);
                 self.announce_presence(msg.user_id, false, ctx);
-                self.calls_of(msg.user_id, true);
             }
+            self.calls_of(msg.user_id, Some((msg.conn, last)));
         }
     }
 }
@@ -334,7 +355,8 @@ impl Handler<ToCall> for Registry {
     }
 }
 
-/// A user answered a call: they are in it (and busy for other calls).
+/// A user answered a call (or is the caller of a call just answered): they are in it, and
+/// busy for other calls.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct InCall {
@@ -346,7 +368,10 @@ impl Handler<InCall> for Registry {
     type Result = ();
 
     fn handle(&mut self, msg: InCall, _: &mut Self::Context) {
-        self.busy.insert(msg.user_id, msg.call_id);
+        self.busy
+            .entry(msg.user_id)
+            .or_default()
+            .insert(msg.call_id);
         self.in_calls
             .entry(msg.user_id)
             .or_default()
@@ -354,12 +379,28 @@ impl Handler<InCall> for Registry {
     }
 }
 
-/// A call is over; its actor has stopped.
+/// A user left a call that goes on: they are no longer in it, nor busy because of it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct LeftCall {
+    pub user_id: i64,
+    pub call_id: i64,
+}
+
+impl Handler<LeftCall> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: LeftCall, _: &mut Self::Context) {
+        self.out_of_call(msg.user_id, msg.call_id);
+    }
+}
+
+/// A call is over; its actor has stopped. Everyone it marked as in the call, or busy, is
+/// cleared, whether or not they were still in it.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct CallFinished {
     pub call_id: i64,
-    pub users: Vec<i64>,
 }
 
 impl Handler<CallFinished> for Registry {
@@ -367,16 +408,15 @@ impl Handler<CallFinished> for Registry {
 
     fn handle(&mut self, msg: CallFinished, _: &mut Self::Context) {
         self.calls.remove(&msg.call_id);
-        for user in msg.users {
-            if self.busy.get(&user) == Some(&msg.call_id) {
-                self.busy.remove(&user);
-            }
-            if let Some(calls) = self.in_calls.get_mut(&user) {
-                calls.remove(&msg.call_id);
-                if calls.is_empty() {
-                    self.in_calls.remove(&user);
-                }
-            }
+        let users: HashSet<i64> = self
+            .in_calls
+            .iter()
+            .chain(self.busy.iter())
+            .filter(|(_, calls)| calls.contains(&msg.call_id))
+            .map(|(user, _)| *user)
+            .collect();
+        for user in users {
+            self.out_of_call(user, msg.call_id);
         }
     }
 }

@@ -1,6 +1,10 @@
 //! Calls: ringing, answering on one of two devices, signalling relayed only within the call,
 //! ending with a duration, missed and declined calls on the manual clock, refusals, and TURN
-//! credentials.
+//! credentials. Who may act on a call and the call's membership are in `calls/members.rs`;
+//! devices and failed writes in `calls/devices.rs`.
+
+mod devices;
+mod members;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
@@ -12,7 +16,7 @@ use sha1::Sha1;
 use crate::helpers::{phone, spawn_app, spawn_app_with, TestApp, TestUser};
 use crate::ws::WsClient;
 
-async fn start(app: &TestApp, caller: &TestUser, chat: i64) -> i64 {
+pub(crate) async fn start(app: &TestApp, caller: &TestUser, chat: i64) -> i64 {
     let r = app
         .post(
             "/api/calls",
@@ -24,7 +28,12 @@ async fn start(app: &TestApp, caller: &TestUser, chat: i64) -> i64 {
     r.body["call"]["id"].as_i64().unwrap()
 }
 
-async fn put(app: &TestApp, user: &TestUser, call: i64, action: &str) -> crate::helpers::Resp {
+pub(crate) async fn put(
+    app: &TestApp,
+    user: &TestUser,
+    call: i64,
+    action: &str,
+) -> crate::helpers::Resp {
     app.request(
         Method::PUT,
         &format!("/api/calls/{call}/{action}"),

@@ -1,26 +1,28 @@
-//! The call actor: state, transitions, signalling routes, timers.
+//! The call actor: state, transitions, hanging up, the disconnect grace, ringing and the ring
+//! timeout. The commands users send are handled in `commands`.
 
 use std::collections::{HashMap, HashSet};
 
 use actix::prelude::*;
 use serde_json::{json, Value};
 
-use super::{ended, summary, CallCmd, CallError, CallReply};
+use super::{ended, summary, CallError, CallReply};
 use crate::bus::Delivery;
 use crate::engine::Engine;
 use crate::event::chat_channel;
-use crate::registry::{CallFinished, InCall};
+use crate::registry::{CallFinished, LeftCall};
 use crate::session::ConnId;
 use crate::store::calls::{Call, UpdateCall};
 use crate::store::users::User;
 use crate::store::views::UserBrief;
 
+/// The ring timeout went off.
 #[derive(Message)]
 #[rtype(result = "()")]
 struct RingTimeout;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
+pub(super) enum State {
     Ringing,
     Answered,
     Over,
@@ -28,17 +30,19 @@ enum State {
 
 /// The call actor; see the module docs.
 pub struct CallActor {
-    call: Call,
-    engine: Engine,
-    chat_members: Vec<i64>,
+    pub(super) call: Call,
+    pub(super) engine: Engine,
+    /// The members of the call: the chat's current members when it started.
+    pub(super) chat_members: Vec<i64>,
     names: HashMap<i64, User>,
-    caller_conn: Option<ConnId>,
-    state: State,
-    /// Callees who answered, with the device that did.
-    answered: HashMap<i64, Option<ConnId>>,
-    declined: HashSet<i64>,
-    /// Disconnect grace timers: user → generation.
-    gone: HashMap<i64, u64>,
+    pub(super) state: State,
+    /// Who is in the call (the caller until they leave, callees who answered and have not
+    /// left), with their device in it: the socket that started or answered the call, or
+    /// `None` when that was done over REST (then every socket of theirs is).
+    pub(super) participants: HashMap<i64, Option<ConnId>>,
+    pub(super) declined: HashSet<i64>,
+    /// Disconnect grace timers running: participant → generation.
+    pub(super) gone: HashMap<i64, u64>,
     generation: u64,
 }
 
@@ -51,14 +55,14 @@ impl CallActor {
         members: Vec<(i64, User)>,
         conn: Option<ConnId>,
     ) -> Self {
+        let participants = HashMap::from([(call.caller_id, conn)]);
         CallActor {
             call,
             engine,
             chat_members: members.iter().map(|(id, _)| *id).collect(),
             names: members.into_iter().collect(),
-            caller_conn: conn,
             state: State::Ringing,
-            answered: HashMap::new(),
+            participants,
             declined: HashSet::new(),
             gone: HashMap::new(),
             generation: 0,
@@ -73,29 +77,48 @@ impl CallActor {
         self.call.caller_id
     }
 
-    fn callees(&self) -> impl Iterator<Item = i64> + '_ {
+    pub(super) fn callees(&self) -> impl Iterator<Item = i64> + '_ {
         self.chat_members
             .iter()
             .copied()
             .filter(move |id| *id != self.call.caller_id)
     }
 
-    fn is_group(&self) -> bool {
+    /// Whether the user was a member of the chat when the call started.
+    pub(super) fn is_member(&self, user_id: i64) -> bool {
+        self.chat_members.contains(&user_id)
+    }
+
+    pub(super) fn is_group(&self) -> bool {
         self.chat_members.len() > 2
     }
 
-    fn brief(&self, user_id: i64) -> Value {
+    pub(super) fn in_call(&self, user_id: i64) -> bool {
+        self.participants.contains_key(&user_id)
+    }
+
+    /// Whether `conn` is the user's device in the call (any socket of theirs if they joined
+    /// over REST).
+    pub(super) fn is_device_in_call(&self, user_id: i64, conn: Option<ConnId>) -> bool {
+        match self.participants.get(&user_id) {
+            Some(None) => true,
+            Some(Some(device)) => conn == Some(*device),
+            None => false,
+        }
+    }
+
+    pub(super) fn brief(&self, user_id: i64) -> Value {
         match self.names.get(&user_id) {
             Some(u) => serde_json::to_value(UserBrief::of(u)).unwrap_or(Value::Null),
             None => json!({ "id": user_id }),
         }
     }
 
-    fn summary(&self) -> Value {
+    pub(super) fn summary(&self) -> Value {
         summary(&self.call)
     }
 
-    fn publish(
+    pub(super) fn publish(
         &self,
         users: Vec<i64>,
         name: &'static str,
@@ -115,7 +138,7 @@ impl CallActor {
     }
 
     /// Announces to every member of the chat.
-    fn announce(&self, name: &'static str, extra: Value, skip: Option<ConnId>) {
+    pub(super) fn announce(&self, name: &'static str, extra: Value, skip: Option<ConnId>) {
         let mut data = json!({ "call": self.summary() });
         if let Value::Object(map) = extra {
             for (k, v) in map {
@@ -125,9 +148,10 @@ impl CallActor {
         self.publish(self.chat_members.clone(), name, data, skip, None);
     }
 
-    /// Commits a new state, then runs `then` (announce and answer) inside the actor. Other
-    /// commands wait meanwhile, so transitions happen one at a time.
-    fn transition(
+    /// Commits a new state, then runs `then` (change the actor's state, announce) inside the
+    /// actor and answers. Other commands and timers wait meanwhile, so transitions happen one
+    /// at a time; if the commit fails, nothing changes and the command is answered the error.
+    pub(super) fn transition(
         &mut self,
         ctx: &mut Context<Self>,
         status: &'static str,
@@ -159,6 +183,7 @@ impl CallActor {
                     }
                 }
                 Err(e) => {
+                    tracing::warn!(call = act.call.id, status, error = %e, "call update failed");
                     if let Some(r) = reply {
                         let _ = r.send(Err(CallError::Store(e)));
                     }
@@ -167,12 +192,14 @@ impl CallActor {
         ));
     }
 
-    fn in_call(&self, user_id: i64) -> bool {
-        user_id == self.call.caller_id || self.answered.contains_key(&user_id)
-    }
-
-    /// Someone in the call hangs up. Unanswered, the caller giving up makes it a missed call.
-    fn hang_up(&mut self, user_id: i64, reply: Option<CallReply>, ctx: &mut Context<Self>) {
+    /// A participant hangs up. Unanswered (only the caller is in it), the call is missed. Once
+    /// answered, they leave it; if fewer than two participants would remain, it ends.
+    pub(super) fn hang_up(
+        &mut self,
+        user_id: i64,
+        reply: Option<CallReply>,
+        ctx: &mut Context<Self>,
+    ) {
         match self.state {
             State::Ringing => {
                 self.transition(
@@ -185,9 +212,14 @@ impl CallActor {
                 );
             }
             State::Answered => {
-                self.answered.remove(&user_id);
-                let remaining = self.answered.len() + usize::from(user_id != self.call.caller_id);
-                if self.is_group() && remaining >= 2 {
+                let remaining = self.participants.len() - usize::from(self.in_call(user_id));
+                if remaining >= 2 {
+                    self.participants.remove(&user_id);
+                    self.gone.remove(&user_id);
+                    self.engine.registry.do_send(LeftCall {
+                        user_id,
+                        call_id: self.call.id,
+                    });
                     let data = json!({ "call": self.summary(), "user": self.brief(user_id) });
                     self.publish(self.chat_members.clone(), "call-left", data, None, None);
                     if let Some(r) = reply {
@@ -212,6 +244,24 @@ impl CallActor {
             }
         }
     }
+
+    /// The participant's device in the call went away: unless it takes the call back in time
+    /// (see `commands`), they hang up when the grace ends.
+    pub(super) fn start_grace(&mut self, user_id: i64, ctx: &mut Context<Self>) {
+        self.generation += 1;
+        let generation = self.generation;
+        self.gone.insert(user_id, generation);
+        let grace = self
+            .engine
+            .clock
+            .sleep(self.engine.realtime.call_disconnect_grace);
+        ctx.spawn(grace.into_actor(self).map(move |(), act, ctx| {
+            if act.gone.get(&user_id) == Some(&generation) {
+                act.gone.remove(&user_id);
+                act.hang_up(user_id, None, ctx);
+            }
+        }));
+    }
 }
 
 impl Actor for CallActor {
@@ -227,11 +277,8 @@ impl Actor for CallActor {
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
-        let mut users: Vec<i64> = self.answered.keys().copied().collect();
-        users.push(self.call.caller_id);
         self.engine.registry.do_send(CallFinished {
             call_id: self.call.id,
-            users,
         });
     }
 }
@@ -265,13 +312,12 @@ impl Handler<Ring> for CallActor {
             self.callees().partition(|id| msg.busy.contains(id));
         let mut free = free;
         free.push(self.call.caller_id); // the caller's other devices see it too
-        self.publish(
-            free,
-            "call-initiated",
-            payload(false),
-            self.caller_conn,
-            None,
-        );
+        let caller_conn = self
+            .participants
+            .get(&self.call.caller_id)
+            .copied()
+            .flatten();
+        self.publish(free, "call-initiated", payload(false), caller_conn, None);
         if !busy.is_empty() {
             self.publish(busy, "call-initiated", payload(true), None, None);
         }
@@ -291,214 +337,6 @@ impl Handler<RingTimeout> for CallActor {
                 |act, _| act.announce("call-missed", json!({}), None),
                 None,
             );
-        }
-    }
-}
-
-impl Handler<CallCmd> for CallActor {
-    type Result = ();
-
-    fn handle(&mut self, cmd: CallCmd, ctx: &mut Self::Context) {
-        let caller = self.call.caller_id;
-        match cmd {
-            CallCmd::Ringing { user_id, reply } => {
-                if user_id == caller {
-                    let _ = reply.send(Err(CallError::Conflict(
-                        "own_call",
-                        "this is your own call",
-                    )));
-                } else if self.state == State::Over {
-                    let _ = reply.send(Err(ended()));
-                } else if self.call.status == "initiated" {
-                    let by = self.brief(user_id);
-                    self.transition(
-                        ctx,
-                        "ringing",
-                        false,
-                        false,
-                        move |act, _| act.announce("call-ringing", json!({ "user": by }), None),
-                        Some(reply),
-                    );
-                } else {
-                    let _ = reply.send(Ok(self.call.clone()));
-                }
-            }
-            CallCmd::Answer {
-                user_id,
-                conn,
-                reply,
-            } => {
-                if user_id == caller {
-                    let _ = reply.send(Err(CallError::Conflict(
-                        "own_call",
-                        "you cannot answer your own call",
-                    )));
-                } else if self.state == State::Over {
-                    let _ = reply.send(Err(ended()));
-                } else if self.answered.contains_key(&user_id) {
-                    let _ = reply.send(Err(CallError::Conflict(
-                        "already_answered",
-                        "answered on another device",
-                    )));
-                } else if !self.is_group() && !self.answered.is_empty() {
-                    let _ = reply.send(Err(CallError::Conflict(
-                        "already_answered",
-                        "the call was already answered",
-                    )));
-                } else {
-                    self.answered.insert(user_id, conn);
-                    self.gone.remove(&user_id);
-                    self.engine.registry.do_send(InCall {
-                        user_id,
-                        call_id: self.call.id,
-                    });
-                    if self.state != State::Answered {
-                        self.engine.registry.do_send(InCall {
-                            user_id: caller,
-                            call_id: self.call.id,
-                        });
-                    }
-                    let by = self.brief(user_id);
-                    let data = json!({ "answered_by": by });
-                    if self.state == State::Answered {
-                        // Another member joins a group call already under way.
-                        let mut d = json!({ "call": self.summary() });
-                        d["answered_by"] = data["answered_by"].clone();
-                        self.publish(self.chat_members.clone(), "call-answered", d, conn, None);
-                        let _ = reply.send(Ok(self.call.clone()));
-                    } else {
-                        self.state = State::Answered;
-                        self.transition(
-                            ctx,
-                            "answered",
-                            true,
-                            false,
-                            move |act, _| act.announce("call-answered", data, conn),
-                            Some(reply),
-                        );
-                    }
-                }
-            }
-            CallCmd::Decline { user_id, reply } => {
-                if user_id == caller {
-                    let _ = reply.send(Err(CallError::Conflict(
-                        "own_call",
-                        "end your own call instead",
-                    )));
-                } else if self.state == State::Over {
-                    let _ = reply.send(Err(ended()));
-                } else if self.state == State::Answered {
-                    let _ = reply.send(Err(CallError::Conflict(
-                        "already_answered",
-                        "the call was answered; end it instead",
-                    )));
-                } else {
-                    self.declined.insert(user_id);
-                    let everyone = self.callees().all(|id| self.declined.contains(&id));
-                    let by = self.brief(user_id);
-                    if everyone {
-                        self.transition(
-                            ctx,
-                            "declined",
-                            false,
-                            true,
-                            move |act, _| {
-                                act.announce("call-declined", json!({ "declined_by": by }), None)
-                            },
-                            Some(reply),
-                        );
-                    } else {
-                        let data = json!({ "call": self.summary(), "declined_by": by });
-                        self.publish(self.chat_members.clone(), "call-declined", data, None, None);
-                        let _ = reply.send(Ok(self.call.clone()));
-                    }
-                }
-            }
-            CallCmd::End { user_id, reply } => {
-                if self.state == State::Over {
-                    let _ = reply.send(Err(ended()));
-                } else if !self.in_call(user_id) {
-                    let _ = reply.send(Err(CallError::Conflict(
-                        "not_in_call",
-                        "you are not in this call",
-                    )));
-                } else {
-                    self.hang_up(user_id, Some(reply), ctx);
-                }
-            }
-            CallCmd::Signal {
-                user_id,
-                to,
-                kind,
-                payload,
-                reply,
-            } => {
-                let allowed = user_id == caller
-                    || (self.state != State::Answered && self.callees().any(|c| c == user_id))
-                    || self.answered.contains_key(&user_id);
-                if self.state == State::Over {
-                    let _ = reply.send(Err(ended()));
-                    return;
-                }
-                if !allowed {
-                    let _ = reply.send(Err(CallError::Conflict(
-                        "not_in_call",
-                        "you are not in this call",
-                    )));
-                    return;
-                }
-                // Whom it goes to: the named participant, else the other side; in an answered
-                // call, only the device that answered.
-                let targets: Vec<(i64, Option<ConnId>)> = match to {
-                    Some(t) if t == caller => vec![(caller, self.caller_conn)],
-                    Some(t) if self.answered.contains_key(&t) => vec![(t, self.answered[&t])],
-                    Some(t) if self.state == State::Ringing && self.callees().any(|c| c == t) => {
-                        vec![(t, None)]
-                    }
-                    Some(_) => {
-                        let _ = reply.send(Err(CallError::Invalid(
-                            "to_user_id",
-                            "is not in this call".into(),
-                        )));
-                        return;
-                    }
-                    None if user_id == caller && self.state == State::Answered => {
-                        self.answered.iter().map(|(u, c)| (*u, *c)).collect()
-                    }
-                    None if user_id == caller => self.callees().map(|u| (u, None)).collect(),
-                    None => vec![(caller, self.caller_conn)],
-                };
-                let data = json!({
-                    "call_id": self.call.id,
-                    "from": self.brief(user_id),
-                    "kind": kind,
-                    "payload": payload,
-                });
-                for (user, conn) in targets {
-                    self.publish(vec![user], "call-signal", data.clone(), None, conn);
-                }
-                let _ = reply.send(Ok(self.call.clone()));
-            }
-            CallCmd::Gone { user_id } => {
-                if self.state != State::Over && self.in_call(user_id) {
-                    self.generation += 1;
-                    let generation = self.generation;
-                    self.gone.insert(user_id, generation);
-                    let grace = self
-                        .engine
-                        .clock
-                        .sleep(self.engine.realtime.call_disconnect_grace);
-                    ctx.spawn(grace.into_actor(self).map(move |(), act, ctx| {
-                        if act.gone.get(&user_id) == Some(&generation) {
-                            act.gone.remove(&user_id);
-                            act.hang_up(user_id, None, ctx);
-                        }
-                    }));
-                }
-            }
-            CallCmd::Back { user_id } => {
-                self.gone.remove(&user_id);
-            }
         }
     }
 }

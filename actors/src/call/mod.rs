@@ -2,9 +2,11 @@
 //! a call rings the other members' devices, relays WebRTC signalling between the devices in
 //! the call, and records the outcome. States: initiated → ringing (a callee's device confirmed)
 //! → answered → ended; or missed (no answer within the ring timeout, or the caller gave up) or
-//! declined. Every transition is committed through the writer before it is announced.
+//! declined. Every transition is committed through the writer before it is announced, and the
+//! actor's own state changes only once that commit succeeded.
 
 mod actor;
+mod commands;
 
 pub use actor::{CallActor, Ring};
 
@@ -44,41 +46,39 @@ impl From<StoreError> for CallError {
 
 pub type CallReply = oneshot::Sender<Result<Call, CallError>>;
 
-/// What a user does to a live call.
+/// What a user does to a live call, or what happens to their sockets. `conn` is the socket
+/// the action came from (`None` over REST).
 pub enum CallCmd {
     /// A callee's device has the call and is ringing.
-    Ringing {
-        user_id: i64,
-        reply: CallReply,
-    },
+    Ringing { user_id: i64, reply: CallReply },
+    /// A callee answers (joins a group call), or a participant's device takes the call back
+    /// during the disconnect grace.
     Answer {
         user_id: i64,
         conn: Option<ConnId>,
         reply: CallReply,
     },
-    Decline {
-        user_id: i64,
-        reply: CallReply,
-    },
-    End {
-        user_id: i64,
-        reply: CallReply,
-    },
+    /// A callee refuses the call.
+    Decline { user_id: i64, reply: CallReply },
+    /// A participant hangs up.
+    End { user_id: i64, reply: CallReply },
     /// WebRTC signalling for the other devices in the call.
     Signal {
         user_id: i64,
+        conn: Option<ConnId>,
         to: Option<i64>,
         kind: String,
         payload: Value,
         reply: CallReply,
     },
-    /// The user's last device disconnected / a device came back.
+    /// One of the user's sockets closed; `last` when it was their last one.
     Gone {
         user_id: i64,
+        conn: ConnId,
+        last: bool,
     },
-    Back {
-        user_id: i64,
-    },
+    /// The user's first socket opened (after they had none).
+    Back { user_id: i64 },
 }
 
 impl Message for CallCmd {
@@ -101,7 +101,9 @@ impl CallCmd {
 }
 
 /// Runs an action on a call for a user: the call actor if the call is live; otherwise the
-/// stored call decides between "over" (409) and "not found" (404).
+/// stored call decides between "over" (409) and "not found" (404). Only current members of
+/// the call's chat see the call at all; the actor then refuses whoever was not a member when
+/// the call started, with the same "not found".
 pub async fn act(
     engine: &Engine,
     user_id: i64,

@@ -186,10 +186,11 @@ impl WsSession {
                     );
                     return self.error(&reference, None, &e, ctx);
                 }
-                let (engine, user_id) = (self.engine.clone(), self.user_id);
+                let (engine, user_id, conn) = (self.engine.clone(), self.user_id, self.conn);
                 let fut = async move {
                     call::act(&engine, user_id, call_id, |reply| CallCmd::Signal {
                         user_id,
+                        conn: Some(conn),
                         to: to_user_id,
                         kind,
                         payload,

@@ -102,7 +102,8 @@ impl WriteOp for UpdateCall {
     }
 }
 
-/// A call by id, if `user_id` is a member (current or former) of its chat.
+/// A call by id, if `user_id` is a current member of its chat (someone who left the chat
+/// cannot act on its calls).
 pub async fn find_for_member(
     conn: &mut Conn<'_>,
     id: i64,
@@ -112,6 +113,7 @@ pub async fn find_for_member(
         calls::table
             .inner_join(cp::table.on(cp::chat_id.eq(calls::chat_id).and(cp::user_id.eq(user_id))))
             .filter(calls::id.eq(id))
+            .filter(cp::left_at.is_null())
             .select(Call::as_select())
             .first(c)
             .await
