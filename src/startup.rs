@@ -8,6 +8,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use anyhow::Context as _;
 use courier_actors::storage::Storage;
+use courier_actors::store::calls::CloseInterruptedCalls;
 use courier_actors::store::{self, users::ResetPresence, Db};
 use courier_actors::{Clock, Engine};
 
@@ -54,6 +55,11 @@ impl Application {
         let engine = Engine::start(db, write_db, clock.clone(), settings.realtime(), storage);
         // No socket survives a restart: nobody is online until they reconnect.
         engine.write(ResetPresence).await?;
+        // Nor does any call: close the ones the previous run left live.
+        let closed = engine.write(CloseInterruptedCalls).await?;
+        if closed > 0 {
+            tracing::info!(count = closed, "closed calls left live by the previous run");
+        }
 
         let listener = TcpListener::bind(&settings.server.bind)
             .with_context(|| format!("cannot listen on {}", settings.server.bind))?;

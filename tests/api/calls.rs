@@ -1,10 +1,11 @@
 //! Calls: ringing, answering on one of two devices, signalling relayed only within the call,
 //! ending with a duration, missed and declined calls on the manual clock, refusals, and TURN
 //! credentials. Who may act on a call and the call's membership are in `calls/members.rs`;
-//! devices and failed writes in `calls/devices.rs`.
+//! devices and failed writes in `calls/devices.rs`; restarts in `calls/restart.rs`.
 
 mod devices;
 mod members;
+mod restart;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;

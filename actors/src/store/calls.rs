@@ -102,6 +102,54 @@ impl WriteOp for UpdateCall {
     }
 }
 
+/// Closes the calls a previous run left live (calls live only in memory, so none survives a
+/// restart): never answered ones become `missed` (duration 0), answered ones `ended`. Their
+/// `ended_at` is the time of this write (the restart): when the previous run stopped is not
+/// recorded, so the duration of an answered call counts up to the restart. Answers how many
+/// calls it closed.
+pub struct CloseInterruptedCalls;
+
+impl WriteOp for CloseInterruptedCalls {
+    type Output = usize;
+
+    async fn apply(&mut self, tx: &mut Tx<'_>) -> StoreResult<usize> {
+        let now = tx.now;
+        let missed = on_conn!(&mut tx.conn, |c| {
+            diesel::update(calls::table.filter(calls::status.eq_any(["initiated", "ringing"])))
+                .set((
+                    calls::status.eq("missed"),
+                    calls::ended_at.eq(Some(now)),
+                    calls::duration.eq(Some(0)),
+                ))
+                .execute(c)
+                .await?
+        });
+        let answered: Vec<(i64, Option<NaiveDateTime>)> = on_conn!(&mut tx.conn, |c| {
+            calls::table
+                .filter(calls::status.eq("answered"))
+                .select((calls::id, calls::started_at))
+                .load(c)
+                .await?
+        });
+        for (id, started_at) in &answered {
+            let started = started_at.unwrap_or(now);
+            let duration = (now - started).num_seconds().clamp(0, i32::MAX as i64) as i32;
+            on_conn!(&mut tx.conn, |c| {
+                diesel::update(calls::table.find(*id))
+                    .set((
+                        calls::status.eq("ended"),
+                        calls::started_at.eq(Some(started)),
+                        calls::ended_at.eq(Some(now)),
+                        calls::duration.eq(Some(duration)),
+                    ))
+                    .execute(c)
+                    .await?
+            });
+        }
+        Ok(missed + answered.len())
+    }
+}
+
 /// A call by id, if `user_id` is a current member of its chat (someone who left the chat
 /// cannot act on its calls).
 pub async fn find_for_member(
