@@ -31,6 +31,10 @@ pub const KEY_PREFIX: &str = "store:";
 /// JSON fields that may carry a stored key.
 const LINK_FIELDS: [&str; 4] = ["avatar_url", "media_url", "thumbnail_url", "url"];
 
+/// JSON fields whose contents a client wrote (a shared contact card, a call signal's payload):
+/// never signed, or a client could name any stored key there and be handed a link to it.
+const CLIENT_FIELDS: [&str; 2] = ["contact_data", "payload"];
+
 /// A storage failure (the store is unreachable or refused).
 #[derive(Debug, thiserror::Error)]
 #[error("storage: {0}")]
@@ -110,9 +114,18 @@ impl Storage {
                     .with_secret_access_key(secret_access_key)
                     .with_virtual_hosted_style_request(!path_style);
                 if !endpoint.is_empty() {
+                    // Virtual-hosted style: object_store wants the bucket in the endpoint's host.
+                    let endpoint = if *path_style {
+                        endpoint.clone()
+                    } else {
+                        match endpoint.split_once("://") {
+                            Some((scheme, host)) => format!("{scheme}://{bucket}.{host}"),
+                            None => format!("https://{bucket}.{endpoint}"),
+                        }
+                    };
                     b = b
-                        .with_endpoint(endpoint)
-                        .with_allow_http(endpoint.starts_with("http://"));
+                        .with_allow_http(endpoint.starts_with("http://"))
+                        .with_endpoint(endpoint);
                 }
                 Arc::new(b.build()?)
             }
@@ -251,11 +264,15 @@ impl Storage {
         Ok(())
     }
 
-    /// Replaces every stored key (`store:…`) in link fields of `value` with a signed link.
+    /// Replaces every stored key (`store:…`) in link fields of `value` with a signed link,
+    /// except inside what clients wrote themselves (see [`CLIENT_FIELDS`]).
     pub fn sign_links(&self, value: &mut Value) {
         match value {
             Value::Object(map) => {
                 for (k, v) in map.iter_mut() {
+                    if CLIENT_FIELDS.contains(&k.as_str()) {
+                        continue;
+                    }
                     match v {
                         Value::String(s) if LINK_FIELDS.contains(&k.as_str()) => {
                             if let Some(key) = s.strip_prefix(KEY_PREFIX) {
