@@ -2,10 +2,12 @@
 //! all metadata (re-encoding keeps pixels only), resize, encode as JPEG.
 
 use std::io::Cursor;
+use std::sync::LazyLock;
 
 use image::codecs::jpeg::JpegEncoder;
 use image::imageops::FilterType;
 use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
+use tokio::sync::Semaphore;
 
 /// Largest side a message image keeps; thumbnails fit in 300×300.
 pub const MESSAGE_MAX: u32 = 1200;
@@ -18,6 +20,26 @@ pub const AVATAR_SIZES: [u32; 3] = [150, 300, 600];
 #[error("{0}")]
 pub struct BadImage(pub String);
 
+/// Largest picture decoded (a 200-megapixel phone photo is refused; 50 Mpx is 8660×5773).
+const MAX_PIXELS: u64 = 50_000_000;
+
+/// Largest decoded size (50 Mpx at 16 bits per channel with alpha would pass the pixel check).
+const MAX_DECODED_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Image jobs running at once: one per core. Each may hold a few hundred MB while it works,
+/// so a burst of uploads waits here instead of all decoding at the same time.
+static JOBS: LazyLock<Semaphore> =
+    LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())));
+
+/// Runs an image job on the blocking pool, at most [`JOBS`] at a time.
+pub async fn process<T: Send + 'static>(
+    job: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, actix_web::error::BlockingError> {
+    // unwrap: the semaphore is never closed.
+    let _permit = JOBS.acquire().await.unwrap();
+    actix_web::web::block(job).await
+}
+
 /// Decodes with limits (no decompression bombs) and turns the image upright.
 pub fn decode(bytes: &[u8]) -> Result<DynamicImage, BadImage> {
     let mut reader = ImageReader::new(Cursor::new(bytes))
@@ -29,6 +51,14 @@ pub fn decode(bytes: &[u8]) -> Result<DynamicImage, BadImage> {
     limits.max_alloc = Some(512 * 1024 * 1024);
     reader.limits(limits);
     let mut decoder = reader.into_decoder().map_err(|e| BadImage(e.to_string()))?;
+    // Checked before anything is allocated: a few-KB file can declare a huge picture.
+    let (w, h) = decoder.dimensions();
+    if u64::from(w) * u64::from(h) > MAX_PIXELS || decoder.total_bytes() > MAX_DECODED_BYTES {
+        return Err(BadImage(format!(
+            "{w}×{h} is more than {} megapixels",
+            MAX_PIXELS / 1_000_000
+        )));
+    }
     let orientation = decoder
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);

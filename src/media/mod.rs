@@ -124,11 +124,26 @@ pub fn sniff(head: &[u8]) -> Option<Sniffed> {
         Some("application/zip") => found(Kind::Document, "application/zip", "zip"),
         Some(_) => None,
         // No signature: plain text is a document; anything else binary is refused.
-        None if !head.contains(&0) && std::str::from_utf8(head).is_ok() => {
-            found(Kind::Document, "text/plain", "txt")
-        }
+        None if !head.contains(&0) && is_text(head) => found(Kind::Document, "text/plain", "txt"),
         None => None,
     }
+}
+
+/// Whether `head`, the start of a file, is UTF-8 text: a character cut in two at its end (where
+/// the file was cut to sniff it) does not count against it.
+fn is_text(head: &[u8]) -> bool {
+    match std::str::from_utf8(head) {
+        Ok(_) => true,
+        Err(e) => e.error_len().is_none(),
+    }
+}
+
+/// Invisible formatting characters (bidirectional overrides, zero-width marks) that can make a
+/// name display as something else, like `invoice\u{202E}fdp.exe` showing as `invoiceexe.pdf`.
+fn is_format(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
 }
 
 /// An uploaded file, read whole (within its limit).
@@ -294,7 +309,11 @@ pub fn sanitize_file_name(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or("");
     let clean: String = base
         .chars()
-        .filter(|c| !c.is_control() && !matches!(c, '"' | '<' | '>' | ':' | '*' | '?' | '|'))
+        .filter(|c| {
+            !c.is_control()
+                && !is_format(*c)
+                && !matches!(c, '"' | '<' | '>' | ':' | '*' | '?' | '|')
+        })
         .collect::<String>()
         .trim()
         .trim_start_matches('.')
@@ -326,6 +345,29 @@ mod tests {
         assert_eq!(sanitize_file_name("a\u{0}b<c>.txt"), "abc.txt");
         assert_eq!(sanitize_file_name(".hidden"), "hidden");
         assert_eq!(sanitize_file_name("///"), "file");
+        assert_eq!(
+            sanitize_file_name("invoice\u{202E}fdp.exe"),
+            "invoicefdp.exe",
+            "no direction overrides"
+        );
+        assert_eq!(sanitize_file_name("отчёт.pdf"), "отчёт.pdf");
+    }
+
+    #[test]
+    fn text_cut_inside_a_character_is_still_text() {
+        let text = "привет ".repeat(700);
+        let bytes = text.as_bytes();
+        let cut = &bytes[..8191];
+        assert!(
+            std::str::from_utf8(cut).is_err(),
+            "the cut splits a character"
+        );
+        assert_eq!(sniff(cut).map(|s| s.mime), Some("text/plain"));
+        assert_eq!(
+            sniff(b"abc\xFF\xFEdef"),
+            None,
+            "invalid UTF-8 inside is not text"
+        );
     }
 
     #[test]

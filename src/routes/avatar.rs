@@ -69,7 +69,7 @@ pub async fn upload(
     let file = form
         .file
         .ok_or_else(|| ApiError::invalid("avatar", "is required (an image file)"))?;
-    let sizes = web::block(move || images::avatar(&file.data))
+    let sizes = images::process(move || images::avatar(&file.data))
         .await
         .map_err(ApiError::internal)?
         .map_err(|e| bad_image(e).with_field("avatar"))?;

@@ -101,7 +101,7 @@ pub async fn send(
     );
     let (objects, media) = if kind == Kind::Image {
         let data = file.data.clone();
-        let img = web::block(move || images::message_image(&data))
+        let img = images::process(move || images::message_image(&data))
             .await
             .map_err(ApiError::internal)?
             .map_err(bad_image)?;

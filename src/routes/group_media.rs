@@ -24,7 +24,7 @@ async fn photo(state: &AppState, form: &mut Form) -> ApiResult<(Option<String>, 
     let Some(file) = form.file.take() else {
         return Ok((None, Vec::new()));
     };
-    let sizes = web::block(move || images::avatar(&file.data))
+    let sizes = images::process(move || images::avatar(&file.data))
         .await
         .map_err(ApiError::internal)?
         .map_err(|e| bad_image(e).with_field("avatar"))?;
@@ -117,6 +117,23 @@ pub async fn update(
     form: Multipart,
 ) -> ApiResult<HttpResponse> {
     let chat_id = path.into_inner();
+    // Checked before the upload is read, so only a group's admins make the server take in a
+    // picture for it (the room checks again, against the state at the time of the change).
+    let previous = {
+        let mut conn = state.engine.db.get().await?;
+        match chats::find_for_member(&mut conn.conn(), chat_id, user.user_id).await? {
+            Some((chat, member)) if chat.is_group() => {
+                if member.role != "admin" {
+                    return Err(ApiError::forbidden(
+                        "not_admin",
+                        "only group admins can do this",
+                    ));
+                }
+                chat.avatar_url
+            }
+            _ => return Err(ApiError::not_found("group")),
+        }
+    };
     upload_limit(&state, user.user_id)?;
     let mut form = read_form(
         form,
@@ -137,12 +154,6 @@ pub async fn update(
             "give a name, a description and/or an avatar to change",
         ));
     }
-    let previous = {
-        let mut conn = state.engine.db.get().await?;
-        chats::find(&mut conn.conn(), chat_id)
-            .await?
-            .and_then(|c| c.avatar_url)
-    };
     let (avatar_url, keys) = photo(&state, &mut form).await?;
     let changed = avatar_url.is_some();
     let cmd = GroupCmd::Update {

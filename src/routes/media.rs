@@ -22,7 +22,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 #[derive(Deserialize)]
 struct Signed {
-    expires: Option<i64>,
+    /// Read as text: a link with anything else than a number there is a bad link (403), not a
+    /// bad request.
+    expires: Option<String>,
     sig: Option<String>,
 }
 
@@ -32,7 +34,8 @@ async fn serve(
     q: web::Query<Signed>,
 ) -> ApiResult<HttpResponse> {
     let key = path.into_inner();
-    let (Some(expires), Some(sig)) = (q.expires, q.sig.as_deref()) else {
+    let expires = q.expires.as_deref().and_then(|e| e.parse::<i64>().ok());
+    let (Some(expires), Some(sig)) = (expires, q.sig.as_deref()) else {
         return Err(ApiError::forbidden(
             "bad_signature",
             "this link is not signed",
@@ -61,8 +64,18 @@ async fn serve(
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::not_found("file"))?;
     let body = body.map(|chunk| chunk.map_err(|e| std::io::Error::other(e.to_string())));
+    let mime = content_type(&key);
+    // Pictures, sound and video show inline; anything else is a download, never a page of ours.
+    let inline = ["image/", "video/", "audio/"]
+        .iter()
+        .any(|t| mime.starts_with(t));
     Ok(HttpResponse::Ok()
-        .content_type(content_type(&key))
+        .content_type(mime)
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            if inline { "inline" } else { "attachment" },
+        ))
+        .insert_header((header::CONTENT_SECURITY_POLICY, "sandbox"))
         .insert_header((header::CONTENT_LENGTH, size))
         // Cached no longer than the link works.
         .insert_header((

@@ -159,7 +159,7 @@ async fn create_media(
     let base = format!("status/{}/{:02}/{}", now.year(), now.month(), upload_id());
     let (key, data) = if kind == Kind::Image {
         let bytes = file.data.clone();
-        let img = web::block(move || images::message_image(&bytes))
+        let img = images::process(move || images::message_image(&bytes))
             .await
             .map_err(ApiError::internal)?
             .map_err(|e| bad_image(e).with_field("media"))?;

@@ -67,6 +67,12 @@ pub fn file(field: &str, name: &str, data: Vec<u8>) -> Form {
 }
 
 /// Fetches a link as a client would (relative links are on the server).
+/// The stored key a local link points at.
+fn links_key(link: &str) -> &str {
+    let path = link.split('?').next().unwrap();
+    &path[path.find("/media/").unwrap() + "/media/".len()..]
+}
+
 pub async fn fetch(app: &TestApp, link: &str) -> reqwest::Response {
     let url = if link.starts_with('/') {
         format!("{}{}", app.address, link)
@@ -133,6 +139,8 @@ async fn an_avatar_is_stored_at_three_sizes_behind_signed_links() {
     );
     let unsigned = link.split('?').next().unwrap().to_string();
     assert_eq!(fetch(&app, &unsigned).await.status(), 403);
+    let garbled = link.replace("expires=", "expires=soon");
+    assert_eq!(fetch(&app, &garbled).await.status(), 403);
     app.advance(2 * 3600);
     let res = fetch(&app, &link).await;
     assert_eq!(res.status(), 403);
@@ -236,6 +244,24 @@ async fn bad_uploads_are_refused_and_leave_nothing_behind() {
     let left: usize = walk(&app.settings.server.data_dir.join("media"));
     assert_eq!(left, 0, "no object was left behind");
 
+    // A picture too large to decode is refused before it is decoded.
+    let bo = app.signup(&phone(2), "Bo").await;
+    let (s, body) = upload(
+        &app,
+        "/api/user/avatar",
+        &bo,
+        file("avatar", "bomb.png", huge_png_header(10_000, 6_000)),
+    )
+    .await;
+    assert_eq!(s, 422, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("10000×6000 is more than 50 megapixels"),
+        "{body}"
+    );
+
     // The sixth upload in a minute is refused.
     let (s, body) = upload(
         &app,
@@ -248,6 +274,37 @@ async fn bad_uploads_are_refused_and_leave_nothing_behind() {
         (s.as_u16(), body["error"]["code"].as_str()),
         (429, Some("rate_limited"))
     );
+}
+
+/// A PNG that declares `w`×`h` pixels in a few bytes (its pixel data is missing): decoding
+/// it for real would need gigabytes.
+fn huge_png_header(w: u32, h: u32) -> Vec<u8> {
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for &b in bytes {
+            crc ^= b as u32;
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut chunk = |kind: &[u8], data: &[u8]| {
+        png.extend((data.len() as u32).to_be_bytes());
+        let body = [kind, data].concat();
+        png.extend(&body);
+        png.extend(crc32(&body).to_be_bytes());
+    };
+    let ihdr = [&w.to_be_bytes()[..], &h.to_be_bytes(), &[8, 2, 0, 0, 0]].concat();
+    chunk(b"IHDR", &ihdr);
+    chunk(b"IDAT", &[0x78, 0x9C, 0x03, 0x00]);
+    chunk(b"IEND", &[]);
+    png
 }
 
 /// Files in the app's local media folder.
@@ -378,6 +435,25 @@ async fn media_messages_are_processed_stored_and_shared_with_members_only() {
         404
     );
 
+    // Knowing a file's key (every link shows it) is not enough to be handed a link: keys
+    // written into a contact card stay as they were sent.
+    let key = links_key(synced["media_url"].as_str().unwrap());
+    let eve_chat = app.private_chat(&eve, &bo).await;
+    let forged = format!("store:{key}");
+    let card = json!({"name": "x", "phone_number": "+123456", "url": forged, "avatar_url": forged});
+    let r = app
+        .post(
+            &format!("/api/chats/{eve_chat}/messages"),
+            Some(&eve.token),
+            json!({"message_type": "contact", "contact_data": card}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["message"]["contact_data"]["url"], forged.as_str());
+    let seen = app.history(&eve, eve_chat).await;
+    assert_eq!(seen[0]["contact_data"]["avatar_url"], forged.as_str());
+    assert!(!json!(seen).to_string().contains("/media/"), "{seen:?}");
+
     // Deleted for everyone: its files leave the store.
     let links = [&synced["media_url"], &synced["thumbnail_url"]].map(|v| v.as_str().unwrap());
     let id = synced["id"].as_i64().unwrap();
@@ -421,15 +497,13 @@ async fn media_messages_are_processed_stored_and_shared_with_members_only() {
         ),
         (Some("report.pdf"), Some("application/pdf"))
     );
+    let res = fetch(&app, body["message"]["media_url"].as_str().unwrap()).await;
     assert_eq!(
-        fetch(&app, body["message"]["media_url"].as_str().unwrap())
-            .await
-            .bytes()
-            .await
-            .unwrap()
-            .to_vec(),
-        pdf
+        res.headers()["content-disposition"],
+        "attachment",
+        "a document downloads, it never opens as a page of the server's"
     );
+    assert_eq!(res.bytes().await.unwrap().to_vec(), pdf);
     let mp3 = [
         b"ID3\x03\x00\x00\x00\x00\x00\x00".to_vec(),
         vec![0xFF, 0xFB, 0x90, 0x64],
