@@ -146,6 +146,17 @@ fn is_format(c: char) -> bool {
         | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
 }
 
+/// Runs an upload's work as a task of its own and waits for it. If the client goes away, the
+/// request's future is dropped but the task goes on, so objects stored before a failure are
+/// always removed again (and a stored message is always acknowledged to the database).
+pub async fn detached<T: 'static>(
+    work: impl std::future::Future<Output = Result<T, crate::error::ApiError>> + 'static,
+) -> Result<T, crate::error::ApiError> {
+    actix_web::rt::spawn(work)
+        .await
+        .map_err(crate::error::ApiError::internal)?
+}
+
 /// An uploaded file, read whole (within its limit).
 pub struct Upload {
     pub data: Bytes,

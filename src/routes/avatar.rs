@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::AuthUser;
-use crate::media::{images, read_form, upload_id, Kind};
+use crate::media::{detached, images, read_form, upload_id, Kind};
 use crate::state::AppState;
 
 /// Applies the per-user upload limit.
@@ -57,54 +57,58 @@ pub async fn upload(
     user: AuthUser,
     form: Multipart,
 ) -> ApiResult<HttpResponse> {
-    upload_limit(&state, user.user_id)?;
-    let form = read_form(
-        form,
-        "avatar",
-        None,
-        Some(Kind::Image),
-        &state.settings.media,
-    )
-    .await?;
-    let file = form
-        .file
-        .ok_or_else(|| ApiError::invalid("avatar", "is required (an image file)"))?;
-    let sizes = images::process(move || images::avatar(&file.data))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(|e| bad_image(e).with_field("avatar"))?;
-    let base = format!("avatars/users/{}/{}", user.user_id, upload_id());
-    let objects: Vec<(String, Vec<u8>)> = sizes
-        .into_iter()
-        .map(|(n, data)| (format!("{base}_{n}.jpg"), data))
-        .collect();
-    let keys: Vec<String> = objects.iter().map(|(k, _)| k.clone()).collect();
-    put_all(&state, objects).await?;
-    let key300 = format!("{base}_300.jpg");
-    let previous = match state
-        .write(SetAvatar {
-            user_id: user.user_id,
-            avatar_url: Some(stored(&key300)),
-        })
-        .await
-    {
-        Ok(previous) => previous,
-        Err(e) => {
-            state.engine.storage.delete_quietly(&keys).await;
-            return Err(e);
-        }
-    };
-    if let Some(old) = previous.as_deref().and_then(key_of) {
-        let old: Vec<String> = images::AVATAR_SIZES
-            .iter()
-            .map(|n| variant(old, *n))
+    // Runs to the end even if the client goes away, so a failure always cleans up.
+    detached(async move {
+        upload_limit(&state, user.user_id)?;
+        let form = read_form(
+            form,
+            "avatar",
+            None,
+            Some(Kind::Image),
+            &state.settings.media,
+        )
+        .await?;
+        let file = form
+            .file
+            .ok_or_else(|| ApiError::invalid("avatar", "is required (an image file)"))?;
+        let sizes = images::process(move || images::avatar(&file.data))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(|e| bad_image(e).with_field("avatar"))?;
+        let base = format!("avatars/users/{}/{}", user.user_id, upload_id());
+        let objects: Vec<(String, Vec<u8>)> = sizes
+            .into_iter()
+            .map(|(n, data)| (format!("{base}_{n}.jpg"), data))
             .collect();
-        state.engine.storage.delete_quietly(&old).await;
-    }
-    let urls: Vec<_> = images::AVATAR_SIZES
-        .iter()
-        .map(|n| json!({ "size": n, "url": stored(&format!("{base}_{n}.jpg")) }))
-        .collect();
-    Ok(HttpResponse::Ok()
-        .json(json!({ "success": true, "avatar_url": stored(&key300), "avatar_urls": urls })))
+        let keys: Vec<String> = objects.iter().map(|(k, _)| k.clone()).collect();
+        put_all(&state, objects).await?;
+        let key300 = format!("{base}_300.jpg");
+        let previous = match state
+            .write(SetAvatar {
+                user_id: user.user_id,
+                avatar_url: Some(stored(&key300)),
+            })
+            .await
+        {
+            Ok(previous) => previous,
+            Err(e) => {
+                state.engine.storage.delete_quietly(&keys).await;
+                return Err(e);
+            }
+        };
+        if let Some(old) = previous.as_deref().and_then(key_of) {
+            let old: Vec<String> = images::AVATAR_SIZES
+                .iter()
+                .map(|n| variant(old, *n))
+                .collect();
+            state.engine.storage.delete_quietly(&old).await;
+        }
+        let urls: Vec<_> = images::AVATAR_SIZES
+            .iter()
+            .map(|n| json!({ "size": n, "url": stored(&format!("{base}_{n}.jpg")) }))
+            .collect();
+        Ok(HttpResponse::Ok()
+            .json(json!({ "success": true, "avatar_url": stored(&key300), "avatar_urls": urls })))
+    })
+    .await
 }

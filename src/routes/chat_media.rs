@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::AuthUser;
-use crate::media::{images, read_form, upload_id, Kind};
+use crate::media::{detached, images, read_form, upload_id, Kind};
 use crate::routes::avatar::{bad_image, put_all, upload_limit};
 use crate::routes::chats::{access, ask_room};
 use crate::state::AppState;
@@ -37,140 +37,147 @@ pub async fn send(
     path: web::Path<i64>,
     form: Multipart,
 ) -> ApiResult<HttpResponse> {
-    let chat_id = path.into_inner();
-    {
-        let mut conn = state.engine.db.get().await?;
-        let (_, me) = access(&mut conn.conn(), chat_id, user.user_id).await?;
-        if !me.is_current() {
-            return Err(ApiError::not_found("chat"));
+    // Runs to the end even if the client goes away, so a failure always cleans up.
+    detached(async move {
+        let chat_id = path.into_inner();
+        {
+            let mut conn = state.engine.db.get().await?;
+            let (_, me) = access(&mut conn.conn(), chat_id, user.user_id).await?;
+            if !me.is_current() {
+                return Err(ApiError::not_found("chat"));
+            }
         }
-    }
-    upload_limit(&state, user.user_id)?;
-    let limit = state.engine.realtime.messages_per_minute;
-    state
-        .engine
-        .limiter
-        .hit(
-            &format!("msg:{}", user.user_id),
-            limit,
-            TimeDelta::minutes(1),
+        upload_limit(&state, user.user_id)?;
+        let limit = state.engine.realtime.messages_per_minute;
+        state
+            .engine
+            .limiter
+            .hit(
+                &format!("msg:{}", user.user_id),
+                limit,
+                TimeDelta::minutes(1),
+            )
+            .map_err(ApiError::too_many)?;
+
+        let form = read_form(
+            form,
+            "file",
+            Some("message_type"),
+            None,
+            &state.settings.media,
         )
-        .map_err(ApiError::too_many)?;
+        .await?;
+        let kind = form
+            .text("message_type")
+            .and_then(Kind::parse)
+            .ok_or_else(|| {
+                ApiError::invalid("message_type", "must be image, video, audio or document")
+            })?;
+        let caption = form
+            .text("caption")
+            .filter(|c| !c.trim().is_empty())
+            .map(str::to_string);
+        if let Some(c) = &caption {
+            check_text("caption", c, MAX_TEXT_CHARS)
+                .map_err(|e| ApiError::invalid(e.field, e.message))?;
+        }
+        let client_msg_id = form.text("client_msg_id").map(str::to_string);
+        if let Some(id) = &client_msg_id {
+            check_client_msg_id(id).map_err(|e| ApiError::invalid(e.field, e.message))?;
+        }
+        let reply_to = int_field(&form, "reply_to_message_id", i64::MAX)?.filter(|id| *id > 0);
+        let duration = int_field(&form, "duration", 24 * 3600)?.map(|d| d as i32);
+        let file = form
+            .file
+            .ok_or_else(|| ApiError::invalid("file", "is required"))?;
 
-    let form = read_form(
-        form,
-        "file",
-        Some("message_type"),
-        None,
-        &state.settings.media,
-    )
-    .await?;
-    let kind = form
-        .text("message_type")
-        .and_then(Kind::parse)
-        .ok_or_else(|| {
-            ApiError::invalid("message_type", "must be image, video, audio or document")
-        })?;
-    let caption = form
-        .text("caption")
-        .filter(|c| !c.trim().is_empty())
-        .map(str::to_string);
-    if let Some(c) = &caption {
-        check_text("caption", c, MAX_TEXT_CHARS)
-            .map_err(|e| ApiError::invalid(e.field, e.message))?;
-    }
-    let client_msg_id = form.text("client_msg_id").map(str::to_string);
-    if let Some(id) = &client_msg_id {
-        check_client_msg_id(id).map_err(|e| ApiError::invalid(e.field, e.message))?;
-    }
-    let reply_to = int_field(&form, "reply_to_message_id", i64::MAX)?.filter(|id| *id > 0);
-    let duration = int_field(&form, "duration", 24 * 3600)?.map(|d| d as i32);
-    let file = form
-        .file
-        .ok_or_else(|| ApiError::invalid("file", "is required"))?;
-
-    // The PRD's layout, with a random id in place of the message id: that id is assigned
-    // when the message is stored, after the upload.
-    let now = state.engine.clock.now();
-    let id = upload_id();
-    let folder = format!(
-        "messages/{}/{}/{:02}",
-        kind.folder(),
-        now.year(),
-        now.month()
-    );
-    let (objects, media) = if kind == Kind::Image {
-        let data = file.data.clone();
-        let img = images::process(move || images::message_image(&data))
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(bad_image)?;
-        let key = format!("{folder}/{id}.jpg");
-        let thumb = format!("thumbnails/images/{id}_thumb.jpg");
-        let media = Media {
-            url: stored(&key),
-            thumbnail_url: Some(stored(&thumb)),
-            size: img.image.len() as i64,
-            mime_type: "image/jpeg".into(),
-            duration: None,
-            file_name: file.file_name.clone(),
+        // The PRD's layout, with a random id in place of the message id: that id is assigned
+        // when the message is stored, after the upload.
+        let now = state.engine.clock.now();
+        let id = upload_id();
+        let folder = format!(
+            "messages/{}/{}/{:02}",
+            kind.folder(),
+            now.year(),
+            now.month()
+        );
+        let (objects, media) = if kind == Kind::Image {
+            let data = file.data.clone();
+            let img = images::process(move || images::message_image(&data))
+                .await
+                .map_err(ApiError::internal)?
+                .map_err(bad_image)?;
+            let key = format!("{folder}/{id}.jpg");
+            let thumb = format!("thumbnails/images/{id}_thumb.jpg");
+            let media = Media {
+                url: stored(&key),
+                thumbnail_url: Some(stored(&thumb)),
+                size: img.image.len() as i64,
+                mime_type: "image/jpeg".into(),
+                duration: None,
+                file_name: file.file_name.clone(),
+            };
+            (vec![(key, img.image), (thumb, img.thumbnail)], media)
+        } else {
+            let key = format!("{folder}/{id}.{}", file.sniffed.ext);
+            let media = Media {
+                url: stored(&key),
+                thumbnail_url: None,
+                size: file.data.len() as i64,
+                mime_type: file.sniffed.mime.to_string(),
+                duration: if kind == Kind::Document {
+                    None
+                } else {
+                    duration
+                },
+                file_name: file.file_name.clone(),
+            };
+            (vec![(key, file.data.to_vec())], media)
         };
-        (vec![(key, img.image), (thumb, img.thumbnail)], media)
-    } else {
-        let key = format!("{folder}/{id}.{}", file.sniffed.ext);
-        let media = Media {
-            url: stored(&key),
-            thumbnail_url: None,
-            size: file.data.len() as i64,
-            mime_type: file.sniffed.mime.to_string(),
-            duration: if kind == Kind::Document {
-                None
-            } else {
-                duration
-            },
-            file_name: file.file_name.clone(),
-        };
-        (vec![(key, file.data.to_vec())], media)
-    };
-    let keys: Vec<String> = objects.iter().map(|(k, _)| k.clone()).collect();
-    put_all(&state, objects).await?;
+        let keys: Vec<String> = objects.iter().map(|(k, _)| k.clone()).collect();
+        put_all(&state, objects).await?;
 
-    let message = NewMessage {
-        chat_id,
-        sender_id: user.user_id,
-        client_msg_id,
-        reply_to_message_id: reply_to,
-        message_type: kind.as_str().to_string(),
-        content: caption,
-        latitude: None,
-        longitude: None,
-        location_name: None,
-        contact_data: None,
-        media: Some(Box::new(media)),
-    };
-    match ask_room(&state, chat_id, |reply| RoomCmd::Send {
-        message,
-        conn: None,
-        reply,
+        let message = NewMessage {
+            chat_id,
+            sender_id: user.user_id,
+            client_msg_id,
+            reply_to_message_id: reply_to,
+            message_type: kind.as_str().to_string(),
+            content: caption,
+            latitude: None,
+            longitude: None,
+            location_name: None,
+            contact_data: None,
+            media: Some(Box::new(media)),
+        };
+        match ask_room(&state, chat_id, |reply| RoomCmd::Send {
+            message,
+            conn: None,
+            reply,
+        })
+        .await
+        {
+            Ok(sent) => {
+                if sent.duplicate {
+                    // The original message keeps its own files; this copy's are not needed.
+                    state.engine.storage.delete_quietly(&keys).await;
+                }
+                let status = if sent.duplicate {
+                    HttpResponse::Ok()
+                } else {
+                    HttpResponse::Created()
+                };
+                Ok(
+                    { status }
+                        .json(json!({ "message": sent.message, "duplicate": sent.duplicate })),
+                )
+            }
+            Err(e) => {
+                // Nothing stored: no message, and no file left behind.
+                state.engine.storage.delete_quietly(&keys).await;
+                Err(e)
+            }
+        }
     })
     .await
-    {
-        Ok(sent) => {
-            if sent.duplicate {
-                // The original message keeps its own files; this copy's are not needed.
-                state.engine.storage.delete_quietly(&keys).await;
-            }
-            let status = if sent.duplicate {
-                HttpResponse::Ok()
-            } else {
-                HttpResponse::Created()
-            };
-            Ok({ status }.json(json!({ "message": sent.message, "duplicate": sent.duplicate })))
-        }
-        Err(e) => {
-            // Nothing stored: no message, and no file left behind.
-            state.engine.storage.delete_quietly(&keys).await;
-            Err(e)
-        }
-    }
 }

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::AuthUser;
-use crate::media::{images, read_form, upload_id, Form, Kind};
+use crate::media::{detached, images, read_form, upload_id, Form, Kind};
 use crate::routes::avatar::{bad_image, put_all, upload_limit};
 use crate::routes::chats::ask_room;
 use crate::routes::groups::{check_participants, description_of, summary};
@@ -72,42 +72,46 @@ pub async fn create(
     user: AuthUser,
     form: Multipart,
 ) -> ApiResult<HttpResponse> {
-    upload_limit(&state, user.user_id)?;
-    let mut form = read_form(
-        form,
-        "avatar",
-        None,
-        Some(Kind::Image),
-        &state.settings.media,
-    )
-    .await?;
-    let name = validate::text("name", form.text("name").unwrap_or(""), 1, 100)?;
-    let description = description_of(form.text("description").map(|d| json!(d)))?.flatten();
-    let ids = participants(&form)?;
-    check_participants(&state, user.user_id, &ids)?;
-    let (avatar_url, keys) = photo(&state, &mut form).await?;
-    let max = state.settings.limits.max_group_size;
-    let created = state
-        .write(CreateGroup {
-            creator: user.user_id,
-            name,
-            description,
-            avatar_url,
-            participants: ids,
-            max_size: max,
-        })
-        .await
-        .and_then(|r| r.map_err(|r| ApiError::from(r).with_field("participants")));
-    match created {
-        Ok(change) => {
-            announce_new_group(&state.engine, &change);
-            Ok(HttpResponse::Created().json(json!({ "group": summary(&change) })))
+    // Runs to the end even if the client goes away, so a failure always cleans up.
+    detached(async move {
+        upload_limit(&state, user.user_id)?;
+        let mut form = read_form(
+            form,
+            "avatar",
+            None,
+            Some(Kind::Image),
+            &state.settings.media,
+        )
+        .await?;
+        let name = validate::text("name", form.text("name").unwrap_or(""), 1, 100)?;
+        let description = description_of(form.text("description").map(|d| json!(d)))?.flatten();
+        let ids = participants(&form)?;
+        check_participants(&state, user.user_id, &ids)?;
+        let (avatar_url, keys) = photo(&state, &mut form).await?;
+        let max = state.settings.limits.max_group_size;
+        let created = state
+            .write(CreateGroup {
+                creator: user.user_id,
+                name,
+                description,
+                avatar_url,
+                participants: ids,
+                max_size: max,
+            })
+            .await
+            .and_then(|r| r.map_err(|r| ApiError::from(r).with_field("participants")));
+        match created {
+            Ok(change) => {
+                announce_new_group(&state.engine, &change);
+                Ok(HttpResponse::Created().json(json!({ "group": summary(&change) })))
+            }
+            Err(e) => {
+                state.engine.storage.delete_quietly(&keys).await;
+                Err(e)
+            }
         }
-        Err(e) => {
-            state.engine.storage.delete_quietly(&keys).await;
-            Err(e)
-        }
-    }
+    })
+    .await
 }
 
 pub async fn update(
@@ -116,79 +120,83 @@ pub async fn update(
     path: web::Path<i64>,
     form: Multipart,
 ) -> ApiResult<HttpResponse> {
-    let chat_id = path.into_inner();
-    // Checked before the upload is read, so only a group's admins make the server take in a
-    // picture for it (the room checks again, against the state at the time of the change).
-    let previous = {
-        let mut conn = state.engine.db.get().await?;
-        match chats::find_for_member(&mut conn.conn(), chat_id, user.user_id).await? {
-            Some((chat, member)) if chat.is_group() => {
-                if member.role != "admin" {
-                    return Err(ApiError::forbidden(
-                        "not_admin",
-                        "only group admins can do this",
-                    ));
+    // Runs to the end even if the client goes away, so a failure always cleans up.
+    detached(async move {
+        let chat_id = path.into_inner();
+        // Checked before the upload is read, so only a group's admins make the server take in a
+        // picture for it (the room checks again, against the state at the time of the change).
+        let previous = {
+            let mut conn = state.engine.db.get().await?;
+            match chats::find_for_member(&mut conn.conn(), chat_id, user.user_id).await? {
+                Some((chat, member)) if chat.is_group() => {
+                    if member.role != "admin" {
+                        return Err(ApiError::forbidden(
+                            "not_admin",
+                            "only group admins can do this",
+                        ));
+                    }
+                    chat.avatar_url
                 }
-                chat.avatar_url
+                _ => return Err(ApiError::not_found("group")),
             }
-            _ => return Err(ApiError::not_found("group")),
+        };
+        upload_limit(&state, user.user_id)?;
+        let mut form = read_form(
+            form,
+            "avatar",
+            None,
+            Some(Kind::Image),
+            &state.settings.media,
+        )
+        .await?;
+        let name = form
+            .text("name")
+            .map(|n| validate::text("name", n, 1, 100))
+            .transpose()?;
+        let description = description_of(form.text("description").map(|d| json!(d)))?;
+        if name.is_none() && description.is_none() && form.file.is_none() {
+            return Err(ApiError::invalid(
+                "name",
+                "give a name, a description and/or an avatar to change",
+            ));
         }
-    };
-    upload_limit(&state, user.user_id)?;
-    let mut form = read_form(
-        form,
-        "avatar",
-        None,
-        Some(Kind::Image),
-        &state.settings.media,
-    )
-    .await?;
-    let name = form
-        .text("name")
-        .map(|n| validate::text("name", n, 1, 100))
-        .transpose()?;
-    let description = description_of(form.text("description").map(|d| json!(d)))?;
-    if name.is_none() && description.is_none() && form.file.is_none() {
-        return Err(ApiError::invalid(
-            "name",
-            "give a name, a description and/or an avatar to change",
-        ));
-    }
-    let (avatar_url, keys) = photo(&state, &mut form).await?;
-    let changed = avatar_url.is_some();
-    let cmd = GroupCmd::Update {
-        name,
-        description,
-        avatar_url,
-    };
-    match ask_room(&state, chat_id, |reply| RoomCmd::Group {
-        actor: user.user_id,
-        cmd,
-        reply,
+        let (avatar_url, keys) = photo(&state, &mut form).await?;
+        let changed = avatar_url.is_some();
+        let cmd = GroupCmd::Update {
+            name,
+            description,
+            avatar_url,
+        };
+        match ask_room(&state, chat_id, |reply| RoomCmd::Group {
+            actor: user.user_id,
+            cmd,
+            reply,
+        })
+        .await
+        {
+            Ok(done) => {
+                if changed {
+                    if let Some(old) = previous {
+                        state.engine.storage.delete_quietly(&variants(&old)).await;
+                    }
+                }
+                let c = &done.chat;
+                Ok(HttpResponse::Ok().json(json!({
+                    "success": true,
+                    "group": {
+                        "id": c.id,
+                        "name": c.name,
+                        "description": c.description,
+                        "avatar_url": c.avatar_url,
+                        "updated_at": c.updated_at.and_utc(),
+                    }
+                })))
+            }
+            Err(e) => {
+                state.engine.storage.delete_quietly(&keys).await;
+                Err(e)
+            }
+        }
     })
     .await
-    {
-        Ok(done) => {
-            if changed {
-                if let Some(old) = previous {
-                    state.engine.storage.delete_quietly(&variants(&old)).await;
-                }
-            }
-            let c = &done.chat;
-            Ok(HttpResponse::Ok().json(json!({
-                "success": true,
-                "group": {
-                    "id": c.id,
-                    "name": c.name,
-                    "description": c.description,
-                    "avatar_url": c.avatar_url,
-                    "updated_at": c.updated_at.and_utc(),
-                }
-            })))
-        }
-        Err(e) => {
-            state.engine.storage.delete_quietly(&keys).await;
-            Err(e)
-        }
-    }
 }

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, AuthUser};
-use crate::media::{images, read_form, upload_id, Kind};
+use crate::media::{detached, images, read_form, upload_id, Kind};
 use crate::routes::avatar::{bad_image, put_all, upload_limit};
 use crate::state::AppState;
 use crate::validate;
@@ -128,64 +128,70 @@ async fn create_media(
     user: AuthUser,
     form: Multipart,
 ) -> ApiResult<HttpResponse> {
-    upload_limit(&state, user.user_id)?;
-    let form = read_form(
-        form,
-        "media",
-        Some("content_type"),
-        None,
-        &state.settings.media,
-    )
-    .await?;
-    let (kind, content_type) = match form.text("content_type") {
-        Some("image") => (Kind::Image, "image"),
-        Some("video") => (Kind::Video, "video"),
-        _ => {
-            return Err(ApiError::invalid(
-                "content_type",
-                "must be image or video for an upload",
-            ))
+    // Runs to the end even if the client goes away, so a failure always cleans up.
+    detached(async move {
+        upload_limit(&state, user.user_id)?;
+        let form = read_form(
+            form,
+            "media",
+            Some("content_type"),
+            None,
+            &state.settings.media,
+        )
+        .await?;
+        let (kind, content_type) = match form.text("content_type") {
+            Some("image") => (Kind::Image, "image"),
+            Some("video") => (Kind::Video, "video"),
+            _ => {
+                return Err(ApiError::invalid(
+                    "content_type",
+                    "must be image or video for an upload",
+                ))
+            }
+        };
+        let caption = form
+            .text("content")
+            .filter(|c| !c.trim().is_empty())
+            .map(|c| validate::text("content", c, 1, 700))
+            .transpose()?;
+        let file = form
+            .file
+            .ok_or_else(|| ApiError::invalid("media", "is required"))?;
+        let now = state.engine.clock.now();
+        let base = format!("status/{}/{:02}/{}", now.year(), now.month(), upload_id());
+        let (key, data) = if kind == Kind::Image {
+            let bytes = file.data.clone();
+            let img = images::process(move || images::message_image(&bytes))
+                .await
+                .map_err(ApiError::internal)?
+                .map_err(|e| bad_image(e).with_field("media"))?;
+            (format!("{base}.jpg"), img.image)
+        } else {
+            (format!("{base}.{}", file.sniffed.ext), file.data.to_vec())
+        };
+        put_all(&state, vec![(key.clone(), data)]).await?;
+        let created = state
+            .write(CreateStatus {
+                user_id: user.user_id,
+                content_type,
+                content: caption,
+                media_url: Some(stored(&key)),
+                background_color: None,
+                font_style: None,
+                expires_at: now + LIFETIME,
+            })
+            .await;
+        match created {
+            Ok(status) => {
+                Ok(HttpResponse::Created().json(json!({ "status": status_json(&status) })))
+            }
+            Err(e) => {
+                state.engine.storage.delete_quietly(&[key]).await;
+                Err(e)
+            }
         }
-    };
-    let caption = form
-        .text("content")
-        .filter(|c| !c.trim().is_empty())
-        .map(|c| validate::text("content", c, 1, 700))
-        .transpose()?;
-    let file = form
-        .file
-        .ok_or_else(|| ApiError::invalid("media", "is required"))?;
-    let now = state.engine.clock.now();
-    let base = format!("status/{}/{:02}/{}", now.year(), now.month(), upload_id());
-    let (key, data) = if kind == Kind::Image {
-        let bytes = file.data.clone();
-        let img = images::process(move || images::message_image(&bytes))
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(|e| bad_image(e).with_field("media"))?;
-        (format!("{base}.jpg"), img.image)
-    } else {
-        (format!("{base}.{}", file.sniffed.ext), file.data.to_vec())
-    };
-    put_all(&state, vec![(key.clone(), data)]).await?;
-    let created = state
-        .write(CreateStatus {
-            user_id: user.user_id,
-            content_type,
-            content: caption,
-            media_url: Some(stored(&key)),
-            background_color: None,
-            font_style: None,
-            expires_at: now + LIFETIME,
-        })
-        .await;
-    match created {
-        Ok(status) => Ok(HttpResponse::Created().json(json!({ "status": status_json(&status) }))),
-        Err(e) => {
-            state.engine.storage.delete_quietly(&[key]).await;
-            Err(e)
-        }
-    }
+    })
+    .await
 }
 
 /// Statuses grouped by person, the most recent first; the caller's own included.
