@@ -8,7 +8,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::web::Bytes;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use courier_actors::storage::{content_type, Denied, KEY_PREFIX};
 use futures_util::StreamExt;
 use serde::Deserialize;
@@ -29,6 +29,7 @@ struct Signed {
 }
 
 async fn serve(
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
     q: web::Query<Signed>,
@@ -58,32 +59,119 @@ async fn serve(
         }
     }
     let now = state.engine.clock.now().and_utc().timestamp();
-    let (size, body) = storage
-        .get(&key)
-        .await
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::not_found("file"))?;
+    let wanted = req
+        .headers()
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok());
+    let (status, size, range, body) = match wanted {
+        None => {
+            let (size, body) = storage
+                .get(&key)
+                .await
+                .map_err(ApiError::internal)?
+                .ok_or_else(|| ApiError::not_found("file"))?;
+            (StatusCode::OK, size, None, body)
+        }
+        // Players ask for parts of a video or a song (a seek, or to read its index first).
+        Some(wanted) => {
+            let size = storage
+                .size(&key)
+                .await
+                .map_err(ApiError::internal)?
+                .ok_or_else(|| ApiError::not_found("file"))?;
+            match byte_range(wanted, size) {
+                Some(Ok(range)) => {
+                    let body = storage
+                        .get_range(&key, range.clone())
+                        .await
+                        .map_err(ApiError::internal)?
+                        .ok_or_else(|| ApiError::not_found("file"))?;
+                    (StatusCode::PARTIAL_CONTENT, size, Some(range), body)
+                }
+                Some(Err(())) => {
+                    return Ok(HttpResponse::RangeNotSatisfiable()
+                        .insert_header((header::CONTENT_RANGE, format!("bytes */{size}")))
+                        .finish())
+                }
+                // Not one range we understand: the whole file, as HTTP allows.
+                None => {
+                    let (size, body) = storage
+                        .get(&key)
+                        .await
+                        .map_err(ApiError::internal)?
+                        .ok_or_else(|| ApiError::not_found("file"))?;
+                    (StatusCode::OK, size, None, body)
+                }
+            }
+        }
+    };
     let body = body.map(|chunk| chunk.map_err(|e| std::io::Error::other(e.to_string())));
     let mime = content_type(&key);
     // Pictures, sound and video show inline; anything else is a download, never a page of ours.
     let inline = ["image/", "video/", "audio/"]
         .iter()
         .any(|t| mime.starts_with(t));
-    Ok(HttpResponse::Ok()
-        .content_type(mime)
+    let mut res = HttpResponse::build(status);
+    res.content_type(mime)
         .insert_header((
             header::CONTENT_DISPOSITION,
             if inline { "inline" } else { "attachment" },
         ))
         .insert_header((header::CONTENT_SECURITY_POLICY, "sandbox"))
-        .insert_header((header::CONTENT_LENGTH, size))
+        .insert_header((header::ACCEPT_RANGES, "bytes"))
         // Cached no longer than the link works.
         .insert_header((
             header::CACHE_CONTROL,
             format!("private, max-age={}", (expires - now).max(0)),
         ))
-        .insert_header(("X-Content-Type-Options", "nosniff"))
-        .streaming(body))
+        .insert_header(("X-Content-Type-Options", "nosniff"));
+    match range {
+        Some(r) => res
+            .insert_header((
+                header::CONTENT_RANGE,
+                format!("bytes {}-{}/{size}", r.start, r.end - 1),
+            ))
+            .insert_header((header::CONTENT_LENGTH, r.end - r.start)),
+        None => res.insert_header((header::CONTENT_LENGTH, size)),
+    };
+    Ok(res.streaming(body))
+}
+
+/// The one byte range a `Range` header asks for, within an object of `size` bytes: None when
+/// the header is not a single range in bytes (the whole object is sent), `Err` when the range
+/// lies outside the object (416).
+fn byte_range(header: &str, size: u64) -> Option<Result<std::ops::Range<u64>, ()>> {
+    let spec = header.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None;
+    }
+    let (first, last) = spec.split_once('-')?;
+    let (first, last) = (first.trim(), last.trim());
+    if first.is_empty() {
+        // The last n bytes.
+        let n: u64 = last.parse().ok()?;
+        return Some(if n == 0 || size == 0 {
+            Err(())
+        } else {
+            Ok(size.saturating_sub(n)..size)
+        });
+    }
+    let start: u64 = first.parse().ok()?;
+    let end = match last {
+        "" => size,
+        last => {
+            let last: u64 = last.parse().ok()?;
+            if last < start {
+                return None;
+            }
+            last.saturating_add(1).min(size)
+        }
+    };
+    Some(if start >= size {
+        Err(())
+    } else {
+        Ok(start..end)
+    })
 }
 
 /// Signs the stored keys (`store:…`) inside JSON answers, for the caller who got the answer
@@ -124,4 +212,28 @@ pub async fn sign_links(
         req,
         head.set_body(bytes).map_into_boxed_body(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::byte_range;
+
+    #[test]
+    fn ranges_are_read_as_http_means_them() {
+        assert_eq!(byte_range("bytes=0-99", 1000), Some(Ok(0..100)));
+        assert_eq!(byte_range("bytes=900-", 1000), Some(Ok(900..1000)));
+        assert_eq!(byte_range("bytes=-100", 1000), Some(Ok(900..1000)));
+        assert_eq!(byte_range("bytes=-5000", 1000), Some(Ok(0..1000)));
+        assert_eq!(byte_range("bytes=990-5000", 1000), Some(Ok(990..1000)));
+        assert_eq!(byte_range("bytes=1000-", 1000), Some(Err(())));
+        assert_eq!(byte_range("bytes=-0", 1000), Some(Err(())));
+        assert_eq!(byte_range("bytes=5-1", 1000), None, "malformed: ignored");
+        assert_eq!(
+            byte_range("bytes=0-1,5-9", 1000),
+            None,
+            "several: the whole file"
+        );
+        assert_eq!(byte_range("items=0-1", 1000), None);
+        assert_eq!(byte_range("bytes=x-", 1000), None);
+    }
 }

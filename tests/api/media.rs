@@ -74,12 +74,21 @@ fn links_key(link: &str) -> &str {
 }
 
 pub async fn fetch(app: &TestApp, link: &str) -> reqwest::Response {
+    fetch_range(app, link, None).await
+}
+
+/// Fetches a link, with a `Range` header when given.
+pub async fn fetch_range(app: &TestApp, link: &str, range: Option<&str>) -> reqwest::Response {
     let url = if link.starts_with('/') {
         format!("{}{}", app.address, link)
     } else {
         link.to_string()
     };
-    app.client.get(url).send().await.unwrap()
+    let mut req = app.client.get(url);
+    if let Some(r) = range {
+        req = req.header("Range", r);
+    }
+    req.send().await.unwrap()
 }
 
 #[actix_web::test]
@@ -504,6 +513,28 @@ async fn media_messages_are_processed_stored_and_shared_with_members_only() {
         "a document downloads, it never opens as a page of the server's"
     );
     assert_eq!(res.bytes().await.unwrap().to_vec(), pdf);
+    // Players fetch parts of a file; a range outside it is refused.
+    let link = body["message"]["media_url"].as_str().unwrap();
+    let part = fetch_range(&app, link, Some("bytes=2-5")).await;
+    assert_eq!(part.status(), 206);
+    assert_eq!(
+        part.headers()["content-range"].to_str().unwrap(),
+        format!("bytes 2-5/{}", pdf.len())
+    );
+    assert_eq!(part.bytes().await.unwrap().to_vec(), pdf[2..6].to_vec());
+    let tail = fetch_range(&app, link, Some("bytes=-4")).await;
+    assert_eq!(
+        tail.bytes().await.unwrap().to_vec(),
+        pdf[pdf.len() - 4..].to_vec()
+    );
+    let outside = fetch_range(&app, link, Some("bytes=100000-")).await;
+    assert_eq!(
+        (
+            outside.status().as_u16(),
+            outside.headers()["content-range"].to_str().unwrap()
+        ),
+        (416, format!("bytes */{}", pdf.len()).as_str())
+    );
     let mp3 = [
         b"ID3\x03\x00\x00\x00\x00\x00\x00".to_vec(),
         vec![0xFF, 0xFB, 0x90, 0x64],
