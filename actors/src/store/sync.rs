@@ -7,7 +7,9 @@ use diesel_async::RunQueryDsl;
 
 use super::chats::Participant;
 use super::receipts::ReceiptEvent;
-use super::schema::{chat_participants as cp, message_hides, messages, receipt_events, users};
+use super::schema::{
+    chat_participants as cp, counters, message_hides, messages, receipt_events, users,
+};
 use super::users::User;
 use super::views::{build, MessageView};
 use super::{Conn, StoreResult};
@@ -32,6 +34,18 @@ pub async fn since(
     limit: i64,
 ) -> StoreResult<SyncPage> {
     let take = limit + 1;
+    // Only changes up to the last committed sequence number: the three reads below are not
+    // one snapshot, and a batch committing between them must not show its later changes
+    // (moving the cursor past its earlier ones, which a read already made did not see).
+    let upto: i64 = on_conn!(conn, |c| {
+        counters::table
+            .find("change_seq")
+            .select(counters::value)
+            .first(c)
+            .await
+            .optional()?
+    })
+    .unwrap_or(0);
     let msgs: Vec<super::messages::Message> = on_conn!(conn, |c| {
         messages::table
             .inner_join(
@@ -40,6 +54,7 @@ pub async fn since(
                     .and(cp::user_id.eq(user_id))),
             )
             .filter(messages::seq.gt(since))
+            .filter(messages::seq.le(upto))
             .filter(
                 cp::left_at
                     .is_null()
@@ -64,6 +79,7 @@ pub async fn since(
                     .and(cp::user_id.eq(user_id))),
             )
             .filter(receipt_events::seq.gt(since))
+            .filter(receipt_events::seq.le(upto))
             .filter(cp::left_at.is_null().or(
                 receipt_events::up_to_message_id.le(cp::last_visible_message_id.assume_not_null()),
             ))
@@ -77,6 +93,7 @@ pub async fn since(
         message_hides::table
             .filter(message_hides::user_id.eq(user_id))
             .filter(message_hides::seq.gt(since))
+            .filter(message_hides::seq.le(upto))
             .order(message_hides::seq)
             .limit(take)
             .select((message_hides::message_id, message_hides::seq))
