@@ -14,6 +14,8 @@ pub mod room;
 pub mod session;
 pub mod storage;
 pub mod store;
+#[cfg(test)]
+mod testing;
 pub mod writer;
 
 pub use clock::Clock;

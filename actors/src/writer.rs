@@ -6,7 +6,8 @@
 //! so an answer means "durable". If a whole batch fails, each command is retried in a
 //! transaction of its own, so one failing command cannot take its neighbours down with it.
 //!
-//! New messages of a batch are inserted together, with one multi-row INSERT.
+//! Commands run in the order they arrived; consecutive new messages are inserted together, with
+//! one multi-row INSERT.
 //!
 //! Every transaction first locks the `counters` rows (change sequence and message ids). On
 //! PostgreSQL that row lock serialises writer transactions across nodes, so ids and sequence
@@ -397,16 +398,122 @@ async fn run_jobs(
     batch: &mut [Box<dyn Job>],
 ) -> StoreResult<()> {
     let mut tx = Tx::begin(conn, now).await?;
-    let mut sends: Vec<&mut SendSlot> =
-        batch.iter_mut().filter_map(|job| job.send_slot()).collect();
-    if !sends.is_empty() {
-        for slot in sends.iter_mut() {
+    // In queue order, so ids and sequence numbers follow the order commands were accepted
+    // (rooms publish in that order); each run of consecutive sends is one insert.
+    let mut rest = batch;
+    while let Some(first) = rest.first_mut() {
+        if first.send_slot().is_none() {
+            first.apply(&mut tx).await?;
+            rest = &mut rest[1..];
+            continue;
+        }
+        let run = rest
+            .iter_mut()
+            .position(|job| job.send_slot().is_none())
+            .unwrap_or(rest.len());
+        let (sends, after) = rest.split_at_mut(run);
+        let mut slots: Vec<&mut SendSlot> =
+            sends.iter_mut().filter_map(|job| job.send_slot()).collect();
+        for slot in slots.iter_mut() {
             slot.outcome = None;
         }
-        insert_batch(&mut tx, &mut sends).await?;
-    }
-    for job in batch.iter_mut() {
-        job.apply(&mut tx).await?;
+        insert_batch(&mut tx, &mut slots).await?;
+        rest = after;
     }
     tx.finish().await
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::sync::oneshot;
+
+    use super::{SendMessage, Submit};
+    use crate::store::chats::GetOrCreatePrivate;
+    use crate::store::message_ops::{DeleteForEveryone, EditMessage, Refusal, SendOutcome};
+    use crate::store::reactions::React;
+    use crate::testing::{engine, text, user, TempDir};
+
+    /// Commands queued together commit in the order they were queued: an edit queued before a
+    /// send gets the lower sequence number, as the room that queued them publishes them.
+    #[actix::test]
+    async fn a_batch_keeps_the_order_of_its_commands() {
+        let dir = TempDir::new();
+        let engine = engine(&dir).await;
+        let (ana, bo) = (user(&engine, 1).await, user(&engine, 2).await);
+        let (chat, _) = engine
+            .write(GetOrCreatePrivate {
+                user_id: ana,
+                other_id: bo,
+            })
+            .await
+            .unwrap();
+        let stored = |outcome| match outcome {
+            Ok(SendOutcome::Stored(s)) => s.message,
+            _ => panic!("not stored"),
+        };
+        let (reply, first) = oneshot::channel();
+        engine.writer.do_send(SendMessage {
+            message: text(chat.id, ana, "first"),
+            reply,
+        });
+        let first = stored(first.await.unwrap());
+
+        // Queued without waiting: whatever batches they fall into, they keep this order.
+        let (reply, busy) = oneshot::channel();
+        engine.writer.do_send(SendMessage {
+            message: text(chat.id, bo, "keeps the writer busy"),
+            reply,
+        });
+        let (reply, edited) = oneshot::channel();
+        engine.writer.do_send(Submit {
+            op: EditMessage {
+                chat_id: chat.id,
+                message_id: first.id,
+                user_id: ana,
+                content: "first, edited".into(),
+            },
+            reply,
+        });
+        let (reply, second) = oneshot::channel();
+        engine.writer.do_send(SendMessage {
+            message: text(chat.id, ana, "second"),
+            reply,
+        });
+        let busy = stored(busy.await.unwrap());
+        let edited = edited.await.unwrap().unwrap().unwrap();
+        let second = stored(second.await.unwrap());
+        assert!(busy.seq < edited.seq, "{} < {}", busy.seq, edited.seq);
+        assert!(edited.seq < second.seq, "{} < {}", edited.seq, second.seq);
+
+        // A reaction queued right behind a deletion finds the message deleted; one naming a
+        // message of another chat finds nothing.
+        let (reply, deleted) = oneshot::channel();
+        engine.writer.do_send(Submit {
+            op: DeleteForEveryone {
+                chat_id: chat.id,
+                message_id: second.id,
+                user_id: ana,
+            },
+            reply,
+        });
+        let react = |chat_id| React {
+            chat_id,
+            message_id: second.id,
+            user_id: bo,
+            emoji: "👍".into(),
+            add: true,
+        };
+        let (reply, reacted) = oneshot::channel();
+        engine.writer.do_send(Submit {
+            op: react(chat.id),
+            reply,
+        });
+        assert!(deleted.await.unwrap().unwrap().is_ok());
+        assert!(matches!(
+            reacted.await.unwrap().unwrap(),
+            Err(Refusal::Deleted)
+        ));
+        let elsewhere = engine.write(react(chat.id + 1)).await.unwrap();
+        assert!(matches!(elsewhere, Err(Refusal::NotFound)));
+    }
 }

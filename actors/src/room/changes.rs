@@ -108,6 +108,7 @@ impl ChatRoom {
             return;
         };
         let op = EditMessage {
+            chat_id: self.chat_id,
             message_id,
             user_id,
             content,
@@ -136,6 +137,7 @@ impl ChatRoom {
             return;
         };
         let op = DeleteForEveryone {
+            chat_id: self.chat_id,
             message_id,
             user_id,
         };
@@ -169,12 +171,14 @@ impl ChatRoom {
             }
         };
         let op = React {
+            chat_id: self.chat_id,
             message_id,
             user_id,
             emoji: emoji.clone(),
             add,
         };
         self.submit_then(ctx, op, reply, move |act, out| {
+            let out = out.map_err(refusal)?;
             if out.changed {
                 let data = json!({
                     "chat_id": act.chat_id,

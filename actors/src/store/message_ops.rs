@@ -257,10 +257,12 @@ pub enum Refusal {
     System,
 }
 
-async fn load(tx: &mut Tx<'_>, id: i64) -> StoreResult<Option<Message>> {
+/// A message of the chat `chat_id` (None for another chat's: a room acts on its own chat only).
+pub(crate) async fn load(tx: &mut Tx<'_>, id: i64, chat_id: i64) -> StoreResult<Option<Message>> {
     Ok(on_conn!(&mut tx.conn, |c| {
         messages::table
             .find(id)
+            .filter(messages::chat_id.eq(chat_id))
             .select(Message::as_select())
             .first(c)
             .await
@@ -270,6 +272,7 @@ async fn load(tx: &mut Tx<'_>, id: i64) -> StoreResult<Option<Message>> {
 
 /// Replaces the text of one's own text message.
 pub struct EditMessage {
+    pub chat_id: i64,
     pub message_id: i64,
     pub user_id: i64,
     pub content: String,
@@ -279,7 +282,7 @@ impl WriteOp for EditMessage {
     type Output = Result<Message, Refusal>;
 
     async fn apply(&mut self, tx: &mut Tx<'_>) -> StoreResult<Result<Message, Refusal>> {
-        let Some(m) = load(tx, self.message_id).await? else {
+        let Some(m) = load(tx, self.message_id, self.chat_id).await? else {
             return Ok(Err(Refusal::NotFound));
         };
         if m.sender_id != self.user_id {
@@ -311,6 +314,7 @@ impl WriteOp for EditMessage {
 /// row stays as a "deleted" marker so every device can show it. Answers the row and the
 /// stored keys of its files (to remove from the store once committed).
 pub struct DeleteForEveryone {
+    pub chat_id: i64,
     pub message_id: i64,
     pub user_id: i64,
 }
@@ -322,7 +326,7 @@ impl WriteOp for DeleteForEveryone {
         &mut self,
         tx: &mut Tx<'_>,
     ) -> StoreResult<Result<(Message, Vec<String>), Refusal>> {
-        let Some(m) = load(tx, self.message_id).await? else {
+        let Some(m) = load(tx, self.message_id, self.chat_id).await? else {
             return Ok(Err(Refusal::NotFound));
         };
         if m.sender_id != self.user_id {

@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde::Serialize;
 
+use super::message_ops::{load, Refusal};
 use super::schema::{message_reactions, messages, users};
 use super::{Conn, StoreResult};
 use crate::on_conn;
@@ -88,6 +89,7 @@ pub fn is_emoji(s: &str) -> bool {
 /// Adds (`add`) or removes one user's emoji on a message. Answers the emoji's new count and
 /// whether anything changed; the message's change sequence moves when it did.
 pub struct React {
+    pub chat_id: i64,
     pub message_id: i64,
     pub user_id: i64,
     pub emoji: String,
@@ -103,9 +105,16 @@ pub struct Reacted {
 }
 
 impl WriteOp for React {
-    type Output = Reacted;
+    type Output = Result<Reacted, Refusal>;
 
-    async fn apply(&mut self, tx: &mut Tx<'_>) -> StoreResult<Reacted> {
+    async fn apply(&mut self, tx: &mut Tx<'_>) -> StoreResult<Result<Reacted, Refusal>> {
+        // Checked here, in the writer's order: a deletion queued just before wins.
+        match load(tx, self.message_id, self.chat_id).await? {
+            None => return Ok(Err(Refusal::NotFound)),
+            Some(m) if m.message_type == "system" => return Ok(Err(Refusal::System)),
+            Some(m) if m.deleted_at.is_some() => return Ok(Err(Refusal::Deleted)),
+            Some(_) => {}
+        }
         let (mid, uid, emoji, now) = (self.message_id, self.user_id, self.emoji.clone(), tx.now);
         let existing: Option<i64> = on_conn!(&mut tx.conn, |c| {
             message_reactions::table
@@ -160,11 +169,11 @@ impl WriteOp for React {
                 .get_result(c)
                 .await?
         });
-        Ok(Reacted {
+        Ok(Ok(Reacted {
             changed,
             count,
             seq,
-        })
+        }))
     }
 }
 
