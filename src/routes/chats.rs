@@ -208,7 +208,9 @@ async fn get(
         .collect();
     let relations = relations_to(&mut conn, &others, user.user_id).await?;
     let last = match chats::last_visible(&chat, &me) {
-        Some(id) => messages::by_ids(&mut conn, &[id]).await?.pop(),
+        Some(id) => chats::last_messages(&mut conn, user.user_id, &[id])
+            .await?
+            .pop(),
         None => None,
     };
     let refs: Vec<(&Participant, &User)> = members.iter().map(|(p, u)| (p, u)).collect();

@@ -298,6 +298,33 @@ async fn history_pages_backwards_and_the_chat_list_orders_by_activity() {
     assert!(r.body["read_at"].as_str().is_some());
     let r = app.get(&format!("/api/chats/{with_bo}"), &ana.token).await;
     assert_eq!(r.body["unread_count"], 2);
+
+    // A message Ana hid ("delete for me") is neither her chat's last message nor unread.
+    let newest = app.history(&ana, with_bo).await.last().unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let r = app
+        .delete(&format!("/api/messages/{newest}?for=me"), &ana.token)
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let shown = app.history(&ana, with_bo).await.last().unwrap()["content"].clone();
+    let r = app.get(&format!("/api/chats/{with_bo}"), &ana.token).await;
+    assert_eq!(
+        (&r.body["unread_count"], &r.body["last_message"]["content"]),
+        (&json!(1), &shown)
+    );
+    let r = app.get("/api/chats?limit=10", &ana.token).await;
+    let listed = r.body["chats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"].as_i64() == Some(with_bo))
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (&listed["unread_count"], &listed["last_message"]["content"]),
+        (&json!(1), &shown)
+    );
     let seen = app.history(&bo, with_bo).await;
     let statuses: Vec<&str> = seen.iter().map(|m| m["status"].as_str().unwrap()).collect();
     assert_eq!(statuses, ["read", "read", "read", "sent", "sent"]);

@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use super::schema::{chat_participants, chats, messages, users};
+use super::schema::{chat_participants, chats, message_hides, messages, users};
 use super::users::User;
 use super::{Conn, StoreResult};
 use crate::on_conn;
@@ -178,13 +178,7 @@ pub async fn list_for_user(
             .load(c)
             .await?
     });
-    let last: Vec<super::messages::Message> = on_conn!(conn, |c| {
-        messages::table
-            .filter(messages::id.eq_any(&last_ids))
-            .select(super::messages::Message::as_select())
-            .load(c)
-            .await?
-    });
+    let last = last_messages(conn, user_id, &last_ids).await?;
     let unread = unread_counts(conn, user_id, &ids).await?;
     Ok(ChatPage {
         total,
@@ -205,7 +199,58 @@ pub fn last_visible(chat: &Chat, me: &Participant) -> Option<i64> {
     }
 }
 
-/// Unread messages per chat for a user: from others, after their read cursor, not deleted,
+/// The last messages of chats as `user_id` sees them, from each chat's last visible message
+/// id: a message the user hid ("delete for me") gives way to the one before it.
+pub async fn last_messages(
+    conn: &mut Conn<'_>,
+    user_id: i64,
+    last_ids: &[i64],
+) -> StoreResult<Vec<super::messages::Message>> {
+    use super::messages::Message;
+    let last: Vec<Message> = on_conn!(conn, |c| {
+        messages::table
+            .filter(messages::id.eq_any(last_ids))
+            .select(Message::as_select())
+            .load(c)
+            .await?
+    });
+    let hidden: Vec<i64> = on_conn!(conn, |c| {
+        message_hides::table
+            .filter(message_hides::user_id.eq(user_id))
+            .filter(message_hides::message_id.eq_any(last_ids))
+            .select(message_hides::message_id)
+            .load(c)
+            .await?
+    });
+    let mut out = Vec::with_capacity(last.len());
+    for m in last {
+        if !hidden.contains(&m.id) {
+            out.push(m);
+            continue;
+        }
+        // Rare (the user hid the newest message): one look-up for that chat.
+        let before: Option<Message> = on_conn!(conn, |c| {
+            messages::table
+                .filter(messages::chat_id.eq(m.chat_id))
+                .filter(messages::id.lt(m.id))
+                .filter(diesel::dsl::not(diesel::dsl::exists(
+                    message_hides::table
+                        .filter(message_hides::message_id.eq(messages::id))
+                        .filter(message_hides::user_id.eq(user_id)),
+                )))
+                .order(messages::id.desc())
+                .select(Message::as_select())
+                .first(c)
+                .await
+                .optional()?
+        });
+        out.extend(before);
+    }
+    Ok(out)
+}
+
+/// Unread messages per chat for a user: from others, after their read cursor, not deleted or
+/// hidden,
 /// and (for a former member) sent before they left. One grouped query.
 pub async fn unread_counts(
     conn: &mut Conn<'_>,
@@ -224,6 +269,11 @@ pub async fn unread_counts(
                 .filter(messages::id.gt(chat_participants::last_read_message_id))
                 .filter(messages::sender_id.ne(user_id))
                 .filter(messages::deleted_at.is_null())
+                .filter(diesel::dsl::not(diesel::dsl::exists(
+                    message_hides::table
+                        .filter(message_hides::message_id.eq(messages::id))
+                        .filter(message_hides::user_id.eq(user_id)),
+                )))
                 .filter(chat_participants::left_at.is_null().or(
                     messages::id.le(chat_participants::last_visible_message_id.assume_not_null()),
                 ))
