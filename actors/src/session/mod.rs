@@ -65,6 +65,11 @@ pub struct WsSession {
     queue: VecDeque<ByteString>,
     writing: bool,
     closing: bool,
+    /// A pong (to the client's ping) or a heartbeat ping is on its way out. Control frames
+    /// bypass the queue, so at most one of each is in flight: a client that floods pings
+    /// without reading gets a pong for the latest only, as RFC 6455 allows.
+    pong_pending: bool,
+    ping_pending: bool,
     last_heard: NaiveDateTime,
 }
 
@@ -89,6 +94,8 @@ impl WsSession {
                 queue: VecDeque::new(),
                 writing: false,
                 closing: false,
+                pong_pending: false,
+                ping_pending: false,
             }
         })
     }
@@ -248,11 +255,15 @@ impl StreamHandler<Result<WsMessage, ProtocolError>> for WsSession {
                 self.error(&Value::Null, None, &e, ctx);
             }
             Ok(WsMessage::Ping(bytes)) => {
+                if self.pong_pending {
+                    return;
+                }
+                self.pong_pending = true;
                 let mut ws = self.ws.clone();
                 ctx.spawn(
                     async move { ws.pong(&bytes).await }
                         .into_actor(self)
-                        .map(|_, _, _| ()),
+                        .map(|_, act, _| act.pong_pending = false),
                 );
             }
             Ok(WsMessage::Pong(_)) => {}
@@ -289,11 +300,16 @@ impl Handler<Heartbeat> for WsSession {
             self.close(CLOSE_TIMEOUT, "timeout", ctx);
             return;
         }
+        if self.ping_pending {
+            return;
+        }
+        self.ping_pending = true;
         let mut ws = self.ws.clone();
         ctx.spawn(
             async move { ws.ping(b"").await }
                 .into_actor(self)
-                .map(|res, _, ctx| {
+                .map(|res, act, ctx| {
+                    act.ping_pending = false;
                     if res.is_err() {
                         ctx.stop();
                     }
