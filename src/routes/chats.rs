@@ -255,6 +255,11 @@ async fn private(
             other_id: other,
         })
         .await?;
+    if created {
+        // A room started for this id before the chat existed (someone probing ids) knows it
+        // as missing: it reloads.
+        state.engine.membership_changed(chat.id);
+    }
     let mut conn = state.engine.db.get().await?;
     let mut conn = conn.conn();
     let members = chats::participants(&mut conn, chat.id).await?;

@@ -510,3 +510,40 @@ async fn a_client_that_stops_reading_is_disconnected_not_buffered() {
     }
     assert_eq!(slow.closed().await, 4008);
 }
+
+/// Someone probing the next chat id (a typing frame for a chat that does not exist yet) does
+/// not make that chat unusable once it is created.
+#[actix_web::test]
+async fn probing_a_future_chat_id_does_not_break_the_chat() {
+    let app = spawn_app().await;
+    let ana = app.signup(&phone(1), "Ana").await;
+    let bo = app.signup(&phone(2), "Bo").await;
+    let cy = app.signup(&phone(3), "Cy").await;
+    let eve = app.signup(&phone(4), "Eve").await;
+    let first = app.private_chat(&ana, &bo).await;
+    let mut probe = WsClient::connect(&app, &eve.token).await;
+    for chat_id in [first, first + 1, first + 2] {
+        let answer = probe
+            .request(json!({"type": "typing", "chat_id": chat_id, "is_typing": true}))
+            .await;
+        assert_eq!(answer["code"], "not_found", "{answer}");
+    }
+    let next = app.private_chat(&ana, &cy).await;
+    assert_eq!(next, first + 1, "the probed id");
+    let sent = app.send_text(&ana, next, "hello").await;
+    assert_eq!(sent["content"], "hello");
+    let group = app
+        .post(
+            "/api/groups",
+            Some(&ana.token),
+            json!({"name": "Team", "participants": [bo.id]}),
+        )
+        .await;
+    assert_eq!(group.status, 201, "{}", group.body);
+    let group = group.body["group"]["id"].as_i64().unwrap();
+    assert_eq!(group, first + 2, "the probed id");
+    assert_eq!(
+        app.send_text(&bo, group, "hi all").await["content"],
+        "hi all"
+    );
+}

@@ -331,6 +331,8 @@ impl ChatRoom {
 pub fn announce_new_group(engine: &crate::engine::Engine, change: &Change) {
     let members = change.current();
     let chat = change.chat.id;
+    // A room started for this id before the group existed knows it as missing: it reloads.
+    engine.membership_changed(chat);
     let publish = |name: &'static str, seq: Option<i64>, data: Value| {
         let event = engine.event(name, chat_channel(chat), seq, data);
         engine.bus.publish(crate::bus::Delivery {

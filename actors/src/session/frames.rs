@@ -111,7 +111,7 @@ impl WsSession {
                 let (engine, user_id) = (self.engine.clone(), self.user_id);
                 let fut = async move {
                     let mut conn = engine.db.get().await?;
-                    let chats = chats_of_messages(&mut conn.conn(), &message_ids).await?;
+                    let chats = chats_of_messages(&mut conn.conn(), user_id, &message_ids).await?;
                     drop(conn);
                     let mut highest: HashMap<i64, i64> = HashMap::new();
                     for (message, chat) in chats {

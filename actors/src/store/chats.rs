@@ -109,13 +109,24 @@ pub async fn participants(
     }))
 }
 
-/// Which chat each message belongs to (unknown ids are left out).
-pub async fn chats_of_messages(conn: &mut Conn<'_>, ids: &[i64]) -> StoreResult<HashMap<i64, i64>> {
+/// Which chat each message belongs to, for messages of chats `user_id` is a current member of
+/// (the others are left out, unknown ids too).
+pub async fn chats_of_messages(
+    conn: &mut Conn<'_>,
+    user_id: i64,
+    ids: &[i64],
+) -> StoreResult<HashMap<i64, i64>> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
     let rows: Vec<(i64, i64)> = on_conn!(conn, |c| {
         messages::table
+            .inner_join(
+                chat_participants::table.on(chat_participants::chat_id
+                    .eq(messages::chat_id)
+                    .and(chat_participants::user_id.eq(user_id))
+                    .and(chat_participants::left_at.is_null())),
+            )
             .filter(messages::id.eq_any(ids))
             .select((messages::id, messages::chat_id))
             .load(c)
