@@ -32,6 +32,10 @@ pub struct Registry {
     in_calls: HashMap<i64, HashSet<i64>>,
     /// Users in an answered call, with those calls: new calls reach them marked busy.
     busy: HashMap<i64, HashSet<i64>>,
+    /// Presence announcements in flight, by user: the number of the latest. Only the latest
+    /// is published, so a quick connect-disconnect cannot end on a stale "online".
+    presence: HashMap<i64, u64>,
+    presence_counter: u64,
 }
 
 impl Registry {
@@ -43,6 +47,8 @@ impl Registry {
             calls: HashMap::new(),
             in_calls: HashMap::new(),
             busy: HashMap::new(),
+            presence: HashMap::new(),
+            presence_counter: 0,
         }
     }
 
@@ -91,27 +97,47 @@ impl Registry {
     }
 
     /// Records the user's new presence and tells whoever may know.
-    fn announce_presence(&self, user_id: i64, online: bool, ctx: &mut Context<Self>) {
+    fn announce_presence(&mut self, user_id: i64, online: bool, ctx: &mut Context<Self>) {
+        self.presence_counter += 1;
+        let number = self.presence_counter;
+        self.presence.insert(user_id, number);
         let engine = self.engine.clone();
         ctx.spawn(
             async move {
                 let at = engine.write(SetPresence { user_id, online }).await?;
                 let mut conn = engine.db.get().await?;
-                let Some(user) = users::find(&mut conn.conn(), user_id).await? else { return Ok(()) };
+                let Some(user) = users::find(&mut conn.conn(), user_id).await? else {
+                    return Ok(None);
+                };
                 let audience = presence_audience(&mut conn.conn(), &user).await?;
-                if !audience.is_empty() {
-                    let data = json!({ "contact_id": user_id, "is_online": online, "last_seen_at": at.and_utc() });
-                    for viewer in &audience {
-                        let event = engine.event("user-status-updated", user_channel(*viewer), None, data.clone());
-                        engine.bus.publish(Delivery { users: vec![*viewer], event, skip: None , only: None });
-                    }
-                }
-                Ok::<_, crate::store::StoreError>(())
+                let data = json!({ "contact_id": user_id, "is_online": online, "last_seen_at": at.and_utc() });
+                Ok::<_, crate::store::StoreError>(Some((audience, data)))
             }
             .into_actor(self)
-            .map(|r, _, _| {
-                if let Err(e) = r {
-                    tracing::warn!(error = %e, "presence update failed");
+            .map(move |r, act, _| {
+                if act.presence.get(&user_id) != Some(&number) {
+                    return; // A later change of this user's presence is being announced.
+                }
+                act.presence.remove(&user_id);
+                match r {
+                    Ok(Some((audience, data))) => {
+                        for viewer in &audience {
+                            let event = act.engine.event(
+                                "user-status-updated",
+                                user_channel(*viewer),
+                                None,
+                                data.clone(),
+                            );
+                            act.engine.bus.publish(Delivery {
+                                users: vec![*viewer],
+                                event,
+                                skip: None,
+                                only: None,
+                            });
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(error = %e, "presence update failed"),
                 }
             }),
         );
