@@ -516,4 +516,40 @@ mod tests {
         let elsewhere = engine.write(react(chat.id + 1)).await.unwrap();
         assert!(matches!(elsewhere, Err(Refusal::NotFound)));
     }
+
+    /// A message resent before its first copy was stored is stored once, and takes one id.
+    #[actix::test]
+    async fn copies_in_one_batch_take_one_id() {
+        let dir = TempDir::new();
+        let engine = engine(&dir).await;
+        let (ana, bo) = (user(&engine, 1).await, user(&engine, 2).await);
+        let (chat, _) = engine
+            .write(GetOrCreatePrivate {
+                user_id: ana,
+                other_id: bo,
+            })
+            .await
+            .unwrap();
+        let mut answers = Vec::new();
+        for content in ["keeps the writer busy", "again", "again", "after"] {
+            let (reply, answer) = oneshot::channel();
+            engine.writer.do_send(SendMessage {
+                message: text(chat.id, ana, content),
+                reply,
+            });
+            answers.push(answer);
+        }
+        let mut outcomes = Vec::new();
+        for a in answers {
+            outcomes.push(a.await.unwrap().unwrap());
+        }
+        let (first, copy, after) = match &outcomes[1..] {
+            [SendOutcome::Stored(f), SendOutcome::Duplicate(c), SendOutcome::Stored(a)] => {
+                (&f.message, &c.message, &a.message)
+            }
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(copy.id, first.id);
+        assert_eq!(after.id, first.id + 1, "no id was spent on the copy");
+    }
 }

@@ -8,7 +8,7 @@ use diesel_async::RunQueryDsl;
 use super::messages::{Message, NewMessage};
 use super::schema::{message_hides, message_reactions, messages, users};
 use super::users::User;
-use super::{Conn, StoreResult};
+use super::{Conn, StoreError, StoreResult};
 use crate::on_conn;
 use crate::writer::{Tx, WriteOp};
 
@@ -107,18 +107,19 @@ pub async fn insert_batch(tx: &mut Tx<'_>, slots: &mut [&mut SendSlot]) -> Store
     .map(|u| (u.id, u))
     .collect();
 
+    // Counted as the loop below assigns ids: a refused reply gets none, and a second copy of
+    // a client_msg_id within this batch is a duplicate of the first stored one.
+    let mut in_batch: std::collections::HashSet<(i64, &str)> = Default::default();
     let fresh = slots
         .iter()
         .filter(|s| {
-            let dup = s
-                .message
-                .client_msg_id
-                .as_ref()
-                .is_some_and(|id| by_client.contains_key(&(s.message.sender_id, id.clone())));
-            let bad_reply = s.message.reply_to_message_id.is_some_and(|r| {
-                quoted
-                    .get(&r)
-                    .is_none_or(|q| q.chat_id != s.message.chat_id)
+            let m = &s.message;
+            let bad_reply = m
+                .reply_to_message_id
+                .is_some_and(|r| quoted.get(&r).is_none_or(|q| q.chat_id != m.chat_id));
+            let dup = m.client_msg_id.as_ref().is_some_and(|id| {
+                by_client.contains_key(&(m.sender_id, id.clone()))
+                    || (!bad_reply && !in_batch.insert((m.sender_id, id.as_str())))
             });
             !dup && !bad_reply
         })
@@ -205,6 +206,14 @@ pub async fn insert_batch(tx: &mut Tx<'_>, slots: &mut [&mut SendSlot]) -> Store
         }));
     }
 
+    if rows.len() as i64 != fresh {
+        // Ids were allocated for `fresh` messages; storing another number would reuse or skip
+        // ids. Never expected: refuse the batch rather than risk it.
+        return Err(StoreError::Pool(format!(
+            "allocated {fresh} message ids for {} messages",
+            rows.len()
+        )));
+    }
     match &mut tx.conn {
         // diesel's multi-row INSERT for SQLite exists on the synchronous connection only: run
         // it there (the same connection, inside the same transaction).
