@@ -6,6 +6,7 @@ use chrono::TimeDelta;
 
 use crate::storage::{Backend, Storage};
 use crate::store::auth::{CreateOtp, VerifyOtp, VerifyOutcome};
+use crate::store::chats::GetOrCreatePrivate;
 use crate::store::messages::NewMessage;
 use crate::store::{migrate, Db};
 use crate::{Clock, Engine, Realtime};
@@ -98,4 +99,17 @@ pub fn text(chat_id: i64, sender_id: i64, content: &str) -> NewMessage {
         contact_data: None,
         media: None,
     }
+}
+
+/// Two users (numbers 1 and 2) and their private chat: `(first, second, chat id)`.
+pub async fn two_in_a_chat(engine: &Engine) -> (i64, i64, i64) {
+    let (a, b) = (user(engine, 1).await, user(engine, 2).await);
+    let (chat, _) = engine
+        .write(GetOrCreatePrivate {
+            user_id: a,
+            other_id: b,
+        })
+        .await
+        .unwrap();
+    (a, b, chat.id)
 }

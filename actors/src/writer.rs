@@ -428,10 +428,9 @@ mod tests {
     use tokio::sync::oneshot;
 
     use super::{SendMessage, Submit};
-    use crate::store::chats::GetOrCreatePrivate;
     use crate::store::message_ops::{DeleteForEveryone, EditMessage, Refusal, SendOutcome};
     use crate::store::reactions::React;
-    use crate::testing::{engine, text, user, TempDir};
+    use crate::testing::{engine, text, two_in_a_chat, TempDir};
 
     /// Commands queued together commit in the order they were queued: an edit queued before a
     /// send gets the lower sequence number, as the room that queued them publishes them.
@@ -439,21 +438,14 @@ mod tests {
     async fn a_batch_keeps_the_order_of_its_commands() {
         let dir = TempDir::new();
         let engine = engine(&dir).await;
-        let (ana, bo) = (user(&engine, 1).await, user(&engine, 2).await);
-        let (chat, _) = engine
-            .write(GetOrCreatePrivate {
-                user_id: ana,
-                other_id: bo,
-            })
-            .await
-            .unwrap();
+        let (ana, bo, chat) = two_in_a_chat(&engine).await;
         let stored = |outcome| match outcome {
             Ok(SendOutcome::Stored(s)) => s.message,
             _ => panic!("not stored"),
         };
         let (reply, first) = oneshot::channel();
         engine.writer.do_send(SendMessage {
-            message: text(chat.id, ana, "first"),
+            message: text(chat, ana, "first"),
             reply,
         });
         let first = stored(first.await.unwrap());
@@ -461,13 +453,13 @@ mod tests {
         // Queued without waiting: whatever batches they fall into, they keep this order.
         let (reply, busy) = oneshot::channel();
         engine.writer.do_send(SendMessage {
-            message: text(chat.id, bo, "keeps the writer busy"),
+            message: text(chat, bo, "keeps the writer busy"),
             reply,
         });
         let (reply, edited) = oneshot::channel();
         engine.writer.do_send(Submit {
             op: EditMessage {
-                chat_id: chat.id,
+                chat_id: chat,
                 message_id: first.id,
                 user_id: ana,
                 content: "first, edited".into(),
@@ -476,7 +468,7 @@ mod tests {
         });
         let (reply, second) = oneshot::channel();
         engine.writer.do_send(SendMessage {
-            message: text(chat.id, ana, "second"),
+            message: text(chat, ana, "second"),
             reply,
         });
         let busy = stored(busy.await.unwrap());
@@ -490,7 +482,7 @@ mod tests {
         let (reply, deleted) = oneshot::channel();
         engine.writer.do_send(Submit {
             op: DeleteForEveryone {
-                chat_id: chat.id,
+                chat_id: chat,
                 message_id: second.id,
                 user_id: ana,
             },
@@ -505,7 +497,7 @@ mod tests {
         };
         let (reply, reacted) = oneshot::channel();
         engine.writer.do_send(Submit {
-            op: react(chat.id),
+            op: react(chat),
             reply,
         });
         assert!(deleted.await.unwrap().unwrap().is_ok());
@@ -513,7 +505,7 @@ mod tests {
             reacted.await.unwrap().unwrap(),
             Err(Refusal::Deleted)
         ));
-        let elsewhere = engine.write(react(chat.id + 1)).await.unwrap();
+        let elsewhere = engine.write(react(chat + 1)).await.unwrap();
         assert!(matches!(elsewhere, Err(Refusal::NotFound)));
     }
 
@@ -522,19 +514,12 @@ mod tests {
     async fn copies_in_one_batch_take_one_id() {
         let dir = TempDir::new();
         let engine = engine(&dir).await;
-        let (ana, bo) = (user(&engine, 1).await, user(&engine, 2).await);
-        let (chat, _) = engine
-            .write(GetOrCreatePrivate {
-                user_id: ana,
-                other_id: bo,
-            })
-            .await
-            .unwrap();
+        let (ana, _, chat) = two_in_a_chat(&engine).await;
         let mut answers = Vec::new();
         for content in ["keeps the writer busy", "again", "again", "after"] {
             let (reply, answer) = oneshot::channel();
             engine.writer.do_send(SendMessage {
-                message: text(chat.id, ana, content),
+                message: text(chat, ana, content),
                 reply,
             });
             answers.push(answer);
