@@ -152,23 +152,42 @@ impl Engine {
         Event::new(name, channel, seq, data)
     }
 
-    /// Deletes expired statuses and their files; answers how many files went. The server runs
-    /// it every minute (see [`Engine::start`]); tests call it directly.
+    /// Deletes expired statuses and their files; answers how many files went. Files go first:
+    /// a status whose file could not be removed (the store unreachable) stays, expired and
+    /// never shown, until a later run removes both. The server runs this every minute (see
+    /// [`Engine::start`]); tests call it directly.
     pub async fn purge_expired(&self) -> StoreResult<usize> {
         let mut removed = 0;
         loop {
-            let (statuses, keys) = self
-                .write(crate::store::statuses::PurgeExpired { limit: 500 })
-                .await?;
-            if statuses == 0 {
+            let batch = {
+                let mut conn = self.db.get().await?;
+                crate::store::statuses::expired(&mut conn.conn(), self.clock.now(), 500).await?
+            };
+            if batch.is_empty() {
                 return Ok(removed);
             }
-            let keys: Vec<String> = keys
-                .iter()
-                .filter_map(|k| crate::storage::key_of(k).map(str::to_string))
-                .collect();
-            self.storage.delete_quietly(&keys).await;
-            removed += keys.len();
+            let mut gone = Vec::with_capacity(batch.len());
+            for (id, media) in &batch {
+                match media.as_deref().and_then(crate::storage::key_of) {
+                    None => gone.push(*id),
+                    Some(key) => match self.storage.delete(key).await {
+                        Ok(()) => {
+                            removed += 1;
+                            gone.push(*id);
+                        }
+                        Err(e) => {
+                            tracing::warn!(key, error = %e, "expired status file stays for now")
+                        }
+                    },
+                }
+            }
+            let complete = gone.len() == batch.len();
+            self.write(crate::store::statuses::PurgeExpired { ids: gone })
+                .await?;
+            if !complete {
+                // The rest is retried on the next run, not in a loop against a failing store.
+                return Ok(removed);
+            }
         }
     }
 

@@ -250,27 +250,45 @@ impl WriteOp for DeleteStatus {
     }
 }
 
-/// Deletes up to `limit` expired statuses; answers how many, and their media keys.
+/// Up to `limit` statuses expired at `now`, with their media keys (to remove before the rows).
+pub async fn expired(
+    conn: &mut Conn<'_>,
+    now: NaiveDateTime,
+    limit: i64,
+) -> StoreResult<Vec<(i64, Option<String>)>> {
+    Ok(on_conn!(conn, |c| {
+        statuses::table
+            .filter(statuses::expires_at.le(now))
+            .order(statuses::id)
+            .select((statuses::id, statuses::media_url))
+            .limit(limit)
+            .load(c)
+            .await?
+    }))
+}
+
+/// Deletes these statuses if they have expired (their files are already gone); answers how
+/// many went.
 pub struct PurgeExpired {
-    pub limit: i64,
+    pub ids: Vec<i64>,
 }
 
 impl WriteOp for PurgeExpired {
-    type Output = (usize, Vec<String>);
+    type Output = usize;
 
-    async fn apply(&mut self, tx: &mut Tx<'_>) -> StoreResult<(usize, Vec<String>)> {
-        let (now, limit) = (tx.now, self.limit);
+    async fn apply(&mut self, tx: &mut Tx<'_>) -> StoreResult<usize> {
+        let now = tx.now;
         let ids: Vec<i64> = on_conn!(&mut tx.conn, |c| {
             statuses::table
+                .filter(statuses::id.eq_any(&self.ids))
                 .filter(statuses::expires_at.le(now))
                 .select(statuses::id)
-                .limit(limit)
                 .load(c)
                 .await?
         });
-        if ids.is_empty() {
-            return Ok((0, Vec::new()));
+        if !ids.is_empty() {
+            delete_rows(tx, &ids).await?;
         }
-        Ok((ids.len(), delete_rows(tx, &ids).await?))
+        Ok(ids.len())
     }
 }
