@@ -1,0 +1,114 @@
+//! The writer's ordering and id allocation, driven directly (without rooms).
+
+use tokio::sync::oneshot;
+
+use super::{SendMessage, Submit};
+use crate::store::message_ops::{DeleteForEveryone, EditMessage, Refusal, SendOutcome};
+use crate::store::reactions::React;
+use crate::testing::{engine, text, two_in_a_chat, TempDir};
+
+/// Commands queued together commit in the order they were queued: an edit queued before a
+/// send gets the lower sequence number, as the room that queued them publishes them.
+#[actix::test]
+async fn a_batch_keeps_the_order_of_its_commands() {
+    let dir = TempDir::new();
+    let engine = engine(&dir).await;
+    let (ana, bo, chat) = two_in_a_chat(&engine).await;
+    let stored = |outcome| match outcome {
+        Ok(SendOutcome::Stored(s)) => s.message,
+        _ => panic!("not stored"),
+    };
+    let (reply, first) = oneshot::channel();
+    engine.writer.do_send(SendMessage {
+        message: text(chat, ana, "first"),
+        reply,
+    });
+    let first = stored(first.await.unwrap());
+
+    // Queued without waiting: whatever batches they fall into, they keep this order.
+    let (reply, busy) = oneshot::channel();
+    engine.writer.do_send(SendMessage {
+        message: text(chat, bo, "keeps the writer busy"),
+        reply,
+    });
+    let (reply, edited) = oneshot::channel();
+    engine.writer.do_send(Submit {
+        op: EditMessage {
+            chat_id: chat,
+            message_id: first.id,
+            user_id: ana,
+            content: "first, edited".into(),
+        },
+        reply,
+    });
+    let (reply, second) = oneshot::channel();
+    engine.writer.do_send(SendMessage {
+        message: text(chat, ana, "second"),
+        reply,
+    });
+    let busy = stored(busy.await.unwrap());
+    let edited = edited.await.unwrap().unwrap().unwrap();
+    let second = stored(second.await.unwrap());
+    assert!(busy.seq < edited.seq, "{} < {}", busy.seq, edited.seq);
+    assert!(edited.seq < second.seq, "{} < {}", edited.seq, second.seq);
+
+    // A reaction queued right behind a deletion finds the message deleted; one naming a
+    // message of another chat finds nothing.
+    let (reply, deleted) = oneshot::channel();
+    engine.writer.do_send(Submit {
+        op: DeleteForEveryone {
+            chat_id: chat,
+            message_id: second.id,
+            user_id: ana,
+        },
+        reply,
+    });
+    let react = |chat_id| React {
+        chat_id,
+        message_id: second.id,
+        user_id: bo,
+        emoji: "👍".into(),
+        add: true,
+    };
+    let (reply, reacted) = oneshot::channel();
+    engine.writer.do_send(Submit {
+        op: react(chat),
+        reply,
+    });
+    assert!(deleted.await.unwrap().unwrap().is_ok());
+    assert!(matches!(
+        reacted.await.unwrap().unwrap(),
+        Err(Refusal::Deleted)
+    ));
+    let elsewhere = engine.write(react(chat + 1)).await.unwrap();
+    assert!(matches!(elsewhere, Err(Refusal::NotFound)));
+}
+
+/// A message resent before its first copy was stored is stored once, and takes one id.
+#[actix::test]
+async fn copies_in_one_batch_take_one_id() {
+    let dir = TempDir::new();
+    let engine = engine(&dir).await;
+    let (ana, _, chat) = two_in_a_chat(&engine).await;
+    let mut answers = Vec::new();
+    for content in ["keeps the writer busy", "again", "again", "after"] {
+        let (reply, answer) = oneshot::channel();
+        engine.writer.do_send(SendMessage {
+            message: text(chat, ana, content),
+            reply,
+        });
+        answers.push(answer);
+    }
+    let mut outcomes = Vec::new();
+    for a in answers {
+        outcomes.push(a.await.unwrap().unwrap());
+    }
+    let (first, copy, after) = match &outcomes[1..] {
+        [SendOutcome::Stored(f), SendOutcome::Duplicate(c), SendOutcome::Stored(a)] => {
+            (&f.message, &c.message, &a.message)
+        }
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(copy.id, first.id);
+    assert_eq!(after.id, first.id + 1, "no id was spent on the copy");
+}

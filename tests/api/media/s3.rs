@@ -1,0 +1,163 @@
+//! Uploads on an S3-compatible store (moto_server, started by the test): objects in the
+//! bucket, presigned links, and nothing left behind by refusals and deletions.
+
+use image::ImageFormat;
+
+use super::{fetch, file, picture, upload};
+use crate::helpers::{phone, spawn_app_with};
+
+/// The same uploads on an S3-compatible store: objects land in the bucket, links are presigned
+/// URLs the store itself serves, and refused uploads leave nothing there.
+#[actix_web::test]
+async fn uploads_work_the_same_on_an_s3_compatible_store() {
+    let Some(s3) = crate::helpers::S3Server::start().await else {
+        return;
+    };
+    let app = spawn_app_with(|s| s3.configure(s)).await;
+    let ana = app.signup(&phone(1), "Ana").await;
+    let bo = app.signup(&phone(2), "Bo").await;
+    let chat = app.private_chat(&ana, &bo).await;
+    assert_eq!(
+        s3.objects().await,
+        0,
+        "the start-up probe cleaned up after itself"
+    );
+
+    let (status, body) = upload(
+        &app,
+        "/api/user/avatar",
+        &ana,
+        file("avatar", "me.png", picture(400, 300, ImageFormat::Png)),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(s3.objects().await, 3);
+    let link = body["avatar_url"].as_str().unwrap();
+    assert!(
+        link.starts_with(&format!("{}/{}/avatars/users/", s3.endpoint, s3.bucket)),
+        "a presigned URL to the store: {link}"
+    );
+    assert!(link.contains("X-Amz-Signature="), "{link}");
+    let res = fetch(&app, link).await;
+    assert_eq!(
+        (
+            res.status().as_u16(),
+            res.headers()["content-type"].to_str().unwrap()
+        ),
+        (200, "image/jpeg")
+    );
+
+    let path = format!("/api/chats/{chat}/messages");
+    let (status, body) = upload(
+        &app,
+        &path,
+        &ana,
+        file("file", "p.jpg", picture(1600, 1200, ImageFormat::Jpeg)).text("message_type", "image"),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(s3.objects().await, 5, "image and thumbnail");
+    let seen = app.history(&bo, chat).await;
+    let img = image::load_from_memory(
+        &fetch(&app, seen[0]["media_url"].as_str().unwrap())
+            .await
+            .bytes()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!((img.width(), img.height()), (1200, 900));
+
+    let (status, _) = upload(
+        &app,
+        &path,
+        &ana,
+        file("file", "x.pdf", b"%PDF-1.4\n".to_vec()).text("message_type", "image"),
+    )
+    .await;
+    assert_eq!(status, 415);
+    let (status, _) = upload(
+        &app,
+        &path,
+        &ana,
+        file("file", "x.jpg", picture(40, 40, ImageFormat::Jpeg))
+            .text("message_type", "image")
+            .text("reply_to_message_id", "999999"),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        s3.objects().await,
+        5,
+        "refused uploads left nothing in the bucket"
+    );
+
+    // Replacing the avatar removes the old objects from the bucket.
+    upload(
+        &app,
+        "/api/user/avatar",
+        &ana,
+        file("avatar", "new.png", picture(200, 200, ImageFormat::Png)),
+    )
+    .await;
+    assert_eq!(s3.objects().await, 5);
+
+    // A document, a status and a group photo land there too.
+    let pdf = b"%PDF-1.4\n%\xE2\xE3\xCF\xD3\n1 0 obj << >> endobj\n".to_vec();
+    let (status, body) = upload(
+        &app,
+        &path,
+        &ana,
+        file("file", "r.pdf", pdf.clone()).text("message_type", "document"),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        fetch(&app, body["message"]["media_url"].as_str().unwrap())
+            .await
+            .bytes()
+            .await
+            .unwrap()
+            .to_vec(),
+        pdf
+    );
+    let (status, body) = upload(
+        &app,
+        "/api/status",
+        &ana,
+        file("media", "s.png", picture(300, 300, ImageFormat::Png)).text("content_type", "image"),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let form = file("avatar", "g.png", picture(300, 300, ImageFormat::Png))
+        .text("name", "Team")
+        .text("participants", bo.id.to_string());
+    let (status, body) = upload(&app, "/api/groups", &ana, form).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(s3.objects().await, 5 + 1 + 1 + 3);
+    let status_id = app.get("/api/status", &ana.token).await.body["statuses"][0]["statuses"][0]
+        ["id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(
+        app.delete(&format!("/api/status/{status_id}"), &ana.token)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        s3.objects().await,
+        5 + 1 + 3,
+        "a deleted status's object is removed"
+    );
+    let image_id = seen[0]["id"].as_i64().unwrap();
+    let deleted = app
+        .delete(&format!("/api/messages/{image_id}"), &ana.token)
+        .await;
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    assert_eq!(
+        s3.objects().await,
+        3 + 1 + 3,
+        "a message deleted for everyone takes its image and thumbnail along"
+    );
+}
