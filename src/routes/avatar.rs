@@ -1,6 +1,7 @@
 //! `POST /api/user/avatar`: a profile photo, stored as 150, 300 and 600 px square JPEGs.
 
 use actix_multipart::Multipart;
+use actix_web::web::Bytes;
 use actix_web::{web, HttpResponse};
 use chrono::TimeDelta;
 use courier_actors::storage::{key_of, stored};
@@ -31,10 +32,10 @@ pub fn bad_image(e: images::BadImage) -> ApiError {
 }
 
 /// Stores objects; on any failure removes those already stored, so nothing is left behind.
-pub async fn put_all(state: &AppState, objects: Vec<(String, Vec<u8>)>) -> ApiResult<()> {
+pub async fn put_all(state: &AppState, objects: Vec<(String, Bytes)>) -> ApiResult<()> {
     let mut done = Vec::new();
     for (key, data) in objects {
-        if let Err(e) = state.engine.storage.put(&key, data.into()).await {
+        if let Err(e) = state.engine.storage.put(&key, data).await {
             state.engine.storage.delete_quietly(&done).await;
             tracing::error!(error = %e, "could not store an upload");
             return Err(ApiError::new(
@@ -48,8 +49,37 @@ pub async fn put_all(state: &AppState, objects: Vec<(String, Vec<u8>)>) -> ApiRe
     Ok(())
 }
 
-fn variant(key300: &str, size: u32) -> String {
-    key300.replace("_300.jpg", &format!("_{size}.jpg"))
+/// Stores a photo (the form's `avatar`) at every avatar size under `base`; answers the stored
+/// 300 px key (what profiles and groups keep) and every key written (to remove if what follows
+/// fails).
+pub async fn store_avatar(
+    state: &AppState,
+    base: &str,
+    data: Bytes,
+) -> ApiResult<(String, Vec<String>)> {
+    let sizes = images::process(move || images::avatar(&data))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|e| bad_image(e).with_field("avatar"))?;
+    let objects: Vec<(String, Bytes)> = sizes
+        .into_iter()
+        .map(|(n, data)| (format!("{base}_{n}.jpg"), Bytes::from(data)))
+        .collect();
+    let keys: Vec<String> = objects.iter().map(|(k, _)| k.clone()).collect();
+    put_all(state, objects).await?;
+    Ok((stored(&format!("{base}_300.jpg")), keys))
+}
+
+/// Every size of a stored avatar (`store:…_300.jpg`), to remove once it is replaced.
+pub fn avatar_files(avatar: &str) -> Vec<String> {
+    key_of(avatar)
+        .map(|k| {
+            images::AVATAR_SIZES
+                .iter()
+                .map(|n| k.replace("_300.jpg", &format!("_{n}.jpg")))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 pub async fn upload(
@@ -71,22 +101,12 @@ pub async fn upload(
         let file = form
             .file
             .ok_or_else(|| ApiError::invalid("avatar", "is required (an image file)"))?;
-        let sizes = images::process(move || images::avatar(&file.data))
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(|e| bad_image(e).with_field("avatar"))?;
         let base = format!("avatars/users/{}/{}", user.user_id, upload_id());
-        let objects: Vec<(String, Vec<u8>)> = sizes
-            .into_iter()
-            .map(|(n, data)| (format!("{base}_{n}.jpg"), data))
-            .collect();
-        let keys: Vec<String> = objects.iter().map(|(k, _)| k.clone()).collect();
-        put_all(&state, objects).await?;
-        let key300 = format!("{base}_300.jpg");
+        let (avatar_url, keys) = store_avatar(&state, &base, file.data).await?;
         let previous = match state
             .write(SetAvatar {
                 user_id: user.user_id,
-                avatar_url: Some(stored(&key300)),
+                avatar_url: Some(avatar_url.clone()),
             })
             .await
         {
@@ -96,19 +116,19 @@ pub async fn upload(
                 return Err(e);
             }
         };
-        if let Some(old) = previous.as_deref().and_then(key_of) {
-            let old: Vec<String> = images::AVATAR_SIZES
-                .iter()
-                .map(|n| variant(old, *n))
-                .collect();
-            state.engine.storage.delete_quietly(&old).await;
+        if let Some(old) = previous {
+            state
+                .engine
+                .storage
+                .delete_quietly(&avatar_files(&old))
+                .await;
         }
         let urls: Vec<_> = images::AVATAR_SIZES
             .iter()
             .map(|n| json!({ "size": n, "url": stored(&format!("{base}_{n}.jpg")) }))
             .collect();
         Ok(HttpResponse::Ok()
-            .json(json!({ "success": true, "avatar_url": stored(&key300), "avatar_urls": urls })))
+            .json(json!({ "success": true, "avatar_url": avatar_url, "avatar_urls": urls })))
     })
     .await
 }

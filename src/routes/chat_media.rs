@@ -117,7 +117,10 @@ pub async fn send(
                 duration: None,
                 file_name: file.file_name.clone(),
             };
-            (vec![(key, img.image), (thumb, img.thumbnail)], media)
+            (
+                vec![(key, img.image.into()), (thumb, img.thumbnail.into())],
+                media,
+            )
         } else {
             let key = format!("{folder}/{id}.{}", file.sniffed.ext);
             let media = Media {
@@ -132,7 +135,7 @@ pub async fn send(
                 },
                 file_name: file.file_name.clone(),
             };
-            (vec![(key, file.data.to_vec())], media)
+            (vec![(key, file.data)], media)
         };
         let keys: Vec<String> = objects.iter().map(|(k, _)| k.clone()).collect();
         put_all(&state, objects).await?;

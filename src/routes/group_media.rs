@@ -4,50 +4,28 @@
 use actix_multipart::Multipart;
 use actix_web::{web, HttpResponse};
 use courier_actors::room::{announce_new_group, GroupCmd, RoomCmd};
-use courier_actors::storage::{key_of, stored};
 use courier_actors::store::chats;
 use courier_actors::store::groups::CreateGroup;
 use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::AuthUser;
-use crate::media::{detached, images, read_form, upload_id, Form, Kind};
-use crate::routes::avatar::{bad_image, put_all, upload_limit};
+use crate::media::{detached, read_form, upload_id, Form, Kind};
+use crate::routes::avatar::{avatar_files, store_avatar, upload_limit};
 use crate::routes::chats::ask_room;
 use crate::routes::groups::{check_participants, description_of, summary};
 use crate::state::AppState;
 use crate::validate;
 
-/// Stores the photo in the form (if any) at the avatar sizes; answers the 300 px key and every
-/// key written (to remove if what follows fails).
+/// Stores the photo in the form (if any) at the avatar sizes; answers the stored 300 px key and
+/// every key written (to remove if what follows fails).
 async fn photo(state: &AppState, form: &mut Form) -> ApiResult<(Option<String>, Vec<String>)> {
     let Some(file) = form.file.take() else {
         return Ok((None, Vec::new()));
     };
-    let sizes = images::process(move || images::avatar(&file.data))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(|e| bad_image(e).with_field("avatar"))?;
     let base = format!("avatars/groups/{}", upload_id());
-    let objects: Vec<(String, Vec<u8>)> = sizes
-        .into_iter()
-        .map(|(n, d)| (format!("{base}_{n}.jpg"), d))
-        .collect();
-    let keys: Vec<String> = objects.iter().map(|(k, _)| k.clone()).collect();
-    put_all(state, objects).await?;
-    Ok((Some(stored(&format!("{base}_300.jpg"))), keys))
-}
-
-/// The group's earlier photo files, to remove once a new one is in place.
-fn variants(avatar: &str) -> Vec<String> {
-    key_of(avatar)
-        .map(|k| {
-            images::AVATAR_SIZES
-                .iter()
-                .map(|n| k.replace("_300.jpg", &format!("_{n}.jpg")))
-                .collect()
-        })
-        .unwrap_or_default()
+    let (avatar_url, keys) = store_avatar(state, &base, file.data).await?;
+    Ok((Some(avatar_url), keys))
 }
 
 /// `participants`: a JSON array (`[2, 3]`) or a comma-separated list (`2,3`).
@@ -177,7 +155,11 @@ pub async fn update(
             Ok(done) => {
                 if changed {
                     if let Some(old) = previous {
-                        state.engine.storage.delete_quietly(&variants(&old)).await;
+                        state
+                            .engine
+                            .storage
+                            .delete_quietly(&avatar_files(&old))
+                            .await;
                     }
                 }
                 let c = &done.chat;

@@ -165,9 +165,9 @@ async fn create_media(
                 .await
                 .map_err(ApiError::internal)?
                 .map_err(|e| bad_image(e).with_field("media"))?;
-            (format!("{base}.jpg"), img.image)
+            (format!("{base}.jpg"), img.image.into())
         } else {
-            (format!("{base}.{}", file.sniffed.ext), file.data.to_vec())
+            (format!("{base}.{}", file.sniffed.ext), file.data)
         };
         put_all(&state, vec![(key.clone(), data)]).await?;
         let created = state
