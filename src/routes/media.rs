@@ -63,16 +63,9 @@ async fn serve(
         .headers()
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok());
-    let (status, size, range, body) = match wanted {
-        None => {
-            let (size, body) = storage
-                .get(&key)
-                .await
-                .map_err(ApiError::internal)?
-                .ok_or_else(|| ApiError::not_found("file"))?;
-            (StatusCode::OK, size, None, body)
-        }
-        // Players ask for parts of a video or a song (a seek, or to read its index first).
+    // Players ask for parts of a video or a song (a seek, or to read its index first).
+    let part = match wanted {
+        None => None,
         Some(wanted) => {
             let size = storage
                 .size(&key)
@@ -80,29 +73,33 @@ async fn serve(
                 .map_err(ApiError::internal)?
                 .ok_or_else(|| ApiError::not_found("file"))?;
             match byte_range(wanted, size) {
-                Some(Ok(range)) => {
-                    let body = storage
-                        .get_range(&key, range.clone())
-                        .await
-                        .map_err(ApiError::internal)?
-                        .ok_or_else(|| ApiError::not_found("file"))?;
-                    (StatusCode::PARTIAL_CONTENT, size, Some(range), body)
-                }
+                Some(Ok(range)) => Some((size, range)),
                 Some(Err(())) => {
                     return Ok(HttpResponse::RangeNotSatisfiable()
                         .insert_header((header::CONTENT_RANGE, format!("bytes */{size}")))
                         .finish())
                 }
                 // Not one range we understand: the whole file, as HTTP allows.
-                None => {
-                    let (size, body) = storage
-                        .get(&key)
-                        .await
-                        .map_err(ApiError::internal)?
-                        .ok_or_else(|| ApiError::not_found("file"))?;
-                    (StatusCode::OK, size, None, body)
-                }
+                None => None,
             }
+        }
+    };
+    let (status, size, range, body) = match part {
+        Some((size, range)) => {
+            let body = storage
+                .get_range(&key, range.clone())
+                .await
+                .map_err(ApiError::internal)?
+                .ok_or_else(|| ApiError::not_found("file"))?;
+            (StatusCode::PARTIAL_CONTENT, size, Some(range), body)
+        }
+        None => {
+            let (size, body) = storage
+                .get(&key)
+                .await
+                .map_err(ApiError::internal)?
+                .ok_or_else(|| ApiError::not_found("file"))?;
+            (StatusCode::OK, size, None, body)
         }
     };
     let body = body.map(|chunk| chunk.map_err(|e| std::io::Error::other(e.to_string())));
