@@ -353,7 +353,11 @@ impl Handler<StartCall> for Registry {
 
     fn handle(&mut self, msg: StartCall, _: &mut Self::Context) {
         let (id, caller) = (msg.actor.id(), msg.actor.caller());
-        let busy: HashSet<i64> = self.busy.keys().copied().collect();
+        let busy: HashSet<i64> = msg
+            .actor
+            .callees()
+            .filter(|u| self.busy.contains_key(u))
+            .collect();
         let addr = msg.actor.start();
         addr.do_send(Ring { busy });
         self.calls.insert(id, addr);

@@ -77,7 +77,8 @@ impl CallActor {
         self.call.caller_id
     }
 
-    pub(super) fn callees(&self) -> impl Iterator<Item = i64> + '_ {
+    /// Everyone the call rings: the chat's members but the caller.
+    pub fn callees(&self) -> impl Iterator<Item = i64> + '_ {
         self.chat_members
             .iter()
             .copied()
@@ -283,7 +284,7 @@ impl Actor for CallActor {
     }
 }
 
-/// Rings the callees: `busy` lists those already in an answered call.
+/// Rings the callees: `busy` lists those of them already in an answered call.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Ring {
