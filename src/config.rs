@@ -134,6 +134,10 @@ pub struct LimitSettings {
     pub otp_per_phone_per_minute: u32,
     /// send-otp and verify-otp, each: requests per minute per client address.
     pub otp_per_ip_per_minute: u32,
+    /// Token refreshes per minute per device session.
+    pub refresh_per_minute: u32,
+    /// Token refreshes per minute per client address (every session behind it together).
+    pub refresh_per_ip_per_minute: u32,
     /// Messages a user may send per minute (REST and WebSocket together).
     pub messages_per_minute: u32,
     /// Most members a group may have, its creator included.
@@ -145,6 +149,8 @@ impl Default for LimitSettings {
         LimitSettings {
             otp_per_phone_per_minute: 5,
             otp_per_ip_per_minute: 5,
+            refresh_per_minute: 5,
+            refresh_per_ip_per_minute: 60,
             messages_per_minute: 60,
             max_group_size: 1024,
         }
@@ -166,10 +172,19 @@ pub struct RealtimeSettings {
     pub typing_ttl_secs: u64,
     /// An idle chat room actor stops after this many seconds.
     pub room_idle_secs: u64,
+    /// At most one typing event per typist and chat in this many seconds.
+    pub typing_interval_secs: u64,
+    /// Frames of one socket read and not yet answered; the socket is not read beyond this.
+    pub max_frames_in_flight: usize,
+    /// Sockets one user may hold open at once (more: 429 `too_many_sockets`).
+    pub max_sockets_per_user: usize,
+    /// Frames each connection may send per minute, by kind.
+    pub frames_per_minute: FramesPerMinute,
 }
 
 impl Default for RealtimeSettings {
     fn default() -> Self {
+        let engine = courier_actors::Realtime::default();
         RealtimeSettings {
             heartbeat_secs: 20,
             client_timeout_secs: 60,
@@ -177,6 +192,70 @@ impl Default for RealtimeSettings {
             max_frame_bytes: 64 * 1024,
             typing_ttl_secs: 6,
             room_idle_secs: 300,
+            typing_interval_secs: engine.typing_interval.as_secs(),
+            max_frames_in_flight: engine.max_frames_in_flight,
+            max_sockets_per_user: engine.max_sockets_per_user,
+            frames_per_minute: FramesPerMinute::default(),
+        }
+    }
+}
+
+/// Per-connection frame allowances, per minute (`[realtime.frames_per_minute]`). A socket may
+/// send a quarter of a minute's allowance at once; beyond its allowance a frame is answered
+/// with `rate_limited`, and a socket refused more than `refused` times a minute is closed.
+/// `send-message` is limited per user instead (`limits.messages_per_minute`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FramesPerMinute {
+    pub typing: u32,
+    pub read: u32,
+    pub delivered: u32,
+    pub sync: u32,
+    pub ping: u32,
+    /// `call-initiate`, `call-ringing`, `call-answer`, `call-decline`, `call-end` together.
+    pub call: u32,
+    pub call_signal: u32,
+    /// `error` answers (refusals of any kind) before the socket is closed with 4029.
+    pub refused: u32,
+}
+
+impl Default for FramesPerMinute {
+    fn default() -> Self {
+        use courier_actors::protocol::FrameKind as K;
+        let d = courier_actors::session::FrameLimits::default();
+        FramesPerMinute {
+            typing: d.of(K::Typing),
+            read: d.of(K::Read),
+            delivered: d.of(K::Delivered),
+            sync: d.of(K::Sync),
+            ping: d.of(K::Ping),
+            call: d.of(K::Call),
+            call_signal: d.of(K::CallSignal),
+            refused: d.refusals_per_minute,
+        }
+    }
+}
+
+impl FramesPerMinute {
+    fn limits(&self) -> courier_actors::session::FrameLimits {
+        use courier_actors::protocol::FrameKind as K;
+        let mut per_minute = [0; K::COUNT];
+        for kind in K::ALL {
+            per_minute[kind.index()] = match kind {
+                // Limited per user instead: `limits.messages_per_minute`.
+                K::SendMessage => u32::MAX,
+                K::Typing => self.typing,
+                K::Read => self.read,
+                K::Delivered => self.delivered,
+                K::Sync => self.sync,
+                K::Ping => self.ping,
+                K::Call => self.call,
+                K::CallSignal => self.call_signal,
+            };
+        }
+        courier_actors::session::FrameLimits {
+            per_minute,
+            refusals_per_minute: self.refused,
         }
     }
 }
@@ -362,6 +441,10 @@ impl Settings {
             ring_timeout: Duration::from_secs(self.calls.ring_timeout_secs),
             call_disconnect_grace: Duration::from_secs(self.calls.disconnect_grace_secs),
             max_signal_bytes: self.calls.max_signal_bytes,
+            frames: r.frames_per_minute.limits(),
+            max_frames_in_flight: r.max_frames_in_flight,
+            max_sockets_per_user: r.max_sockets_per_user,
+            typing_interval: Duration::from_secs(r.typing_interval_secs),
         }
     }
 
@@ -451,11 +534,25 @@ impl Settings {
         if !c.turn_urls.is_empty() && c.turn_secret.len() < 16 {
             return fail("calls.turn_urls needs calls.turn_secret (the TURN server's shared secret, at least 16 characters)");
         }
+        if self.limits.refresh_per_minute == 0 || self.limits.refresh_per_ip_per_minute == 0 {
+            return fail(
+                "limits.refresh_per_minute and limits.refresh_per_ip_per_minute must be positive",
+            );
+        }
         if self.limits.max_group_size < 2 {
             return fail("limits.max_group_size must be at least 2");
         }
         if r.outbound_queue == 0 || r.max_frame_bytes < 1024 {
             return fail("realtime.outbound_queue must be positive and realtime.max_frame_bytes at least 1024");
+        }
+        if r.max_frames_in_flight == 0 || r.max_sockets_per_user == 0 {
+            return fail(
+                "realtime.max_frames_in_flight and realtime.max_sockets_per_user must be positive",
+            );
+        }
+        let f = r.frames_per_minute.limits();
+        if f.per_minute.contains(&0) || f.refusals_per_minute == 0 {
+            return fail("realtime.frames_per_minute: every allowance must be positive");
         }
         Ok(())
     }

@@ -1,5 +1,6 @@
 //! `GET /ws`: the WebSocket endpoint. The token (`Authorization: Bearer` or `?token=` for
-//! browsers) is checked before the upgrade: a bad one gets a JSON 401, not a socket.
+//! browsers) is checked before the upgrade: a bad one gets a JSON 401, not a socket, and a
+//! user who already holds `realtime.max_sockets_per_user` sockets gets a JSON 429.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use courier_actors::session::WsSession;
@@ -24,6 +25,16 @@ pub async fn connect(
             ApiError::unauthorized("missing token (Authorization: Bearer or ?token=)")
         })?;
     let user = authenticate(&state, &token).await?;
+    let slot = state.engine.sockets.take(user.user_id).ok_or_else(|| {
+        ApiError::new(
+            actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+            "too_many_sockets",
+            format!(
+                "at most {} sockets per user; close one first",
+                state.engine.sockets.max_per_user()
+            ),
+        )
+    })?;
     let (response, session, stream) = actix_ws::handle(&req, body).map_err(|e| {
         ApiError::bad_request("not_websocket", format!("WebSocket upgrade failed: {e}"))
     })?;
@@ -36,6 +47,7 @@ pub async fn connect(
         user.user_id,
         user.session_id,
         state.engine.clone(),
+        slot,
         session,
         stream,
     );

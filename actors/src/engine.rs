@@ -12,6 +12,7 @@ use crate::event::Event;
 use crate::ratelimit::RateLimiter;
 use crate::registry::{EndAuthSession, MembershipChanged, Registry, Shutdown, ToRoom};
 use crate::room::RoomCmd;
+use crate::session::{FrameLimits, SocketSlots};
 use crate::storage::Storage;
 use crate::store::{Db, StoreError, StoreResult};
 use crate::writer::{Drain, Submit, Write, WriteOp, Writer};
@@ -34,6 +35,14 @@ pub struct Realtime {
     pub call_disconnect_grace: Duration,
     /// Largest `call-signal` payload, in bytes of JSON.
     pub max_signal_bytes: usize,
+    /// Frames each connection may send, per kind and per minute.
+    pub frames: FrameLimits,
+    /// Frames read from one socket and not yet answered; the socket is not read beyond this.
+    pub max_frames_in_flight: usize,
+    /// Sockets one user may hold open at once.
+    pub max_sockets_per_user: usize,
+    /// At most one `user-typing` event per typist and chat in this time.
+    pub typing_interval: Duration,
 }
 
 impl Default for Realtime {
@@ -50,6 +59,10 @@ impl Default for Realtime {
             ring_timeout: Duration::from_secs(45),
             call_disconnect_grace: Duration::from_secs(10),
             max_signal_bytes: 16 * 1024,
+            frames: FrameLimits::default(),
+            max_frames_in_flight: 16,
+            max_sockets_per_user: 10,
+            typing_interval: Duration::from_secs(3),
         }
     }
 }
@@ -65,6 +78,8 @@ pub struct Engine {
     pub clock: Clock,
     pub limiter: Arc<RateLimiter>,
     pub realtime: Arc<Realtime>,
+    /// Open sockets per user, capped at `realtime.max_sockets_per_user`.
+    pub sockets: Arc<SocketSlots>,
     /// Media objects and their signed links.
     pub storage: Storage,
     writer_thread: ArbiterHandle,
@@ -88,6 +103,7 @@ impl Engine {
         let writer =
             Writer::start_in_arbiter(&writer_thread, move |_| Writer::new(write_db, writer_clock));
         let limiter = Arc::new(RateLimiter::new(clock.clone()));
+        let sockets = Arc::new(SocketSlots::new(realtime.max_sockets_per_user));
         let realtime = Arc::new(realtime);
         let mut engine = None;
         Registry::create(|ctx| {
@@ -101,6 +117,7 @@ impl Engine {
                 clock,
                 limiter,
                 realtime,
+                sockets,
                 storage,
                 writer_thread,
             };

@@ -48,6 +48,71 @@ pub enum ClientFrame {
     },
 }
 
+/// The rate-limited families of client frames: each has its own budget per connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameKind {
+    SendMessage,
+    Typing,
+    Read,
+    Delivered,
+    Sync,
+    Ping,
+    /// `call-initiate`, `call-ringing`, `call-answer`, `call-decline`, `call-end`.
+    Call,
+    CallSignal,
+}
+
+impl FrameKind {
+    /// How many kinds there are (budgets are kept in arrays indexed by kind).
+    pub const COUNT: usize = 8;
+
+    /// Every kind, in index order.
+    pub const ALL: [FrameKind; FrameKind::COUNT] = [
+        FrameKind::SendMessage,
+        FrameKind::Typing,
+        FrameKind::Read,
+        FrameKind::Delivered,
+        FrameKind::Sync,
+        FrameKind::Ping,
+        FrameKind::Call,
+        FrameKind::CallSignal,
+    ];
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Its name in `[realtime.frames_per_minute]` and in `rate_limited` errors.
+    pub fn name(self) -> &'static str {
+        match self {
+            FrameKind::SendMessage => "send_message",
+            FrameKind::Typing => "typing",
+            FrameKind::Read => "read",
+            FrameKind::Delivered => "delivered",
+            FrameKind::Sync => "sync",
+            FrameKind::Ping => "ping",
+            FrameKind::Call => "call",
+            FrameKind::CallSignal => "call_signal",
+        }
+    }
+}
+
+impl ClientFrame {
+    /// The budget this frame draws on.
+    pub fn kind(&self) -> FrameKind {
+        match self {
+            ClientFrame::SendMessage { .. } => FrameKind::SendMessage,
+            ClientFrame::Typing { .. } => FrameKind::Typing,
+            ClientFrame::Read { .. } => FrameKind::Read,
+            ClientFrame::Delivered { .. } => FrameKind::Delivered,
+            ClientFrame::Sync { .. } => FrameKind::Sync,
+            ClientFrame::Ping => FrameKind::Ping,
+            ClientFrame::CallInitiate { .. } | ClientFrame::Call { .. } => FrameKind::Call,
+            ClientFrame::CallSignal { .. } => FrameKind::CallSignal,
+        }
+    }
+}
+
 /// What a call frame asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallAction {

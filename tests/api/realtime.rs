@@ -322,9 +322,11 @@ async fn typing_reaches_the_other_member_and_stops_by_itself() {
         ),
         (Some(ana.id), Some(false))
     );
-    // Typing again then sending a message clears it too.
+    // Typing again then sending a message clears it too. (The typist was announced a moment
+    // ago: the next announcement waits for the end of `realtime.typing_interval_secs`.)
     a.request(json!({"type": "typing", "chat_id": chat, "is_typing": true}))
         .await;
+    app.advance(3);
     assert_eq!(b.next_of("user-typing").await["data"]["is_typing"], true);
     a.send_text(chat, "done typing", "t-1").await;
     assert_eq!(b.next_of("user-typing").await["data"]["is_typing"], false);

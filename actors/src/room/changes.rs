@@ -250,7 +250,7 @@ impl ChatRoom {
     /// removed) what happened.
     fn apply_change(&mut self, change: &Change, cmd: &GroupCmd) {
         if let Some(removed) = &change.removed {
-            self.stop_typing(removed.id);
+            self.forget_typist(removed.id);
         }
         self.chat = Some(change.chat.clone());
         self.members = change

@@ -125,6 +125,40 @@ impl Message for RoomCmd {
     type Result = ();
 }
 
+impl RoomCmd {
+    /// The user the command acts for (`None` for housekeeping).
+    pub fn user(&self) -> Option<i64> {
+        match self {
+            #[cfg(test)]
+            RoomCmd::Crash => None,
+            RoomCmd::Reload => None,
+            RoomCmd::Send { message, .. } => Some(message.sender_id),
+            RoomCmd::Typing { user_id, .. }
+            | RoomCmd::Receipt { user_id, .. }
+            | RoomCmd::Edit { user_id, .. }
+            | RoomCmd::Delete { user_id, .. }
+            | RoomCmd::React { user_id, .. } => Some(*user_id),
+            RoomCmd::Group { actor, .. } => Some(*actor),
+        }
+    }
+
+    /// Answers the command with `e` without running it.
+    pub fn refuse(self, e: RoomError) {
+        match self {
+            #[cfg(test)]
+            RoomCmd::Crash => {}
+            RoomCmd::Reload => {}
+            RoomCmd::Send { reply, .. } => drop(reply.send(Err(e))),
+            RoomCmd::Typing { reply, .. } => drop(reply.send(Err(e))),
+            RoomCmd::Receipt { reply, .. } => drop(reply.send(Err(e))),
+            RoomCmd::Edit { reply, .. } => drop(reply.send(Err(e))),
+            RoomCmd::Delete { reply, .. } => drop(reply.send(Err(e))),
+            RoomCmd::React { reply, .. } => drop(reply.send(Err(e))),
+            RoomCmd::Group { reply, .. } => drop(reply.send(Err(e))),
+        }
+    }
+}
+
 /// Sent by the registry on each heartbeat: an idle room stops.
 #[derive(Message)]
 #[rtype(result = "()")]

@@ -8,6 +8,7 @@ mod changes;
 mod commands;
 #[cfg(test)]
 mod tests;
+mod typing;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -22,7 +23,7 @@ pub use commands::{GroupCmd, IdleCheck, Reply, RoomCmd, RoomError, SendReply};
 
 use crate::bus::Delivery;
 use crate::engine::Engine;
-use crate::event::{chat_channel, presence_channel, user_channel, Event};
+use crate::event::{chat_channel, user_channel, Event};
 use crate::registry::{Registry, RoomStopped};
 use crate::session::ConnId;
 use crate::store::chats::{self, Chat, Participant};
@@ -46,8 +47,8 @@ pub struct ChatRoom {
     members: HashMap<i64, (Participant, User)>,
     /// (blocker, blocked) pairs among the members of a private chat.
     blocks: HashSet<(i64, i64)>,
-    /// Who is typing, with the generation of their last refresh.
-    typing: HashMap<i64, u64>,
+    /// Members who type or typed lately, and what the others were told about it.
+    typing: HashMap<i64, typing::Typist>,
     typing_generation: u64,
     /// Writes that came back, waiting for earlier ones.
     committed: BTreeMap<u64, Completion>,
@@ -236,7 +237,7 @@ impl ChatRoom {
                     }
                     let data = json!({ "chat_id": act.chat_id, "message": view });
                     act.publish_to_chat("new-message", Some(view.seq), data, conn);
-                    act.stop_typing(sender);
+                    act.sent_by(sender);
                     Ok(SendReply {
                         message: view,
                         duplicate: false,
@@ -258,62 +259,6 @@ impl ChatRoom {
             };
             let _ = reply.send(answer);
         });
-    }
-
-    fn typing(&mut self, user_id: i64, is_typing: bool, reply: Reply<()>, ctx: &mut Context<Self>) {
-        if let Err(e) = self.member(user_id) {
-            let _ = reply.send(Err(e));
-            return;
-        }
-        let _ = reply.send(Ok(()));
-        // Across a block, typing is not shown (nor does it reveal the block).
-        let private = self.chat.as_ref().is_some_and(|c| !c.is_group());
-        if private && self.block_between(user_id).is_some() {
-            return;
-        }
-        if !is_typing {
-            self.stop_typing(user_id);
-            return;
-        }
-        self.typing_generation += 1;
-        let generation = self.typing_generation;
-        if self.typing.insert(user_id, generation).is_none() {
-            self.announce_typing(user_id, true);
-        }
-        let expiry = self.engine.clock.sleep(self.engine.realtime.typing_ttl);
-        ctx.spawn(expiry.into_actor(self).map(move |(), act, _| {
-            if act.typing.get(&user_id) == Some(&generation) {
-                act.stop_typing(user_id);
-            }
-        }));
-    }
-
-    fn stop_typing(&mut self, user_id: i64) {
-        if self.typing.remove(&user_id).is_some() {
-            self.announce_typing(user_id, false);
-        }
-    }
-
-    fn announce_typing(&self, user_id: i64, is_typing: bool) {
-        let Some((_, user)) = self.members.get(&user_id) else {
-            return;
-        };
-        let others: Vec<i64> = self
-            .current_members()
-            .into_iter()
-            .filter(|u| *u != user_id)
-            .collect();
-        let data = json!({
-            "chat_id": self.chat_id,
-            "user": { "id": user.id, "name": user.name },
-            "is_typing": is_typing,
-        });
-        self.publish(
-            others,
-            self.engine
-                .event("user-typing", presence_channel(self.chat_id), None, data),
-            None,
-        );
     }
 }
 
@@ -347,7 +292,7 @@ impl Handler<IdleCheck> for ChatRoom {
         let idle = (self.engine.clock.now() - self.last_active)
             .to_std()
             .unwrap_or_default();
-        let busy = self.next_slot != self.next_announce || !self.typing.is_empty();
+        let busy = self.next_slot != self.next_announce || self.typing_active();
         if !busy && idle >= self.engine.realtime.room_idle {
             ctx.stop();
         }

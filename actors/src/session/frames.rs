@@ -8,7 +8,7 @@ use chrono::TimeDelta;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
-use super::WsSession;
+use super::{InFlight, WsSession};
 use crate::call::{self, CallCmd, CallError};
 use crate::protocol::{CallAction, ClientFrame, FrameError};
 use crate::registry::ToRoom;
@@ -19,14 +19,27 @@ use crate::store::receipts::Kind;
 use crate::store::sync;
 
 impl WsSession {
-    /// Runs a decoded frame.
+    /// Runs a decoded frame within its kind's budget; `place` is held until it is answered.
     pub(super) fn run(
         &mut self,
         frame: ClientFrame,
         reference: Value,
         client_msg_id: Option<String>,
+        place: InFlight,
         ctx: &mut Context<Self>,
     ) {
+        let kind = frame.kind();
+        let now = self.engine.clock.now();
+        if let Err(secs) = self.budget.take(kind, &self.engine.realtime.frames, now) {
+            let e = FrameError {
+                retry_after: Some(secs),
+                ..FrameError::new(
+                    "rate_limited",
+                    format!("too many {} frames; slow down", kind.name()),
+                )
+            };
+            return self.error(&reference, client_msg_id.as_deref(), &e, ctx);
+        }
         match frame {
             ClientFrame::Ping => self.reply("pong", &reference, json!({}), ctx),
             ClientFrame::SendMessage { chat_id, draft } => {
@@ -55,24 +68,23 @@ impl WsSession {
                         reply,
                     },
                 );
-                ctx.spawn(
-                    answer
-                        .into_actor(self)
-                        .map(move |res, act, ctx| match flatten(res) {
-                            Ok(r) => {
-                                let extra = json!({
-                                    "client_msg_id": client_msg_id,
-                                    "duplicate": r.duplicate,
-                                    "seq": r.message.seq,
-                                    "message": r.message,
-                                });
-                                act.reply("ack", &reference, extra, ctx);
-                            }
-                            Err(e) => {
-                                act.error(&reference, client_msg_id.as_deref(), &room_error(e), ctx)
-                            }
-                        }),
-                );
+                let answer = answer
+                    .into_actor(self)
+                    .map(move |res, act, ctx| match flatten(res) {
+                        Ok(r) => {
+                            let extra = json!({
+                                "client_msg_id": client_msg_id,
+                                "duplicate": r.duplicate,
+                                "seq": r.message.seq,
+                                "message": r.message,
+                            });
+                            act.reply("ack", &reference, extra, ctx);
+                        }
+                        Err(e) => {
+                            act.error(&reference, client_msg_id.as_deref(), &room_error(e), ctx)
+                        }
+                    });
+                self.hold(place, answer, ctx);
             }
             ClientFrame::Typing { chat_id, is_typing } => {
                 let (reply, answer) = oneshot::channel();
@@ -84,7 +96,7 @@ impl WsSession {
                         reply,
                     },
                 );
-                self.answer(answer, reference, |_| json!({}), ctx);
+                self.answer(answer, reference, place, |_| json!({}), ctx);
             }
             ClientFrame::Read {
                 chat_id,
@@ -103,6 +115,7 @@ impl WsSession {
                 self.answer(
                     answer,
                     reference,
+                    place,
                     |at| json!({ "read_at": at.map(|t| t.and_utc()) }),
                     ctx,
                 );
@@ -137,20 +150,21 @@ impl WsSession {
                     }
                     Ok::<_, crate::store::StoreError>(())
                 };
-                ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| match res {
+                let answer = fut.into_actor(self).map(move |res, act, ctx| match res {
                     Ok(()) => act.reply("ack", &reference, json!({}), ctx),
                     Err(e) => act.error(&reference, None, &room_error(RoomError::Store(e)), ctx),
-                }));
+                });
+                self.hold(place, answer, ctx);
             }
             ClientFrame::CallInitiate { chat_id, call_type } => {
                 let (engine, user_id, conn) = (self.engine.clone(), self.user_id, self.conn);
                 let fut = async move {
                     call::initiate(&engine, user_id, chat_id, &call_type, Some(conn)).await
                 };
-                ctx.spawn(
-                    fut.into_actor(self)
-                        .map(move |res, act, ctx| act.call_answer(res, &reference, ctx)),
-                );
+                let answer = fut
+                    .into_actor(self)
+                    .map(move |res, act, ctx| act.call_answer(res, &reference, ctx));
+                self.hold(place, answer, ctx);
             }
             ClientFrame::Call { call_id, action } => {
                 let (engine, user_id, conn) = (self.engine.clone(), self.user_id, self.conn);
@@ -167,10 +181,10 @@ impl WsSession {
                     })
                     .await
                 };
-                ctx.spawn(
-                    fut.into_actor(self)
-                        .map(move |res, act, ctx| act.call_answer(res, &reference, ctx)),
-                );
+                let answer = fut
+                    .into_actor(self)
+                    .map(move |res, act, ctx| act.call_answer(res, &reference, ctx));
+                self.hold(place, answer, ctx);
             }
             ClientFrame::CallSignal {
                 call_id,
@@ -198,10 +212,11 @@ impl WsSession {
                     })
                     .await
                 };
-                ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| match res {
+                let answer = fut.into_actor(self).map(move |res, act, ctx| match res {
                     Ok(_) if reference.is_null() => {}
                     other => act.call_answer(other, &reference, ctx),
-                }));
+                });
+                self.hold(place, answer, ctx);
             }
             ClientFrame::Sync { since, limit } => {
                 let (engine, user_id) = (self.engine.clone(), self.user_id);
@@ -209,7 +224,7 @@ impl WsSession {
                     let mut conn = engine.db.get().await?;
                     sync::since(&mut conn.conn(), user_id, since, limit.unwrap_or(200)).await
                 };
-                ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| match res {
+                let answer = fut.into_actor(self).map(move |res, act, ctx| match res {
                     Ok(page) => {
                         let receipts: Vec<Value> = page
                             .receipts
@@ -240,7 +255,8 @@ impl WsSession {
                         act.reply("sync-result", &reference, extra, ctx);
                     }
                     Err(e) => act.error(&reference, None, &room_error(RoomError::Store(e)), ctx),
-                }));
+                });
+                self.hold(place, answer, ctx);
             }
         }
     }
@@ -263,21 +279,21 @@ impl WsSession {
         &mut self,
         answer: oneshot::Receiver<Result<T, RoomError>>,
         reference: Value,
+        place: InFlight,
         ok: impl FnOnce(T) -> Value + 'static,
         ctx: &mut Context<Self>,
     ) {
-        ctx.spawn(
-            answer
-                .into_actor(self)
-                .map(move |res, act, ctx| match flatten(res) {
-                    Ok(v) => {
-                        if !reference.is_null() {
-                            act.reply("ack", &reference, ok(v), ctx);
-                        }
+        let answer = answer
+            .into_actor(self)
+            .map(move |res, act, ctx| match flatten(res) {
+                Ok(v) => {
+                    if !reference.is_null() {
+                        act.reply("ack", &reference, ok(v), ctx);
                     }
-                    Err(e) => act.error(&reference, None, &room_error(e), ctx),
-                }),
-        );
+                }
+                Err(e) => act.error(&reference, None, &room_error(e), ctx),
+            });
+        self.hold(place, answer, ctx);
     }
 }
 

@@ -2,10 +2,19 @@
 //! engine, and writes answers and events to the socket through a bounded queue. A client that
 //! cannot keep up is disconnected (it catches up with `sync`), so memory never grows without
 //! bound. Heartbeats come from the registry's shared timer.
+//!
+//! What a client sends is bounded as well: each kind of frame has a budget per connection
+//! ([`budget`]), a client refused too often is disconnected (4029), and the socket is read only
+//! while fewer than `realtime.max_frames_in_flight` of its frames await their answers, so a
+//! client that sends faster than the server answers is slowed down by TCP, not queued.
 
+mod budget;
 mod frames;
+mod slots;
 
+pub use budget::{Budget, FrameLimits};
 pub use frames::{call_error, room_error};
+pub use slots::{SocketSlot, SocketSlots};
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,7 +24,9 @@ use actix::prelude::*;
 use actix_ws::{AggregatedMessage as WsMessage, CloseCode, CloseReason, ProtocolError};
 use bytestring::ByteString;
 use chrono::NaiveDateTime;
+use futures_util::StreamExt;
 use serde_json::{json, Value};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::engine::Engine;
 use crate::event::Event;
@@ -33,6 +44,15 @@ static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 pub const CLOSE_SLOW: u16 = 4008;
 /// Close code for a client silent longer than the timeout.
 pub const CLOSE_TIMEOUT: u16 = 4000;
+/// Close code for a client whose frames were refused too often (over its limits, malformed).
+pub const CLOSE_ABUSE: u16 = 4029;
+
+/// A frame's place among its socket's frames in flight: the socket is read again once
+/// enough of these are dropped (when the frames they came with have been answered).
+pub type InFlight = Option<OwnedSemaphorePermit>;
+
+/// A frame as the session reads it, with its place in flight.
+type Incoming = (Result<WsMessage, ProtocolError>, InFlight);
 
 /// How long a close frame may wait for a client that is not reading.
 const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
@@ -71,24 +91,34 @@ pub struct WsSession {
     pong_pending: bool,
     ping_pending: bool,
     last_heard: NaiveDateTime,
+    budget: Budget,
+    /// This socket's place under the user's socket cap, given back when the session ends.
+    _slot: SocketSlot,
 }
 
 impl WsSession {
-    /// Starts a session on the current thread for an upgraded connection.
+    /// Starts a session on the current thread for an upgraded connection, holding `slot`.
     pub fn start(
         user_id: i64,
         auth_session: i64,
         engine: Engine,
+        slot: SocketSlot,
         ws: actix_ws::Session,
         stream: impl futures_util::Stream<Item = Result<WsMessage, ProtocolError>> + 'static,
     ) -> Addr<WsSession> {
         WsSession::create(move |ctx| {
-            ctx.add_stream(stream);
+            // The next frame is read only once it has a place in flight.
+            let places = Arc::new(Semaphore::new(engine.realtime.max_frames_in_flight));
+            ctx.add_stream(stream.then(move |frame| {
+                let places = places.clone();
+                async move { (frame, places.acquire_owned().await.ok()) }
+            }));
             WsSession {
                 conn: ConnId(NEXT_CONN.fetch_add(1, Ordering::Relaxed)),
                 user_id,
                 auth_session,
                 last_heard: engine.clock.now(),
+                budget: Budget::new(&engine.realtime.frames, engine.clock.now()),
                 engine,
                 ws,
                 queue: VecDeque::new(),
@@ -96,6 +126,7 @@ impl WsSession {
                 closing: false,
                 pong_pending: false,
                 ping_pending: false,
+                _slot: slot,
             }
         })
     }
@@ -179,6 +210,8 @@ impl WsSession {
         self.send_text(protocol::frame(kind, reference, extra), ctx);
     }
 
+    /// Answers a frame with an `error`. Every refusal but the server's own failures counts
+    /// against the connection: one refused too often is closed (4029).
     fn error(
         &mut self,
         reference: &Value,
@@ -186,7 +219,28 @@ impl WsSession {
         e: &FrameError,
         ctx: &mut Context<Self>,
     ) {
+        let ours = e.code == "unavailable";
+        if !ours
+            && !self
+                .budget
+                .refuse(&self.engine.realtime.frames, self.engine.clock.now())
+        {
+            tracing::info!(
+                user = self.user_id,
+                "frames refused too often; disconnecting"
+            );
+            self.close(CLOSE_ABUSE, "too many refused frames", ctx);
+            return;
+        }
         self.send_text(protocol::error_frame(reference, client_msg_id, e), ctx);
+    }
+
+    /// Runs a frame's answer, keeping the frame in flight until it is done.
+    fn hold<F>(&mut self, place: InFlight, answer: F, ctx: &mut Context<Self>)
+    where
+        F: ActorFuture<Self, Output = ()> + 'static,
+    {
+        ctx.spawn(answer.map(move |(), _, _| drop(place)));
     }
 
     fn to_room(&self, chat_id: i64, cmd: RoomCmd) {
@@ -221,8 +275,8 @@ impl Actor for WsSession {
     }
 }
 
-impl StreamHandler<Result<WsMessage, ProtocolError>> for WsSession {
-    fn handle(&mut self, msg: Result<WsMessage, ProtocolError>, ctx: &mut Self::Context) {
+impl StreamHandler<Incoming> for WsSession {
+    fn handle(&mut self, (msg, place): Incoming, ctx: &mut Self::Context) {
         self.last_heard = self.engine.clock.now();
         match msg {
             Ok(WsMessage::Text(text)) => {
@@ -238,7 +292,9 @@ impl StreamHandler<Result<WsMessage, ProtocolError>> for WsSession {
                 }
                 let decoded = protocol::decode(&text);
                 match decoded.frame {
-                    Ok(frame) => self.run(frame, decoded.reference, decoded.client_msg_id, ctx),
+                    Ok(frame) => {
+                        self.run(frame, decoded.reference, decoded.client_msg_id, place, ctx)
+                    }
                     Err(e) => self.error(
                         &decoded.reference,
                         decoded.client_msg_id.as_deref(),

@@ -1,8 +1,13 @@
 //! The registry (one per node): which sessions each user has live, which chat rooms are
 //! running. It routes deliveries to sessions and commands to rooms (starting a room on first
-//! use), announces presence, and runs the one heartbeat timer every session shares.
+//! use by a member, see [`rooms`]), announces presence, and runs the one heartbeat timer every
+//! session shares.
 
-use std::collections::{HashMap, HashSet};
+mod rooms;
+
+pub use rooms::{RoomStopped, ToRoom};
+
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use actix::prelude::*;
 use serde_json::json;
@@ -27,6 +32,9 @@ pub struct Registry {
     engine: Engine,
     users: HashMap<i64, Vec<Entry>>,
     rooms: HashMap<i64, Addr<ChatRoom>>,
+    /// Commands for chats whose room is not running, waiting for the membership check that
+    /// decides whether it starts.
+    starting: HashMap<i64, VecDeque<RoomCmd>>,
     calls: HashMap<i64, Addr<CallActor>>,
     /// Users in a live call (as caller, or having answered), by call.
     in_calls: HashMap<i64, HashSet<i64>>,
@@ -44,6 +52,7 @@ impl Registry {
             engine,
             users: HashMap::new(),
             rooms: HashMap::new(),
+            starting: HashMap::new(),
             calls: HashMap::new(),
             in_calls: HashMap::new(),
             busy: HashMap::new(),
@@ -219,50 +228,6 @@ impl Handler<Delivery> for Registry {
                     entry.addr.do_send(Push(d.event.clone()));
                 }
             }
-        }
-    }
-}
-
-/// A command for the room of `chat_id` (started if it is not running).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct ToRoom {
-    pub chat_id: i64,
-    pub cmd: RoomCmd,
-}
-
-impl Handler<ToRoom> for Registry {
-    type Result = ();
-
-    fn handle(&mut self, msg: ToRoom, ctx: &mut Self::Context) {
-        let engine = &self.engine;
-        let room = self
-            .rooms
-            .entry(msg.chat_id)
-            .and_modify(|addr| {
-                if !addr.connected() {
-                    *addr = ChatRoom::new(msg.chat_id, engine.clone(), ctx.address()).start();
-                }
-            })
-            .or_insert_with(|| ChatRoom::new(msg.chat_id, engine.clone(), ctx.address()).start());
-        room.do_send(msg.cmd);
-    }
-}
-
-/// A room stopped (idle, or its chat does not exist).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct RoomStopped {
-    pub chat_id: i64,
-    pub addr: Addr<ChatRoom>,
-}
-
-impl Handler<RoomStopped> for Registry {
-    type Result = ();
-
-    fn handle(&mut self, msg: RoomStopped, _: &mut Self::Context) {
-        if self.rooms.get(&msg.chat_id).is_some_and(|a| *a == msg.addr) {
-            self.rooms.remove(&msg.chat_id);
         }
     }
 }

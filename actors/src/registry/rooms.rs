@@ -1,0 +1,112 @@
+//! Routing commands to chat rooms. A running room gets its commands at once and checks them
+//! against the members it holds in memory. A room that is not running starts only for a
+//! current member of its chat, which one indexed read decides: a command naming a chat its
+//! user is not in is refused without a room, and without loading anything about the chat.
+//! Commands that arrive while that read is in flight wait behind it, so they keep their order.
+
+use std::collections::VecDeque;
+
+use actix::prelude::*;
+
+use super::Registry;
+use crate::room::{ChatRoom, RoomCmd, RoomError};
+use crate::store::chats::find_for_member;
+use crate::store::StoreResult;
+
+/// A command for the room of `chat_id`, started if it is not running and the command's user
+/// is a current member.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ToRoom {
+    pub chat_id: i64,
+    pub cmd: RoomCmd,
+}
+
+impl Handler<ToRoom> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: ToRoom, ctx: &mut Self::Context) {
+        let ToRoom { chat_id, cmd } = msg;
+        if let Some(room) = self.rooms.get(&chat_id).filter(|a| a.connected()) {
+            room.do_send(cmd);
+            return;
+        }
+        if let Some(waiting) = self.starting.get_mut(&chat_id) {
+            waiting.push_back(cmd);
+            return;
+        }
+        // Commands without a user (a reload) concern only a running room.
+        if cmd.user().is_none() {
+            return;
+        }
+        self.starting.insert(chat_id, VecDeque::from([cmd]));
+        self.check_first(chat_id, ctx);
+    }
+}
+
+impl Registry {
+    /// Checks whether the user of the first command waiting for `chat_id` is a member; starts
+    /// the room for every waiting command if so, refuses that command otherwise and moves on to
+    /// the next one.
+    fn check_first(&mut self, chat_id: i64, ctx: &mut Context<Self>) {
+        let Some(user_id) = self
+            .starting
+            .get(&chat_id)
+            .and_then(|w| w.front())
+            .and_then(RoomCmd::user)
+        else {
+            // Nothing left that could start the room (or a reload): drop what waits.
+            self.starting.remove(&chat_id);
+            return;
+        };
+        let db = self.engine.db.clone();
+        let check = async move {
+            let mut conn = db.get().await?;
+            let found = find_for_member(&mut conn.conn(), chat_id, user_id).await?;
+            StoreResult::Ok(found.is_some())
+        };
+        ctx.spawn(
+            check
+                .into_actor(self)
+                .map(move |member, act, ctx| match member {
+                    Ok(true) => {
+                        let waiting = act.starting.remove(&chat_id).unwrap_or_default();
+                        let room =
+                            ChatRoom::new(chat_id, act.engine.clone(), ctx.address()).start();
+                        for cmd in waiting {
+                            room.do_send(cmd);
+                        }
+                        act.rooms.insert(chat_id, room);
+                    }
+                    refused => {
+                        let first = act.starting.get_mut(&chat_id).and_then(VecDeque::pop_front);
+                        if let Some(cmd) = first {
+                            cmd.refuse(match refused {
+                                Err(e) => RoomError::Store(e),
+                                _ => RoomError::NotFound("chat"),
+                            });
+                        }
+                        act.check_first(chat_id, ctx);
+                    }
+                }),
+        );
+    }
+}
+
+/// A room stopped (idle, or its chat does not exist).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RoomStopped {
+    pub chat_id: i64,
+    pub addr: Addr<ChatRoom>,
+}
+
+impl Handler<RoomStopped> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: RoomStopped, _: &mut Self::Context) {
+        if self.rooms.get(&msg.chat_id).is_some_and(|a| *a == msg.addr) {
+            self.rooms.remove(&msg.chat_id);
+        }
+    }
+}
