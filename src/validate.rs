@@ -39,6 +39,40 @@ pub fn country_code(value: &str, phone: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Invisible formatting characters (bidirectional overrides and isolates, zero-width marks)
+/// that can make a name display as something else, like `invoice\u{202E}fdp.exe` showing as
+/// `invoiceexe.pdf`.
+pub fn is_format(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
+}
+
+/// Pictographs that a zero-width joiner may bind into one emoji (👨‍👩‍👧, 🏳️‍🌈).
+fn is_pictograph(c: char) -> bool {
+    matches!(c, '\u{2600}'..='\u{27BF}' | '\u{1F000}'..='\u{1FAFF}' | '\u{FE0F}')
+}
+
+/// A display name (a user's, a group's, a saved contact's): `text` rules after removing the
+/// invisible formatting characters of [`is_format`], except a zero-width joiner between two
+/// pictographs, which is part of an emoji.
+pub fn name(field: &str, value: &str, min: usize, max: usize) -> Result<String, ApiError> {
+    let chars: Vec<char> = value.chars().collect();
+    let visible: String = chars
+        .iter()
+        .enumerate()
+        .filter(|&(i, &c)| {
+            let joins_emoji = c == '\u{200D}'
+                && i > 0
+                && is_pictograph(chars[i - 1])
+                && chars.get(i + 1).copied().is_some_and(is_pictograph);
+            !is_format(c) || joins_emoji
+        })
+        .map(|(_, c)| *c)
+        .collect();
+    text(field, &visible, min, max)
+}
+
 /// Free text of `min..=max` characters (not bytes) without control characters.
 /// Returns the text with surrounding whitespace removed.
 pub fn text(field: &str, value: &str, min: usize, max: usize) -> Result<String, ApiError> {
@@ -89,6 +123,22 @@ mod tests {
         ] {
             assert!(phone("p", bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn names_lose_invisible_formatting_but_keep_emoji() {
+        assert_eq!(name("n", "Ana\u{202E}lirpa", 1, 50).unwrap(), "Analirpa");
+        assert_eq!(
+            name("n", "\u{2066}B\u{200B}o\u{FEFF}\u{2069}", 1, 50).unwrap(),
+            "Bo"
+        );
+        let family = "👨\u{200D}👩\u{200D}👧";
+        assert_eq!(name("n", family, 1, 50).unwrap(), family);
+        assert_eq!(name("n", "a\u{200D}b", 1, 50).unwrap(), "ab");
+        assert!(
+            name("n", "\u{200B}\u{202E}", 1, 50).is_err(),
+            "nothing visible left"
+        );
     }
 
     #[test]

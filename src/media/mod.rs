@@ -138,14 +138,6 @@ fn is_text(head: &[u8]) -> bool {
     }
 }
 
-/// Invisible formatting characters (bidirectional overrides, zero-width marks) that can make a
-/// name display as something else, like `invoice\u{202E}fdp.exe` showing as `invoiceexe.pdf`.
-fn is_format(c: char) -> bool {
-    matches!(c,
-        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
-        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
-}
-
 /// Runs an upload's work as a task of its own and waits for it. If the client goes away, the
 /// request's future is dropped but the task goes on, so objects stored before a failure are
 /// always removed again (and a stored message is always acknowledged to the database).
@@ -322,7 +314,7 @@ pub fn sanitize_file_name(name: &str) -> String {
         .chars()
         .filter(|c| {
             !c.is_control()
-                && !is_format(*c)
+                && !crate::validate::is_format(*c)
                 && !matches!(c, '"' | '<' | '>' | ':' | '*' | '?' | '|')
         })
         .collect::<String>()

@@ -125,7 +125,7 @@ async fn verify_otp(
     let name = body
         .name
         .as_deref()
-        .map(|n| validate::text("name", n, 1, 255))
+        .map(|n| validate::name("name", n, 1, 255))
         .transpose()?;
     let phone_hash = state.secrets.phone_hash(&body.phone_number);
     limit(&state, &req, "otp-verify", &phone_hash)?;
@@ -214,10 +214,31 @@ async fn verify_otp(
 /// `POST /api/auth/refresh` with the refresh token as bearer: a new access token and a new
 /// refresh token (the presented one stops working).
 async fn refresh(state: web::Data<AppState>, req: HttpRequest) -> ApiResult<HttpResponse> {
+    let minute = TimeDelta::minutes(1);
+    let l = &state.settings.limits;
+    let ip = client_ip(&req, &state);
+    state
+        .engine
+        .limiter
+        .hit(
+            &format!("refresh:ip:{ip}"),
+            l.refresh_per_ip_per_minute,
+            minute,
+        )
+        .map_err(ApiError::too_many)?;
     let token = bearer(&req).ok_or_else(|| ApiError::unauthorized("missing bearer token"))?;
     let claims = state
         .tokens
         .verify(token, TokenKind::Refresh, &state.engine.clock)?;
+    state
+        .engine
+        .limiter
+        .hit(
+            &format!("refresh:session:{}", claims.sid),
+            l.refresh_per_minute,
+            minute,
+        )
+        .map_err(ApiError::too_many)?;
     let now = state.engine.clock.now();
     let jti = new_jti();
     let outcome = state

@@ -68,7 +68,7 @@ async fn add(
 ) -> ApiResult<HttpResponse> {
     let body = body.0;
     validate::phone("phone_number", &body.phone_number)?;
-    let name = validate::text("contact_name", &body.contact_name, 1, 255)?;
+    let name = validate::name("contact_name", &body.contact_name, 1, 255)?;
     let hash = state.secrets.phone_hash(&body.phone_number);
     let other = {
         let mut conn = state.engine.db.get().await?;

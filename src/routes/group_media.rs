@@ -61,7 +61,7 @@ pub async fn create(
             &state.settings.media,
         )
         .await?;
-        let name = validate::text("name", form.text("name").unwrap_or(""), 1, 100)?;
+        let name = validate::name("name", form.text("name").unwrap_or(""), 1, 100)?;
         let description = description_of(form.text("description").map(|d| json!(d)))?.flatten();
         let ids = participants(&form)?;
         check_participants(&state, user.user_id, &ids)?;
@@ -129,7 +129,7 @@ pub async fn update(
         .await?;
         let name = form
             .text("name")
-            .map(|n| validate::text("name", n, 1, 100))
+            .map(|n| validate::name("name", n, 1, 100))
             .transpose()?;
         let description = description_of(form.text("description").map(|d| json!(d)))?;
         if name.is_none() && description.is_none() && form.file.is_none() {

@@ -126,7 +126,7 @@ async fn create(
     body: ApiJson<CreateBody>,
 ) -> ApiResult<HttpResponse> {
     let body = body.0;
-    let name = validate::text("name", &body.name, 1, 100)?;
+    let name = validate::name("name", &body.name, 1, 100)?;
     let description = description_of(body.description)?.flatten();
     check_participants(&state, user.user_id, &body.participants)?;
     let max = state.settings.limits.max_group_size;
@@ -218,7 +218,7 @@ async fn update(
     let name = body
         .name
         .as_deref()
-        .map(|n| validate::text("name", n, 1, 100))
+        .map(|n| validate::name("name", n, 1, 100))
         .transpose()?;
     let description = description_of(body.description)?;
     if name.is_none() && description.is_none() {

@@ -146,7 +146,7 @@ async fn update_profile(
     let name = body
         .name
         .as_deref()
-        .map(|n| validate::text("name", n, 1, 255))
+        .map(|n| validate::name("name", n, 1, 255))
         .transpose()?;
     let about = body
         .about
