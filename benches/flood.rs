@@ -1,0 +1,242 @@
+//! A hostile client next to a normal one: how much does a frame flood slow everyone else?
+//!
+//! A normal user sends a message every 20 ms and times each send → ack; first alone, then
+//! while one attacker account floods frames (`typing`, `read`, `sync`, naming a fresh chat id
+//! each time) as fast as two sockets carry them, reading whatever comes back. Prints the
+//! normal user's latency percentiles for both runs, what the attacker got through, and the
+//! server's memory. The server runs on its own thread with its production limits; the clients
+//! run on another runtime.
+//!
+//! `cargo bench --bench flood` (SQLite); `COURIER_BENCH_DATABASE_URL=postgres://…` for PostgreSQL.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use courier::Application;
+use courier_actors::Clock;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Messages the normal user sends in each run, one every `PACE`.
+const MESSAGES: usize = 500;
+const PACE: Duration = Duration::from_millis(20);
+/// Attacker sockets (one account).
+const ATTACKER_SOCKETS: usize = 2;
+
+async fn sign_up(http: &reqwest::Client, base: &str, n: usize) -> (i64, String) {
+    let phone = format!("+1555{n:07}");
+    http.post(format!("{base}/api/auth/send-otp"))
+        .json(&json!({"phone_number": phone}))
+        .send()
+        .await
+        .unwrap();
+    let r: Value = http
+        .post(format!("{base}/api/auth/verify-otp"))
+        .json(&json!({"phone_number": phone, "otp": "123456", "name": format!("u{n}")}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (
+        r["user"]["id"].as_i64().unwrap(),
+        r["tokens"]["access_token"].as_str().unwrap().to_string(),
+    )
+}
+
+async fn socket(base: &str, token: &str) -> Ws {
+    let mut req = format!("{}/ws", base.replace("http://", "ws://"))
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    tokio_tungstenite::connect_async(req).await.unwrap().0
+}
+
+/// Sends `MESSAGES` paced messages and returns each send → ack latency, in ms, sorted.
+async fn normal_user(ws: &mut Ws, chat: i64, run: &str) -> Vec<f64> {
+    let mut latencies = Vec::with_capacity(MESSAGES);
+    let mut ticker = tokio::time::interval(PACE);
+    for i in 0..MESSAGES {
+        ticker.tick().await;
+        let reference = format!("{run}-{i}");
+        let frame = json!({"type": "send-message", "chat_id": chat, "content": "hello",
+            "client_msg_id": reference, "ref": reference});
+        let start = Instant::now();
+        ws.send(Message::text(frame.to_string())).await.unwrap();
+        loop {
+            let msg = tokio::time::timeout(Duration::from_secs(120), ws.next())
+                .await
+                .expect("an ack within two minutes")
+                .expect("socket open")
+                .expect("frame");
+            let Message::Text(t) = msg else { continue };
+            let v: Value = serde_json::from_str(&t).unwrap();
+            if v["ref"] == reference.as_str() {
+                assert_eq!(v["type"], "ack", "{v}");
+                break;
+            }
+        }
+        latencies.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    latencies.sort_by(f64::total_cmp);
+    latencies
+}
+
+fn pct(l: &[f64], q: f64) -> f64 {
+    l[((l.len() as f64 * q) as usize).min(l.len() - 1)]
+}
+
+fn rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Floods frames until `stop`; counts frames sent and answers (ack or error) read back.
+async fn attacker(
+    ws: Ws,
+    seed: i64,
+    stop: Arc<AtomicBool>,
+    sent: Arc<AtomicU64>,
+    answered: Arc<AtomicU64>,
+) {
+    let (mut tx, mut rx) = ws.split();
+    let reader = tokio::spawn(async move {
+        while let Some(Ok(m)) = rx.next().await {
+            if matches!(m, Message::Text(_)) {
+                answered.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    });
+    let mut n: i64 = 0;
+    while !stop.load(Ordering::Relaxed) {
+        n += 1;
+        let chat = 1_000_000 + seed * 10_000_000 + n;
+        let frame = match n % 3 {
+            0 => json!({"type": "typing", "chat_id": chat, "is_typing": true}),
+            1 => json!({"type": "read", "chat_id": chat, "message_id": n}),
+            _ => json!({"type": "sync", "since": 0}),
+        };
+        if tx.send(Message::text(frame.to_string())).await.is_err() {
+            break; // disconnected by the server
+        }
+        sent.fetch_add(1, Ordering::Relaxed);
+    }
+    let _ = tx.close().await;
+    reader.abort();
+}
+
+fn main() {
+    // The server: its own thread and actix system, production limits but for sign-ups and
+    // the normal user's message rate.
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_rt::System::new().block_on(async move {
+            let db = common::BenchDb::create().await;
+            let mut settings = common::settings(&db);
+            settings.realtime = Default::default();
+            let app = Application::build(settings, Clock::system()).await.unwrap();
+            addr_tx
+                .send((format!("http://127.0.0.1:{}", app.port()), db.label))
+                .unwrap();
+            app.run_until_stopped().await.unwrap();
+            drop(db);
+        });
+    });
+    let (base, label) = addr_rx.recv().unwrap();
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let http = reqwest::Client::new();
+        let (_, ana) = sign_up(&http, &base, 1).await;
+        let (bo_id, bo) = sign_up(&http, &base, 2).await;
+        let (_, mallory) = sign_up(&http, &base, 3).await;
+        let chat: Value = http
+            .post(format!("{base}/api/chats/private"))
+            .bearer_auth(&ana)
+            .json(&json!({"contact_id": bo_id}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let chat = chat["id"].as_i64().unwrap();
+        let mut ana_ws = socket(&base, &ana).await;
+        // Bo reads his socket so that his queue never fills.
+        let bo_ws = socket(&base, &bo).await;
+        tokio::spawn(async move {
+            let (_, mut rx) = bo_ws.split();
+            while let Some(Ok(_)) = rx.next().await {}
+        });
+
+        let rss_before = rss_mb();
+        let alone = normal_user(&mut ana_ws, chat, "alone").await;
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let sent = Arc::new(AtomicU64::new(0));
+        let answered = Arc::new(AtomicU64::new(0));
+        let mut attackers = Vec::new();
+        for seed in 0..ATTACKER_SOCKETS {
+            let ws = socket(&base, &mallory).await;
+            attackers.push(tokio::spawn(attacker(
+                ws,
+                seed as i64,
+                stop.clone(),
+                sent.clone(),
+                answered.clone(),
+            )));
+        }
+        let flood_start = Instant::now();
+        let flooded = normal_user(&mut ana_ws, chat, "flooded").await;
+        let flood_secs = flood_start.elapsed().as_secs_f64();
+        let rss_peak = rss_mb();
+        stop.store(true, Ordering::Relaxed);
+        for a in attackers {
+            let _ = a.await;
+        }
+        // Right after the attacker leaves: does the backlog still hold everyone up?
+        let after = normal_user(&mut ana_ws, chat, "after").await;
+
+        println!("flood/{label}: normal user, {MESSAGES} messages paced every {} ms, send -> ack:", PACE.as_millis());
+        for (name, l) in [("alone", &alone), ("flooded", &flooded), ("after", &after)] {
+            println!(
+                "  {name:>8}: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+                pct(l, 0.5),
+                pct(l, 0.99),
+                pct(l, 1.0)
+            );
+        }
+        println!(
+            "  attacker: {} frames sent in {:.1} s ({:.0}/s) on {ATTACKER_SOCKETS} sockets, {} answers read",
+            sent.load(Ordering::Relaxed),
+            flood_secs,
+            sent.load(Ordering::Relaxed) as f64 / flood_secs,
+            answered.load(Ordering::Relaxed)
+        );
+        println!(
+            "  p99 flooded / alone: {:.2}x; process RSS {:.0} MB before, {:.0} MB at the end of the flood",
+            pct(&flooded, 0.99) / pct(&alone, 0.99),
+            rss_before,
+            rss_peak
+        );
+    });
+}
