@@ -261,6 +261,16 @@ impl TestApp {
             .0
     }
 
+    /// Chat rooms running on the server.
+    pub async fn live_rooms(&self) -> usize {
+        self.engine
+            .registry
+            .send(courier_actors::registry::Counts)
+            .await
+            .unwrap()
+            .1
+    }
+
     /// Moves the server's clock forward.
     pub fn advance(&self, secs: u64) {
         self.clock.advance(Duration::from_secs(secs));

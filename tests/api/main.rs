@@ -1,6 +1,7 @@
 //! Integration tests: a real server on a random port, real HTTP and WebSocket clients.
 //! On SQLite by default; on PostgreSQL when `COURIER_TEST_DATABASE_URL` is set.
 
+mod abuse;
 mod auth;
 mod binary;
 mod calls;

@@ -43,6 +43,40 @@ impl WsClient {
         client
     }
 
+    /// Tries to connect; answers the HTTP status and JSON body of a refused upgrade.
+    pub async fn try_connect(app: &TestApp, token: &str) -> Result<WsClient, (u16, Value)> {
+        let url = format!("{}/ws", app.address.replace("http://", "ws://"));
+        let mut req = url.into_client_request().unwrap();
+        req.headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        match tokio_tungstenite::connect_async(req).await {
+            Ok((stream, _)) => {
+                let mut client = WsClient {
+                    stream,
+                    buffered: VecDeque::new(),
+                    next_ref: 1,
+                };
+                assert_eq!(client.next().await["type"], "hello");
+                Ok(client)
+            }
+            Err(tokio_tungstenite::tungstenite::Error::Http(res)) => {
+                let body = res
+                    .body()
+                    .as_deref()
+                    .and_then(|b| serde_json::from_slice(b).ok())
+                    .unwrap_or(Value::Null);
+                Err((res.status().as_u16(), body))
+            }
+            Err(e) => panic!("websocket connect failed: {e}"),
+        }
+    }
+
+    /// Closes the socket from the client side and waits for the server's close.
+    pub async fn close(mut self) {
+        let _ = self.stream.close(None).await;
+        while let Ok(Some(Ok(_))) = tokio::time::timeout(WAIT, self.stream.next()).await {}
+    }
+
     /// Connects over a socket with a 4 KiB receive buffer (a slow, small client).
     pub async fn connect_small_buffer(app: &TestApp, token: &str) -> WsClient {
         let url = format!(
@@ -86,6 +120,20 @@ impl WsClient {
             .send(Message::text(v.to_string()))
             .await
             .expect("frame sent");
+    }
+
+    /// Sends a frame; `false` if the socket is already closed.
+    pub async fn try_send_json(&mut self, v: Value) -> bool {
+        self.stream.send(Message::text(v.to_string())).await.is_ok()
+    }
+
+    /// The next text frame if one arrives within `wait` (a window for something that must not
+    /// happen; never a wait for something that must).
+    pub async fn next_within(&mut self, wait: Duration) -> Option<Value> {
+        if let Some(v) = self.buffered.pop_front() {
+            return Some(v);
+        }
+        tokio::time::timeout(wait, self.read()).await.ok()
     }
 
     pub async fn send_raw(&mut self, m: Message) {
