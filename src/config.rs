@@ -138,6 +138,14 @@ pub struct LimitSettings {
     pub messages_per_minute: u32,
     /// Most members a group may have, its creator included.
     pub max_group_size: usize,
+    /// Groups a user may create per hour.
+    pub groups_per_hour: u32,
+    /// Users a user may add to groups or invite to them per hour (at creation and later).
+    pub group_adds_per_hour: u32,
+    /// A group invite not answered within this many seconds expires.
+    pub group_invite_ttl_secs: u64,
+    /// Profiles (`GET /api/users/{id}`) a user may look up per minute.
+    pub profile_lookups_per_minute: u32,
 }
 
 impl Default for LimitSettings {
@@ -147,6 +155,10 @@ impl Default for LimitSettings {
             otp_per_ip_per_minute: 5,
             messages_per_minute: 60,
             max_group_size: 1024,
+            groups_per_hour: 20,
+            group_adds_per_hour: 200,
+            group_invite_ttl_secs: 72 * 3600,
+            profile_lookups_per_minute: 60,
         }
     }
 }
@@ -451,8 +463,16 @@ impl Settings {
         if !c.turn_urls.is_empty() && c.turn_secret.len() < 16 {
             return fail("calls.turn_urls needs calls.turn_secret (the TURN server's shared secret, at least 16 characters)");
         }
-        if self.limits.max_group_size < 2 {
+        let l = &self.limits;
+        if l.max_group_size < 2 {
             return fail("limits.max_group_size must be at least 2");
+        }
+        if l.groups_per_hour == 0 || l.group_adds_per_hour == 0 || l.profile_lookups_per_minute == 0
+        {
+            return fail("limits.groups_per_hour, limits.group_adds_per_hour and limits.profile_lookups_per_minute must be positive");
+        }
+        if l.group_invite_ttl_secs < 60 {
+            return fail("limits.group_invite_ttl_secs must be at least 60");
         }
         if r.outbound_queue == 0 || r.max_frame_bytes < 1024 {
             return fail("realtime.outbound_queue must be positive and realtime.max_frame_bytes at least 1024");

@@ -2,7 +2,7 @@
 //! profile, with their privacy settings applied).
 
 use actix_web::{web, HttpResponse};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use courier_actors::store::contacts::{relation, Relation};
 use courier_actors::store::users::{self, UpdatePrivacy, UpdateProfile, User, Visibility};
 use serde::{Deserialize, Serialize};
@@ -220,6 +220,16 @@ async fn get_user(
     path: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
     let id = path.into_inner();
+    // Profiles are looked up one at a time; a client walking through ids is slowed down.
+    state
+        .engine
+        .limiter
+        .hit(
+            &format!("profile-lookup:user:{}", viewer.user_id),
+            state.settings.limits.profile_lookups_per_minute,
+            TimeDelta::minutes(1),
+        )
+        .map_err(ApiError::too_many)?;
     let mut conn = state.engine.db.get().await?;
     let mut conn = conn.conn();
     let owner = users::find(&mut conn, id)
