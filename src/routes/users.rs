@@ -24,12 +24,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/users/{id}", web::get().to(get_user));
 }
 
-/// The three privacy settings, as the PRD names them.
+/// The privacy settings: the PRD's three, and who may add the user to groups.
 #[derive(Serialize)]
 pub struct PrivacySettings {
     pub last_seen: Visibility,
     pub profile_photo: Visibility,
     pub about: Visibility,
+    pub groups: Visibility,
 }
 
 impl PrivacySettings {
@@ -38,6 +39,7 @@ impl PrivacySettings {
             last_seen: u.last_seen_visibility(),
             profile_photo: u.photo_visibility(),
             about: u.about_visibility(),
+            groups: u.groups_visibility(),
         }
     }
 }
@@ -178,6 +180,7 @@ struct PrivacyUpdate {
     last_seen: Option<String>,
     profile_photo: Option<String>,
     about: Option<String>,
+    groups: Option<String>,
 }
 
 /// One of `everyone`, `contacts`, `nobody`.
@@ -207,6 +210,7 @@ async fn update_privacy(
             last_seen: visibility("last_seen", b.last_seen)?,
             profile_photo: visibility("profile_photo", b.profile_photo)?,
             about: visibility("about", b.about)?,
+            groups: visibility("groups", b.groups)?,
         })
         .await?
         .ok_or_else(|| ApiError::not_found("user"))?;
