@@ -471,8 +471,8 @@ impl Settings {
         {
             return fail("limits.groups_per_hour, limits.group_adds_per_hour and limits.profile_lookups_per_minute must be positive");
         }
-        if l.group_invite_ttl_secs < 60 {
-            return fail("limits.group_invite_ttl_secs must be at least 60");
+        if !(60..=30 * 24 * 3600).contains(&l.group_invite_ttl_secs) {
+            return fail("limits.group_invite_ttl_secs must be between 60 and 2592000 (30 days)");
         }
         if r.outbound_queue == 0 || r.max_frame_bytes < 1024 {
             return fail("realtime.outbound_queue must be positive and realtime.max_frame_bytes at least 1024");

@@ -1,12 +1,14 @@
 //! Integration tests: a real server on a random port, real HTTP and WebSocket clients.
 //! On SQLite by default; on PostgreSQL when `COURIER_TEST_DATABASE_URL` is set.
 
+mod abuse;
 mod auth;
 mod binary;
 mod calls;
 mod chats;
 mod contacts;
 mod durability;
+mod group_consent;
 mod groups;
 mod helpers;
 mod media;
