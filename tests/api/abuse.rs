@@ -169,3 +169,34 @@ async fn new_users_get_random_ids_that_javascript_holds_exactly() {
     let chat = app.private_chat(&bo, &ana).await;
     assert_eq!(app.private_chat(&ana, &bo).await, chat);
 }
+
+#[test]
+fn the_limits_must_be_usable_and_default_to_production_values() {
+    let load = |pairs: &[(&str, &str)]| {
+        let env = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        courier::Settings::load_from(None, env)
+    };
+    for (key, value) in [
+        ("COURIER__LIMITS__GROUPS_PER_HOUR", "0"),
+        ("COURIER__LIMITS__GROUP_ADDS_PER_HOUR", "0"),
+        ("COURIER__LIMITS__PROFILE_LOOKUPS_PER_MINUTE", "0"),
+        ("COURIER__LIMITS__GROUP_INVITE_TTL_SECS", "10"),
+        ("COURIER__LIMITS__GROUP_INVITE_TTL_SECS", "99999999"),
+    ] {
+        let err = load(&[(key, value)]).unwrap_err();
+        assert!(err.0.contains("limits."), "{key}={value}: {err}");
+    }
+    let l = load(&[]).unwrap().limits;
+    assert_eq!(
+        (
+            l.groups_per_hour,
+            l.group_adds_per_hour,
+            l.group_invite_ttl_secs,
+            l.profile_lookups_per_minute
+        ),
+        (20, 200, 72 * 3600, 60)
+    );
+}
