@@ -1,7 +1,6 @@
 //! Integration tests: a real server on a random port, real HTTP and WebSocket clients.
 //! On SQLite by default; on PostgreSQL when `COURIER_TEST_DATABASE_URL` is set.
 
-mod abuse;
 mod auth;
 mod binary;
 mod calls;
@@ -11,6 +10,7 @@ mod durability;
 mod group_consent;
 mod groups;
 mod helpers;
+mod limits;
 mod media;
 mod realtime;
 mod status;

@@ -1,5 +1,5 @@
-//! Limits against mass abuse: groups created and users added or invited per hour, profiles
-//! looked up per minute, and user ids that cannot be walked through.
+//! Per-user limits against mass abuse: groups created and users added or invited per hour,
+//! profiles looked up per minute; and user ids that cannot be walked through.
 
 use serde_json::json;
 
