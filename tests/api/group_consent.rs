@@ -202,6 +202,20 @@ async fn accepting_an_invite_joins_the_group_as_an_add_would() {
             "{action}"
         );
     }
+    // Having been a member gives no right to be put back: he is asked again.
+    let r = app
+        .post(
+            &format!("/api/groups/{id}/leave"),
+            Some(&bo.token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let r = add(&app, &ana, id, &[bo.id]).await;
+    assert_eq!(
+        (&r.body["added_members"], &r.body["invited"]),
+        (&json!([]), &briefs(&[(&bo, "Bo")]))
+    );
 }
 
 #[actix_web::test]
