@@ -142,6 +142,14 @@ pub struct LimitSettings {
     pub messages_per_minute: u32,
     /// Most members a group may have, its creator included.
     pub max_group_size: usize,
+    /// Groups a user may create per hour.
+    pub groups_per_hour: u32,
+    /// Users a user may add to groups or invite to them per hour (at creation and later).
+    pub group_adds_per_hour: u32,
+    /// A group invite not answered within this many seconds expires.
+    pub group_invite_ttl_secs: u64,
+    /// Profiles (`GET /api/users/{id}`) a user may look up per minute.
+    pub profile_lookups_per_minute: u32,
 }
 
 impl Default for LimitSettings {
@@ -153,6 +161,10 @@ impl Default for LimitSettings {
             refresh_per_ip_per_minute: 60,
             messages_per_minute: 60,
             max_group_size: 1024,
+            groups_per_hour: 20,
+            group_adds_per_hour: 200,
+            group_invite_ttl_secs: 72 * 3600,
+            profile_lookups_per_minute: 60,
         }
     }
 }
@@ -534,13 +546,21 @@ impl Settings {
         if !c.turn_urls.is_empty() && c.turn_secret.len() < 16 {
             return fail("calls.turn_urls needs calls.turn_secret (the TURN server's shared secret, at least 16 characters)");
         }
-        if self.limits.refresh_per_minute == 0 || self.limits.refresh_per_ip_per_minute == 0 {
+        let l = &self.limits;
+        if l.refresh_per_minute == 0 || l.refresh_per_ip_per_minute == 0 {
             return fail(
                 "limits.refresh_per_minute and limits.refresh_per_ip_per_minute must be positive",
             );
         }
-        if self.limits.max_group_size < 2 {
+        if l.max_group_size < 2 {
             return fail("limits.max_group_size must be at least 2");
+        }
+        if l.groups_per_hour == 0 || l.group_adds_per_hour == 0 || l.profile_lookups_per_minute == 0
+        {
+            return fail("limits.groups_per_hour, limits.group_adds_per_hour and limits.profile_lookups_per_minute must be positive");
+        }
+        if !(60..=30 * 24 * 3600).contains(&l.group_invite_ttl_secs) {
+            return fail("limits.group_invite_ttl_secs must be between 60 and 2592000 (30 days)");
         }
         if r.outbound_queue == 0 || r.max_frame_bytes < 1024 {
             return fail("realtime.outbound_queue must be positive and realtime.max_frame_bytes at least 1024");

@@ -217,6 +217,10 @@ impl From<courier_actors::store::groups::Refusal> for ApiError {
                 "last_admin",
                 "the group's only admin cannot step down; make someone else admin first",
             ),
+            Refusal::YouBlocked => ApiError::forbidden(
+                "you_blocked",
+                "you blocked the user who invited you; unblock them to accept",
+            ),
         }
     }
 }

@@ -15,6 +15,8 @@ pub struct RateLimiter {
     inner: Mutex<Windows>,
 }
 
+/// Per key, when each event of the current window stops counting (oldest first). Keeping the
+/// expiry rather than the event's time lets keys with different windows share one sweep.
 #[derive(Default)]
 struct Windows {
     events: HashMap<String, VecDeque<NaiveDateTime>>,
@@ -29,29 +31,55 @@ impl RateLimiter {
         }
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, Windows> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Records an event for `key` if fewer than `limit` happened in the last `window`;
     /// otherwise records nothing and returns the seconds until one more is allowed.
     pub fn hit(&self, key: &str, limit: u32, window: TimeDelta) -> Result<(), u64> {
+        self.hit_n(key, 1, limit, window)
+    }
+
+    /// Records `n` events for `key` at once if the last `window` leaves room for all of them
+    /// under `limit`; otherwise records nothing and returns the seconds until it will (a
+    /// window's worth if `n` is over `limit`: that never fits).
+    pub fn hit_n(&self, key: &str, n: u32, limit: u32, window: TimeDelta) -> Result<(), u64> {
         let now = self.clock.now();
-        let mut w = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut w = self.lock();
         w.hits_since_sweep += 1;
         if w.hits_since_sweep >= 10_000 {
             // Drop keys with nothing left in their window so memory follows live traffic.
             w.hits_since_sweep = 0;
             w.events
-                .retain(|_, q| q.back().is_some_and(|t| now - *t < window));
+                .retain(|_, q| q.back().is_some_and(|end| *end > now));
         }
         let q = w.events.entry(key.to_string()).or_default();
-        while q.front().is_some_and(|t| now - *t >= window) {
+        while q.front().is_some_and(|end| *end <= now) {
             q.pop_front();
         }
-        if q.len() as u32 >= limit {
-            let oldest = q.front().copied().unwrap_or(now);
-            let wait = (oldest + window - now).num_milliseconds().max(0) as u64;
+        if n > limit {
+            return Err(window.num_seconds().max(1) as u64);
+        }
+        let (n, limit) = (n as usize, limit as usize);
+        if q.len() + n > limit {
+            // The event whose expiry makes room for `n` more.
+            let end = q.get(q.len() + n - limit - 1).copied().unwrap_or(now);
+            let wait = (end - now).num_milliseconds().max(0) as u64;
             return Err(wait.div_ceil(1000).max(1));
         }
-        q.push_back(now);
+        q.extend(std::iter::repeat_n(now + window, n));
         Ok(())
+    }
+
+    /// Takes back up to `n` of the latest events recorded for `key` (what a request recorded
+    /// before it was refused, or did not use).
+    pub fn refund(&self, key: &str, n: u32) {
+        let mut w = self.lock();
+        if let Some(q) = w.events.get_mut(key) {
+            let keep = q.len().saturating_sub(n as usize);
+            q.truncate(keep);
+        }
     }
 }
 
@@ -74,5 +102,38 @@ mod tests {
         assert_eq!(rl.hit("k", 5, minute), Err(30));
         clock.advance(Duration::from_secs(30));
         assert!(rl.hit("k", 5, minute).is_ok());
+    }
+
+    #[test]
+    fn several_at_once_fit_or_wait_for_room_and_can_be_taken_back() {
+        let clock = Clock::manual(chrono::Utc::now());
+        let rl = RateLimiter::new(clock.clone());
+        let hour = TimeDelta::hours(1);
+        assert!(rl.hit_n("k", 3, 5, hour).is_ok());
+        clock.advance(Duration::from_secs(600));
+        assert!(rl.hit_n("k", 2, 5, hour).is_ok());
+        // Full: one more waits for the first three to expire; three more as well.
+        assert_eq!(rl.hit_n("k", 1, 5, hour), Err(3000));
+        assert_eq!(rl.hit_n("k", 3, 5, hour), Err(3000));
+        // Four need the later two gone too.
+        assert_eq!(rl.hit_n("k", 4, 5, hour), Err(3600));
+        assert_eq!(rl.hit_n("k", 6, 5, hour), Err(3600), "never fits");
+        rl.refund("k", 2);
+        assert!(rl.hit_n("k", 2, 5, hour).is_ok());
+        clock.advance(Duration::from_secs(3000));
+        assert!(rl.hit_n("k", 3, 5, hour).is_ok());
+    }
+
+    #[test]
+    fn a_sweep_keeps_keys_whose_longer_window_is_still_open() {
+        let clock = Clock::manual(chrono::Utc::now());
+        let rl = RateLimiter::new(clock.clone());
+        assert!(rl.hit("hourly", 1, TimeDelta::hours(1)).is_ok());
+        clock.advance(Duration::from_secs(120));
+        // Enough one-minute hits elsewhere to trigger a sweep.
+        for i in 0..10_000 {
+            let _ = rl.hit(&format!("minute-{i}"), 1, TimeDelta::minutes(1));
+        }
+        assert_eq!(rl.hit("hourly", 1, TimeDelta::hours(1)), Err(3480));
     }
 }

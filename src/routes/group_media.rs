@@ -13,7 +13,8 @@ use crate::extract::AuthUser;
 use crate::media::{detached, read_form, upload_id, Form, Kind};
 use crate::routes::avatar::{avatar_files, store_avatar, upload_limit};
 use crate::routes::chats::ask_room;
-use crate::routes::groups::{check_participants, description_of, summary};
+use crate::routes::group_limits::{invite_ttl, reserve_adds, reserve_group};
+use crate::routes::groups::{self, check_participants, description_of};
 use crate::state::AppState;
 use crate::validate;
 
@@ -52,6 +53,8 @@ pub async fn create(
 ) -> ApiResult<HttpResponse> {
     // Runs to the end even if the client goes away, so a failure always cleans up.
     detached(async move {
+        // Before the upload is read: a user over the limit makes the server take in nothing.
+        let group_slot = reserve_group(&state, user.user_id)?;
         upload_limit(&state, user.user_id)?;
         let mut form = read_form(
             form,
@@ -65,6 +68,7 @@ pub async fn create(
         let description = description_of(form.text("description").map(|d| json!(d)))?.flatten();
         let ids = participants(&form)?;
         check_participants(&state, user.user_id, &ids)?;
+        let add_slots = reserve_adds(&state, user.user_id, "participants", ids.len())?;
         let (avatar_url, keys) = photo(&state, &mut form).await?;
         let max = state.settings.limits.max_group_size;
         let created = state
@@ -75,13 +79,16 @@ pub async fn create(
                 avatar_url,
                 participants: ids,
                 max_size: max,
+                invite_ttl: invite_ttl(&state),
             })
             .await
             .and_then(|r| r.map_err(|r| ApiError::from(r).with_field("participants")));
         match created {
             Ok(change) => {
+                group_slot.keep(1);
+                add_slots.keep(change.added.len() + change.invited.len());
                 announce_new_group(&state.engine, &change);
-                Ok(HttpResponse::Created().json(json!({ "group": summary(&change) })))
+                Ok(HttpResponse::Created().json(groups::created(&change)))
             }
             Err(e) => {
                 state.engine.storage.delete_quietly(&keys).await;

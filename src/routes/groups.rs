@@ -13,6 +13,8 @@ use serde_json::{json, Value};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, AuthUser};
 use crate::routes::chats::{access, ask_room};
+use crate::routes::group_invites;
+use crate::routes::group_limits::{invite_ttl, outcome, reserve_adds, reserve_group};
 use crate::routes::users::PublicProfile;
 use crate::state::AppState;
 use crate::validate;
@@ -27,6 +29,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .to(crate::routes::group_media::create),
             )
             .route("", web::post().to(create))
+            .route("/invites", web::get().to(group_invites::list))
+            .route(
+                "/invites/{id}/accept",
+                web::post().to(group_invites::accept),
+            )
+            .route(
+                "/invites/{id}/decline",
+                web::post().to(group_invites::decline),
+            )
             .route("/{id}", web::get().to(get))
             .route(
                 "/{id}",
@@ -129,6 +140,13 @@ async fn create(
     let name = validate::name("name", &body.name, 1, 100)?;
     let description = description_of(body.description)?.flatten();
     check_participants(&state, user.user_id, &body.participants)?;
+    let group_slot = reserve_group(&state, user.user_id)?;
+    let add_slots = reserve_adds(
+        &state,
+        user.user_id,
+        "participants",
+        body.participants.len(),
+    )?;
     let max = state.settings.limits.max_group_size;
     let change = state
         .write(CreateGroup {
@@ -138,11 +156,20 @@ async fn create(
             avatar_url: None,
             participants: body.participants,
             max_size: max,
+            invite_ttl: invite_ttl(&state),
         })
         .await?
         .map_err(|r| ApiError::from(r).with_field("participants"))?;
+    group_slot.keep(1);
+    add_slots.keep(change.added.len() + change.invited.len());
     announce_new_group(&state.engine, &change);
-    Ok(HttpResponse::Created().json(json!({ "group": summary(&change) })))
+    Ok(HttpResponse::Created().json(created(&change)))
+}
+
+/// The answer to a group's creation: the group, who was added and who was invited.
+pub fn created(change: &Change) -> Value {
+    let (added, invited) = outcome(change);
+    json!({ "group": summary(change), "added_members": added, "invited": invited })
 }
 
 async fn get(
@@ -273,19 +300,16 @@ async fn add_members(
         ));
     }
     distinct("user_ids", &ids)?;
-    let done = change(
-        &state,
-        path.into_inner(),
-        user.user_id,
-        GroupCmd::Add { user_ids: ids },
-    )
-    .await?;
-    let added: Vec<Value> = done
-        .added
-        .iter()
-        .map(|u| json!({ "id": u.id, "name": u.name }))
-        .collect();
-    Ok(HttpResponse::Ok().json(json!({ "success": true, "added_members": added })))
+    let slots = reserve_adds(&state, user.user_id, "user_ids", ids.len())?;
+    let cmd = GroupCmd::Add {
+        user_ids: ids,
+        invite_ttl: invite_ttl(&state),
+    };
+    let done = change(&state, path.into_inner(), user.user_id, cmd).await?;
+    slots.keep(done.added.len() + done.invited.len());
+    let (added, invited) = outcome(&done);
+    Ok(HttpResponse::Ok()
+        .json(json!({ "success": true, "added_members": added, "invited": invited })))
 }
 
 async fn remove_member(

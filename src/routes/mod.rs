@@ -7,6 +7,8 @@ pub mod calls;
 pub mod chat_media;
 pub mod chats;
 pub mod contacts;
+pub mod group_invites;
+pub mod group_limits;
 pub mod group_media;
 pub mod groups;
 pub mod health;

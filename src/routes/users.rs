@@ -2,7 +2,7 @@
 //! profile, with their privacy settings applied).
 
 use actix_web::{web, HttpResponse};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use courier_actors::store::contacts::{relation, Relation};
 use courier_actors::store::users::{self, UpdatePrivacy, UpdateProfile, User, Visibility};
 use serde::{Deserialize, Serialize};
@@ -24,12 +24,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/users/{id}", web::get().to(get_user));
 }
 
-/// The three privacy settings, as the PRD names them.
+/// The privacy settings: the PRD's three, and who may add the user to groups.
 #[derive(Serialize)]
 pub struct PrivacySettings {
     pub last_seen: Visibility,
     pub profile_photo: Visibility,
     pub about: Visibility,
+    pub groups: Visibility,
 }
 
 impl PrivacySettings {
@@ -38,6 +39,7 @@ impl PrivacySettings {
             last_seen: u.last_seen_visibility(),
             profile_photo: u.photo_visibility(),
             about: u.about_visibility(),
+            groups: u.groups_visibility(),
         }
     }
 }
@@ -178,6 +180,7 @@ struct PrivacyUpdate {
     last_seen: Option<String>,
     profile_photo: Option<String>,
     about: Option<String>,
+    groups: Option<String>,
 }
 
 /// One of `everyone`, `contacts`, `nobody`.
@@ -207,6 +210,7 @@ async fn update_privacy(
             last_seen: visibility("last_seen", b.last_seen)?,
             profile_photo: visibility("profile_photo", b.profile_photo)?,
             about: visibility("about", b.about)?,
+            groups: visibility("groups", b.groups)?,
         })
         .await?
         .ok_or_else(|| ApiError::not_found("user"))?;
@@ -220,6 +224,16 @@ async fn get_user(
     path: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
     let id = path.into_inner();
+    // Profiles are looked up one at a time; a client walking through ids is slowed down.
+    state
+        .engine
+        .limiter
+        .hit(
+            &format!("profile-lookup:user:{}", viewer.user_id),
+            state.settings.limits.profile_lookups_per_minute,
+            TimeDelta::minutes(1),
+        )
+        .map_err(ApiError::too_many)?;
     let mut conn = state.engine.db.get().await?;
     let mut conn = conn.conn();
     let owner = users::find(&mut conn, id)

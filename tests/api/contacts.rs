@@ -241,6 +241,8 @@ async fn blocking_stops_private_messages_and_presence_both_ways_but_not_groups()
     let bo = app.signup(&phone(2), "Bo").await;
     let cy = app.signup(&phone(3), "Cy").await;
     let chat = app.private_chat(&ana, &bo).await;
+    app.open_to_groups(&ana).await;
+    app.open_to_groups(&bo).await;
     let r = app
         .post(
             "/api/groups",

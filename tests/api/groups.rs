@@ -5,10 +5,13 @@ use serde_json::{json, Value};
 use crate::helpers::{phone, spawn_app, spawn_app_with, TestApp, TestUser};
 use crate::ws::WsClient;
 
+/// Users who let anyone add them to groups (consent has tests of its own).
 async fn users(app: &TestApp, names: &[&str]) -> Vec<TestUser> {
     let mut out = Vec::new();
     for (i, name) in names.iter().enumerate() {
-        out.push(app.signup(&phone(i as u32 + 1), name).await);
+        let user = app.signup(&phone(i as u32 + 1), name).await;
+        app.open_to_groups(&user).await;
+        out.push(user);
     }
     out
 }
@@ -175,7 +178,7 @@ async fn only_admins_manage_a_group_and_outsiders_cannot_see_it() {
     let u = users(&app, &["Ana", "Bo", "Cy", "Eve"]).await;
     let id = group(&app, &u[0], &[&u[1], &u[2]], "Team").await;
     let (bo, eve) = (&u[1], &u[3]);
-    let cy_id = u[2].id;
+    let (cy_id, eve_id) = (u[2].id, u[3].id);
     let attempts = |who: &TestUser| {
         let who = who.clone();
         let app = &app;
@@ -190,7 +193,7 @@ async fn only_admins_manage_a_group_and_outsiders_cannot_see_it() {
                 app.post(
                     &format!("/api/groups/{id}/members"),
                     Some(&who.token),
-                    json!({"user_ids": [4]}),
+                    json!({"user_ids": [eve_id]}),
                 )
                 .await,
                 app.delete(&format!("/api/groups/{id}/members/{cy_id}"), &who.token)

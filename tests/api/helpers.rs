@@ -209,6 +209,31 @@ impl TestApp {
         }
     }
 
+    /// Lets anyone add `user` to groups directly (privacy `groups: everyone`; the default,
+    /// `contacts`, turns an add by a stranger into an invite).
+    pub async fn open_to_groups(&self, user: &TestUser) {
+        let r = self
+            .put(
+                "/api/user/privacy",
+                &user.token,
+                json!({ "groups": "everyone" }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+    }
+
+    /// `owner` saves `other` in their contacts (under the name "Saved").
+    pub async fn save_contact(&self, owner: &TestUser, other: &TestUser) {
+        let r = self
+            .post(
+                "/api/contacts",
+                Some(&owner.token),
+                json!({ "phone_number": other.phone, "contact_name": "Saved" }),
+            )
+            .await;
+        assert!(r.status == 200 || r.status == 201, "{:?}", r.body);
+    }
+
     pub async fn delete(&self, path: &str, token: &str) -> Resp {
         self.request(Method::DELETE, path, Some(token), None).await
     }

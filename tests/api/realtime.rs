@@ -534,6 +534,7 @@ async fn probing_a_future_chat_id_does_not_break_the_chat() {
     assert_eq!(next, first + 1, "the probed id");
     let sent = app.send_text(&ana, next, "hello").await;
     assert_eq!(sent["content"], "hello");
+    app.open_to_groups(&bo).await;
     let group = app
         .post(
             "/api/groups",

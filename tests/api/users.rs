@@ -106,7 +106,7 @@ async fn privacy_settings_are_validated_and_applied_to_other_viewers() {
         assert_eq!(r.status, 200);
         assert_eq!(
             r.body["privacy_settings"],
-            json!({"last_seen": setting, "profile_photo": "everyone", "about": setting})
+            json!({"last_seen": setting, "profile_photo": "everyone", "about": setting, "groups": "contacts"})
         );
         // Bo is not in Ana's contacts: hidden either way.
         let r = app.get(&format!("/api/users/{}", ana.id), &bo.token).await;

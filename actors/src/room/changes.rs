@@ -4,9 +4,10 @@
 use actix::prelude::*;
 use serde_json::{json, Value};
 
+use super::invites::announce_invites;
 use super::{view_of, ChatRoom, GroupCmd, Reply, RoomError};
 use crate::event::chat_channel;
-use crate::store::groups::{AddMembers, Change, RemoveMember, SetRole, UpdateGroup};
+use crate::store::groups::{AcceptInvite, AddMembers, Change, RemoveMember, SetRole, UpdateGroup};
 use crate::store::message_ops::{DeleteForEveryone, EditMessage, Refusal};
 use crate::store::messages::Message;
 use crate::store::reactions::React;
@@ -215,10 +216,20 @@ impl ChatRoom {
                 description,
                 avatar_url,
             }),
-            GroupCmd::Add { user_ids } => self.engine.submit(AddMembers {
+            GroupCmd::Add {
+                user_ids,
+                invite_ttl,
+            } => self.engine.submit(AddMembers {
                 actor,
                 chat_id,
                 user_ids,
+                max_size: max,
+                invite_ttl,
+            }),
+            GroupCmd::AcceptInvite { invite_id } => self.engine.submit(AcceptInvite {
+                user_id: actor,
+                chat_id,
+                invite_id,
                 max_size: max,
             }),
             GroupCmd::Remove { target } => self.engine.submit(RemoveMember {
@@ -323,6 +334,7 @@ impl ChatRoom {
                 None,
             );
         }
+        announce_invites(&self.engine, change);
     }
 }
 
@@ -361,4 +373,5 @@ pub fn announce_new_group(engine: &crate::engine::Engine, change: &Change) {
         None,
         json!({ "chat_id": chat, "members": all, "by": by }),
     );
+    announce_invites(engine, change);
 }

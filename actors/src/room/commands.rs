@@ -55,8 +55,15 @@ pub enum GroupCmd {
         /// A new photo (stored key).
         avatar_url: Option<String>,
     },
+    /// Adds members; users whose `groups` setting does not allow the actor are invited, for
+    /// `invite_ttl`.
     Add {
         user_ids: Vec<i64>,
+        invite_ttl: chrono::TimeDelta,
+    },
+    /// The actor accepts their invite to this group and joins it.
+    AcceptInvite {
+        invite_id: i64,
     },
     /// Removes a member; removing oneself is leaving.
     Remove {

@@ -6,6 +6,7 @@
 
 mod changes;
 mod commands;
+mod invites;
 #[cfg(test)]
 mod tests;
 mod typing;
@@ -20,6 +21,7 @@ use tokio::sync::oneshot;
 
 pub use changes::announce_new_group;
 pub use commands::{GroupCmd, IdleCheck, Reply, RoomCmd, RoomError, SendReply};
+pub use invites::invite_json;
 
 use crate::bus::Delivery;
 use crate::engine::Engine;

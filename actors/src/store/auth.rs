@@ -184,7 +184,9 @@ impl WriteOp for VerifyOtp {
                 (user, false)
             }
             None => {
+                let id = free_user_id(tx).await?;
                 let row = (
+                    users::id.eq(id),
                     users::phone_number.eq(self.phone_number.clone()),
                     users::phone_hash.eq(phone.clone()),
                     users::country_code.eq(code.country_code.clone()),
@@ -194,11 +196,10 @@ impl WriteOp for VerifyOtp {
                     users::created_at.eq(now),
                     users::updated_at.eq(now),
                 );
-                let id: i64 = on_conn!(&mut tx.conn, |c| {
+                on_conn!(&mut tx.conn, |c| {
                     diesel::insert_into(users::table)
                         .values(row)
-                        .returning(users::id)
-                        .get_result(c)
+                        .execute(c)
                         .await?
                 });
                 let user = find(&mut tx.conn, id)
@@ -222,6 +223,31 @@ impl WriteOp for VerifyOtp {
             created,
         })
     }
+}
+
+/// User ids are below 2^53, so JavaScript clients hold them exactly.
+pub const MAX_USER_ID: i64 = 1 << 53;
+
+/// A random id no user row has (deleted ones included), for a new account: ids that cannot
+/// be guessed from one another cannot be walked through to list users.
+async fn free_user_id(tx: &mut Tx<'_>) -> StoreResult<i64> {
+    // A collision is rare (a handful of users among 2^53 ids); a few tries are plenty.
+    for _ in 0..16 {
+        let id = rand::random_range(1..MAX_USER_ID);
+        let taken: Option<i64> = on_conn!(&mut tx.conn, |c| {
+            users::table
+                .find(id)
+                .select(users::id)
+                .first(c)
+                .await
+                .optional()?
+        });
+        if taken.is_none() {
+            return Ok(id);
+        }
+    }
+    // Unreachable in practice; answered as "unavailable, try again".
+    Err(super::StoreError::Pool("no free user id found".into()))
 }
 
 async fn create_session(

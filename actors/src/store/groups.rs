@@ -1,16 +1,27 @@
 //! Group chats: creation, settings, members and roles. Each change is one writer transaction
 //! that checks the actor's rights against the database (the authority, whatever a room has
-//! cached), applies the change and records it as a `system` message in the chat.
+//! cached), applies the change and records it as a `system` message in the chat. Members are
+//! changed in [`members`]; users who did not allow the actor to add them get an invite
+//! ([`invites`]).
 
+mod invites;
+mod members;
+
+use chrono::TimeDelta;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::{json, Value};
+
+pub use invites::{
+    find_pending, pending_for, AcceptInvite, DeclineInvite, Invite, Invited, PendingInvite,
+};
+pub use members::{AddMembers, RemoveMember, SetRole};
 
 use super::chats::{self, Chat, Participant};
 use super::contacts::who_blocked;
 use super::message_ops::Stored;
 use super::messages::Message;
-use super::schema::{chat_participants as cp, chats as chats_t, messages};
+use super::schema::{chat_participants as cp, chats as chats_t, group_invites, messages};
 use super::users::User;
 use super::StoreResult;
 use crate::on_conn;
@@ -34,10 +45,12 @@ pub enum Refusal {
     TooMany { max: usize },
     /// The only admin cannot step down while others remain.
     LastAdmin,
+    /// The invitee blocked the user who invited them: unblock to accept.
+    YouBlocked,
 }
 
 /// What a change did: the group and its members afterwards, the system message, and who was
-/// added, removed or changed role.
+/// added, invited, removed or changed role.
 #[derive(Debug, Clone)]
 pub struct Change {
     pub chat: Chat,
@@ -45,6 +58,8 @@ pub struct Change {
     pub system: Option<Stored>,
     pub actor: User,
     pub added: Vec<User>,
+    /// Users invited instead of added (their `groups` setting did not allow the actor).
+    pub invited: Vec<Invited>,
     pub removed: Option<User>,
     /// (user id, new role), including an admin appointed because the last one left.
     pub roles: Vec<(i64, String)>,
@@ -184,14 +199,26 @@ async fn finish(
         system,
         actor,
         added,
+        invited: Vec::new(),
         removed,
         roles,
     }))
 }
 
-/// Adds users as members (or back as members), cursors at the chat's current end.
+/// Adds users as members (or back as members), cursors at the chat's current end. An invite
+/// they had to this group is spent.
 async fn enroll(tx: &mut Tx<'_>, chat: &Chat, ids: &[i64], role: &str) -> StoreResult<()> {
     let (now, last) = (tx.now, chat.last_message_id.unwrap_or(0));
+    let chat_id = chat.id;
+    on_conn!(&mut tx.conn, |c| {
+        diesel::delete(
+            group_invites::table
+                .filter(group_invites::chat_id.eq(chat_id))
+                .filter(group_invites::user_id.eq_any(ids)),
+        )
+        .execute(c)
+        .await?
+    });
     for &id in ids {
         let chat_id = chat.id;
         let role = role.to_string();
@@ -254,7 +281,8 @@ async fn check_targets(
     Ok(Ok(ordered))
 }
 
-/// Creates a group: the creator is its admin, the participants its members.
+/// Creates a group: the creator is its admin, the participants its members (or invited, as
+/// their `groups` privacy setting requires; invites are valid for `invite_ttl`).
 pub struct CreateGroup {
     pub creator: i64,
     pub name: String,
@@ -263,6 +291,7 @@ pub struct CreateGroup {
     pub avatar_url: Option<String>,
     pub participants: Vec<i64>,
     pub max_size: usize,
+    pub invite_ttl: TimeDelta,
 }
 
 impl WriteOp for CreateGroup {
@@ -275,10 +304,11 @@ impl WriteOp for CreateGroup {
         let Some(creator) = user(tx, self.creator).await? else {
             return Ok(Err(Refusal::Unknown(vec![self.creator])));
         };
-        let added = match check_targets(tx, creator.id, &self.participants).await? {
+        let targets = match check_targets(tx, creator.id, &self.participants).await? {
             Ok(users) => users,
             Err(r) => return Ok(Err(r)),
         };
+        let (added, invitees) = invites::consent(tx, creator.id, targets).await?;
         let (now, name, description) = (tx.now, self.name.clone(), self.description.clone());
         let avatar = self.avatar_url.clone();
         let chat: Chat = on_conn!(&mut tx.conn, |c| {
@@ -302,7 +332,12 @@ impl WriteOp for CreateGroup {
         let text = format!("{} created the group \"{}\"", creator.name, self.name);
         let data = json!({ "action": "created", "actor_id": creator.id, "user_ids": ids });
         let system = system_message(tx, chat.id, &creator, text, data).await?;
-        finish(tx, chat.id, creator, Some(system), added, None, Vec::new()).await
+        let invited = invites::invite(tx, chat.id, creator.id, invitees, self.invite_ttl).await?;
+        let mut out = finish(tx, chat.id, creator, Some(system), added, None, Vec::new()).await?;
+        if let Ok(change) = &mut out {
+            change.invited = invited;
+        }
+        Ok(out)
     }
 }
 
@@ -366,202 +401,5 @@ impl WriteOp for UpdateGroup {
         });
         let system = system_message(tx, id, &actor, text, data).await?;
         finish(tx, id, actor, Some(system), Vec::new(), None, Vec::new()).await
-    }
-}
-
-/// Adds members (admins). Users already in the group are skipped.
-pub struct AddMembers {
-    pub actor: i64,
-    pub chat_id: i64,
-    pub user_ids: Vec<i64>,
-    pub max_size: usize,
-}
-
-impl WriteOp for AddMembers {
-    type Output = Outcome;
-
-    async fn apply(&mut self, tx: &mut Tx<'_>) -> StoreResult<Outcome> {
-        let (chat, members, actor) = match load(tx, self.chat_id, self.actor).await? {
-            Ok(loaded) => loaded,
-            Err(r) => return Ok(Err(r)),
-        };
-        if !is_admin(&members, actor.id) {
-            return Ok(Err(Refusal::NotAdmin));
-        }
-        let current: Vec<i64> = members
-            .iter()
-            .filter(|(p, _)| p.is_current())
-            .map(|(p, _)| p.user_id)
-            .collect();
-        let mut seen = std::collections::HashSet::new();
-        let new: Vec<i64> = self
-            .user_ids
-            .iter()
-            .copied()
-            .filter(|id| !current.contains(id) && seen.insert(*id))
-            .collect();
-        if current.len() + new.len() > self.max_size {
-            return Ok(Err(Refusal::TooMany { max: self.max_size }));
-        }
-        let added = match check_targets(tx, actor.id, &new).await? {
-            Ok(users) => users,
-            Err(r) => return Ok(Err(r)),
-        };
-        if added.is_empty() {
-            return finish(tx, chat.id, actor, None, Vec::new(), None, Vec::new()).await;
-        }
-        enroll(tx, &chat, &new, MEMBER).await?;
-        let text = format!("{} added {}", actor.name, names(&added));
-        let data = json!({ "action": "added", "actor_id": actor.id, "user_ids": new });
-        let system = system_message(tx, chat.id, &actor, text, data).await?;
-        finish(tx, chat.id, actor, Some(system), added, None, Vec::new()).await
-    }
-}
-
-/// Removes a member (admins), or leaves (the member themself). When the last admin goes, the
-/// longest-standing member becomes admin.
-pub struct RemoveMember {
-    pub actor: i64,
-    pub chat_id: i64,
-    pub target: i64,
-}
-
-impl WriteOp for RemoveMember {
-    type Output = Outcome;
-
-    async fn apply(&mut self, tx: &mut Tx<'_>) -> StoreResult<Outcome> {
-        let (chat, members, actor) = match load(tx, self.chat_id, self.actor).await? {
-            Ok(loaded) => loaded,
-            Err(r) => return Ok(Err(r)),
-        };
-        let leaving = self.target == actor.id;
-        if !leaving && !is_admin(&members, actor.id) {
-            return Ok(Err(Refusal::NotAdmin));
-        }
-        let target = members
-            .iter()
-            .find(|(p, _)| p.user_id == self.target && p.is_current());
-        let Some((_, target)) = target.cloned() else {
-            return Ok(Err(Refusal::NotFound("member")));
-        };
-        let (now, chat_id, target_id) = (tx.now, chat.id, target.id);
-        // The system message is stamped before the departure so the leaver still sees it.
-        let text = if leaving {
-            format!("{} left", actor.name)
-        } else {
-            format!("{} removed {}", actor.name, target.name)
-        };
-        let action = if leaving { "left" } else { "removed" };
-        let data = json!({ "action": action, "actor_id": actor.id, "user_ids": [target_id] });
-        let system = system_message(tx, chat_id, &actor, text, data).await?;
-        on_conn!(&mut tx.conn, |c| {
-            diesel::update(
-                cp::table
-                    .filter(cp::chat_id.eq(chat_id))
-                    .filter(cp::user_id.eq(target_id)),
-            )
-            .set((
-                cp::left_at.eq(Some(now)),
-                cp::last_visible_message_id.eq(Some(system.message.id)),
-                cp::role.eq(MEMBER),
-            ))
-            .execute(c)
-            .await?
-        });
-        let mut roles = Vec::new();
-        let rest: Vec<&(Participant, User)> = members
-            .iter()
-            .filter(|(p, _)| p.is_current() && p.user_id != target_id)
-            .collect();
-        if !rest.is_empty() && !rest.iter().any(|(p, _)| p.role == ADMIN) {
-            // unwrap: `rest` is not empty.
-            let heir = rest
-                .iter()
-                .min_by_key(|(p, _)| (p.joined_at, p.id))
-                .map(|(p, _)| p.user_id)
-                .unwrap();
-            on_conn!(&mut tx.conn, |c| {
-                diesel::update(
-                    cp::table
-                        .filter(cp::chat_id.eq(chat_id))
-                        .filter(cp::user_id.eq(heir)),
-                )
-                .set(cp::role.eq(ADMIN))
-                .execute(c)
-                .await?
-            });
-            roles.push((heir, ADMIN.to_string()));
-        }
-        finish(
-            tx,
-            chat_id,
-            actor,
-            Some(system),
-            Vec::new(),
-            Some(target),
-            roles,
-        )
-        .await
-    }
-}
-
-/// Makes a member admin or member (admins). The only admin cannot demote themself while
-/// others remain.
-pub struct SetRole {
-    pub actor: i64,
-    pub chat_id: i64,
-    pub target: i64,
-    pub role: &'static str,
-}
-
-impl WriteOp for SetRole {
-    type Output = Outcome;
-
-    async fn apply(&mut self, tx: &mut Tx<'_>) -> StoreResult<Outcome> {
-        let (chat, members, actor) = match load(tx, self.chat_id, self.actor).await? {
-            Ok(loaded) => loaded,
-            Err(r) => return Ok(Err(r)),
-        };
-        if !is_admin(&members, actor.id) {
-            return Ok(Err(Refusal::NotAdmin));
-        }
-        let target = members
-            .iter()
-            .find(|(p, _)| p.user_id == self.target && p.is_current());
-        let Some((target, _)) = target else {
-            return Ok(Err(Refusal::NotFound("member")));
-        };
-        if target.role == self.role {
-            return finish(tx, chat.id, actor, None, Vec::new(), None, Vec::new()).await;
-        }
-        let admins = members
-            .iter()
-            .filter(|(p, _)| p.is_current() && p.role == ADMIN)
-            .count();
-        let current = members.iter().filter(|(p, _)| p.is_current()).count();
-        if self.role == MEMBER && admins == 1 && current > 1 {
-            return Ok(Err(Refusal::LastAdmin));
-        }
-        let (chat_id, target_id, role) = (chat.id, target.user_id, self.role);
-        on_conn!(&mut tx.conn, |c| {
-            diesel::update(
-                cp::table
-                    .filter(cp::chat_id.eq(chat_id))
-                    .filter(cp::user_id.eq(target_id)),
-            )
-            .set(cp::role.eq(role))
-            .execute(c)
-            .await?
-        });
-        finish(
-            tx,
-            chat_id,
-            actor,
-            None,
-            Vec::new(),
-            None,
-            vec![(target_id, role.to_string())],
-        )
-        .await
     }
 }

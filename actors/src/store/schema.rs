@@ -29,6 +29,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         deleted_at -> Nullable<Timestamp>,
+        privacy_groups -> Text,
     }
 }
 
@@ -201,6 +202,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    group_invites (id) {
+        id -> BigInt,
+        chat_id -> BigInt,
+        user_id -> BigInt,
+        invited_by -> BigInt,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     reports (id) {
         id -> BigInt,
         reporter_id -> BigInt,
@@ -220,6 +232,7 @@ diesel::joinable!(message_reactions -> messages (message_id));
 diesel::joinable!(message_reactions -> users (user_id));
 diesel::joinable!(statuses -> users (user_id));
 diesel::joinable!(calls -> chats (chat_id));
+diesel::joinable!(group_invites -> chats (chat_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     counters,
@@ -236,5 +249,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     status_views,
     contacts,
     calls,
+    group_invites,
     reports
 );

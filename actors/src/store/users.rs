@@ -33,6 +33,8 @@ pub struct User {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub deleted_at: Option<NaiveDateTime>,
+    /// Who may add this user to groups (others send an invite).
+    pub privacy_groups: String,
 }
 
 /// Who may see a piece of a profile.
@@ -81,6 +83,10 @@ impl User {
     }
     pub fn about_visibility(&self) -> Visibility {
         Visibility::parse(&self.privacy_about)
+    }
+    /// Who may add this user to a group directly.
+    pub fn groups_visibility(&self) -> Visibility {
+        Visibility::parse(&self.privacy_groups)
     }
 }
 
@@ -152,12 +158,14 @@ impl WriteOp for UpdateProfile {
     }
 }
 
-/// Changes any of the three privacy settings. Answers the updated user.
+/// Changes any of the privacy settings. Answers the updated user.
 pub struct UpdatePrivacy {
     pub user_id: i64,
     pub last_seen: Option<Visibility>,
     pub profile_photo: Option<Visibility>,
     pub about: Option<Visibility>,
+    /// Who may add the user to groups.
+    pub groups: Option<Visibility>,
 }
 
 impl WriteOp for UpdatePrivacy {
@@ -166,13 +174,14 @@ impl WriteOp for UpdatePrivacy {
     async fn apply(&mut self, tx: &mut Tx<'_>) -> StoreResult<Option<User>> {
         let now = tx.now;
         let id = self.user_id;
-        let (ls, pp, ab) = (self.last_seen, self.profile_photo, self.about);
+        let (ls, pp, ab, gr) = (self.last_seen, self.profile_photo, self.about, self.groups);
         on_conn!(&mut tx.conn, |c| {
             diesel::update(users::table.find(id).filter(users::deleted_at.is_null()))
                 .set((
                     ls.map(|v| users::privacy_last_seen.eq(v.as_str())),
                     pp.map(|v| users::privacy_profile_photo.eq(v.as_str())),
                     ab.map(|v| users::privacy_about.eq(v.as_str())),
+                    gr.map(|v| users::privacy_groups.eq(v.as_str())),
                     users::updated_at.eq(now),
                 ))
                 .execute(c)

@@ -9,6 +9,9 @@ use crate::helpers::{phone, spawn_app, TestApp, TestUser};
 use crate::ws::WsClient;
 
 async fn group(app: &TestApp, admin: &TestUser, members: &[&TestUser]) -> i64 {
+    for member in members {
+        app.open_to_groups(member).await;
+    }
     let ids: Vec<i64> = members.iter().map(|u| u.id).collect();
     let r = app
         .post(
@@ -40,6 +43,7 @@ async fn only_current_members_who_were_in_the_chat_when_the_call_started_may_joi
         )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
+    app.open_to_groups(&di).await;
     let r = app
         .post(
             &format!("/api/groups/{chat}/members"),

@@ -10,6 +10,7 @@ async fn a_group_has_a_photo_only_admins_change() {
     let app = spawn_app().await;
     let ana = app.signup(&phone(1), "Ana").await;
     let bo = app.signup(&phone(2), "Bo").await;
+    app.open_to_groups(&bo).await;
     let form = file("avatar", "team.png", picture(500, 500, ImageFormat::Png))
         .text("name", "Team")
         .text("description", "All of us")

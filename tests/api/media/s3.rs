@@ -129,6 +129,7 @@ async fn uploads_work_the_same_on_an_s3_compatible_store() {
     )
     .await;
     assert_eq!(status, 201, "{body}");
+    app.open_to_groups(&bo).await;
     let form = file("avatar", "g.png", picture(300, 300, ImageFormat::Png))
         .text("name", "Team")
         .text("participants", bo.id.to_string());

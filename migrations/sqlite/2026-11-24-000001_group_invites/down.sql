@@ -1,0 +1,2 @@
+DROP TABLE group_invites;
+ALTER TABLE users DROP COLUMN privacy_groups;
