@@ -438,3 +438,19 @@ async fn bad_invite_and_privacy_input_gets_clear_errors() {
     assert_eq!(r.status, 200);
     assert_eq!(answer(&app, &bo, invite, "accept").await.status, 200);
 }
+
+/// Nobody has used the group yet (no room runs for it): the invitee, who is not a member, can
+/// still accept.
+#[actix_web::test]
+async fn an_invite_to_a_group_nobody_has_used_yet_can_be_accepted() {
+    let app = spawn_app().await;
+    let ana = app.signup(&phone(1), "Ana").await;
+    let bo = app.signup(&phone(2), "Bo").await;
+    let created = create(&app, &ana, &[bo.id]).await;
+    assert_eq!(created.body["invited"], briefs(&[(&bo, "Bo")]));
+    assert_eq!(app.live_rooms().await, 0);
+    let invite = invites(&app, &bo).await[0]["id"].as_i64().unwrap();
+    let r = answer(&app, &bo, invite, "accept").await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["group"]["participants_count"], 2);
+}

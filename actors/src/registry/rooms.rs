@@ -1,16 +1,18 @@
 //! Routing commands to chat rooms. A running room gets its commands at once and checks them
 //! against the members it holds in memory. A room that is not running starts only for a
-//! current member of its chat, which one indexed read decides: a command naming a chat its
-//! user is not in is refused without a room, and without loading anything about the chat.
-//! Commands that arrive while that read is in flight wait behind it, so they keep their order.
+//! current member of its chat (or someone accepting an invite to it), which one indexed read
+//! decides: a command naming a chat its user is not in is refused without a room, and without
+//! loading anything about the chat. Commands that arrive while that read is in flight wait
+//! behind it, so they keep their order.
 
 use std::collections::VecDeque;
 
 use actix::prelude::*;
 
 use super::Registry;
-use crate::room::{ChatRoom, RoomCmd, RoomError};
+use crate::room::{ChatRoom, Gate, RoomCmd, RoomError};
 use crate::store::chats::find_for_member;
+use crate::store::groups::find_pending;
 use crate::store::StoreResult;
 
 /// A command for the room of `chat_id`, started if it is not running and the command's user
@@ -35,8 +37,8 @@ impl Handler<ToRoom> for Registry {
             waiting.push_back(cmd);
             return;
         }
-        // Commands without a user (a reload) concern only a running room.
-        if cmd.user().is_none() {
+        // Housekeeping (a reload) concerns only a running room.
+        if cmd.gate().is_none() {
             return;
         }
         self.starting.insert(chat_id, VecDeque::from([cmd]));
@@ -45,25 +47,33 @@ impl Handler<ToRoom> for Registry {
 }
 
 impl Registry {
-    /// Checks whether the user of the first command waiting for `chat_id` is a member; starts
-    /// the room for every waiting command if so, refuses that command otherwise and moves on to
-    /// the next one.
+    /// Checks the gate of the first command waiting for `chat_id`; starts the room for every
+    /// waiting command if it holds, refuses that command otherwise and moves on to the next one.
     fn check_first(&mut self, chat_id: i64, ctx: &mut Context<Self>) {
-        let Some(user_id) = self
+        let Some(gate) = self
             .starting
             .get(&chat_id)
             .and_then(|w| w.front())
-            .and_then(RoomCmd::user)
+            .and_then(RoomCmd::gate)
         else {
             // Nothing left that could start the room (or a reload): drop what waits.
             self.starting.remove(&chat_id);
             return;
         };
-        let db = self.engine.db.clone();
+        let (db, now) = (self.engine.db.clone(), self.engine.clock.now());
         let check = async move {
             let mut conn = db.get().await?;
-            let found = find_for_member(&mut conn.conn(), chat_id, user_id).await?;
-            StoreResult::Ok(found.is_some())
+            let open = match gate {
+                Gate::Member(user_id) => find_for_member(&mut conn.conn(), chat_id, user_id)
+                    .await?
+                    .is_some(),
+                Gate::Invited { user_id, invite_id } => {
+                    find_pending(&mut conn.conn(), invite_id, user_id, now)
+                        .await?
+                        .is_some_and(|invite| invite.chat_id == chat_id)
+                }
+            };
+            StoreResult::Ok(open)
         };
         ctx.spawn(
             check

@@ -132,20 +132,38 @@ impl Message for RoomCmd {
     type Result = ();
 }
 
+/// What must hold for a room to be started for a command: a room runs only for its members,
+/// and for someone joining with an invite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    /// The user is a current member of the chat.
+    Member(i64),
+    /// The user holds this pending invite to the chat.
+    Invited { user_id: i64, invite_id: i64 },
+}
+
 impl RoomCmd {
-    /// The user the command acts for (`None` for housekeeping).
-    pub fn user(&self) -> Option<i64> {
+    /// What lets this command start its room (`None`: housekeeping, only for a running room).
+    pub fn gate(&self) -> Option<Gate> {
         match self {
             #[cfg(test)]
             RoomCmd::Crash => None,
             RoomCmd::Reload => None,
-            RoomCmd::Send { message, .. } => Some(message.sender_id),
+            RoomCmd::Send { message, .. } => Some(Gate::Member(message.sender_id)),
             RoomCmd::Typing { user_id, .. }
             | RoomCmd::Receipt { user_id, .. }
             | RoomCmd::Edit { user_id, .. }
             | RoomCmd::Delete { user_id, .. }
-            | RoomCmd::React { user_id, .. } => Some(*user_id),
-            RoomCmd::Group { actor, .. } => Some(*actor),
+            | RoomCmd::React { user_id, .. } => Some(Gate::Member(*user_id)),
+            RoomCmd::Group {
+                actor,
+                cmd: GroupCmd::AcceptInvite { invite_id },
+                ..
+            } => Some(Gate::Invited {
+                user_id: *actor,
+                invite_id: *invite_id,
+            }),
+            RoomCmd::Group { actor, .. } => Some(Gate::Member(*actor)),
         }
     }
 

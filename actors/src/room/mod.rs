@@ -20,7 +20,7 @@ use serde_json::json;
 use tokio::sync::oneshot;
 
 pub use changes::announce_new_group;
-pub use commands::{GroupCmd, IdleCheck, Reply, RoomCmd, RoomError, SendReply};
+pub use commands::{Gate, GroupCmd, IdleCheck, Reply, RoomCmd, RoomError, SendReply};
 pub use invites::invite_json;
 
 use crate::bus::Delivery;
