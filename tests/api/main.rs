@@ -3,6 +3,7 @@
 
 mod auth;
 mod binary;
+mod blocks;
 mod calls;
 mod chats;
 mod contacts;
