@@ -8,6 +8,7 @@ mod calls;
 mod chats;
 mod contacts;
 mod durability;
+mod former_members;
 mod groups;
 mod helpers;
 mod media;

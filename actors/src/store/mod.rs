@@ -9,6 +9,7 @@ pub mod auth;
 pub mod calls;
 pub mod chats;
 pub mod contacts;
+pub mod former;
 pub mod groups;
 pub mod message_ops;
 pub mod messages;
