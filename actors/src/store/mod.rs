@@ -11,6 +11,7 @@ pub mod chats;
 pub mod contacts;
 pub mod former;
 pub mod groups;
+pub mod media_refs;
 pub mod message_ops;
 pub mod messages;
 mod pg_bulk;
