@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
+use object_store::path::Path;
 use object_store::ObjectStore;
 
 use super::{Storage, StorageError};
@@ -48,11 +49,17 @@ pub fn avatar_kept_key(key: &str) -> Option<String> {
     Some(avatar_key(&format!("avatars/{base}"), AVATAR_KEPT_SIZE))
 }
 
+/// The top folders of every key Courier writes (avatars, message files, thumbnails, statuses,
+/// the start-up probe). Listings look nowhere else, so a bucket or folder shared with something
+/// else keeps its other files.
+pub const KEY_FOLDERS: [&str; 5] = ["avatars", "messages", "thumbnails", "status", ".probe"];
+
 impl Storage {
-    /// Every object in the store, pages of the listing fetched as the stream is read.
+    /// Every object under [`KEY_FOLDERS`], pages of the listing fetched as the stream is read.
     pub fn list(&self) -> BoxStream<'static, Result<Listed, StorageError>> {
-        self.store
-            .list(None)
+        let store = self.store.clone();
+        futures_util::stream::iter(KEY_FOLDERS)
+            .flat_map(move |folder| store.list(Some(&Path::from(folder))))
             .map(|found| {
                 found
                     .map(|meta| Listed {
@@ -71,10 +78,14 @@ impl Storage {
         let Some(dir) = self.local_dir.clone() else {
             return Ok(0);
         };
-        tokio::task::spawn_blocking(move || remove_partial_files(&dir, before.into()))
-            .await
-            .map_err(|e| StorageError(e.to_string()))?
-            .map_err(|e| StorageError(e.to_string()))
+        tokio::task::spawn_blocking(move || {
+            KEY_FOLDERS.iter().try_fold(0, |n, folder| {
+                Ok(n + remove_partial_files(&dir.join(folder), before.into())?)
+            })
+        })
+        .await
+        .map_err(|e| StorageError(e.to_string()))?
+        .map_err(|e: std::io::Error| StorageError(e.to_string()))
     }
 }
 
@@ -91,8 +102,12 @@ fn remove_partial_files(
         Err(e) => return Err(e),
     };
     for entry in entries {
-        let entry = entry?;
-        let meta = entry.metadata()?;
+        // An entry may go while this runs (an upload renaming its file into place).
+        let (meta, entry) = match entry.and_then(|e| Ok((e.metadata()?, e))) {
+            Ok(found) => found,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
         if meta.is_dir() {
             removed += remove_partial_files(&entry.path(), before)?;
             continue;

@@ -105,6 +105,10 @@ async fn files_no_row_refers_to_go_after_the_grace_and_every_referenced_one_stay
         .join("media/messages/documents/2026/01/cut.pdf#1");
     std::fs::create_dir_all(partial.parent().unwrap()).unwrap();
     std::fs::write(&partial, b"%PDF-1.7\n").unwrap();
+    // Files of something else sharing the folder are none of the sweep's business.
+    let foreign = app.settings.server.data_dir.join("media/backups/notes.txt");
+    std::fs::create_dir_all(foreign.parent().unwrap()).unwrap();
+    std::fs::write(&foreign, b"keep me").unwrap();
 
     // Within the grace it may be an upload whose row is being written: it stays.
     app.advance(grace / 2);
@@ -114,7 +118,7 @@ async fn files_no_row_refers_to_go_after_the_grace_and_every_referenced_one_stay
     app.advance(grace / 2 + 60);
     assert_eq!(sweep(&app).await, 2);
     assert_eq!(keys(&app).await, referenced, "only the orphans went");
-    assert!(!partial.exists());
+    assert!(!partial.exists() && foreign.exists());
     assert_eq!(sweep(&app).await, 0, "nothing more to do");
 
     // Bo back in the group: nobody sees the old photo any more, so it goes.
@@ -148,17 +152,23 @@ async fn the_sweep_works_the_same_on_an_s3_compatible_store() {
     let referenced = keys(&app).await;
     assert_eq!(referenced.len(), 3 + 3 + 2 + 1 + 1);
     let crashed = "status/2026/01/crashed.jpg";
-    app.engine
-        .storage
-        .put(crashed, bytes::Bytes::from_static(b"\xFF\xD8\xFF"))
-        .await
-        .unwrap();
-    assert_eq!(s3.objects().await, referenced.len() + 1);
+    for key in [crashed, "backups/notes.txt"] {
+        app.engine
+            .storage
+            .put(key, bytes::Bytes::from_static(b"\xFF\xD8\xFF"))
+            .await
+            .unwrap();
+    }
+    assert_eq!(s3.objects().await, referenced.len() + 2);
 
     app.advance(grace / 2);
     assert_eq!(sweep(&app).await, 0);
     app.advance(grace / 2 + 60);
     assert_eq!(sweep(&app).await, 1);
     assert_eq!(keys(&app).await, referenced);
-    assert_eq!(s3.objects().await, referenced.len());
+    assert_eq!(
+        s3.objects().await,
+        referenced.len() + 1,
+        "an object outside Courier's folders stays"
+    );
 }
