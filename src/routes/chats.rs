@@ -169,16 +169,13 @@ async fn list(
         .map(|(c, _)| c.id)
         .collect();
     let departures = former::of_user(&mut conn, user.user_id, &left).await?;
-    let users: Vec<&User> = data.members.iter().map(|(_, u)| u).collect();
+    let users = former::users_by_id(&data.members);
     let frozen: HashMap<i64, (Chat, Vec<(Participant, User)>)> = data
         .chats
         .iter()
         .filter_map(|(chat, _)| {
             let then = departures.get(&chat.id)?;
-            Some((
-                chat.id,
-                (then.chat(chat), then.members_with(users.iter().copied())),
-            ))
+            Some((chat.id, (then.chat(chat), then.members_with(&users))))
         })
         .collect();
     let mut by_chat: HashMap<i64, Vec<(&Participant, &User)>> = HashMap::new();
@@ -232,7 +229,7 @@ async fn get(
     // A group the user left shows as it was when they left.
     let then = former::of_participant(&mut conn, &me).await?;
     if let Some(then) = &then {
-        members = then.members_with(members.iter().map(|(_, u)| u));
+        members = then.members_with(&former::users_by_id(&members));
     }
     let chat = then.map(|t| t.chat(&chat)).unwrap_or(chat);
     let others: Vec<i64> = members

@@ -162,7 +162,7 @@ async fn get(
     let then = former::of_participant(&mut conn, &me).await?;
     let frozen = then
         .as_ref()
-        .map(|t| t.members_with(everyone.iter().map(|(_, u)| u)));
+        .map(|t| t.members_with(&former::users_by_id(&everyone)));
     let members = frozen.as_deref().unwrap_or(&everyone);
     let chat = then.map(|t| t.chat(&chat)).unwrap_or(chat);
     let ids: Vec<i64> = members.iter().map(|(p, _)| p.user_id).collect();

@@ -191,7 +191,7 @@ async fn info(
     let until = me.as_ref().and_then(|p| p.left_at);
     if let Some(me) = &me {
         if let Some(then) = former::of_participant(&mut conn, me).await? {
-            members = then.members_with(members.iter().map(|(_, u)| u));
+            members = then.members_with(&former::users_by_id(&members));
         }
     }
     let times = times_for_message(&mut conn, m.chat_id, m.id, until).await?;

@@ -112,17 +112,18 @@ impl Departure {
             .collect()
     }
 
-    /// The members then with their user rows, taken from `users` (a deleted user is left out).
-    pub fn members_with<'u>(
-        &self,
-        users: impl IntoIterator<Item = &'u User>,
-    ) -> Vec<(Participant, User)> {
-        let by_id: HashMap<i64, &User> = users.into_iter().map(|u| (u.id, u)).collect();
+    /// The members then with their user rows, found in `users` (a deleted user is left out).
+    pub fn members_with(&self, users: &HashMap<i64, &User>) -> Vec<(Participant, User)> {
         self.participants()
             .into_iter()
-            .filter_map(|p| by_id.get(&p.user_id).map(|u| (p, (*u).clone())))
+            .filter_map(|p| users.get(&p.user_id).map(|u| (p, (*u).clone())))
             .collect()
     }
+}
+
+/// The users of participant rows by id (to look the members of a snapshot up in).
+pub fn users_by_id(members: &[(Participant, User)]) -> HashMap<i64, &User> {
+    members.iter().map(|(_, u)| (u.id, u)).collect()
 }
 
 /// Records the group as `user_id` leaves it: `chat` and `members` as they are once the
