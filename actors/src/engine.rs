@@ -223,19 +223,23 @@ impl Engine {
     /// Removes stored files that no row refers to (an upload stores its files before writing
     /// the row that refers to them: a crash in between leaves them behind), once they are
     /// older than the grace of [`OrphanSweep`](crate::storage::OrphanSweep); answers how many
-    /// went. A younger file may be
-    /// one whose row is being written right now, so it is not even looked at; nothing writes a
-    /// new reference to a file that is already older. Object times come from the store, the
-    /// grace is measured on the engine's clock. Keys are checked against the database a batch
-    /// at a time, and removed once the listing is read (at most 10,000 a run; the next run goes
-    /// on). The server runs this every `OrphanSweep::every` (see [`Engine::start`]);
-    /// tests call it directly.
+    /// went. A younger file may be one whose row is being written right now, so it is not even
+    /// looked at; nothing writes a new reference to a file that is already older. Object times
+    /// come from the store, the grace is measured on the engine's clock. Keys are checked
+    /// against the database a batch at a time, and removed once the listing is read (at most
+    /// 10,000 a run; the next run goes on). The server runs this every `OrphanSweep::every`
+    /// (see [`Engine::start`]); tests call it directly.
     pub async fn sweep_orphans(&self) -> Result<usize, SweepError> {
         let Some(sweep) = self.storage.orphan_sweep() else {
             return Ok(0);
         };
-        let grace = TimeDelta::from_std(sweep.grace).unwrap_or(TimeDelta::MAX);
-        let cutoff = self.clock.now_utc() - grace;
+        let cutoff = TimeDelta::from_std(sweep.grace)
+            .ok()
+            .and_then(|grace| self.clock.now_utc().checked_sub_signed(grace));
+        let Some(cutoff) = cutoff else {
+            // A grace reaching before any time there is: nothing is old enough.
+            return Ok(0);
+        };
         let mut orphans = Vec::new();
         let mut batch = Vec::with_capacity(SWEEP_BATCH);
         let mut listing = self.storage.list();
