@@ -334,6 +334,11 @@ pub struct MediaSettings {
     pub max_document_bytes: usize,
     /// Uploads a user may make per minute.
     pub uploads_per_minute: u32,
+    /// Stored files no row refers to are removed once they are this old, in seconds: longer
+    /// than any upload takes from storing its files to writing its row.
+    pub orphan_grace_secs: u64,
+    /// How often files no row refers to are looked for, in seconds.
+    pub orphan_sweep_secs: u64,
 }
 
 impl Default for MediaSettings {
@@ -355,6 +360,8 @@ impl Default for MediaSettings {
             max_audio_bytes: 50 * 1024 * 1024,
             max_document_bytes: 20 * 1024 * 1024,
             uploads_per_minute: 10,
+            orphan_grace_secs: 3600,
+            orphan_sweep_secs: 3600,
         }
     }
 }
@@ -380,6 +387,14 @@ impl MediaSettings {
                     PathBuf::from(&self.dir)
                 },
             },
+        }
+    }
+
+    /// When stored files no row refers to are removed.
+    pub fn orphan_sweep(&self) -> courier_actors::storage::OrphanSweep {
+        courier_actors::storage::OrphanSweep {
+            every: std::time::Duration::from_secs(self.orphan_sweep_secs),
+            grace: std::time::Duration::from_secs(self.orphan_grace_secs),
         }
     }
 }
@@ -533,6 +548,11 @@ impl Settings {
         if m.url_ttl_secs < 60 || m.uploads_per_minute == 0 {
             return fail(
                 "media.url_ttl_secs must be at least 60 and media.uploads_per_minute positive",
+            );
+        }
+        if m.orphan_grace_secs < 300 || m.orphan_sweep_secs < 60 {
+            return fail(
+                "media.orphan_grace_secs must be at least 300 (uploads in progress must outlast it) and media.orphan_sweep_secs at least 60",
             );
         }
         // A presigned link lasts up to 1.25 × the TTL; S3 accepts at most seven days.

@@ -162,7 +162,8 @@ async fn open_storage(
         Duration::from_secs(m.url_ttl_secs),
         clock,
     )
-    .map_err(|e| anyhow::anyhow!("media store: {e}"))?;
+    .map_err(|e| anyhow::anyhow!("media store: {e}"))?
+    .with_orphan_sweep(m.orphan_sweep());
     let probe = format!(".probe/{}", crate::media::upload_id());
     storage
         .put(&probe, bytes::Bytes::from_static(b"ok"))

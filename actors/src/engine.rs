@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
+use chrono::TimeDelta;
+use futures_util::StreamExt;
 
 use crate::bus::{Bus, LocalBus};
 use crate::clock::Clock;
@@ -13,9 +15,23 @@ use crate::ratelimit::RateLimiter;
 use crate::registry::{EndAuthSession, MembershipChanged, Registry, Shutdown, ToRoom};
 use crate::room::RoomCmd;
 use crate::session::{FrameLimits, SocketSlots};
-use crate::storage::Storage;
+use crate::storage::{Storage, StorageError};
 use crate::store::{Db, StoreError, StoreResult};
 use crate::writer::{Drain, Submit, Write, WriteOp, Writer};
+
+/// Stored objects checked against the database at a time (a fixed number of queries each).
+const SWEEP_BATCH: usize = 500;
+/// Most orphans one sweep removes; any more wait for the next run.
+const SWEEP_MAX: usize = 10_000;
+
+/// Why a sweep of orphan files stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
 
 /// Realtime limits and timings (from the `[realtime]` and `[limits]` configuration).
 #[derive(Debug, Clone)]
@@ -135,6 +151,19 @@ impl Engine {
                 }
             }
         });
+        if let Some(sweep) = engine.storage.orphan_sweep() {
+            let sweeper = engine.clone();
+            actix::spawn(async move {
+                loop {
+                    sweeper.clock.sleep(sweep.every).await;
+                    match sweeper.sweep_orphans().await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(count = n, "removed stored files no row refers to"),
+                        Err(e) => tracing::warn!(error = %e, "sweeping orphan files failed"),
+                    }
+                }
+            });
+        }
         engine
     }
 
@@ -206,6 +235,70 @@ impl Engine {
                 return Ok(removed);
             }
         }
+    }
+
+    /// Removes stored files that no row refers to (an upload stores its files before writing
+    /// the row that refers to them: a crash in between leaves them behind), once they are
+    /// older than the grace of [`OrphanSweep`](crate::storage::OrphanSweep); answers how many
+    /// went. A younger file may be one whose row is being written right now, so it is not even
+    /// looked at; nothing writes a new reference to a file that is already older. Object times
+    /// come from the store, the grace is measured on the engine's clock. Keys are checked
+    /// against the database a batch at a time, and removed once the listing is read (at most
+    /// 10,000 a run; the next run goes on). The server runs this every `OrphanSweep::every`
+    /// (see [`Engine::start`]); tests call it directly.
+    pub async fn sweep_orphans(&self) -> Result<usize, SweepError> {
+        let Some(sweep) = self.storage.orphan_sweep() else {
+            return Ok(0);
+        };
+        let cutoff = TimeDelta::from_std(sweep.grace)
+            .ok()
+            .and_then(|grace| self.clock.now_utc().checked_sub_signed(grace));
+        let Some(cutoff) = cutoff else {
+            // A grace reaching before any time there is: nothing is old enough.
+            return Ok(0);
+        };
+        let mut orphans = Vec::new();
+        let mut batch = Vec::with_capacity(SWEEP_BATCH);
+        let mut listing = self.storage.list();
+        while let Some(object) = listing.next().await {
+            let object = object?;
+            if object.last_modified <= cutoff {
+                batch.push(object.key);
+            }
+            if batch.len() == SWEEP_BATCH {
+                self.unreferenced(&mut batch, &mut orphans).await?;
+                if orphans.len() >= SWEEP_MAX {
+                    break;
+                }
+            }
+        }
+        drop(listing);
+        self.unreferenced(&mut batch, &mut orphans).await?;
+        let mut removed = 0;
+        for key in &orphans {
+            match self.storage.delete(key).await {
+                Ok(()) => removed += 1,
+                Err(e) => tracing::warn!(key, error = %e, "orphan file stays for now"),
+            }
+        }
+        Ok(removed + self.storage.remove_partial_files(cutoff).await?)
+    }
+
+    /// Moves the keys of `batch` that no row refers to into `orphans`.
+    async fn unreferenced(
+        &self,
+        batch: &mut Vec<String>,
+        orphans: &mut Vec<String>,
+    ) -> Result<(), SweepError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let held = {
+            let mut conn = self.db.get().await?;
+            crate::store::media_refs::referenced(&mut conn.conn(), batch).await?
+        };
+        orphans.extend(batch.drain(..).filter(|k| !held.contains(k)));
+        Ok(())
     }
 
     /// Hands a command to the chat's room.

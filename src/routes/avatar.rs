@@ -4,7 +4,7 @@ use actix_multipart::Multipart;
 use actix_web::web::Bytes;
 use actix_web::{web, HttpResponse};
 use chrono::TimeDelta;
-use courier_actors::storage::{key_of, stored};
+use courier_actors::storage::{avatar_key, key_of, stored, AVATAR_KEPT_SIZE};
 use courier_actors::store::users::SetAvatar;
 use serde_json::json;
 
@@ -63,20 +63,22 @@ pub async fn store_avatar(
         .map_err(|e| bad_image(e).with_field("avatar"))?;
     let objects: Vec<(String, Bytes)> = sizes
         .into_iter()
-        .map(|(n, data)| (format!("{base}_{n}.jpg"), Bytes::from(data)))
+        .map(|(n, data)| (avatar_key(base, n), Bytes::from(data)))
         .collect();
     let keys: Vec<String> = objects.iter().map(|(k, _)| k.clone()).collect();
     put_all(state, objects).await?;
-    Ok((stored(&format!("{base}_300.jpg")), keys))
+    Ok((stored(&avatar_key(base, AVATAR_KEPT_SIZE)), keys))
 }
 
 /// Every size of a stored avatar (`store:…_300.jpg`), to remove once it is replaced.
 pub fn avatar_files(avatar: &str) -> Vec<String> {
+    let kept = format!("_{AVATAR_KEPT_SIZE}.jpg");
     key_of(avatar)
-        .map(|k| {
+        .and_then(|k| k.strip_suffix(&kept))
+        .map(|base| {
             images::AVATAR_SIZES
                 .iter()
-                .map(|n| k.replace("_300.jpg", &format!("_{n}.jpg")))
+                .map(|n| avatar_key(base, *n))
                 .collect()
         })
         .unwrap_or_default()
@@ -125,7 +127,7 @@ pub async fn upload(
         }
         let urls: Vec<_> = images::AVATAR_SIZES
             .iter()
-            .map(|n| json!({ "size": n, "url": stored(&format!("{base}_{n}.jpg")) }))
+            .map(|n| json!({ "size": n, "url": stored(&avatar_key(&base, *n)) }))
             .collect();
         Ok(HttpResponse::Ok()
             .json(json!({ "success": true, "avatar_url": avatar_url, "avatar_urls": urls })))

@@ -7,6 +7,7 @@ use chrono::TimeDelta;
 use courier_actors::room::{Reply, RoomCmd};
 use courier_actors::store::chats::{self, Chat, GetOrCreatePrivate, Participant};
 use courier_actors::store::contacts::relations_to;
+use courier_actors::store::former;
 use courier_actors::store::messages::{self, Draft};
 use courier_actors::store::receipts::{status_of, Kind};
 use courier_actors::store::users::{self, User};
@@ -160,14 +161,37 @@ async fn list(
         .filter(|id| *id != user.user_id)
         .collect();
     let relations = relations_to(&mut conn, &others, user.user_id).await?;
+    // Groups the user left show as they were when they left.
+    let left: Vec<i64> = data
+        .chats
+        .iter()
+        .filter(|(_, me)| !me.is_current())
+        .map(|(c, _)| c.id)
+        .collect();
+    let departures = former::of_user(&mut conn, user.user_id, &left).await?;
+    let users = former::users_by_id(&data.members);
+    let frozen: HashMap<i64, (Chat, Vec<(Participant, User)>)> = data
+        .chats
+        .iter()
+        .filter_map(|(chat, _)| {
+            let then = departures.get(&chat.id)?;
+            Some((chat.id, (then.chat(chat), then.members_with(&users))))
+        })
+        .collect();
     let mut by_chat: HashMap<i64, Vec<(&Participant, &User)>> = HashMap::new();
-    for (p, u) in &data.members {
+    for (p, u) in data
+        .members
+        .iter()
+        .filter(|(p, _)| !frozen.contains_key(&p.chat_id))
+        .chain(frozen.values().flat_map(|(_, m)| m))
+    {
         by_chat.entry(p.chat_id).or_default().push((p, u));
     }
     let items: Vec<Value> = data
         .chats
         .iter()
         .map(|(chat, me)| {
+            let chat = frozen.get(&chat.id).map(|(c, _)| c).unwrap_or(chat);
             let members = by_chat.get(&chat.id).map(Vec::as_slice).unwrap_or(&[]);
             let unread = data.unread.get(&chat.id).copied().unwrap_or(0);
             chat_json(
@@ -200,14 +224,21 @@ async fn get(
     let mut conn = state.engine.db.get().await?;
     let mut conn = conn.conn();
     let (chat, me) = access(&mut conn, chat_id, user.user_id).await?;
-    let members = chats::participants(&mut conn, chat_id).await?;
+    let mut members = chats::participants(&mut conn, chat_id).await?;
+    let last_visible = chats::last_visible(&chat, &me);
+    // A group the user left shows as it was when they left.
+    let then = former::of_participant(&mut conn, &me).await?;
+    if let Some(then) = &then {
+        members = then.members_with(&former::users_by_id(&members));
+    }
+    let chat = then.map(|t| t.chat(&chat)).unwrap_or(chat);
     let others: Vec<i64> = members
         .iter()
         .map(|(p, _)| p.user_id)
         .filter(|id| *id != user.user_id)
         .collect();
     let relations = relations_to(&mut conn, &others, user.user_id).await?;
-    let last = match chats::last_visible(&chat, &me) {
+    let last = match last_visible {
         Some(id) => chats::last_messages(&mut conn, user.user_id, &[id])
             .await?
             .pop(),
@@ -311,7 +342,7 @@ async fn history(
     page.truncate(limit as usize);
     page.reverse();
     let members = chats::participants(&mut conn, chat_id).await?;
-    let views = views::build(&mut conn, &members, &page).await?;
+    let views = views::build_for(&mut conn, user.user_id, &members, &page).await?;
     Ok(HttpResponse::Ok().json(json!({
         "messages": views,
         "pagination": {

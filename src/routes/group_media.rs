@@ -4,8 +4,8 @@
 use actix_multipart::Multipart;
 use actix_web::{web, HttpResponse};
 use courier_actors::room::{announce_new_group, GroupCmd, RoomCmd};
-use courier_actors::store::chats;
 use courier_actors::store::groups::CreateGroup;
+use courier_actors::store::{chats, former};
 use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};
@@ -160,8 +160,16 @@ pub async fn update(
         .await
         {
             Ok(done) => {
-                if changed {
-                    if let Some(old) = previous {
+                if let Some(old) = previous.filter(|_| changed) {
+                    // Former members who saw the old photo keep it; once none does (or if
+                    // this cannot be told now), the orphan sweep removes it.
+                    let in_use = match state.engine.db.get().await {
+                        Ok(mut conn) => former::photo_in_use(&mut conn.conn(), &old)
+                            .await
+                            .unwrap_or(true),
+                        Err(_) => true,
+                    };
+                    if !in_use {
                         state
                             .engine
                             .storage

@@ -4,9 +4,9 @@ use std::collections::{HashMap, HashSet};
 
 use actix_web::{guard, web, HttpResponse};
 use courier_actors::room::{announce_new_group, GroupCmd, RoomCmd};
-use courier_actors::store::chats;
 use courier_actors::store::contacts::relations_to;
 use courier_actors::store::groups::{Change, CreateGroup, ADMIN, MEMBER};
+use courier_actors::store::{chats, former};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -184,10 +184,17 @@ async fn get(
     if !chat.is_group() {
         return Err(ApiError::not_found("group"));
     }
-    let members = chats::participants(&mut conn, chat_id).await?;
+    let everyone = chats::participants(&mut conn, chat_id).await?;
+    // A former member sees the group as it was when they left.
+    let then = former::of_participant(&mut conn, &me).await?;
+    let frozen = then
+        .as_ref()
+        .map(|t| t.members_with(&former::users_by_id(&everyone)));
+    let members = frozen.as_deref().unwrap_or(&everyone);
+    let chat = then.map(|t| t.chat(&chat)).unwrap_or(chat);
     let ids: Vec<i64> = members.iter().map(|(p, _)| p.user_id).collect();
     let relations = relations_to(&mut conn, &ids, user.user_id).await?;
-    let creator = members
+    let creator = everyone
         .iter()
         .find(|(_, u)| Some(u.id) == chat.created_by)
         .map(|(_, u)| u);

@@ -9,7 +9,7 @@ use courier_actors::store::messages::{check_text, find_visible, Message, MAX_TEX
 use courier_actors::store::reactions::is_emoji;
 use courier_actors::store::receipts::{times_for_message, Kind};
 use courier_actors::store::views::{self, UserBrief};
-use courier_actors::store::{chats, Conn};
+use courier_actors::store::{chats, former, Conn};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -182,8 +182,19 @@ async fn info(
             "only the sender can see who received a message",
         ));
     }
-    let members = chats::participants(&mut conn, m.chat_id).await?;
-    let times = times_for_message(&mut conn, m.chat_id, m.id).await?;
+    let mut members = chats::participants(&mut conn, m.chat_id).await?;
+    // A sender who left the group sees its members, and their receipts, as they were then.
+    let me = members
+        .iter()
+        .find(|(p, _)| p.user_id == user.user_id)
+        .map(|(p, _)| p.clone());
+    let until = me.as_ref().and_then(|p| p.left_at);
+    if let Some(me) = &me {
+        if let Some(then) = former::of_participant(&mut conn, me).await? {
+            members = then.members_with(&former::users_by_id(&members));
+        }
+    }
+    let times = times_for_message(&mut conn, m.chat_id, m.id, until).await?;
     let recipients: Vec<Value> = members
         .iter()
         .filter(|(p, _)| p.user_id != m.sender_id && p.joined_at <= m.sent_at && p.is_current())

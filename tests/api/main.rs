@@ -4,10 +4,12 @@
 mod abuse;
 mod auth;
 mod binary;
+mod blocks;
 mod calls;
 mod chats;
 mod contacts;
 mod durability;
+mod former_members;
 mod group_consent;
 mod groups;
 mod helpers;

@@ -1,9 +1,10 @@
 //! Media: avatars, signed links, and every refusal an upload can get. Media messages are in
 //! `media/messages.rs`, the same on an S3-compatible store in `media/s3.rs`, group photos in
-//! `media/groups.rs`.
+//! `media/groups.rs`, the sweep of files no row refers to in `media/orphans.rs`.
 
 mod groups;
 mod messages;
+mod orphans;
 mod s3;
 
 use std::io::Cursor;

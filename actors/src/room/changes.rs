@@ -44,6 +44,21 @@ impl ChatRoom {
         }
     }
 
+    /// Answers `reply` with an error unless `user_id` is a current member who may act towards
+    /// the other side (no block between them in a private chat).
+    fn require_unblocked<T>(&self, user_id: i64, reply: Reply<T>) -> Option<Reply<T>> {
+        let reply = self.require_member(user_id, reply)?;
+        match self.across_block(user_id) {
+            None => Some(reply),
+            Some(e) => {
+                let _ = reply.send(Err(e));
+                None
+            }
+        }
+    }
+
+    /// Moves a cursor. Across a block it still moves (the reader's unread count and other
+    /// devices follow it) but only the reader's own devices are told.
     pub(super) fn receipt(
         &mut self,
         user_id: i64,
@@ -90,8 +105,19 @@ impl ChatRoom {
                 });
                 events.push((m.seq, data));
             }
+            let blocked = act.across_block(user_id).is_some();
             for (seq, data) in events {
-                act.publish_to_chat("message-status-updated", Some(seq), data, None);
+                if blocked {
+                    let event = act.engine.event(
+                        "message-status-updated",
+                        chat_channel(chat_id),
+                        Some(seq),
+                        data,
+                    );
+                    act.publish(vec![user_id], event, None);
+                } else {
+                    act.publish_to_chat("message-status-updated", Some(seq), data, None);
+                }
             }
             Ok(out.at)
         });
@@ -105,7 +131,7 @@ impl ChatRoom {
         reply: Reply<Message>,
         ctx: &mut Context<Self>,
     ) {
-        let Some(reply) = self.require_member(user_id, reply) else {
+        let Some(reply) = self.require_unblocked(user_id, reply) else {
             return;
         };
         let op = EditMessage {
@@ -134,6 +160,8 @@ impl ChatRoom {
         reply: Reply<Vec<String>>,
         ctx: &mut Context<Self>,
     ) {
+        // Allowed across a block: taking one's own words back adds nothing the other side
+        // would have to accept.
         let Some(reply) = self.require_member(user_id, reply) else {
             return;
         };
@@ -164,13 +192,13 @@ impl ChatRoom {
         reply: Reply<i64>,
         ctx: &mut Context<Self>,
     ) {
-        let name = match self.member(user_id) {
-            Ok((_, u)) => u.name.clone(),
-            Err(e) => {
-                let _ = reply.send(Err(e));
-                return;
-            }
+        let Some(reply) = self.require_unblocked(user_id, reply) else {
+            return;
         };
+        let name = self
+            .member(user_id)
+            .map(|(_, u)| u.name.clone())
+            .unwrap_or_default();
         let op = React {
             chat_id: self.chat_id,
             message_id,

@@ -133,6 +133,15 @@ impl ChatRoom {
             .collect()
     }
 
+    /// In a private chat, the refusal of anything `user_id` does towards the other side
+    /// while either blocked the other: sends, typing, edits, reactions.
+    fn across_block(&self, user_id: i64) -> Option<RoomError> {
+        match &self.chat {
+            Some(c) if !c.is_group() => self.block_between(user_id),
+            _ => None,
+        }
+    }
+
     /// In a private chat: whether either side blocked the other (as seen from `user_id`).
     fn block_between(&self, user_id: i64) -> Option<RoomError> {
         let other = self.members.keys().copied().find(|id| *id != user_id)?;
@@ -218,10 +227,10 @@ impl ChatRoom {
         ctx: &mut Context<Self>,
     ) {
         let sender = message.sender_id;
-        let refused = self.member(sender).err().or_else(|| match &self.chat {
-            Some(c) if !c.is_group() => self.block_between(sender),
-            _ => None,
-        });
+        let refused = self
+            .member(sender)
+            .err()
+            .or_else(|| self.across_block(sender));
         if let Some(e) = refused {
             let _ = reply.send(Err(e));
             return;

@@ -39,8 +39,7 @@ impl ChatRoom {
         }
         let _ = reply.send(Ok(()));
         // Across a block, typing is not shown (nor does it reveal the block).
-        let private = self.chat.as_ref().is_some_and(|c| !c.is_group());
-        if private && self.block_between(user_id).is_some() {
+        if self.across_block(user_id).is_some() {
             return;
         }
         self.typing_generation += 1;

@@ -4,8 +4,10 @@
 //! local folder `/media/{key}?expires=…&sig=…` (an HMAC over key and expiry) that Courier
 //! checks and serves, for S3 a presigned URL to the store itself.
 
+mod orphans;
 mod presign;
 
+pub use orphans::{avatar_kept_key, avatar_key, Listed, OrphanSweep, AVATAR_KEPT_SIZE};
 pub use presign::S3Signer;
 
 use std::sync::Arc;
@@ -68,6 +70,9 @@ pub enum Backend {
 /// The media store and link signer. Cheap to clone.
 #[derive(Clone)]
 pub struct Storage {
+    /// The folder of a local store (None for S3).
+    local_dir: Option<std::path::PathBuf>,
+    orphan_sweep: Option<OrphanSweep>,
     /// For S3 stores whose links are presigned URLs.
     presigner: Option<Arc<S3Signer>>,
     store: Arc<dyn ObjectStore>,
@@ -155,6 +160,11 @@ impl Storage {
             _ => None,
         };
         Ok(Storage {
+            local_dir: match backend {
+                Backend::Local { dir } => Some(dir.clone()),
+                Backend::S3 { .. } => None,
+            },
+            orphan_sweep: None,
             presigner,
             store,
             signing_key: Arc::new(signing_key),
@@ -162,6 +172,16 @@ impl Storage {
             ttl,
             clock,
         })
+    }
+
+    /// Sweeps orphan objects as `sweep` says (without it, they are never swept).
+    pub fn with_orphan_sweep(mut self, sweep: OrphanSweep) -> Self {
+        self.orphan_sweep = Some(sweep);
+        self
+    }
+
+    pub fn orphan_sweep(&self) -> Option<OrphanSweep> {
+        self.orphan_sweep
     }
 
     /// Stores an object. On S3 its content type (from the key's extension) is stored with it,

@@ -165,11 +165,15 @@ pub async fn list_for_user(
             .await?
     });
     let page: Vec<(Chat, Participant)> = on_conn!(conn, |c| {
+        // A group the user left last changed, for them, when they left.
+        let activity =
+            diesel::dsl::case_when(chat_participants::left_at.is_null(), chats::updated_at)
+                .otherwise(chat_participants::left_at.assume_not_null());
         chats::table
             .inner_join(chat_participants::table)
             .filter(chat_participants::user_id.eq(user_id))
             .filter(chats::deleted_at.is_null())
-            .order((chats::updated_at.desc(), chats::id.desc()))
+            .order((activity.desc(), chats::id.desc()))
             .limit(limit)
             .offset(offset)
             .select((Chat::as_select(), Participant::as_select()))

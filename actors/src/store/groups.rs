@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 pub use invites::{
     find_pending, pending_for, AcceptInvite, DeclineInvite, Invite, Invited, PendingInvite,
 };
-pub use members::{AddMembers, RemoveMember, SetRole};
+pub use members::AddMembers;
 
 use super::chats::{self, Chat, Participant};
 use super::contacts::who_blocked;
@@ -26,6 +26,9 @@ use super::users::User;
 use super::StoreResult;
 use crate::on_conn;
 use crate::writer::{Tx, WriteOp};
+
+mod departure;
+pub use departure::{RemoveMember, SetRole};
 
 pub const ADMIN: &str = "admin";
 pub const MEMBER: &str = "member";
@@ -206,8 +209,10 @@ async fn finish(
 }
 
 /// Adds users as members (or back as members), cursors at the chat's current end. An invite
-/// they had to this group is spent.
+/// they had to this group is spent, and someone back sees the live group again: their
+/// snapshot from leaving goes.
 async fn enroll(tx: &mut Tx<'_>, chat: &Chat, ids: &[i64], role: &str) -> StoreResult<()> {
+    super::former::forget(tx, chat.id, ids).await?;
     let (now, last) = (tx.now, chat.last_message_id.unwrap_or(0));
     let chat_id = chat.id;
     on_conn!(&mut tx.conn, |c| {

@@ -303,6 +303,7 @@ impl WriteOp for EditMessage {
         if m.message_type != "text" {
             return Ok(Err(Refusal::NotText));
         }
+        super::former::keep_replaced_text(tx, &m).await?;
         let (now, seq, content) = (tx.now, tx.next_seq(), self.content.clone());
         Ok(Ok(on_conn!(&mut tx.conn, |c| {
             diesel::update(messages::table.find(m.id))
@@ -352,6 +353,7 @@ impl WriteOp for DeleteForEveryone {
             .flatten()
             .filter_map(|v| crate::storage::key_of(v).map(str::to_string))
             .collect();
+        super::former::forget_texts(tx, m.id).await?;
         let (now, seq) = (tx.now, tx.next_seq());
         let row = on_conn!(&mut tx.conn, |c| {
             diesel::delete(message_reactions::table.filter(message_reactions::message_id.eq(m.id)))

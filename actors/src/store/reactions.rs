@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde::Serialize;
@@ -27,15 +28,17 @@ pub struct ReactionView {
     pub users: Vec<Reactor>,
 }
 
-/// Reactions of many messages, grouped per message and emoji (one query).
+/// Reactions of many messages, grouped per message and emoji (one query). A message listed in
+/// `until` shows only the reactions made by then (for someone who left the chat then).
 pub async fn for_messages(
     conn: &mut Conn<'_>,
     ids: &[i64],
+    until: &HashMap<i64, NaiveDateTime>,
 ) -> StoreResult<HashMap<i64, Vec<ReactionView>>> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows: Vec<(i64, String, i64, String)> = on_conn!(conn, |c| {
+    let rows: Vec<(i64, String, i64, String, NaiveDateTime)> = on_conn!(conn, |c| {
         message_reactions::table
             .inner_join(users::table)
             .filter(message_reactions::message_id.eq_any(ids))
@@ -45,13 +48,17 @@ pub async fn for_messages(
                 message_reactions::emoji,
                 users::id,
                 users::name,
+                message_reactions::created_at,
             ))
             .load(c)
             .await?
     });
     // Emoji keep the order in which they were first used on each message.
     let mut grouped: HashMap<i64, Vec<ReactionView>> = HashMap::new();
-    for (message_id, emoji, user_id, name) in rows {
+    for (message_id, emoji, user_id, name, at) in rows {
+        if until.get(&message_id).is_some_and(|t| at > *t) {
+            continue;
+        }
         let list = grouped.entry(message_id).or_default();
         match list.iter_mut().find(|r| r.emoji == emoji) {
             Some(r) => {

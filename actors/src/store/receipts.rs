@@ -253,6 +253,17 @@ impl ReceiptLog {
         })
     }
 
+    /// Leaves out the moves in `chat` made after `at` (for someone who left it then).
+    pub fn forget_after(&mut self, chat: i64, at: NaiveDateTime) {
+        for (key, moves) in self.moves.iter_mut() {
+            if key.0 == chat {
+                moves.retain(|(_, t)| *t <= at);
+            }
+        }
+        // The earliest move past the page: if it came later, none before `at` did.
+        self.beyond.retain(|key, t| key.0 != chat || *t <= at);
+    }
+
     /// When `user`'s `kind` cursor in `chat` first reached `message_id`.
     pub fn first_at(
         &self,
@@ -330,11 +341,13 @@ pub fn status_of(m: &Message, members: &[&Participant], log: Option<&ReceiptLog>
     }
 }
 
-/// Per recipient, when a message was delivered to and read by them (`GET …/info`).
+/// Per recipient, when a message was delivered to and read by them (`GET …/info`), counting
+/// only cursor moves up to `until` when given (for a sender who left the chat then).
 pub async fn times_for_message(
     conn: &mut Conn<'_>,
     chat_id: i64,
     message_id: i64,
+    until: Option<NaiveDateTime>,
 ) -> StoreResult<HashMap<(i64, Kind), NaiveDateTime>> {
     let rows: Vec<(i64, String, Option<NaiveDateTime>)> = on_conn!(conn, |c| {
         receipt_events::table
@@ -349,8 +362,10 @@ pub async fn times_for_message(
             .load(c)
             .await?
     });
+    // The earliest move: if it came after `until`, none came before.
     Ok(rows
         .into_iter()
         .filter_map(|(u, k, at)| Some(((u, Kind::parse(&k)), at?)))
+        .filter(|(_, at)| until.is_none_or(|t| *at <= t))
         .collect())
 }

@@ -223,6 +223,28 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    former_members (chat_id, user_id) {
+        chat_id -> BigInt,
+        user_id -> BigInt,
+        left_at -> Timestamp,
+        name -> Nullable<Text>,
+        description -> Nullable<Text>,
+        avatar_url -> Nullable<Text>,
+        members -> Text,
+    }
+}
+
+diesel::table! {
+    message_edits (id) {
+        id -> BigInt,
+        message_id -> BigInt,
+        content -> Nullable<Text>,
+        edited_at -> Nullable<Timestamp>,
+        replaced_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(auth_sessions -> users (user_id));
 diesel::joinable!(chat_participants -> chats (chat_id));
 diesel::joinable!(chat_participants -> users (user_id));
@@ -233,6 +255,8 @@ diesel::joinable!(message_reactions -> users (user_id));
 diesel::joinable!(statuses -> users (user_id));
 diesel::joinable!(calls -> chats (chat_id));
 diesel::joinable!(group_invites -> chats (chat_id));
+diesel::joinable!(former_members -> chats (chat_id));
+diesel::joinable!(message_edits -> messages (message_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     counters,
@@ -250,5 +274,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     contacts,
     calls,
     group_invites,
-    reports
+    reports,
+    former_members,
+    message_edits
 );

@@ -11,7 +11,7 @@ use super::schema::{
     chat_participants as cp, counters, message_hides, messages, receipt_events, users,
 };
 use super::users::User;
-use super::views::{build, MessageView};
+use super::views::{build_for, MessageView};
 use super::{Conn, StoreResult};
 use crate::on_conn;
 
@@ -80,9 +80,12 @@ pub async fn since(
             )
             .filter(receipt_events::seq.gt(since))
             .filter(receipt_events::seq.le(upto))
-            .filter(cp::left_at.is_null().or(
-                receipt_events::up_to_message_id.le(cp::last_visible_message_id.assume_not_null()),
-            ))
+            // A former member hears of nothing that happened after they left.
+            .filter(
+                cp::left_at.is_null().or(receipt_events::up_to_message_id
+                    .le(cp::last_visible_message_id.assume_not_null())
+                    .and(receipt_events::at.le(cp::left_at.assume_not_null()))),
+            )
             .order(receipt_events::seq)
             .limit(take)
             .select(ReceiptEvent::as_select())
@@ -130,7 +133,7 @@ pub async fn since(
             .load(c)
             .await?
     });
-    let views = build(conn, &members, &msgs).await?;
+    let views = build_for(conn, user_id, &members, &msgs).await?;
     Ok(SyncPage {
         messages: views,
         receipts,

@@ -7,6 +7,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Serialize;
 
 use super::chats::Participant;
+use super::former::Frozen;
 use super::messages::{by_ids, Message};
 use super::reactions::{for_messages, ReactionView};
 use super::receipts::{status_of, ReceiptLog};
@@ -152,20 +153,57 @@ impl MessageView {
 }
 
 /// Full views (sender, quoted message, reactions, status, receipt times) of messages, in the
-/// order given. `members` holds the participants (with users) of every chat involved. A fixed
-/// number of queries whatever the number of messages or chats.
+/// order given, for a current member of their chats. `members` holds the participants (with
+/// users) of every chat involved. A fixed number of queries whatever the number of messages
+/// or chats.
 pub async fn build(
     conn: &mut Conn<'_>,
+    members: &[(Participant, User)],
+    messages: &[Message],
+) -> StoreResult<Vec<MessageView>> {
+    build_frozen(conn, members, messages, &Frozen::default()).await
+}
+
+/// As [`build`], for `viewer`: in a group they left, messages show as they were when they
+/// left (see [`super::former`]).
+pub async fn build_for(
+    conn: &mut Conn<'_>,
+    viewer: i64,
     members: &[(Participant, User)],
     messages: &[Message],
 ) -> StoreResult<Vec<MessageView>> {
     if messages.is_empty() {
         return Ok(Vec::new());
     }
+    let frozen = Frozen::load(conn, viewer, members).await?;
+    build_frozen(conn, members, messages, &frozen).await
+}
+
+async fn build_frozen(
+    conn: &mut Conn<'_>,
+    members: &[(Participant, User)],
+    messages: &[Message],
+    frozen: &Frozen,
+) -> StoreResult<Vec<MessageView>> {
+    if messages.is_empty() {
+        return Ok(Vec::new());
+    }
     let users: HashMap<i64, &User> = members.iter().map(|(_, u)| (u.id, u)).collect();
+    // In a chat the viewer left, receipts count the members as they were then.
+    let then: HashMap<i64, Vec<Participant>> = messages
+        .iter()
+        .filter_map(|m| frozen.get(m.chat_id))
+        .map(|d| (d.chat_id, d.participants()))
+        .collect();
     let mut by_chat: HashMap<i64, Vec<&Participant>> = HashMap::new();
-    for (p, _) in members {
+    for (p, _) in members
+        .iter()
+        .filter(|(p, _)| !then.contains_key(&p.chat_id))
+    {
         by_chat.entry(p.chat_id).or_default().push(p);
+    }
+    for (chat, parts) in &then {
+        by_chat.insert(*chat, parts.iter().collect());
     }
     let reply_ids: Vec<i64> = messages
         .iter()
@@ -177,13 +215,23 @@ pub async fn build(
         .map(|m| (m.id, m))
         .collect();
     let ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
-    let mut reactions = for_messages(conn, &ids).await?;
+    let until: HashMap<i64, NaiveDateTime> = messages
+        .iter()
+        .filter_map(|m| Some((m.id, frozen.cutoff(m.chat_id)?)))
+        .collect();
+    let mut reactions = for_messages(conn, &ids, &until).await?;
+    let texts = frozen.texts(conn, messages).await?;
     let chat_ids: Vec<i64> = by_chat.keys().copied().collect();
     let (lo, hi) = (
         ids.iter().copied().min().unwrap_or(0),
         ids.iter().copied().max().unwrap_or(0),
     );
-    let log = ReceiptLog::load(conn, &chat_ids, lo, hi).await?;
+    let mut log = ReceiptLog::load(conn, &chat_ids, lo, hi).await?;
+    for chat in then.keys() {
+        if let Some(left) = frozen.cutoff(*chat) {
+            log.forget_after(*chat, left);
+        }
+    }
     let none = Vec::new();
     Ok(messages
         .iter()
@@ -200,6 +248,12 @@ pub async fn build(
             v.delivered_at = utc(s.delivered_at);
             v.read_at = utc(s.read_at);
             v.reactions = reactions.remove(&m.id).unwrap_or_default();
+            if let Some((content, edited_at)) = texts.get(&m.id) {
+                if !v.is_deleted {
+                    v.content = content.clone();
+                    v.edited_at = utc(*edited_at);
+                }
+            }
             v
         })
         .collect())
