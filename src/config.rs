@@ -38,6 +38,16 @@ pub struct ServerSettings {
     pub workers: usize,
     /// Seconds to let in-flight requests finish on SIGINT/SIGTERM.
     pub shutdown_timeout_secs: u64,
+    /// A request's headers must arrive within this many milliseconds of the connection (else
+    /// 408 and the connection is closed).
+    pub header_timeout_ms: u64,
+    /// A JSON body must arrive within this many milliseconds of its headers (else 408).
+    pub body_timeout_ms: u64,
+    /// An API request (not an upload, not the WebSocket) must be answered within this many
+    /// milliseconds (else 503 `unavailable`).
+    pub request_timeout_ms: u64,
+    /// Seconds an idle keep-alive connection stays open (0: one request per connection).
+    pub keep_alive_secs: u64,
 }
 
 impl Default for ServerSettings {
@@ -49,6 +59,10 @@ impl Default for ServerSettings {
             trust_forwarded_for: false,
             workers: 0,
             shutdown_timeout_secs: 10,
+            header_timeout_ms: 5_000,
+            body_timeout_ms: 10_000,
+            request_timeout_ms: 20_000,
+            keep_alive_secs: 5,
         }
     }
 }
@@ -243,6 +257,8 @@ pub struct MediaSettings {
     pub max_document_bytes: usize,
     /// Uploads a user may make per minute.
     pub uploads_per_minute: u32,
+    /// An upload's whole body must arrive within this many milliseconds (else 408).
+    pub upload_timeout_ms: u64,
 }
 
 impl Default for MediaSettings {
@@ -264,6 +280,7 @@ impl Default for MediaSettings {
             max_audio_bytes: 50 * 1024 * 1024,
             max_document_bytes: 20 * 1024 * 1024,
             uploads_per_minute: 10,
+            upload_timeout_ms: 300_000,
         }
     }
 }
@@ -457,6 +474,26 @@ impl Settings {
         if r.outbound_queue == 0 || r.max_frame_bytes < 1024 {
             return fail("realtime.outbound_queue must be positive and realtime.max_frame_bytes at least 1024");
         }
+        self.validate_deadlines()
+    }
+
+    /// Deadlines: none may be off, and each must leave room for the ones it contains.
+    fn validate_deadlines(&self) -> Result<(), ConfigError> {
+        let fail = |m: &str| Err(ConfigError(m.to_string()));
+        let s = &self.server;
+        let within = |ms: u64| (100..=3_600_000).contains(&ms);
+        if !within(s.header_timeout_ms) || !within(s.body_timeout_ms) {
+            return fail("server.header_timeout_ms and server.body_timeout_ms must be between 100 and 3600000");
+        }
+        if !within(self.media.upload_timeout_ms) {
+            return fail("media.upload_timeout_ms must be between 100 and 3600000");
+        }
+        if s.request_timeout_ms <= s.body_timeout_ms {
+            return fail("server.request_timeout_ms must be longer than server.body_timeout_ms");
+        }
+        if s.keep_alive_secs > 3600 {
+            return fail("server.keep_alive_secs must be at most 3600");
+        }
         Ok(())
     }
 }
@@ -485,6 +522,20 @@ mod tests {
         assert_eq!(s.server.bind, "127.0.0.1:9000");
         assert_eq!(s.auth.otp_ttl_secs, 60);
         assert_eq!(s.database.url, "sqlite://data/courier.db");
+    }
+
+    #[test]
+    fn refuses_deadlines_that_are_off_or_do_not_fit() {
+        for (key, value) in [
+            ("COURIER__SERVER__BODY_TIMEOUT_MS", "0"),
+            ("COURIER__SERVER__HEADER_TIMEOUT_MS", "10"),
+            ("COURIER__MEDIA__UPLOAD_TIMEOUT_MS", "0"),
+            ("COURIER__SERVER__REQUEST_TIMEOUT_MS", "5000"),
+            ("COURIER__SERVER__KEEP_ALIVE_SECS", "86400"),
+        ] {
+            let err = Settings::load_from(None, env(&[(key, value)])).unwrap_err();
+            assert!(err.0.contains("timeout") || err.0.contains("keep_alive"), "{key}: {err}");
+        }
     }
 
     #[test]

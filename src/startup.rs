@@ -5,6 +5,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
+use actix_web::http::KeepAlive;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use anyhow::Context as _;
 use courier_actors::storage::Storage;
@@ -13,6 +14,7 @@ use courier_actors::store::{self, users::ResetPresence, Db};
 use courier_actors::{Clock, Engine};
 
 use crate::config::Settings;
+use crate::deadline;
 use crate::error::ApiError;
 use crate::routes;
 use crate::secrets::Secrets;
@@ -90,7 +92,13 @@ impl Application {
                 .route("/ws", web::get().to(ws::connect))
                 .configure(routes::media::routes)
                 .wrap(actix_web::middleware::from_fn(routes::media::sign_links))
+                .wrap(actix_web::middleware::from_fn(deadline::request_deadline))
                 .default_service(web::to(no_route))
+        })
+        .client_request_timeout(Duration::from_millis(settings.server.header_timeout_ms))
+        .keep_alive(match settings.server.keep_alive_secs {
+            0 => KeepAlive::Disabled,
+            secs => KeepAlive::Timeout(Duration::from_secs(secs)),
         })
         .listen(listener)?
         .shutdown_timeout(settings.server.shutdown_timeout_secs)

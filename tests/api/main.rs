@@ -9,6 +9,7 @@ mod contacts;
 mod durability;
 mod groups;
 mod helpers;
+mod hostile;
 mod media;
 mod realtime;
 mod status;

@@ -1,0 +1,127 @@
+//! Deadlines on what a client sends (headers, JSON bodies, uploads), against the in-process
+//! server.
+
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncWriteExt;
+
+use super::{connect_from, health_on, read_to_close, socket_addr};
+use crate::helpers::{phone, spawn_app_with};
+use crate::media::{picture, stored_files};
+
+/// Headers of a POST whose body never comes in full.
+fn slow_post(path: &str, content_type: &str, length: usize, token: Option<&str>) -> String {
+    let auth = token
+        .map(|t| format!("authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    format!(
+        "POST {path} HTTP/1.1\r\nhost: courier\r\ncontent-type: {content_type}\r\n\
+         content-length: {length}\r\n{auth}\r\n"
+    )
+}
+
+#[actix_web::test]
+async fn a_json_body_that_trickles_in_gets_408_and_the_connection_closes() {
+    let app = spawn_app_with(|s| s.server.body_timeout_ms = 300).await;
+    let mut stream = connect_from("127.0.0.1", socket_addr(&app.address))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    stream
+        .write_all(slow_post("/api/auth/send-otp", "application/json", 1000, None).as_bytes())
+        .await
+        .unwrap();
+    stream.write_all(b"{").await.unwrap();
+    let answer = read_to_close(&mut stream, Duration::from_secs(3))
+        .await
+        .expect("answered and closed within the deadline");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        answer.contains(r#""code":"request_timeout""#) && answer.contains(r#""success":false"#),
+        "{answer}"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    // Nothing was done with it: no code is pending for any phone, so even the right one fails.
+    let r = app
+        .post(
+            "/api/auth/verify-otp",
+            None,
+            serde_json::json!({"phone_number": phone(1), "otp": crate::helpers::OTP}),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+}
+
+#[actix_web::test]
+async fn an_upload_that_stalls_gets_408_and_stores_nothing() {
+    let app = spawn_app_with(|s| s.media.upload_timeout_ms = 400).await;
+    let ana = app.signup(&phone(1), "Ana").await;
+    let before = stored_files(&app);
+    let png = picture(64, 64, image::ImageFormat::Png);
+    let head =
+        "--b0undary\r\ncontent-disposition: form-data; name=\"avatar\"; filename=\"a.png\"\r\n\
+                content-type: image/png\r\n\r\n";
+    let mut stream = connect_from("127.0.0.1", socket_addr(&app.address))
+        .await
+        .unwrap();
+    let post = slow_post(
+        "/api/user/avatar",
+        "multipart/form-data; boundary=b0undary",
+        head.len() + png.len() + 100,
+        Some(&ana.token),
+    );
+    stream.write_all(post.as_bytes()).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // Most of the file, then nothing more.
+    stream.write_all(&png[..png.len() - 10]).await.unwrap();
+    let answer = read_to_close(&mut stream, Duration::from_secs(3))
+        .await
+        .expect("answered and closed within the deadline");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains(r#""code":"request_timeout""#), "{answer}");
+    let me = app.get("/api/user/profile", &ana.token).await;
+    assert!(me.body["avatar_url"].is_null(), "{:?}", me.body);
+    assert_eq!(stored_files(&app), before, "no file was stored");
+}
+
+#[actix_web::test]
+async fn silent_and_idle_connections_are_closed_on_their_deadlines() {
+    let app = spawn_app_with(|s| {
+        s.server.header_timeout_ms = 1000;
+        s.server.keep_alive_secs = 1;
+    })
+    .await;
+    let addr = socket_addr(&app.address);
+    // Connected, and then not a byte: closed once the head deadline passes.
+    let mut silent = connect_from("127.0.0.1", addr).await.unwrap();
+    assert!(
+        read_to_close(&mut silent, Duration::from_secs(4))
+            .await
+            .is_some(),
+        "a silent connection is closed"
+    );
+    // Half a request head, never finished.
+    let mut slow = connect_from("127.0.0.1", addr).await.unwrap();
+    slow.write_all(b"GET /api/health HTTP/1.1\r\nhost: cou")
+        .await
+        .unwrap();
+    let answer = read_to_close(&mut slow, Duration::from_secs(4))
+        .await
+        .expect("a slow head is cut off");
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
+    // One request, then idle: closed after the keep-alive time.
+    let mut idle = connect_from("127.0.0.1", addr).await.unwrap();
+    assert_eq!(
+        health_on(&mut idle).await.as_deref(),
+        Some("HTTP/1.1 200 OK")
+    );
+    assert!(
+        read_to_close(&mut idle, Duration::from_secs(4))
+            .await
+            .is_some(),
+        "an idle keep-alive connection is closed"
+    );
+}
