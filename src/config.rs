@@ -48,6 +48,9 @@ pub struct ServerSettings {
     pub request_timeout_ms: u64,
     /// Seconds an idle keep-alive connection stays open (0: one request per connection).
     pub keep_alive_secs: u64,
+    /// Concurrent connections (HTTP and WebSocket) one client address may hold; more are
+    /// answered 429 `too_many_connections` and closed. 0: no cap.
+    pub max_connections_per_ip: usize,
 }
 
 impl Default for ServerSettings {
@@ -63,6 +66,7 @@ impl Default for ServerSettings {
             body_timeout_ms: 10_000,
             request_timeout_ms: 20_000,
             keep_alive_secs: 5,
+            max_connections_per_ip: 256,
         }
     }
 }
@@ -534,7 +538,10 @@ mod tests {
             ("COURIER__SERVER__KEEP_ALIVE_SECS", "86400"),
         ] {
             let err = Settings::load_from(None, env(&[(key, value)])).unwrap_err();
-            assert!(err.0.contains("timeout") || err.0.contains("keep_alive"), "{key}: {err}");
+            assert!(
+                err.0.contains("timeout") || err.0.contains("keep_alive"),
+                "{key}: {err}"
+            );
         }
     }
 

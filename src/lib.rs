@@ -2,6 +2,7 @@
 //! WebSocket endpoint, authentication. The engine lives in the `courier-actors` crate.
 
 pub mod config;
+pub mod connections;
 pub mod deadline;
 pub mod error;
 pub mod extract;

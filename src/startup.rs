@@ -14,6 +14,7 @@ use courier_actors::store::{self, users::ResetPresence, Db};
 use courier_actors::{Clock, Engine};
 
 use crate::config::Settings;
+use crate::connections::{self, ConnLimiter};
 use crate::deadline;
 use crate::error::ApiError;
 use crate::routes;
@@ -63,6 +64,7 @@ impl Application {
             tracing::info!(count = closed, "closed calls left live by the previous run");
         }
 
+        let limiter = ConnLimiter::new(settings.server.max_connections_per_ip);
         let listener = TcpListener::bind(&settings.server.bind)
             .with_context(|| format!("cannot listen on {}", settings.server.bind))?;
         let port = listener.local_addr()?.port();
@@ -93,8 +95,10 @@ impl Application {
                 .configure(routes::media::routes)
                 .wrap(actix_web::middleware::from_fn(routes::media::sign_links))
                 .wrap(actix_web::middleware::from_fn(deadline::request_deadline))
+                .wrap(actix_web::middleware::from_fn(connections::refuse_over_cap))
                 .default_service(web::to(no_route))
         })
+        .on_connect(limiter.on_connect())
         .client_request_timeout(Duration::from_millis(settings.server.header_timeout_ms))
         .keep_alive(match settings.server.keep_alive_secs {
             0 => KeepAlive::Disabled,

@@ -1,4 +1,5 @@
-//! Hostile clients must not stall the server: bodies and headers have deadlines. Raw sockets here, since well-behaved HTTP clients
+//! Hostile clients must not stall the server: bodies and headers have deadlines, and
+//! connections are capped per address. Raw sockets here, since well-behaved HTTP clients
 //! cannot misbehave on purpose.
 
 mod http;

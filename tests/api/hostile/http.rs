@@ -1,5 +1,5 @@
-//! Deadlines on what a client sends (headers, JSON bodies, uploads), against the in-process
-//! server.
+//! Deadlines on what a client sends (headers, JSON bodies, uploads) and the per-address cap on
+//! connections, against the in-process server.
 
 use std::time::{Duration, Instant};
 
@@ -124,4 +124,60 @@ async fn silent_and_idle_connections_are_closed_on_their_deadlines() {
             .is_some(),
         "an idle keep-alive connection is closed"
     );
+}
+
+#[actix_web::test]
+async fn connections_over_the_per_address_cap_are_refused_at_once() {
+    let app = spawn_app_with(|s| {
+        s.server.max_connections_per_ip = 4;
+        s.server.keep_alive_secs = 60;
+    })
+    .await;
+    let addr = socket_addr(&app.address);
+    // Four connections from 127.0.0.2, each proven admitted by an answer, then each left
+    // holding a POST whose body never arrives (the slow-body attack).
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let mut c = connect_from("127.0.0.2", addr).await.unwrap();
+        assert_eq!(health_on(&mut c).await.as_deref(), Some("HTTP/1.1 200 OK"));
+        c.write_all(slow_post("/api/auth/send-otp", "application/json", 1000, None).as_bytes())
+            .await
+            .unwrap();
+        c.write_all(b"{").await.unwrap();
+        held.push(c);
+    }
+    // A fifth from that address, HTTP or WebSocket: 429, then closed.
+    for request in [
+        "GET /api/health HTTP/1.1\r\nhost: courier\r\n\r\n",
+        "GET /ws HTTP/1.1\r\nhost: courier\r\nupgrade: websocket\r\nconnection: upgrade\r\n\
+         sec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+    ] {
+        let mut extra = connect_from("127.0.0.2", addr).await.unwrap();
+        let _ = extra.write_all(request.as_bytes()).await;
+        let answer = read_to_close(&mut extra, Duration::from_secs(2))
+            .await
+            .expect("refused and closed at once");
+        assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
+        assert!(
+            answer.contains(r#""code":"too_many_connections""#),
+            "{answer}"
+        );
+    }
+    // Everyone else is served meanwhile.
+    let r = app
+        .request(reqwest::Method::GET, "/api/health", None, None)
+        .await;
+    assert_eq!(r.status, 200);
+
+    // When the address lets go, it may connect again.
+    drop(held);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut again = connect_from("127.0.0.2", addr).await.unwrap();
+        match health_on(&mut again).await.as_deref() {
+            Some("HTTP/1.1 200 OK") => break,
+            other => assert!(Instant::now() < deadline, "still refused: {other:?}"),
+        }
+        tokio::task::yield_now().await;
+    }
 }
