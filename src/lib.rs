@@ -6,6 +6,7 @@ pub mod connections;
 pub mod deadline;
 pub mod error;
 pub mod extract;
+pub mod fdlimit;
 pub mod media;
 pub mod routes;
 pub mod secrets;

@@ -1,7 +1,8 @@
-//! Hostile clients must not stall the server: bodies and headers have deadlines, and
-//! connections are capped per address. Raw sockets here, since well-behaved HTTP clients
+//! Hostile clients must not stall the server: bodies and headers have deadlines, connections
+//! are capped per address, and the open-file limit is never exhausted by sockets. Raw sockets here, since well-behaved HTTP clients
 //! cannot misbehave on purpose.
 
+mod fds;
 mod http;
 
 use std::net::SocketAddr;
