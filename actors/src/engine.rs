@@ -14,7 +14,7 @@ use crate::registry::{EndAuthSession, MembershipChanged, Registry, Shutdown, ToR
 use crate::room::RoomCmd;
 use crate::storage::Storage;
 use crate::store::{Db, StoreError, StoreResult};
-use crate::writer::{Drain, Submit, Write, WriteOp, Writer};
+use crate::writer::{Drain, Probe, Submit, Write, WriteOp, Writer};
 
 /// Realtime limits and timings (from the `[realtime]` and `[limits]` configuration).
 #[derive(Debug, Clone)]
@@ -125,6 +125,15 @@ impl Engine {
     pub async fn write<O: WriteOp>(&self, op: O) -> StoreResult<O::Output> {
         self.writer
             .send(Write(op))
+            .await
+            .map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Answers once the writer has taken its locks in a transaction (nothing is written):
+    /// writes are not stuck. Health checks call it.
+    pub async fn check_writer(&self) -> StoreResult<()> {
+        self.writer
+            .send(Probe)
             .await
             .map_err(|_| StoreError::WriterGone)?
     }
