@@ -78,6 +78,9 @@ pub struct DatabaseSettings {
     pub url: String,
     /// Connections in the read pool (the writer uses one of them per commit).
     pub pool_size: usize,
+    /// Longest wait for the database, in milliseconds: a connection, a statement, a write
+    /// batch. Past it the answer is 503 `unavailable`.
+    pub timeout_ms: u64,
 }
 
 impl Default for DatabaseSettings {
@@ -85,6 +88,7 @@ impl Default for DatabaseSettings {
         DatabaseSettings {
             url: "sqlite://data/courier.db".into(),
             pool_size: 8,
+            timeout_ms: 2_000,
         }
     }
 }
@@ -489,11 +493,13 @@ impl Settings {
         if !within(s.header_timeout_ms) || !within(s.body_timeout_ms) {
             return fail("server.header_timeout_ms and server.body_timeout_ms must be between 100 and 3600000");
         }
-        if !within(self.media.upload_timeout_ms) {
-            return fail("media.upload_timeout_ms must be between 100 and 3600000");
+        if !within(self.database.timeout_ms) || !within(self.media.upload_timeout_ms) {
+            return fail(
+                "database.timeout_ms and media.upload_timeout_ms must be between 100 and 3600000",
+            );
         }
-        if s.request_timeout_ms <= s.body_timeout_ms {
-            return fail("server.request_timeout_ms must be longer than server.body_timeout_ms");
+        if s.request_timeout_ms <= s.body_timeout_ms.max(self.database.timeout_ms) {
+            return fail("server.request_timeout_ms must be longer than server.body_timeout_ms and database.timeout_ms");
         }
         if s.keep_alive_secs > 3600 {
             return fail("server.keep_alive_secs must be at most 3600");
@@ -534,6 +540,7 @@ mod tests {
             ("COURIER__SERVER__BODY_TIMEOUT_MS", "0"),
             ("COURIER__SERVER__HEADER_TIMEOUT_MS", "10"),
             ("COURIER__MEDIA__UPLOAD_TIMEOUT_MS", "0"),
+            ("COURIER__DATABASE__TIMEOUT_MS", "50"),
             ("COURIER__SERVER__REQUEST_TIMEOUT_MS", "5000"),
             ("COURIER__SERVER__KEEP_ALIVE_SECS", "86400"),
         ] {

@@ -155,7 +155,7 @@ impl ResponseError for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Pool(_) | StoreError::WriterGone => {
+            e if e.is_unavailable() => {
                 tracing::error!(cause = %e, "storage unavailable");
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,

@@ -48,7 +48,8 @@ impl Application {
         if ran > 0 {
             tracing::info!(count = ran, "applied migrations");
         }
-        let db = Db::connect(&settings.database.url, settings.database.pool_size).await?;
+        let timeout = Duration::from_millis(settings.database.timeout_ms);
+        let db = Db::open(&settings.database.url, settings.database.pool_size, timeout).await?;
         let secrets = Secrets::load(
             data_dir,
             &settings.auth.jwt_secret,
@@ -56,7 +57,7 @@ impl Application {
         )?;
         let sms = sms::from_settings(&settings.sms)?;
         // Two connections for the writer: one in use, one ready after a failure.
-        let write_db = Db::connect(&settings.database.url, 2).await?;
+        let write_db = Db::open(&settings.database.url, 2, timeout).await?;
         let storage = open_storage(&settings, &secrets, clock.clone()).await?;
         let engine = Engine::start(db, write_db, clock.clone(), settings.realtime(), storage);
         // No socket survives a restart: nobody is online until they reconnect.

@@ -1,9 +1,11 @@
 //! Hostile clients must not stall the server: bodies and headers have deadlines, connections
-//! are capped per address, and the open-file limit is never exhausted by sockets. Raw sockets here, since well-behaved HTTP clients
+//! are capped per address, the open-file limit is never exhausted by sockets, and a stalled
+//! database answers 503 in bounded time. Raw sockets here, since well-behaved HTTP clients
 //! cannot misbehave on purpose.
 
 mod fds;
 mod http;
+mod storage;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
