@@ -181,3 +181,44 @@ async fn connections_over_the_per_address_cap_are_refused_at_once() {
         tokio::task::yield_now().await;
     }
 }
+
+#[actix_web::test]
+async fn an_api_request_is_answered_by_its_deadline_when_what_it_waits_for_stalls() {
+    // An SMS provider that accepts connections and never answers.
+    let stalled = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", stalled.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = stalled.accept().await {
+            open.push(socket);
+        }
+    });
+    let app = spawn_app_with(move |s| {
+        s.server.body_timeout_ms = 200;
+        s.database.timeout_ms = 200;
+        s.server.request_timeout_ms = 500;
+        s.sms.provider = "twilio".into();
+        s.sms.twilio_account_sid = "AC0123456789".into();
+        s.sms.twilio_auth_token = "secret-token".into();
+        s.sms.twilio_from = "+15005550006".into();
+        s.sms.twilio_api_base = base;
+        s.auth.fixed_otp = String::new();
+        s.auth.jwt_secret = "a-test-secret-that-is-long-enough-000".into();
+        s.auth.phone_hash_key = "a-test-phone-key".into();
+    })
+    .await;
+    let started = Instant::now();
+    let res = app
+        .client
+        .post(format!("{}/api/auth/send-otp", app.address))
+        .json(&serde_json::json!({"phone_number": phone(1)}))
+        .timeout(Duration::from_secs(3))
+        .send()
+        .await
+        .expect("answered before the client gives up");
+    assert_eq!(res.status(), 503);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unavailable", "{body}");
+    assert!(started.elapsed() >= Duration::from_millis(500));
+    held.abort();
+}
