@@ -101,6 +101,9 @@ impl Application {
                 .route("/ws", web::get().to(ws::connect))
                 .configure(routes::media::routes)
                 .wrap(actix_web::middleware::from_fn(routes::media::sign_links))
+                .wrap(actix_web::middleware::from_fn(
+                    deadline::close_on_unread_body,
+                ))
                 .wrap(actix_web::middleware::from_fn(deadline::request_deadline))
                 .wrap(actix_web::middleware::from_fn(connections::refuse_over_cap))
                 .default_service(web::to(no_route))

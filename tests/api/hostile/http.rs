@@ -41,6 +41,21 @@ async fn a_json_body_that_trickles_in_gets_408_and_the_connection_closes() {
         "{answer}"
     );
     assert!(started.elapsed() >= Duration::from_millis(300));
+    // The same with a chunked body that stops in the middle of a chunk.
+    let mut chunked = connect_from("127.0.0.1", socket_addr(&app.address))
+        .await
+        .unwrap();
+    chunked
+        .write_all(
+            b"POST /api/auth/send-otp HTTP/1.1\r\nhost: courier\r\n\
+              content-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n40\r\n{\"ph",
+        )
+        .await
+        .unwrap();
+    let answer = read_to_close(&mut chunked, Duration::from_secs(3))
+        .await
+        .expect("answered and closed within the deadline");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     // Nothing was done with it: no code is pending for any phone, so even the right one fails.
     let r = app
         .post(
@@ -112,6 +127,20 @@ async fn silent_and_idle_connections_are_closed_on_their_deadlines() {
         answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
         "{answer}"
     );
+    // A chunked body the route does not read, never finished: answered, then closed (not
+    // read on for as long as the client cares to trickle).
+    let mut unread = connect_from("127.0.0.1", addr).await.unwrap();
+    unread
+        .write_all(
+            b"POST /api/auth/logout HTTP/1.1\r\nhost: courier\r\n\
+              transfer-encoding: chunked\r\n\r\n400\r\nnever ends",
+        )
+        .await
+        .unwrap();
+    let answer = read_to_close(&mut unread, Duration::from_secs(4))
+        .await
+        .expect("closed after the answer");
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
     // One request, then idle: closed after the keep-alive time.
     let mut idle = connect_from("127.0.0.1", addr).await.unwrap();
     assert_eq!(
