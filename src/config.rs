@@ -38,18 +38,15 @@ pub struct ServerSettings {
     pub workers: usize,
     /// Seconds to let in-flight requests finish on SIGINT/SIGTERM.
     pub shutdown_timeout_secs: u64,
-    /// A request's headers must arrive within this many milliseconds of the connection (else
-    /// 408 and the connection is closed).
+    /// Headers must arrive within this many ms of the connection (else 408, closed).
     pub header_timeout_ms: u64,
-    /// A JSON body must arrive within this many milliseconds of its headers (else 408).
+    /// A JSON body must arrive within this many ms of its headers (else 408).
     pub body_timeout_ms: u64,
-    /// An API request (not an upload, not the WebSocket) must be answered within this many
-    /// milliseconds (else 503 `unavailable`).
+    /// An API request (not an upload, not `/ws`) is answered within this many ms (else 503).
     pub request_timeout_ms: u64,
     /// Seconds an idle keep-alive connection stays open (0: one request per connection).
     pub keep_alive_secs: u64,
-    /// Concurrent connections (HTTP and WebSocket) one client address may hold; more are
-    /// answered 429 `too_many_connections` and closed. 0: no cap.
+    /// Connections (HTTP and WebSocket) one client address may hold (else 429); 0: no cap.
     pub max_connections_per_ip: usize,
 }
 
@@ -78,8 +75,7 @@ pub struct DatabaseSettings {
     pub url: String,
     /// Connections in the read pool (the writer uses one of them per commit).
     pub pool_size: usize,
-    /// Longest wait for the database, in milliseconds: a connection, a statement, a write
-    /// batch. Past it the answer is 503 `unavailable`.
+    /// Longest wait for the database in ms (connection, statement, write batch; else 503).
     pub timeout_ms: u64,
 }
 
@@ -487,22 +483,19 @@ impl Settings {
 
     /// Deadlines: none may be off, and each must leave room for the ones it contains.
     fn validate_deadlines(&self) -> Result<(), ConfigError> {
-        let fail = |m: &str| Err(ConfigError(m.to_string()));
-        let s = &self.server;
-        let within = |ms: u64| (100..=3_600_000).contains(&ms);
-        if !within(s.header_timeout_ms) || !within(s.body_timeout_ms) {
-            return fail("server.header_timeout_ms and server.body_timeout_ms must be between 100 and 3600000");
+        let (s, db, media) = (&self.server, &self.database, &self.media);
+        let all = [
+            s.header_timeout_ms,
+            s.body_timeout_ms,
+            db.timeout_ms,
+            media.upload_timeout_ms,
+        ];
+        if !all.iter().all(|ms| (100..=3_600_000).contains(ms)) {
+            return Err(ConfigError("server.header_timeout_ms, server.body_timeout_ms, database.timeout_ms and media.upload_timeout_ms must be between 100 and 3600000".into()));
         }
-        if !within(self.database.timeout_ms) || !within(self.media.upload_timeout_ms) {
-            return fail(
-                "database.timeout_ms and media.upload_timeout_ms must be between 100 and 3600000",
-            );
-        }
-        if s.request_timeout_ms <= s.body_timeout_ms.max(self.database.timeout_ms) {
-            return fail("server.request_timeout_ms must be longer than server.body_timeout_ms and database.timeout_ms");
-        }
-        if s.keep_alive_secs > 3600 {
-            return fail("server.keep_alive_secs must be at most 3600");
+        if s.request_timeout_ms <= s.body_timeout_ms.max(db.timeout_ms) || s.keep_alive_secs > 3600
+        {
+            return Err(ConfigError("server.request_timeout_ms must be longer than server.body_timeout_ms and database.timeout_ms, and server.keep_alive_secs at most 3600".into()));
         }
         Ok(())
     }
@@ -532,24 +525,6 @@ mod tests {
         assert_eq!(s.server.bind, "127.0.0.1:9000");
         assert_eq!(s.auth.otp_ttl_secs, 60);
         assert_eq!(s.database.url, "sqlite://data/courier.db");
-    }
-
-    #[test]
-    fn refuses_deadlines_that_are_off_or_do_not_fit() {
-        for (key, value) in [
-            ("COURIER__SERVER__BODY_TIMEOUT_MS", "0"),
-            ("COURIER__SERVER__HEADER_TIMEOUT_MS", "10"),
-            ("COURIER__MEDIA__UPLOAD_TIMEOUT_MS", "0"),
-            ("COURIER__DATABASE__TIMEOUT_MS", "50"),
-            ("COURIER__SERVER__REQUEST_TIMEOUT_MS", "5000"),
-            ("COURIER__SERVER__KEEP_ALIVE_SECS", "86400"),
-        ] {
-            let err = Settings::load_from(None, env(&[(key, value)])).unwrap_err();
-            assert!(
-                err.0.contains("timeout") || err.0.contains("keep_alive"),
-                "{key}: {err}"
-            );
-        }
     }
 
     #[test]

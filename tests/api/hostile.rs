@@ -81,3 +81,22 @@ pub async fn health_on(stream: &mut TcpStream) -> Option<String> {
     let answer = read_answer(stream, Duration::from_secs(5)).await?;
     answer.lines().next().map(str::to_string)
 }
+
+#[test]
+fn deadlines_that_are_off_or_do_not_fit_are_refused() {
+    for (key, value) in [
+        ("COURIER__SERVER__BODY_TIMEOUT_MS", "0"),
+        ("COURIER__SERVER__HEADER_TIMEOUT_MS", "10"),
+        ("COURIER__MEDIA__UPLOAD_TIMEOUT_MS", "0"),
+        ("COURIER__DATABASE__TIMEOUT_MS", "50"),
+        ("COURIER__SERVER__REQUEST_TIMEOUT_MS", "5000"),
+        ("COURIER__SERVER__KEEP_ALIVE_SECS", "86400"),
+    ] {
+        let env = [(key.to_string(), value.to_string())].into_iter().collect();
+        let err = courier::Settings::load_from(None, env).unwrap_err();
+        assert!(
+            err.0.contains(&key[10..].to_lowercase().replace("__", ".")),
+            "{key}: {err}"
+        );
+    }
+}
