@@ -1,6 +1,7 @@
 //! Deadlines on what a client controls: a body must arrive in time (408 `request_timeout`,
-//! nothing stored), and an API request must be answered in time (503 `unavailable`), so a slow
-//! or silent client, or a stalled database, never holds a connection without bound.
+//! nothing stored), a body left unread is not read on after the answer, and an API request must
+//! be answered in time (503 `unavailable`), so a slow or silent client, or a stalled database,
+//! never holds a connection without bound.
 
 use std::cell::RefCell;
 use std::future::Future;
