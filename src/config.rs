@@ -38,6 +38,16 @@ pub struct ServerSettings {
     pub workers: usize,
     /// Seconds to let in-flight requests finish on SIGINT/SIGTERM.
     pub shutdown_timeout_secs: u64,
+    /// Headers must arrive within this many ms of the connection (else 408, closed).
+    pub header_timeout_ms: u64,
+    /// A JSON body must arrive within this many ms of its headers (else 408).
+    pub body_timeout_ms: u64,
+    /// An API request (not an upload, not `/ws`) is answered within this many ms (else 503).
+    pub request_timeout_ms: u64,
+    /// Seconds an idle keep-alive connection stays open (0: one request per connection).
+    pub keep_alive_secs: u64,
+    /// Connections (HTTP and WebSocket) one client address may hold (else 429); 0: no cap.
+    pub max_connections_per_ip: usize,
 }
 
 impl Default for ServerSettings {
@@ -49,6 +59,11 @@ impl Default for ServerSettings {
             trust_forwarded_for: false,
             workers: 0,
             shutdown_timeout_secs: 10,
+            header_timeout_ms: 5_000,
+            body_timeout_ms: 10_000,
+            request_timeout_ms: 20_000,
+            keep_alive_secs: 5,
+            max_connections_per_ip: 256,
         }
     }
 }
@@ -60,6 +75,8 @@ pub struct DatabaseSettings {
     pub url: String,
     /// Connections in the read pool (the writer uses one of them per commit).
     pub pool_size: usize,
+    /// Longest wait for the database in ms (connection, statement, write batch; else 503).
+    pub timeout_ms: u64,
 }
 
 impl Default for DatabaseSettings {
@@ -67,6 +84,7 @@ impl Default for DatabaseSettings {
         DatabaseSettings {
             url: "sqlite://data/courier.db".into(),
             pool_size: 8,
+            timeout_ms: 2_000,
         }
     }
 }
@@ -339,6 +357,8 @@ pub struct MediaSettings {
     pub orphan_grace_secs: u64,
     /// How often files no row refers to are looked for, in seconds.
     pub orphan_sweep_secs: u64,
+    /// An upload's whole body must arrive within this many milliseconds (else 408).
+    pub upload_timeout_ms: u64,
 }
 
 impl Default for MediaSettings {
@@ -362,6 +382,7 @@ impl Default for MediaSettings {
             uploads_per_minute: 10,
             orphan_grace_secs: 3600,
             orphan_sweep_secs: 3600,
+            upload_timeout_ms: 300_000,
         }
     }
 }
@@ -593,6 +614,25 @@ impl Settings {
         let f = r.frames_per_minute.limits();
         if f.per_minute.contains(&0) || f.refusals_per_minute == 0 {
             return fail("realtime.frames_per_minute: every allowance must be positive");
+        }
+        self.validate_deadlines()
+    }
+
+    /// Deadlines: none may be off, and each must leave room for the ones it contains.
+    fn validate_deadlines(&self) -> Result<(), ConfigError> {
+        let (s, db, media) = (&self.server, &self.database, &self.media);
+        let all = [
+            s.header_timeout_ms,
+            s.body_timeout_ms,
+            db.timeout_ms,
+            media.upload_timeout_ms,
+        ];
+        if !all.iter().all(|ms| (100..=3_600_000).contains(ms)) {
+            return Err(ConfigError("server.header_timeout_ms, server.body_timeout_ms, database.timeout_ms and media.upload_timeout_ms must be between 100 and 3600000".into()));
+        }
+        if s.request_timeout_ms <= s.body_timeout_ms.max(db.timeout_ms) || s.keep_alive_secs > 3600
+        {
+            return Err(ConfigError("server.request_timeout_ms must be longer than server.body_timeout_ms and database.timeout_ms, and server.keep_alive_secs at most 3600".into()));
         }
         Ok(())
     }

@@ -13,7 +13,8 @@ use crate::state::AppState;
 use crate::tokens::TokenKind;
 
 /// A JSON body. Errors: 415 for a non-JSON content type, 413 over `server.json_limit_bytes`,
-/// 400 for malformed JSON, 422 naming the field for a wrong type or a missing field.
+/// 408 if it does not arrive within `server.body_timeout_ms`, 400 for malformed JSON, 422
+/// naming the field for a wrong type or a missing field.
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
@@ -24,6 +25,11 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
         let limit = state(req)
             .map(|s| s.settings.server.json_limit_bytes)
             .unwrap_or(64 * 1024);
+        let deadline = std::time::Duration::from_millis(
+            state(req)
+                .map(|s| s.settings.server.body_timeout_ms)
+                .unwrap_or(10_000),
+        );
         let content_type_ok = match req.mime_type() {
             Ok(None) => true,
             Ok(Some(m)) => {
@@ -48,15 +54,20 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             if declared_len.is_some_and(|n| n > limit) {
                 return Err(too_large(limit));
             }
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk
-                    .map_err(|_| ApiError::bad_request("bad_body", "the body could not be read"))?;
-                if body.len() + chunk.len() > limit {
-                    return Err(too_large(limit));
+            let read = async {
+                let mut body = web::BytesMut::new();
+                while let Some(chunk) = payload.next().await {
+                    let chunk = chunk.map_err(|_| {
+                        ApiError::bad_request("bad_body", "the body could not be read")
+                    })?;
+                    if body.len() + chunk.len() > limit {
+                        return Err(too_large(limit));
+                    }
+                    body.extend_from_slice(&chunk);
                 }
-                body.extend_from_slice(&chunk);
-            }
+                Ok(body)
+            };
+            let body = crate::deadline::read_within(deadline, read).await?;
             parse(&body).map(ApiJson)
         })
     }

@@ -2,8 +2,11 @@
 //! WebSocket endpoint, authentication. The engine lives in the `courier-actors` crate.
 
 pub mod config;
+pub mod connections;
+pub mod deadline;
 pub mod error;
 pub mod extract;
+pub mod fdlimit;
 pub mod media;
 pub mod routes;
 pub mod secrets;

@@ -5,6 +5,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
+use actix_web::http::KeepAlive;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use anyhow::Context as _;
 use courier_actors::storage::Storage;
@@ -13,7 +14,10 @@ use courier_actors::store::{self, users::ResetPresence, Db};
 use courier_actors::{Clock, Engine};
 
 use crate::config::Settings;
+use crate::connections::{self, ConnLimiter};
+use crate::deadline;
 use crate::error::ApiError;
+use crate::fdlimit;
 use crate::routes;
 use crate::secrets::Secrets;
 use crate::sms;
@@ -33,6 +37,8 @@ impl Application {
     /// Must run inside an actix system (the engine's actors live there).
     pub async fn build(settings: Settings, clock: Clock) -> anyhow::Result<Application> {
         settings.validate()?;
+        // First: a limit too low to serve anyone stops the start before anything is opened.
+        let per_worker = connection_budget(&settings)?;
         let data_dir = &settings.server.data_dir;
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("cannot create data folder {}", data_dir.display()))?;
@@ -42,7 +48,8 @@ impl Application {
         if ran > 0 {
             tracing::info!(count = ran, "applied migrations");
         }
-        let db = Db::connect(&settings.database.url, settings.database.pool_size).await?;
+        let timeout = Duration::from_millis(settings.database.timeout_ms);
+        let db = Db::open(&settings.database.url, settings.database.pool_size, timeout).await?;
         let secrets = Secrets::load(
             data_dir,
             &settings.auth.jwt_secret,
@@ -50,7 +57,7 @@ impl Application {
         )?;
         let sms = sms::from_settings(&settings.sms)?;
         // Two connections for the writer: one in use, one ready after a failure.
-        let write_db = Db::connect(&settings.database.url, 2).await?;
+        let write_db = Db::open(&settings.database.url, 2, timeout).await?;
         let storage = open_storage(&settings, &secrets, clock.clone()).await?;
         let engine = Engine::start(db, write_db, clock.clone(), settings.realtime(), storage);
         // No socket survives a restart: nobody is online until they reconnect.
@@ -61,8 +68,12 @@ impl Application {
             tracing::info!(count = closed, "closed calls left live by the previous run");
         }
 
+        let limiter = ConnLimiter::new(settings.server.max_connections_per_ip);
         let listener = TcpListener::bind(&settings.server.bind)
             .with_context(|| format!("cannot listen on {}", settings.server.bind))?;
+        // Room for connections that wait while every worker's budget is in use (actix's own
+        // default; the standard library listens with a backlog of 128).
+        socket2::SockRef::from(&listener).listen(1024)?;
         let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState {
             tokens: Tokens::new(
@@ -90,8 +101,20 @@ impl Application {
                 .route("/ws", web::get().to(ws::connect))
                 .configure(routes::media::routes)
                 .wrap(actix_web::middleware::from_fn(routes::media::sign_links))
+                .wrap(actix_web::middleware::from_fn(
+                    deadline::close_on_unread_body,
+                ))
+                .wrap(actix_web::middleware::from_fn(deadline::request_deadline))
+                .wrap(actix_web::middleware::from_fn(connections::refuse_over_cap))
                 .default_service(web::to(no_route))
         })
+        .on_connect(limiter.on_connect())
+        .client_request_timeout(Duration::from_millis(settings.server.header_timeout_ms))
+        .keep_alive(match settings.server.keep_alive_secs {
+            0 => KeepAlive::Disabled,
+            secs => KeepAlive::Timeout(Duration::from_secs(secs)),
+        })
+        .max_connections(per_worker)
         .listen(listener)?
         .shutdown_timeout(settings.server.shutdown_timeout_secs)
         .disable_signals();
@@ -174,6 +197,38 @@ async fn open_storage(
         .await
         .map_err(|e| anyhow::anyhow!("media store: {e}"))?;
     Ok(storage)
+}
+
+/// Raises the open-file limit and answers how many connections each worker may hold, so that
+/// sockets never take the descriptors the database and files need. Refuses a limit too low to
+/// serve anyone.
+fn connection_budget(settings: &Settings) -> anyhow::Result<usize> {
+    let workers = match settings.server.workers {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    // The read pool and the writer's two connections.
+    let db_connections = settings.database.pool_size + 2;
+    let Some(limit) = fdlimit::raise_open_file_limit() else {
+        return Ok(25_000);
+    };
+    let plan = fdlimit::plan(limit, workers, db_connections).map_err(anyhow::Error::msg)?;
+    let sockets = plan.per_worker * workers;
+    if (sockets as u64) < fdlimit::LOW_SOCKETS {
+        tracing::warn!(
+            open_file_limit = plan.limit,
+            connections = sockets,
+            "the open-file limit allows few connections; raise it (ulimit -n, systemd LimitNOFILE)"
+        );
+    } else {
+        tracing::info!(
+            open_file_limit = plan.limit,
+            connections = sockets,
+            reserved = plan.reserve,
+            "open-file limit"
+        );
+    }
+    Ok(plan.per_worker)
 }
 
 async fn wait_for_signal() {

@@ -17,7 +17,7 @@ use crate::room::RoomCmd;
 use crate::session::{FrameLimits, SocketSlots};
 use crate::storage::{Storage, StorageError};
 use crate::store::{Db, StoreError, StoreResult};
-use crate::writer::{Drain, Submit, Write, WriteOp, Writer};
+use crate::writer::{Drain, Probe, Submit, Write, WriteOp, Writer};
 
 /// Stored objects checked against the database at a time (a fixed number of queries each).
 const SWEEP_BATCH: usize = 500;
@@ -171,6 +171,15 @@ impl Engine {
     pub async fn write<O: WriteOp>(&self, op: O) -> StoreResult<O::Output> {
         self.writer
             .send(Write(op))
+            .await
+            .map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Answers once the writer has taken its locks in a transaction (nothing is written):
+    /// writes are not stuck. Health checks call it.
+    pub async fn check_writer(&self) -> StoreResult<()> {
+        self.writer
+            .send(Probe)
             .await
             .map_err(|_| StoreError::WriterGone)?
     }

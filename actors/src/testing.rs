@@ -21,7 +21,17 @@ impl Drop for TempDir {
 }
 
 pub async fn engine(dir: &TempDir) -> Engine {
-    let url = format!("sqlite://{}", dir.0.join("rooms.db").display());
+    engine_with_timeout(dir, crate::store::DEFAULT_TIMEOUT).await
+}
+
+/// The database file of an engine made by [`engine`] in `dir`.
+pub fn db_path(dir: &TempDir) -> std::path::PathBuf {
+    dir.0.join("rooms.db")
+}
+
+/// An engine whose waits for the database last at most `timeout`.
+pub async fn engine_with_timeout(dir: &TempDir, timeout: Duration) -> Engine {
+    let url = format!("sqlite://{}", db_path(dir).display());
     migrate(&url).await.unwrap();
     let storage = Storage::open(
         &Backend::Local {
@@ -34,8 +44,8 @@ pub async fn engine(dir: &TempDir) -> Engine {
     )
     .unwrap();
     Engine::start(
-        Db::connect(&url, 2).await.unwrap(),
-        Db::connect(&url, 1).await.unwrap(),
+        Db::open(&url, 2, timeout).await.unwrap(),
+        Db::open(&url, 1, timeout).await.unwrap(),
         Clock::system(),
         Realtime::default(),
         storage,

@@ -188,8 +188,23 @@ fn unsupported(message: impl Into<String>) -> ApiError {
 /// Reads a form. The file field `file_field` is checked as it arrives: its type from its first
 /// bytes (415 if refused, or if `declared` — a kind given in an earlier field `kind_field`, or
 /// up front — does not match), its size against that type's limit (413 as soon as it is
-/// passed; nothing more is read).
+/// passed; nothing more is read). The whole form must arrive within `media.upload_timeout_ms`
+/// (408 otherwise); nothing is stored before it has.
 pub async fn read_form(
+    form: Multipart,
+    file_field: &str,
+    kind_field: Option<&str>,
+    declared: Option<Kind>,
+    settings: &MediaSettings,
+) -> ApiResult<Form> {
+    crate::deadline::read_within(
+        std::time::Duration::from_millis(settings.upload_timeout_ms),
+        read_fields(form, file_field, kind_field, declared, settings),
+    )
+    .await
+}
+
+async fn read_fields(
     mut form: Multipart,
     file_field: &str,
     kind_field: Option<&str>,

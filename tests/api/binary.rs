@@ -13,6 +13,8 @@ pub struct Process {
     pub child: Child,
     pub port: u16,
     pub dir: tempfile::TempDir,
+    /// Every line it has logged so far.
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 pub fn courier(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Command {
@@ -40,25 +42,39 @@ pub fn courier(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Co
 impl Process {
     /// Starts `courier serve` and waits until it logs the port it listens on.
     pub fn serve(dir: tempfile::TempDir) -> Process {
-        let mut child = courier(dir.path(), &["serve"], &[])
+        let cmd = courier(dir.path(), &["serve"], &[]);
+        Process::start(cmd, dir)
+    }
+
+    /// Starts `cmd` (made by [`courier`] for `dir`) and waits until it logs its port.
+    pub fn start(mut cmd: Command, dir: tempfile::TempDir) -> Process {
+        let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("courier starts");
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let lines = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(rest) = line.split("courier listening port=").nth(1) {
                     let port: String = rest.chars().take_while(char::is_ascii_digit).collect();
                     let _ = tx.send(port.parse::<u16>().unwrap());
                 }
+                lines.lock().unwrap().push(line);
             }
         });
         let port = rx
             .recv_timeout(Duration::from_secs(30))
             .expect("courier logs its port");
-        Process { child, port, dir }
+        Process {
+            child,
+            port,
+            dir,
+            log,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -13,6 +13,7 @@ mod former_members;
 mod group_consent;
 mod groups;
 mod helpers;
+mod hostile;
 mod limits;
 mod media;
 mod realtime;

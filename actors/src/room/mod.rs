@@ -78,9 +78,12 @@ impl ChatRoom {
         }
     }
 
-    /// Loads chat, members and blocks; commands wait until it is done (`ctx.wait`).
+    /// Loads chat, members and blocks; commands wait until it is done (`ctx.wait`), at most
+    /// the database deadline: a room whose database stalls stops, and its commands are
+    /// answered "unavailable", rather than holding them.
     fn load(&mut self, ctx: &mut Context<Self>) {
         let (db, chat_id) = (self.engine.db.clone(), self.chat_id);
+        let limit = db.timeout();
         let fut = async move {
             let mut conn = db.get().await?;
             let chat = chats::find(&mut conn.conn(), chat_id).await?;
@@ -97,6 +100,7 @@ impl ChatRoom {
             };
             Ok::<_, StoreError>((chat, members, blocks))
         };
+        let fut = crate::store::within(limit, fut);
         ctx.wait(fut.into_actor(self).map(|res, act, ctx| match res {
             Ok((chat, members, blocks)) => {
                 act.chat = chat;

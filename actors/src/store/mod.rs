@@ -20,6 +20,7 @@ pub mod receipts;
 pub mod schema;
 pub mod statuses;
 pub mod sync;
+mod timeouts;
 pub mod users;
 pub mod views;
 
@@ -106,11 +107,24 @@ impl<R> Drop for Pending<R> {
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
 
-/// Pragmas every pooled SQLite connection needs: a busy timeout first (so a reader waits for
-/// the writer instead of failing), foreign keys (off by default in SQLite), and full fsync at
-/// commit (an acknowledged write survives power loss; group commit amortises the cost).
+/// Pragmas every connection needs: a busy timeout first (so a reader waits for the writer
+/// instead of failing), foreign keys (off by default in SQLite), and full fsync at commit (an
+/// acknowledged write survives power loss; group commit amortises the cost). Pooled
+/// connections wait for a lock as long as the database deadline ([`sqlite_pragmas`]).
 const SQLITE_CONN_PRAGMAS: &str =
     "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;";
+
+/// The pragmas of a pooled SQLite connection: a lock held by another process (or a stuck
+/// writer) is waited for at most `timeout`, then the statement fails as unavailable.
+fn sqlite_pragmas(timeout: Duration) -> String {
+    format!(
+        "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;",
+        timeout.as_millis().max(1)
+    )
+}
+
+/// How long a caller waits for the database when nothing else is configured.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Set once, by migrations: WAL lets readers run beside the writer. The mode is stored in the
 /// database file, so pooled connections need not (and, while the writer holds a lock, cannot)
@@ -123,8 +137,12 @@ const SQLITE_WAL: &str = "PRAGMA journal_mode = WAL;";
 pub enum StoreError {
     #[error("database pool: {0}")]
     Pool(String),
+    /// The database did not answer in time, is locked, or the connection to it broke: the
+    /// request may succeed later, unchanged.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     #[error("query: {0}")]
-    Query(#[from] diesel::result::Error),
+    Query(diesel::result::Error),
     #[error("migration: {0}")]
     Migration(String),
     #[error("bad database url: {0}")]
@@ -134,6 +152,27 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+impl StoreError {
+    /// Whether the database, not the request, is at fault (503 rather than 500; a write
+    /// batch that fails this way is not retried command by command).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Unavailable(_) | StoreError::Pool(_) | StoreError::WriterGone
+        )
+    }
+}
+
+impl From<diesel::result::Error> for StoreError {
+    fn from(e: diesel::result::Error) -> Self {
+        if timeouts::is_unavailable(&e) {
+            StoreError::Unavailable(e.to_string())
+        } else {
+            StoreError::Query(e)
+        }
+    }
+}
 
 /// Which backend a database URL names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,9 +204,16 @@ impl Backend {
     }
 }
 
-/// A pool of connections to one of the two backends.
+/// A pool of connections to one of the two backends, with the deadline every wait for the
+/// database is held to.
 #[derive(Clone)]
-pub enum Db {
+pub struct Db {
+    pools: Pools,
+    timeout: Duration,
+}
+
+#[derive(Clone)]
+enum Pools {
     Sqlite(Pool<SqliteConn>),
     Pg(Pool<AsyncPgConnection>),
 }
@@ -214,9 +260,38 @@ impl PooledConn {
     }
 }
 
+/// A pool whose waits (for a free slot, a new connection, the ping of an idle one) each last
+/// at most `$timeout`.
+macro_rules! build_pool {
+    ($manager:expr, $size:expr, $timeout:expr) => {
+        Pool::builder($manager)
+            .max_size($size)
+            .wait_timeout(Some($timeout))
+            .create_timeout(Some($timeout))
+            .recycle_timeout(Some($timeout))
+            .runtime(deadpool::Runtime::Tokio1)
+            .build()
+            .map_err(|e| StoreError::Pool(e.to_string()))?
+    };
+}
+
 impl Db {
-    /// Opens a pool for `url` (creating the SQLite file and its folder if needed).
+    /// Opens a pool for `url` (creating the SQLite file and its folder if needed), with the
+    /// default deadline.
     pub async fn connect(url: &str, pool_size: usize) -> StoreResult<Db> {
+        Self::open(url, pool_size, DEFAULT_TIMEOUT).await
+    }
+
+    /// Opens a pool for `url` whose callers wait at most `timeout` for the database: for a
+    /// connection (taking one from the pool pings it, so a dead or frozen one is dropped), and,
+    /// on PostgreSQL, for each statement (`statement_timeout` on the server; TCP keepalive and
+    /// a connect timeout on the client). On SQLite a lock is waited for at most `timeout`.
+    pub async fn open(url: &str, pool_size: usize, timeout: Duration) -> StoreResult<Db> {
+        let pools = Self::pools(url, pool_size, timeout).await?;
+        Ok(Db { pools, timeout })
+    }
+
+    async fn pools(url: &str, pool_size: usize, timeout: Duration) -> StoreResult<Pools> {
         match Backend::from_url(url)? {
             Backend::Sqlite(path) => {
                 if let Some(dir) = std::path::Path::new(&path).parent() {
@@ -227,11 +302,13 @@ impl Db {
                     }
                 }
                 let mut config = ManagerConfig::default();
-                config.custom_setup = Box::new(|url| {
+                let pragmas = sqlite_pragmas(timeout);
+                config.custom_setup = Box::new(move |url| {
                     let url = url.to_string();
+                    let pragmas = pragmas.clone();
                     async move {
                         let mut conn = SqliteConn::establish(&url).await?;
-                        conn.batch_execute(SQLITE_CONN_PRAGMAS)
+                        conn.batch_execute(&pragmas)
                             .await
                             .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
                         Ok(conn)
@@ -240,44 +317,70 @@ impl Db {
                 });
                 let manager =
                     AsyncDieselConnectionManager::<SqliteConn>::new_with_config(path, config);
-                let pool = Pool::builder(manager)
-                    .max_size(pool_size)
-                    .wait_timeout(Some(Duration::from_secs(10)))
-                    .runtime(deadpool::Runtime::Tokio1)
-                    .build()
-                    .map_err(|e| StoreError::Pool(e.to_string()))?;
-                Ok(Db::Sqlite(pool))
+                Ok(Pools::Sqlite(build_pool!(manager, pool_size, timeout)))
             }
             Backend::Postgres(url) => {
+                // Checkouts ping the connection (diesel-async's default, "verified").
+                let url = timeouts::pg_url(&url, timeout);
                 let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
-                let pool = Pool::builder(manager)
-                    .max_size(pool_size)
-                    .wait_timeout(Some(Duration::from_secs(10)))
-                    .create_timeout(Some(Duration::from_secs(10)))
-                    .runtime(deadpool::Runtime::Tokio1)
-                    .build()
-                    .map_err(|e| StoreError::Pool(e.to_string()))?;
-                Ok(Db::Pg(pool))
+                Ok(Pools::Pg(build_pool!(manager, pool_size, timeout)))
             }
         }
     }
 
-    /// Takes a connection from the pool.
+    /// Takes a connection from the pool, or fails as unavailable after the deadline (a
+    /// checkout may try several idle connections and open a new one; together they get one
+    /// deadline).
     pub async fn get(&self) -> StoreResult<PooledConn> {
-        match self {
-            Db::Sqlite(p) => p.get().await.map(PooledConn::Sqlite),
-            Db::Pg(p) => p.get().await.map(PooledConn::Pg),
-        }
-        .map_err(|e| StoreError::Pool(e.to_string()))
+        let get = async {
+            match &self.pools {
+                Pools::Sqlite(p) => p.get().await.map(PooledConn::Sqlite),
+                Pools::Pg(p) => p.get().await.map(PooledConn::Pg),
+            }
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
+        };
+        tokio::time::timeout(self.timeout, get)
+            .await
+            .unwrap_or_else(|_| Err(timeouts::late(self.timeout)))
+    }
+
+    /// The deadline of every wait for this database.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// `"sqlite"` or `"postgres"`, for logs and health output.
     pub fn backend_name(&self) -> &'static str {
-        match self {
-            Db::Sqlite(_) => "sqlite",
-            Db::Pg(_) => "postgres",
+        match self.pools {
+            Pools::Sqlite(_) => "sqlite",
+            Pools::Pg(_) => "postgres",
         }
     }
+}
+
+/// A read that proves the schema is there and readable (health checks).
+pub async fn ping(conn: &mut Conn<'_>) -> StoreResult<()> {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    let _: Vec<i64> = on_conn!(conn, |c| {
+        schema::counters::table
+            .select(schema::counters::value)
+            .limit(1)
+            .load(c)
+            .await?
+    });
+    Ok(())
+}
+
+/// Runs `work` within `limit`, or fails as unavailable: a database that stopped answering
+/// mid-query must not hold its caller.
+pub async fn within<T>(
+    limit: Duration,
+    work: impl std::future::Future<Output = StoreResult<T>>,
+) -> StoreResult<T> {
+    tokio::time::timeout(limit, work)
+        .await
+        .unwrap_or_else(|_| Err(timeouts::late(limit)))
 }
 
 /// Applies pending migrations for the backend `url` names; returns how many ran.

@@ -3,8 +3,15 @@
 //! Commands ([`WriteOp`]s) that arrive while a commit is in flight wait in a queue; when the
 //! commit finishes, everything queued goes into the next transaction together (group commit).
 //! Each sender gets its answer only after the transaction that holds its write has committed,
-//! so an answer means "durable". If a whole batch fails, each command is retried in a
-//! transaction of its own, so one failing command cannot take its neighbours down with it.
+//! so an answer means "durable". If a whole batch fails on a query error, each command is
+//! retried in a transaction of its own, so one failing command cannot take its neighbours down
+//! with it.
+//!
+//! Every command is answered within the database deadline ([`Db::timeout`]) of being queued:
+//! a batch's transaction gets what is left of its oldest command's deadline, and one that runs
+//! past it (a frozen or locked database) fails its whole batch at once as unavailable, without
+//! retries, which would only multiply the wait; the writer then carries on with the next
+//! batch. Commands left waiting too long to have a chance are refused before they run.
 //!
 //! Commands run in the order they arrived; consecutive new messages are inserted together, with
 //! one multi-row INSERT.
@@ -14,24 +21,24 @@
 //! numbers grow in commit order everywhere.
 
 use std::future::Future;
+use std::time::Duration;
 
 use actix::prelude::*;
-use chrono::NaiveDateTime;
-use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 use crate::clock::Clock;
-use crate::on_conn;
-use crate::store::message_ops::{insert_batch, SendOutcome, SendSlot};
+use crate::store::message_ops::{SendOutcome, SendSlot};
 use crate::store::messages::NewMessage;
-use crate::store::schema::counters;
-use crate::store::{Conn, Db, PooledConn, StoreError, StoreResult};
+use crate::store::{Db, StoreError, StoreResult};
 
 /// Most commands in one transaction; more wait for the next one.
 const MAX_BATCH: usize = 2048;
+
+/// A command with less than this share of its deadline left is refused rather than run.
+const MIN_LEFT_DIVISOR: u32 = 4;
 
 /// One write command. `apply` runs inside the batch transaction; it must leave nothing behind
 /// when it decides to refuse (return the refusal in `Output`, do not write first and then
@@ -45,90 +52,6 @@ pub trait WriteOp: Send + 'static {
     fn apply(&mut self, tx: &mut Tx<'_>) -> impl Future<Output = StoreResult<Self::Output>> + Send;
 }
 
-/// The transaction a batch runs in, with the batch's time and sequence allocators.
-pub struct Tx<'c> {
-    /// The connection, inside a transaction.
-    pub conn: Conn<'c>,
-    /// The time of this batch: every row written by the batch carries it.
-    pub now: NaiveDateTime,
-    change_seq: Counter,
-    message_id: Counter,
-}
-
-/// A counter row loaded at the start of a batch and stored back at its end.
-struct Counter {
-    start: i64,
-    current: i64,
-}
-
-impl Counter {
-    fn new(value: i64) -> Self {
-        Counter {
-            start: value,
-            current: value,
-        }
-    }
-    fn take(&mut self, n: i64) -> i64 {
-        let first = self.current + 1;
-        self.current += n;
-        first
-    }
-}
-
-impl<'c> Tx<'c> {
-    async fn begin(mut conn: Conn<'c>, now: NaiveDateTime) -> StoreResult<Tx<'c>> {
-        // A no-op update takes the rows' write locks (serialising writers across nodes on
-        // PostgreSQL) and returns the current values in the same round trip.
-        let rows: Vec<(String, i64)> = on_conn!(&mut conn, |c| {
-            diesel::update(counters::table)
-                .set(counters::value.eq(counters::value))
-                .returning((counters::name, counters::value))
-                .get_results(c)
-                .await?
-        });
-        let get = |n: &str| {
-            rows.iter()
-                .find(|(name, _)| name == n)
-                .map(|(_, v)| *v)
-                .unwrap_or(0)
-        };
-        Ok(Tx {
-            now,
-            change_seq: Counter::new(get("change_seq")),
-            message_id: Counter::new(get("message_id")),
-            conn,
-        })
-    }
-
-    /// Allocates the next change-sequence number (what `sync` cursors count).
-    pub fn next_seq(&mut self) -> i64 {
-        self.change_seq.take(1)
-    }
-
-    /// Allocates `n` consecutive message ids and returns the first.
-    pub fn next_message_ids(&mut self, n: i64) -> i64 {
-        self.message_id.take(n)
-    }
-
-    async fn finish(mut self) -> StoreResult<()> {
-        for (name, counter) in [
-            ("change_seq", &self.change_seq),
-            ("message_id", &self.message_id),
-        ] {
-            if counter.current != counter.start {
-                let value = counter.current;
-                on_conn!(&mut self.conn, |c| {
-                    diesel::update(counters::table.find(name))
-                        .set(counters::value.eq(value))
-                        .execute(c)
-                        .await?
-                });
-            }
-        }
-        Ok(())
-    }
-}
-
 /// A queued command with the channel its answer goes to.
 trait Job: Send {
     fn apply<'a>(&'a mut self, tx: &'a mut Tx<'_>) -> BoxFuture<'a, StoreResult<()>>;
@@ -137,6 +60,46 @@ trait Job: Send {
     fn send_slot(&mut self) -> Option<&mut SendSlot> {
         None
     }
+    /// A health probe: writes nothing; a batch of probes only is rolled back.
+    fn is_probe(&self) -> bool {
+        false
+    }
+}
+
+/// What a command that was not committed is answered.
+fn not_committed(failure: &StoreError) -> StoreError {
+    if failure.is_unavailable() {
+        StoreError::Unavailable(failure.to_string())
+    } else {
+        StoreError::Pool(format!("transaction failed: {failure}"))
+    }
+}
+
+/// A health probe: answered once a transaction that takes the writer's locks has run.
+struct ProbeJob {
+    reply: oneshot::Sender<StoreResult<()>>,
+}
+
+impl Job for ProbeJob {
+    fn apply<'a>(&'a mut self, _: &'a mut Tx<'_>) -> BoxFuture<'a, StoreResult<()>> {
+        futures_util::future::ready(Ok(())).boxed()
+    }
+
+    fn finish(self: Box<Self>, failure: Option<&StoreError>) {
+        let _ = self
+            .reply
+            .send(failure.map_or(Ok(()), |e| Err(not_committed(e))));
+    }
+
+    fn is_probe(&self) -> bool {
+        true
+    }
+}
+
+/// A queued job and when it was queued.
+struct Waiting {
+    since: Instant,
+    job: Box<dyn Job>,
 }
 
 /// A new message waiting for its batch.
@@ -154,7 +117,7 @@ impl Job for SendJob {
     fn finish(self: Box<Self>, failure: Option<&StoreError>) {
         let answer = match (failure, self.slot.outcome) {
             (None, Some(outcome)) => Ok(outcome),
-            (Some(e), _) => Err(StoreError::Pool(format!("transaction failed: {e}"))),
+            (Some(e), _) => Err(not_committed(e)),
             (None, None) => Err(StoreError::Pool("message was not stored".into())),
         };
         let _ = self.reply.send(answer);
@@ -183,7 +146,7 @@ impl<O: WriteOp> Job for Queued<O> {
     fn finish(self: Box<Self>, failure: Option<&StoreError>) {
         let answer = match (failure, self.output) {
             (None, Some(output)) => Ok(output),
-            (Some(e), _) => Err(StoreError::Pool(format!("transaction failed: {e}"))),
+            (Some(e), _) => Err(not_committed(e)),
             (None, None) => Err(StoreError::Pool("command was not run".into())),
         };
         let _ = self.reply.send(answer);
@@ -224,12 +187,31 @@ impl<O: WriteOp> Handler<Submit<O>> for Writer {
     type Result = ();
 
     fn handle(&mut self, msg: Submit<O>, ctx: &mut Self::Context) {
-        self.queue.push(Box::new(Queued {
+        self.push(Box::new(Queued {
             op: msg.op,
             output: None,
             reply: msg.reply,
         }));
         self.kick(ctx);
+    }
+}
+
+/// Answers once the writer could take its locks in a transaction (a batch of its own, rolled
+/// back, or whichever batch is next): proof that writes are not stuck.
+pub struct Probe;
+
+impl Message for Probe {
+    type Result = StoreResult<()>;
+}
+
+impl Handler<Probe> for Writer {
+    type Result = ResponseFuture<StoreResult<()>>;
+
+    fn handle(&mut self, _: Probe, ctx: &mut Self::Context) -> Self::Result {
+        let (reply, answer) = oneshot::channel();
+        self.push(Box::new(ProbeJob { reply }));
+        self.kick(ctx);
+        Box::pin(async move { answer.await.unwrap_or(Err(StoreError::WriterGone)) })
     }
 }
 
@@ -242,20 +224,30 @@ pub struct Drain;
 pub struct Writer {
     db: Db,
     clock: Clock,
-    queue: Vec<Box<dyn Job>>,
+    queue: Vec<Waiting>,
     busy: bool,
     drained: Vec<oneshot::Sender<()>>,
+    /// How long a command may wait for its answer (the database deadline).
+    deadline: Duration,
 }
 
 impl Writer {
     pub fn new(db: Db, clock: Clock) -> Self {
         Writer {
+            deadline: db.timeout(),
             db,
             clock,
             queue: Vec::new(),
             busy: false,
             drained: Vec::new(),
         }
+    }
+
+    fn push(&mut self, job: Box<dyn Job>) {
+        self.queue.push(Waiting {
+            since: Instant::now(),
+            job,
+        });
     }
 
     /// Starts the next batch if none is in flight.
@@ -269,13 +261,32 @@ impl Writer {
             }
             return;
         }
-        self.busy = true;
         let take = self.queue.len().min(MAX_BATCH);
-        let batch: Vec<Box<dyn Job>> = self.queue.drain(..take).collect();
+        let now = Instant::now();
+        let min_left = self.deadline / MIN_LEFT_DIVISOR;
+        let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(take);
+        let mut limit: Option<Instant> = None;
+        for w in self.queue.drain(..take) {
+            let due = w.since + self.deadline;
+            if due.saturating_duration_since(now) < min_left {
+                // Its caller is about to give up: refused, never run (and never committed
+                // after its caller was told it failed).
+                w.job.finish(Some(&StoreError::Unavailable(
+                    "waited too long for the database".into(),
+                )));
+                continue;
+            }
+            limit = Some(limit.map_or(due, |l| l.min(due)));
+            batch.push(w.job);
+        }
+        let Some(limit) = limit else {
+            return self.kick(ctx);
+        };
+        self.busy = true;
         let db = self.db.clone();
         let now = self.clock.now();
         ctx.spawn(
-            commit_batch(db, now, batch)
+            commit_batch(db, now, batch, limit)
                 .into_actor(self)
                 .map(|(), act, ctx| {
                     act.busy = false;
@@ -299,7 +310,7 @@ impl<O: WriteOp> Handler<Write<O>> for Writer {
 
     fn handle(&mut self, msg: Write<O>, ctx: &mut Self::Context) -> Self::Result {
         let (reply, answer) = oneshot::channel();
-        self.queue.push(Box::new(Queued {
+        self.push(Box::new(Queued {
             op: msg.0,
             output: None,
             reply,
@@ -313,7 +324,7 @@ impl Handler<SendMessage> for Writer {
     type Result = ();
 
     fn handle(&mut self, msg: SendMessage, ctx: &mut Self::Context) {
-        self.queue.push(Box::new(SendJob {
+        self.push(Box::new(SendJob {
             slot: SendSlot {
                 message: msg.message,
                 outcome: None,
@@ -337,91 +348,9 @@ impl Handler<Drain> for Writer {
     }
 }
 
-/// Commits a batch and answers every command in it.
-async fn commit_batch(db: Db, now: NaiveDateTime, mut batch: Vec<Box<dyn Job>>) {
-    let started = std::time::Instant::now();
-    match run_transaction(&db, now, &mut batch).await {
-        Ok(()) => {
-            tracing::debug!(
-                size = batch.len(),
-                micros = started.elapsed().as_micros() as u64,
-                "committed"
-            );
-            batch.into_iter().for_each(|job| job.finish(None))
-        }
-        Err(e) if batch.len() > 1 => {
-            tracing::warn!(error = %e, size = batch.len(), "batch failed; retrying its commands one by one");
-            for job in batch {
-                let mut one = vec![job];
-                let result = run_transaction(&db, now, &mut one).await;
-                if let Err(e) = &result {
-                    tracing::error!(error = %e, "write failed");
-                }
-                one.into_iter()
-                    .for_each(|job| job.finish(result.as_ref().err()));
-            }
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "write failed");
-            batch.into_iter().for_each(|job| job.finish(Some(&e)));
-        }
-    }
-}
-
-async fn run_transaction(
-    db: &Db,
-    now: NaiveDateTime,
-    batch: &mut [Box<dyn Job>],
-) -> StoreResult<()> {
-    let mut pooled = db.get().await?;
-    match &mut pooled {
-        // The first statement of every batch is an UPDATE, so SQLite takes its write lock at
-        // once (as BEGIN IMMEDIATE would) instead of upgrading from a read lock mid-way.
-        PooledConn::Sqlite(c) => {
-            diesel_async::AsyncConnection::transaction(&mut **c, async |c| {
-                run_jobs(Conn::Sqlite(c), now, batch).await
-            })
-            .await
-        }
-        PooledConn::Pg(c) => {
-            diesel_async::AsyncConnection::transaction(&mut **c, async |c| {
-                run_jobs(Conn::Pg(c), now, batch).await
-            })
-            .await
-        }
-    }
-}
-
-async fn run_jobs(
-    conn: Conn<'_>,
-    now: NaiveDateTime,
-    batch: &mut [Box<dyn Job>],
-) -> StoreResult<()> {
-    let mut tx = Tx::begin(conn, now).await?;
-    // In queue order, so ids and sequence numbers follow the order commands were accepted
-    // (rooms publish in that order); each run of consecutive sends is one insert.
-    let mut rest = batch;
-    while let Some(first) = rest.first_mut() {
-        if first.send_slot().is_none() {
-            first.apply(&mut tx).await?;
-            rest = &mut rest[1..];
-            continue;
-        }
-        let run = rest
-            .iter_mut()
-            .position(|job| job.send_slot().is_none())
-            .unwrap_or(rest.len());
-        let (sends, after) = rest.split_at_mut(run);
-        let mut slots: Vec<&mut SendSlot> =
-            sends.iter_mut().filter_map(|job| job.send_slot()).collect();
-        for slot in slots.iter_mut() {
-            slot.outcome = None;
-        }
-        insert_batch(&mut tx, &mut slots).await?;
-        rest = after;
-    }
-    tx.finish().await
-}
-
+mod batch;
 #[cfg(test)]
 mod tests;
+
+use batch::commit_batch;
+pub use batch::Tx;

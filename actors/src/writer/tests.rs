@@ -1,11 +1,15 @@
 //! The writer's ordering and id allocation, driven directly (without rooms).
 
+use std::time::{Duration, Instant};
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, SqliteConnection};
 use tokio::sync::oneshot;
 
 use super::{SendMessage, Submit};
 use crate::store::message_ops::{DeleteForEveryone, EditMessage, Refusal, SendOutcome};
 use crate::store::reactions::React;
-use crate::testing::{engine, text, two_in_a_chat, TempDir};
+use crate::testing::{db_path, engine, engine_with_timeout, text, two_in_a_chat, TempDir};
 
 /// Commands queued together commit in the order they were queued: an edit queued before a
 /// send gets the lower sequence number, as the room that queued them publishes them.
@@ -122,4 +126,48 @@ async fn copies_in_one_batch_take_one_id() {
         other => panic!("{other:?}"),
     };
     assert_eq!(next.id, after.id + 1, "no id was spent on the copy");
+}
+
+/// A database locked by someone else: the batch waiting for it fails as a whole once its
+/// deadline passes (not once per command), commands queued behind it are refused rather than
+/// made to wait again, and the writer carries on once the lock is gone.
+#[actix::test]
+async fn a_locked_database_fails_a_batch_at_once_and_the_writer_carries_on() {
+    let deadline = Duration::from_millis(300);
+    let dir = TempDir::new();
+    let engine = engine_with_timeout(&dir, deadline).await;
+    let (ana, _, chat) = two_in_a_chat(&engine).await;
+    let mut lock = SqliteConnection::establish(db_path(&dir).to_str().unwrap()).unwrap();
+    lock.batch_execute("BEGIN EXCLUSIVE;").unwrap();
+
+    let started = Instant::now();
+    let mut answers = Vec::new();
+    for i in 0..6 {
+        let (reply, answer) = oneshot::channel();
+        engine.writer.do_send(SendMessage {
+            message: text(chat, ana, &format!("locked out {i}")),
+            reply,
+        });
+        answers.push(answer);
+    }
+    for a in answers {
+        match a.await.unwrap() {
+            Err(e) => assert!(e.is_unavailable(), "{e}"),
+            Ok(other) => panic!("stored while locked: {other:?}"),
+        }
+    }
+    let took = started.elapsed();
+    // Retried one by one, six commands would have waited six times the deadline.
+    assert!(took < deadline * 3, "{took:?}");
+    let probe = engine.check_writer().await;
+    assert!(probe.is_err_and(|e| e.is_unavailable()));
+
+    lock.batch_execute("ROLLBACK;").unwrap();
+    engine.check_writer().await.unwrap();
+    let (reply, answer) = oneshot::channel();
+    engine.writer.do_send(SendMessage {
+        message: text(chat, ana, "after the lock"),
+        reply,
+    });
+    assert!(matches!(answer.await.unwrap(), Ok(SendOutcome::Stored(_))));
 }

@@ -1,0 +1,228 @@
+//! One batch of the writer: the transaction it runs in ([`Tx`], with the counters it
+//! allocates ids and sequence numbers from) and how it commits within its deadline.
+
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use tokio::time::Instant;
+
+use super::Job;
+use crate::on_conn;
+use crate::store::message_ops::{insert_batch, SendSlot};
+use crate::store::schema::counters;
+use crate::store::{Conn, Db, PooledConn, StoreError, StoreResult};
+
+/// The transaction a batch runs in, with the batch's time and sequence allocators.
+pub struct Tx<'c> {
+    /// The connection, inside a transaction.
+    pub conn: Conn<'c>,
+    /// The time of this batch: every row written by the batch carries it.
+    pub now: NaiveDateTime,
+    change_seq: Counter,
+    message_id: Counter,
+}
+
+/// A counter row loaded at the start of a batch and stored back at its end.
+struct Counter {
+    start: i64,
+    current: i64,
+}
+
+impl Counter {
+    fn new(value: i64) -> Self {
+        Counter {
+            start: value,
+            current: value,
+        }
+    }
+    fn take(&mut self, n: i64) -> i64 {
+        let first = self.current + 1;
+        self.current += n;
+        first
+    }
+}
+
+impl<'c> Tx<'c> {
+    async fn begin(mut conn: Conn<'c>, now: NaiveDateTime) -> StoreResult<Tx<'c>> {
+        // A no-op update takes the rows' write locks (serialising writers across nodes on
+        // PostgreSQL) and returns the current values in the same round trip.
+        let rows: Vec<(String, i64)> = on_conn!(&mut conn, |c| {
+            diesel::update(counters::table)
+                .set(counters::value.eq(counters::value))
+                .returning((counters::name, counters::value))
+                .get_results(c)
+                .await?
+        });
+        let get = |n: &str| {
+            rows.iter()
+                .find(|(name, _)| name == n)
+                .map(|(_, v)| *v)
+                .unwrap_or(0)
+        };
+        Ok(Tx {
+            now,
+            change_seq: Counter::new(get("change_seq")),
+            message_id: Counter::new(get("message_id")),
+            conn,
+        })
+    }
+
+    /// Allocates the next change-sequence number (what `sync` cursors count).
+    pub fn next_seq(&mut self) -> i64 {
+        self.change_seq.take(1)
+    }
+
+    /// Allocates `n` consecutive message ids and returns the first.
+    pub fn next_message_ids(&mut self, n: i64) -> i64 {
+        self.message_id.take(n)
+    }
+
+    async fn finish(mut self) -> StoreResult<()> {
+        for (name, counter) in [
+            ("change_seq", &self.change_seq),
+            ("message_id", &self.message_id),
+        ] {
+            if counter.current != counter.start {
+                let value = counter.current;
+                on_conn!(&mut self.conn, |c| {
+                    diesel::update(counters::table.find(name))
+                        .set(counters::value.eq(value))
+                        .execute(c)
+                        .await?
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Commits a batch and answers every command in it, by `limit`.
+pub(super) async fn commit_batch(
+    db: Db,
+    now: NaiveDateTime,
+    mut batch: Vec<Box<dyn Job>>,
+    limit: Instant,
+) {
+    let started = Instant::now();
+    let deadline = limit.saturating_duration_since(started);
+    match within(deadline, run_transaction(&db, now, &mut batch)).await {
+        Ok(()) => {
+            tracing::debug!(
+                size = batch.len(),
+                micros = started.elapsed().as_micros() as u64,
+                "committed"
+            );
+            batch.into_iter().for_each(|job| job.finish(None))
+        }
+        Err(e) if e.is_unavailable() => {
+            // The database, not a command, is at fault: retrying one by one would only make
+            // every caller wait once more per command.
+            tracing::warn!(error = %e, size = batch.len(), "batch failed: database unavailable");
+            batch.into_iter().for_each(|job| job.finish(Some(&e)));
+        }
+        Err(e) if batch.len() > 1 => {
+            tracing::warn!(error = %e, size = batch.len(), "batch failed; retrying its commands one by one");
+            let mut gone: Option<StoreError> = None;
+            for job in batch {
+                if let Some(e) = &gone {
+                    job.finish(Some(e));
+                    continue;
+                }
+                let mut one = vec![job];
+                let result = within(db.timeout(), run_transaction(&db, now, &mut one)).await;
+                if let Err(e) = &result {
+                    tracing::error!(error = %e, "write failed");
+                }
+                one.into_iter()
+                    .for_each(|job| job.finish(result.as_ref().err()));
+                gone = result.err().filter(StoreError::is_unavailable);
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "write failed");
+            batch.into_iter().for_each(|job| job.finish(Some(&e)));
+        }
+    }
+}
+
+/// Runs `work` within `limit`, or fails as unavailable.
+async fn within(limit: Duration, work: impl Future<Output = StoreResult<()>>) -> StoreResult<()> {
+    crate::store::within(limit, work).await
+}
+
+/// The error a batch of probes only ends with on purpose: its transaction is rolled back.
+fn is_rollback(e: &StoreError) -> bool {
+    matches!(
+        e,
+        StoreError::Query(diesel::result::Error::RollbackTransaction)
+    )
+}
+
+async fn run_transaction(
+    db: &Db,
+    now: NaiveDateTime,
+    batch: &mut [Box<dyn Job>],
+) -> StoreResult<()> {
+    let probes_only = batch.iter().all(|job| job.is_probe());
+    let mut pooled = db.get().await?;
+    let result = match &mut pooled {
+        // The first statement of every batch is an UPDATE, so SQLite takes its write lock at
+        // once (as BEGIN IMMEDIATE would) instead of upgrading from a read lock mid-way.
+        PooledConn::Sqlite(c) => {
+            diesel_async::AsyncConnection::transaction(&mut **c, async |c| {
+                run_jobs(Conn::Sqlite(c), now, batch, probes_only).await
+            })
+            .await
+        }
+        PooledConn::Pg(c) => {
+            diesel_async::AsyncConnection::transaction(&mut **c, async |c| {
+                run_jobs(Conn::Pg(c), now, batch, probes_only).await
+            })
+            .await
+        }
+    };
+    match result {
+        Err(e) if probes_only && is_rollback(&e) => Ok(()),
+        other => other,
+    }
+}
+
+async fn run_jobs(
+    conn: Conn<'_>,
+    now: NaiveDateTime,
+    batch: &mut [Box<dyn Job>],
+    probes_only: bool,
+) -> StoreResult<()> {
+    let mut tx = Tx::begin(conn, now).await?;
+    // In queue order, so ids and sequence numbers follow the order commands were accepted
+    // (rooms publish in that order); each run of consecutive sends is one insert.
+    let mut rest = batch;
+    while let Some(first) = rest.first_mut() {
+        if first.send_slot().is_none() {
+            first.apply(&mut tx).await?;
+            rest = &mut rest[1..];
+            continue;
+        }
+        let run = rest
+            .iter_mut()
+            .position(|job| job.send_slot().is_none())
+            .unwrap_or(rest.len());
+        let (sends, after) = rest.split_at_mut(run);
+        let mut slots: Vec<&mut SendSlot> =
+            sends.iter_mut().filter_map(|job| job.send_slot()).collect();
+        for slot in slots.iter_mut() {
+            slot.outcome = None;
+        }
+        insert_batch(&mut tx, &mut slots).await?;
+        rest = after;
+    }
+    tx.finish().await?;
+    if probes_only {
+        // The locks were taken; nothing is kept.
+        return Err(diesel::result::Error::RollbackTransaction.into());
+    }
+    Ok(())
+}
