@@ -9,6 +9,7 @@
 //! run on another runtime.
 //!
 //! `cargo bench --bench flood` (SQLite); `COURIER_BENCH_DATABASE_URL=postgres://…` for PostgreSQL.
+//! `FLOOD_TRACE=1` also prints every send that took longer than 5 ms, to see when they happen.
 
 mod common;
 
@@ -91,6 +92,12 @@ async fn normal_user(ws: &mut Ws, chat: i64, run: &str) -> Vec<f64> {
         })
         .await;
         latencies.push(start.elapsed().as_secs_f64() * 1e3);
+        if std::env::var_os("FLOOD_TRACE").is_some() && start.elapsed() > Duration::from_millis(5) {
+            println!(
+                "  {run}: message {i} took {:.1} ms",
+                start.elapsed().as_secs_f64() * 1e3
+            );
+        }
         if acked.is_err() {
             println!(
                 "  {run}: no ack within {} s after {i} messages; run stopped",

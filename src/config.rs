@@ -208,6 +208,8 @@ pub struct RealtimeSettings {
     pub max_frames_in_flight: usize,
     /// Sockets one user may hold open at once (more: 429 `too_many_sockets`).
     pub max_sockets_per_user: usize,
+    /// WebSocket connects per user per minute (more: 429 `rate_limited`).
+    pub connects_per_minute: u32,
     /// Frames each connection may send per minute, by kind.
     pub frames_per_minute: FramesPerMinute,
 }
@@ -225,6 +227,7 @@ impl Default for RealtimeSettings {
             typing_interval_secs: engine.typing_interval.as_secs(),
             max_frames_in_flight: engine.max_frames_in_flight,
             max_sockets_per_user: engine.max_sockets_per_user,
+            connects_per_minute: 30,
             frames_per_minute: FramesPerMinute::default(),
         }
     }
@@ -606,10 +609,9 @@ impl Settings {
         if r.outbound_queue == 0 || r.max_frame_bytes < 1024 {
             return fail("realtime.outbound_queue must be positive and realtime.max_frame_bytes at least 1024");
         }
-        if r.max_frames_in_flight == 0 || r.max_sockets_per_user == 0 {
-            return fail(
-                "realtime.max_frames_in_flight and realtime.max_sockets_per_user must be positive",
-            );
+        if r.max_frames_in_flight == 0 || r.max_sockets_per_user == 0 || r.connects_per_minute == 0
+        {
+            return fail("realtime.max_frames_in_flight, realtime.max_sockets_per_user and realtime.connects_per_minute must be positive");
         }
         let f = r.frames_per_minute.limits();
         if f.per_minute.contains(&0) || f.refusals_per_minute == 0 {

@@ -1,6 +1,7 @@
 //! `GET /ws`: the WebSocket endpoint. The token (`Authorization: Bearer` or `?token=` for
-//! browsers) is checked before the upgrade: a bad one gets a JSON 401, not a socket, and a
-//! user who already holds `realtime.max_sockets_per_user` sockets gets a JSON 429.
+//! browsers) is checked before the upgrade: a bad one gets a JSON 401, not a socket. A user
+//! who connects more often than `realtime.connects_per_minute`, or already holds
+//! `realtime.max_sockets_per_user` sockets, gets a JSON 429.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use courier_actors::session::WsSession;
@@ -25,6 +26,19 @@ pub async fn connect(
             ApiError::unauthorized("missing token (Authorization: Bearer or ?token=)")
         })?;
     let user = authenticate(&state, &token).await?;
+    // Each connect costs a sign-in check, an upgrade, a fresh frame budget and a presence
+    // change: a client that reconnects in a loop is slowed down here, evenly (a sixth of the
+    // minute's allowance in any ten seconds), so that it cannot spend the minute in a burst.
+    let per_minute = state.settings.realtime.connects_per_minute;
+    state
+        .engine
+        .limiter
+        .hit(
+            &format!("ws-connect:{}", user.user_id),
+            per_minute.div_ceil(6),
+            chrono::TimeDelta::seconds(10),
+        )
+        .map_err(ApiError::too_many)?;
     let slot = state.engine.sockets.take(user.user_id).ok_or_else(|| {
         ApiError::new(
             actix_web::http::StatusCode::TOO_MANY_REQUESTS,

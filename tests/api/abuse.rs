@@ -168,6 +168,29 @@ async fn a_user_holds_at_most_the_configured_number_of_sockets() {
 }
 
 #[actix_web::test]
+async fn reconnecting_in_a_loop_is_refused_until_time_has_passed() {
+    // Twelve a minute: two in any ten seconds.
+    let app = spawn_app_with(|s| s.realtime.connects_per_minute = 12).await;
+    let ana = app.signup(&phone(1), "Ana").await;
+    let bo = app.signup(&phone(2), "Bo").await;
+    for _ in 0..2 {
+        WsClient::connect(&app, &ana.token).await.close().await;
+    }
+    let (status, body) = WsClient::try_connect(&app, &ana.token)
+        .await
+        .err()
+        .expect("a third connect within ten seconds is refused");
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (429, &json!("rate_limited"))
+    );
+    // Someone else connects as usual; Ana does again ten seconds later.
+    let _bo = WsClient::connect(&app, &bo.token).await;
+    app.advance(10);
+    let _again = WsClient::connect(&app, &ana.token).await;
+}
+
+#[actix_web::test]
 async fn typing_storms_in_a_group_cost_one_event_per_interval() {
     let app = spawn_app_with(|s| {
         s.realtime.outbound_queue = 64;
