@@ -8,6 +8,8 @@
 
 mod common;
 
+use common::client::{sign_up, socket, Ws};
+
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -18,51 +20,15 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 const PAIRS: usize = 50;
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 struct Pair {
     chat: i64,
     sender: SplitSink<Ws, Message>,
     sender_rx: Option<SplitStream<Ws>>,
     receiver: Option<SplitStream<Ws>>,
-}
-
-async fn sign_up(http: &reqwest::Client, base: &str, n: usize) -> (i64, String) {
-    let phone = format!("+1555{n:07}");
-    http.post(format!("{base}/api/auth/send-otp"))
-        .json(&json!({"phone_number": phone}))
-        .send()
-        .await
-        .unwrap();
-    let r: Value = http
-        .post(format!("{base}/api/auth/verify-otp"))
-        .json(&json!({"phone_number": phone, "otp": "123456"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    (
-        r["user"]["id"].as_i64().unwrap(),
-        r["tokens"]["access_token"].as_str().unwrap().to_string(),
-    )
-}
-
-async fn socket(base: &str, token: &str) -> Ws {
-    let mut req = format!("{}/ws", base.replace("http://", "ws://"))
-        .into_client_request()
-        .unwrap();
-    req.headers_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    tokio_tungstenite::connect_async(req).await.unwrap().0
 }
 
 async fn setup(base: &str) -> Vec<Pair> {

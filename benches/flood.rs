@@ -13,6 +13,8 @@
 
 mod common;
 
+use common::client::{sign_up, socket, try_socket, Ws};
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,49 +23,13 @@ use courier::Application;
 use courier_actors::Clock;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Messages the normal user sends in each run, one every `PACE`.
 const MESSAGES: usize = 500;
 const PACE: Duration = Duration::from_millis(20);
 /// Attacker sockets (one account).
 const ATTACKER_SOCKETS: usize = 2;
-
-async fn sign_up(http: &reqwest::Client, base: &str, n: usize) -> (i64, String) {
-    let phone = format!("+1555{n:07}");
-    http.post(format!("{base}/api/auth/send-otp"))
-        .json(&json!({"phone_number": phone}))
-        .send()
-        .await
-        .unwrap();
-    let r: Value = http
-        .post(format!("{base}/api/auth/verify-otp"))
-        .json(&json!({"phone_number": phone, "otp": "123456", "name": format!("u{n}")}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    (
-        r["user"]["id"].as_i64().unwrap(),
-        r["tokens"]["access_token"].as_str().unwrap().to_string(),
-    )
-}
-
-async fn socket(base: &str, token: &str) -> Ws {
-    let mut req = format!("{}/ws", base.replace("http://", "ws://"))
-        .into_client_request()
-        .unwrap();
-    req.headers_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    tokio_tungstenite::connect_async(req).await.unwrap().0
-}
 
 /// Longest wait for one ack; a send that takes longer counts as this long, and the run stops.
 const GIVE_UP: Duration = Duration::from_secs(30);
@@ -142,12 +108,7 @@ async fn attacker(
 ) {
     let mut n: i64 = 0;
     while !stop.load(Ordering::Relaxed) {
-        let mut req = format!("{}/ws", base.replace("http://", "ws://"))
-            .into_client_request()
-            .unwrap();
-        req.headers_mut()
-            .insert("authorization", format!("Bearer {token}").parse().unwrap());
-        let Ok((ws, _)) = tokio_tungstenite::connect_async(req).await else {
+        let Ok(ws) = try_socket(&base, &token).await else {
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod client;
+
 use courier::Settings;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
