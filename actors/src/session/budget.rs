@@ -2,8 +2,8 @@
 //! refusals. A frame bucket holds a quarter of a minute's allowance and refills continuously,
 //! so a client may burst briefly but never sustain more than its per-minute rate. A client
 //! whose frames keep being refused (over a limit, malformed, naming chats it is not in) runs
-//! out of refusals (a minute's worth at most) and is disconnected: what a connection costs the
-//! server stays bounded whatever it sends.
+//! out of refusals (a third of a minute's worth on a new connection, a minute's worth at most)
+//! and is disconnected: what a connection costs the server stays bounded whatever it sends.
 //!
 //! `send-message` has no bucket here: messages are limited per user, over every device and
 //! REST together (`limits.messages_per_minute`), which is stricter.
@@ -77,7 +77,9 @@ impl Budget {
         }
         Budget {
             tokens,
-            refusals: refusal_capacity(limits.refusals_per_minute),
+            // A new connection has earned no trust yet: it starts with twenty seconds' worth
+            // of refusals, and saves up to a minute's worth while it behaves.
+            refusals: refusal_capacity(limits.refusals_per_minute) / 3.0,
             at: now,
         }
     }
@@ -159,13 +161,18 @@ mod tests {
 
     #[test]
     fn refusals_run_out() {
-        let limits = FrameLimits::default(); // 60 a minute, all at once at most
+        let limits = FrameLimits::default(); // 60 a minute: 20 at first, a minute's worth saved up
         let t0 = chrono::Utc::now().naive_utc();
         let mut b = Budget::new(&limits, t0);
-        for _ in 0..60 {
+        for _ in 0..20 {
             assert!(b.refuse(&limits, t0));
         }
         assert!(!b.refuse(&limits, t0));
         assert!(b.refuse(&limits, t0 + TimeDelta::seconds(1)));
+        let later = t0 + TimeDelta::minutes(5);
+        for _ in 0..60 {
+            assert!(b.refuse(&limits, later));
+        }
+        assert!(!b.refuse(&limits, later));
     }
 }
