@@ -1,0 +1,158 @@
+//! Configuration: `config.toml` defaults, overridden by `COURIER__SECTION__KEY` environment
+//! variables, checked before anything starts.
+//!
+//! The sections and their defaults are in `sections`, the checks that refuse a configuration
+//! in `validate`.
+
+mod sections;
+mod validate;
+
+pub use sections::*;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+/// Everything the server can be told. Every field has a default that runs with nothing
+/// installed; `config.toml` documents each one.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub auth: AuthSettings,
+    pub sms: SmsSettings,
+    pub limits: LimitSettings,
+    pub realtime: RealtimeSettings,
+    pub calls: CallSettings,
+    pub media: MediaSettings,
+}
+
+/// A configuration the server refuses to start with; the message says why in one line.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Settings {
+    /// Reads `path` (when it exists; required if given explicitly) and the process environment.
+    pub fn load(path: Option<&Path>) -> Result<Settings, ConfigError> {
+        let env: HashMap<String, String> = std::env::vars().collect();
+        Self::load_from(path, env)
+    }
+
+    /// Like [`load`](Self::load) with an explicit environment (for tests).
+    pub fn load_from(
+        path: Option<&Path>,
+        env: HashMap<String, String>,
+    ) -> Result<Settings, ConfigError> {
+        let mut builder = config::Config::builder();
+        match path {
+            Some(p) => {
+                if !p.exists() {
+                    return Err(ConfigError(format!(
+                        "config file {} not found",
+                        p.display()
+                    )));
+                }
+                builder =
+                    builder.add_source(config::File::from(p).format(config::FileFormat::Toml));
+            }
+            None => {
+                builder = builder.add_source(
+                    config::File::with_name("config.toml")
+                        .format(config::FileFormat::Toml)
+                        .required(false),
+                );
+            }
+        }
+        let env: config::Map<String, String> = env.into_iter().collect();
+        builder = builder.add_source(
+            config::Environment::with_prefix("COURIER")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(env)),
+        );
+        let settings: Settings = builder
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .map_err(|e| ConfigError(e.to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// The engine's realtime settings.
+    pub fn realtime(&self) -> courier_actors::Realtime {
+        use std::time::Duration;
+        let r = &self.realtime;
+        courier_actors::Realtime {
+            heartbeat: Duration::from_secs(r.heartbeat_secs),
+            client_timeout: Duration::from_secs(r.client_timeout_secs),
+            outbound_queue: r.outbound_queue,
+            max_frame_bytes: r.max_frame_bytes,
+            typing_ttl: Duration::from_secs(r.typing_ttl_secs),
+            room_idle: Duration::from_secs(r.room_idle_secs),
+            messages_per_minute: self.limits.messages_per_minute,
+            max_group_size: self.limits.max_group_size,
+            ring_timeout: Duration::from_secs(self.calls.ring_timeout_secs),
+            call_disconnect_grace: Duration::from_secs(self.calls.disconnect_grace_secs),
+            max_signal_bytes: self.calls.max_signal_bytes,
+            frames: r.frames_per_minute.limits(),
+            max_frames_in_flight: r.max_frames_in_flight,
+            max_sockets_per_user: r.max_sockets_per_user,
+            typing_interval: Duration::from_secs(r.typing_interval_secs),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn environment_overrides_nested_keys() {
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("COURIER__SERVER__BIND", "127.0.0.1:9000"),
+                ("COURIER__AUTH__OTP_TTL_SECS", "60"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.server.bind, "127.0.0.1:9000");
+        assert_eq!(s.auth.otp_ttl_secs, 60);
+        assert_eq!(s.database.url, "sqlite://data/courier.db");
+    }
+
+    #[test]
+    fn refuses_dangerous_combinations() {
+        let twilio = [
+            ("COURIER__SMS__PROVIDER", "twilio"),
+            ("COURIER__SMS__TWILIO_ACCOUNT_SID", "AC1"),
+            ("COURIER__SMS__TWILIO_AUTH_TOKEN", "t"),
+            ("COURIER__SMS__TWILIO_FROM", "+15550001111"),
+        ];
+        let err = Settings::load_from(None, env(&twilio)).unwrap_err();
+        assert!(err.0.contains("jwt_secret"), "{err}");
+
+        let mut with_fixed = twilio.to_vec();
+        with_fixed.push(("COURIER__AUTH__FIXED_OTP", "123456"));
+        let err = Settings::load_from(None, env(&with_fixed)).unwrap_err();
+        assert!(err.0.contains("fixed_otp"), "{err}");
+
+        let err = Settings::load_from(None, env(&[("COURIER__SERVR__BIND", "x")])).unwrap_err();
+        assert!(err.0.contains("servr"), "{err}");
+
+        let err =
+            Settings::load_from(None, env(&[("COURIER__DATABASE__URL", "mysql://x")])).unwrap_err();
+        assert!(err.0.contains("database.url"), "{err}");
+    }
+}

@@ -1,0 +1,150 @@
+//! The checks a configuration must pass before anything starts: invalid values and
+//! dangerous combinations are refused with a one-line reason.
+
+use std::net::SocketAddr;
+
+use courier_actors::store::Backend;
+
+use super::{ConfigError, Settings};
+
+impl Settings {
+    /// Refuses invalid and dangerous combinations.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let fail = |m: &str| Err(ConfigError(m.to_string()));
+        if self.server.bind.parse::<SocketAddr>().is_err() {
+            return fail("server.bind must be an address like 127.0.0.1:8080");
+        }
+        if let Err(e) = Backend::from_url(&self.database.url) {
+            return Err(ConfigError(format!("database.url: {e}")));
+        }
+        if self.database.pool_size == 0 {
+            return fail("database.pool_size must be at least 1");
+        }
+        let a = &self.auth;
+        if a.access_ttl_secs == 0 || a.refresh_ttl_secs == 0 || a.otp_ttl_secs == 0 {
+            return fail("auth: token and code lifetimes must be positive");
+        }
+        if a.refresh_ttl_secs < a.access_ttl_secs {
+            return fail("auth.refresh_ttl_secs must not be shorter than auth.access_ttl_secs");
+        }
+        if a.otp_max_attempts == 0 {
+            return fail("auth.otp_max_attempts must be at least 1");
+        }
+        let six_digits = a.fixed_otp.len() == 6 && a.fixed_otp.bytes().all(|b| b.is_ascii_digit());
+        if !a.fixed_otp.is_empty() && !six_digits {
+            return fail("auth.fixed_otp must be 6 digits (or empty)");
+        }
+        if !a.jwt_secret.is_empty() && a.jwt_secret.len() < 32 {
+            return fail("auth.jwt_secret must be at least 32 characters");
+        }
+        match self.sms.provider.as_str() {
+            "console" => {}
+            "twilio" => {
+                let s = &self.sms;
+                if s.twilio_account_sid.is_empty()
+                    || s.twilio_auth_token.is_empty()
+                    || s.twilio_from.is_empty()
+                {
+                    return fail("sms.provider = twilio needs twilio_account_sid, twilio_auth_token and twilio_from");
+                }
+                if !a.fixed_otp.is_empty() {
+                    return fail("auth.fixed_otp with a real SMS provider would let anyone sign in as anyone");
+                }
+                if a.jwt_secret.is_empty() {
+                    return fail("a real SMS provider needs an explicit auth.jwt_secret (shared by every node)");
+                }
+                if a.phone_hash_key.is_empty() {
+                    return fail("a real SMS provider needs an explicit auth.phone_hash_key (shared by every node)");
+                }
+            }
+            other => {
+                return Err(ConfigError(format!(
+                    "sms.provider {other:?} is not one of console, twilio"
+                )))
+            }
+        }
+        let r = &self.realtime;
+        if r.heartbeat_secs == 0 || r.client_timeout_secs <= r.heartbeat_secs {
+            return fail(
+                "realtime.client_timeout_secs must be longer than realtime.heartbeat_secs (> 0)",
+            );
+        }
+        let m = &self.media;
+        match m.store.as_str() {
+            "local" => {}
+            "s3" if m.s3_bucket.is_empty() || m.s3_access_key_id.is_empty() || m.s3_secret_access_key.is_empty() => {
+                return fail("media.store = s3 needs media.s3_bucket, media.s3_access_key_id and media.s3_secret_access_key")
+            }
+            "s3" => {}
+            other => return Err(ConfigError(format!("media.store {other:?} is not one of local, s3"))),
+        }
+        if m.url_ttl_secs < 60 || m.uploads_per_minute == 0 {
+            return fail(
+                "media.url_ttl_secs must be at least 60 and media.uploads_per_minute positive",
+            );
+        }
+        if m.orphan_grace_secs < 300 || m.orphan_sweep_secs < 60 {
+            return fail(
+                "media.orphan_grace_secs must be at least 300 (uploads in progress must outlast it) and media.orphan_sweep_secs at least 60",
+            );
+        }
+        // A presigned link lasts up to 1.25 × the TTL; S3 accepts at most seven days.
+        if m.store == "s3" && m.s3_presign && m.url_ttl_secs > 7 * 24 * 3600 * 4 / 5 {
+            return fail("media.url_ttl_secs is at most 483840 (5.6 days) with presigned S3 links");
+        }
+        let c = &self.calls;
+        if c.ring_timeout_secs == 0 || c.max_signal_bytes < 1024 || c.turn_ttl_secs == 0 {
+            return fail("calls: ring_timeout_secs and turn_ttl_secs must be positive, max_signal_bytes at least 1024");
+        }
+        if !c.turn_urls.is_empty() && c.turn_secret.len() < 16 {
+            return fail("calls.turn_urls needs calls.turn_secret (the TURN server's shared secret, at least 16 characters)");
+        }
+        let l = &self.limits;
+        if l.refresh_per_minute == 0 || l.refresh_per_ip_per_minute == 0 {
+            return fail(
+                "limits.refresh_per_minute and limits.refresh_per_ip_per_minute must be positive",
+            );
+        }
+        if l.max_group_size < 2 {
+            return fail("limits.max_group_size must be at least 2");
+        }
+        if l.groups_per_hour == 0 || l.group_adds_per_hour == 0 || l.profile_lookups_per_minute == 0
+        {
+            return fail("limits.groups_per_hour, limits.group_adds_per_hour and limits.profile_lookups_per_minute must be positive");
+        }
+        if !(60..=30 * 24 * 3600).contains(&l.group_invite_ttl_secs) {
+            return fail("limits.group_invite_ttl_secs must be between 60 and 2592000 (30 days)");
+        }
+        if r.outbound_queue == 0 || r.max_frame_bytes < 1024 {
+            return fail("realtime.outbound_queue must be positive and realtime.max_frame_bytes at least 1024");
+        }
+        if r.max_frames_in_flight == 0 || r.max_sockets_per_user == 0 || r.connects_per_minute == 0
+        {
+            return fail("realtime.max_frames_in_flight, realtime.max_sockets_per_user and realtime.connects_per_minute must be positive");
+        }
+        let f = r.frames_per_minute.limits();
+        if f.per_minute.contains(&0) || f.refusals_per_minute == 0 {
+            return fail("realtime.frames_per_minute: every allowance must be positive");
+        }
+        self.validate_deadlines()
+    }
+
+    /// Deadlines: none may be off, and each must leave room for the ones it contains.
+    fn validate_deadlines(&self) -> Result<(), ConfigError> {
+        let (s, db, media) = (&self.server, &self.database, &self.media);
+        let all = [
+            s.header_timeout_ms,
+            s.body_timeout_ms,
+            db.timeout_ms,
+            media.upload_timeout_ms,
+        ];
+        if !all.iter().all(|ms| (100..=3_600_000).contains(ms)) {
+            return Err(ConfigError("server.header_timeout_ms, server.body_timeout_ms, database.timeout_ms and media.upload_timeout_ms must be between 100 and 3600000".into()));
+        }
+        if s.request_timeout_ms <= s.body_timeout_ms.max(db.timeout_ms) || s.keep_alive_secs > 3600
+        {
+            return Err(ConfigError("server.request_timeout_ms must be longer than server.body_timeout_ms and database.timeout_ms, and server.keep_alive_secs at most 3600".into()));
+        }
+        Ok(())
+    }
+}
