@@ -59,6 +59,8 @@ pub struct Realtime {
     pub max_sockets_per_user: usize,
     /// At most one `user-typing` event per typist and chat in this time.
     pub typing_interval: Duration,
+    /// Users one socket may watch the presence of.
+    pub max_presence_watch: usize,
 }
 
 impl Default for Realtime {
@@ -79,6 +81,7 @@ impl Default for Realtime {
             max_frames_in_flight: 16,
             max_sockets_per_user: 10,
             typing_interval: Duration::from_secs(3),
+            max_presence_watch: 256,
         }
     }
 }

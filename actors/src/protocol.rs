@@ -46,7 +46,18 @@ pub enum ClientFrame {
         payload: Value,
         to_user_id: Option<i64>,
     },
+    /// Watch these users' presence (answered with their current presence).
+    PresenceSubscribe {
+        user_ids: Vec<i64>,
+    },
+    /// Stop watching these users (`None`: everyone this socket watches).
+    PresenceUnsubscribe {
+        user_ids: Option<Vec<i64>>,
+    },
 }
+
+/// Most user ids in one presence frame.
+pub const MAX_PRESENCE_IDS: usize = 100;
 
 /// The rate-limited families of client frames: each has its own budget per connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,11 +71,13 @@ pub enum FrameKind {
     /// `call-initiate`, `call-ringing`, `call-answer`, `call-decline`, `call-end`.
     Call,
     CallSignal,
+    /// `presence-subscribe`, `presence-unsubscribe`.
+    Presence,
 }
 
 impl FrameKind {
     /// How many kinds there are (budgets are kept in arrays indexed by kind).
-    pub const COUNT: usize = 8;
+    pub const COUNT: usize = 9;
 
     /// Every kind, in index order.
     pub const ALL: [FrameKind; FrameKind::COUNT] = [
@@ -76,6 +89,7 @@ impl FrameKind {
         FrameKind::Ping,
         FrameKind::Call,
         FrameKind::CallSignal,
+        FrameKind::Presence,
     ];
 
     pub fn index(self) -> usize {
@@ -93,6 +107,7 @@ impl FrameKind {
             FrameKind::Ping => "ping",
             FrameKind::Call => "call",
             FrameKind::CallSignal => "call_signal",
+            FrameKind::Presence => "presence",
         }
     }
 }
@@ -109,6 +124,9 @@ impl ClientFrame {
             ClientFrame::Ping => FrameKind::Ping,
             ClientFrame::CallInitiate { .. } | ClientFrame::Call { .. } => FrameKind::Call,
             ClientFrame::CallSignal { .. } => FrameKind::CallSignal,
+            ClientFrame::PresenceSubscribe { .. } | ClientFrame::PresenceUnsubscribe { .. } => {
+                FrameKind::Presence
+            }
         }
     }
 }
@@ -196,6 +214,27 @@ struct CallSignal {
     kind: String,
     payload: Value,
     to_user_id: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct PresenceIds {
+    user_ids: Vec<i64>,
+}
+
+#[derive(Deserialize)]
+struct MaybePresenceIds {
+    user_ids: Option<Vec<i64>>,
+}
+
+/// A list of 1 to `MAX_PRESENCE_IDS` user ids.
+fn presence_ids(ids: Vec<i64>) -> Result<Vec<i64>, FrameError> {
+    if ids.is_empty() || ids.len() > MAX_PRESENCE_IDS {
+        return Err(FrameError::invalid(
+            "user_ids",
+            format!("must list 1 to {MAX_PRESENCE_IDS} user ids"),
+        ));
+    }
+    Ok(ids)
 }
 
 #[derive(Deserialize)]
@@ -359,6 +398,18 @@ fn decode_value(value: Value) -> Result<ClientFrame, FrameError> {
                 kind: f.kind,
                 payload: f.payload,
                 to_user_id: f.to_user_id,
+            }
+        }
+        "presence-subscribe" => {
+            let f: PresenceIds = field(value)?;
+            ClientFrame::PresenceSubscribe {
+                user_ids: presence_ids(f.user_ids)?,
+            }
+        }
+        "presence-unsubscribe" => {
+            let f: MaybePresenceIds = field(value)?;
+            ClientFrame::PresenceUnsubscribe {
+                user_ids: f.user_ids.map(presence_ids).transpose()?,
             }
         }
         other => {

@@ -102,6 +102,7 @@ impl Settings {
             max_frames_in_flight: r.max_frames_in_flight,
             max_sockets_per_user: r.max_sockets_per_user,
             typing_interval: Duration::from_secs(r.typing_interval_secs),
+            max_presence_watch: r.max_presence_watch,
         }
     }
 }

@@ -191,6 +191,8 @@ pub struct RealtimeSettings {
     pub max_sockets_per_user: usize,
     /// WebSocket connects per user per minute (more: 429 `rate_limited`).
     pub connects_per_minute: u32,
+    /// Users one socket may watch the presence of (`presence-subscribe`).
+    pub max_presence_watch: usize,
     /// Frames each connection may send per minute, by kind.
     pub frames_per_minute: FramesPerMinute,
 }
@@ -209,6 +211,7 @@ impl Default for RealtimeSettings {
             max_frames_in_flight: engine.max_frames_in_flight,
             max_sockets_per_user: engine.max_sockets_per_user,
             connects_per_minute: 30,
+            max_presence_watch: engine.max_presence_watch,
             frames_per_minute: FramesPerMinute::default(),
         }
     }
@@ -229,6 +232,8 @@ pub struct FramesPerMinute {
     /// `call-initiate`, `call-ringing`, `call-answer`, `call-decline`, `call-end` together.
     pub call: u32,
     pub call_signal: u32,
+    /// `presence-subscribe` and `presence-unsubscribe` together.
+    pub presence: u32,
     /// `error` answers (refusals of any kind) before the socket is closed with 4029.
     pub refused: u32,
 }
@@ -245,6 +250,7 @@ impl Default for FramesPerMinute {
             ping: d.of(K::Ping),
             call: d.of(K::Call),
             call_signal: d.of(K::CallSignal),
+            presence: d.of(K::Presence),
             refused: d.refusals_per_minute,
         }
     }
@@ -265,6 +271,7 @@ impl FramesPerMinute {
                 K::Ping => self.ping,
                 K::Call => self.call,
                 K::CallSignal => self.call_signal,
+                K::Presence => self.presence,
             };
         }
         courier_actors::session::FrameLimits {

@@ -118,9 +118,12 @@ impl Settings {
         if r.outbound_queue == 0 || r.max_frame_bytes < 1024 {
             return fail("realtime.outbound_queue must be positive and realtime.max_frame_bytes at least 1024");
         }
-        if r.max_frames_in_flight == 0 || r.max_sockets_per_user == 0 || r.connects_per_minute == 0
+        if r.max_frames_in_flight == 0
+            || r.max_sockets_per_user == 0
+            || r.connects_per_minute == 0
+            || r.max_presence_watch == 0
         {
-            return fail("realtime.max_frames_in_flight, realtime.max_sockets_per_user and realtime.connects_per_minute must be positive");
+            return fail("realtime.max_frames_in_flight, realtime.max_sockets_per_user, realtime.connects_per_minute and realtime.max_presence_watch must be positive");
         }
         let f = r.frames_per_minute.limits();
         if f.per_minute.contains(&0) || f.refusals_per_minute == 0 {

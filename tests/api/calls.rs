@@ -311,6 +311,7 @@ async fn a_callee_in_another_call_is_busy_and_a_vanished_caller_ends_the_call() 
     let cb = app.private_chat(&cy, &bo).await;
     let a = WsClient::connect(&app, &ana.token).await;
     let mut b = WsClient::connect(&app, &bo.token).await;
+    b.watch(&[ana.id]).await;
 
     let call = start(&app, &ana, ab).await;
     assert_eq!(put(&app, &bo, call, "answer").await.status, 200);

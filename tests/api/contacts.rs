@@ -192,6 +192,7 @@ async fn privacy_settings_apply_to_each_kind_of_viewer() {
     // A last-seen time to hide: the owner connects and goes. The friend's socket hears of it
     // after the time is stored.
     let mut watcher = WsClient::connect(&app, &friend.token).await;
+    watcher.watch(&[owner.id]).await;
     drop(WsClient::connect(&app, &owner.token).await);
     loop {
         let e = watcher.next_of("user-status-updated").await;
@@ -288,6 +289,9 @@ async fn blocking_stops_private_messages_and_presence_both_ways_but_not_groups()
     );
     // …nor is he told when she comes online; Cy (sharing the group) is.
     let mut cy_ws = WsClient::connect(&app, &cy.token).await;
+    cy_ws.watch(&[ana.id]).await;
+    let ack = bo_ws.watch(&[ana.id]).await;
+    assert_eq!(ack["presence"][0]["last_seen_at"], serde_json::Value::Null);
     let _ana_ws = WsClient::connect(&app, &ana.token).await;
     while cy_ws.next_of("user-status-updated").await["data"]["contact_id"] != ana.id {}
     // Cy has heard; anything sent to Bo at the same moment is queued before this ping's answer.

@@ -333,12 +333,17 @@ async fn typing_reaches_the_other_member_and_stops_by_itself() {
 }
 
 #[actix_web::test]
-async fn presence_reaches_chat_partners_as_privacy_allows() {
+async fn presence_reaches_those_watching_as_privacy_allows() {
     let app = spawn_app().await;
     let ana = app.signup(&phone(1), "Ana").await;
     let bo = app.signup(&phone(2), "Bo").await;
+    let cy = app.signup(&phone(3), "Cy").await;
     app.private_chat(&ana, &bo).await;
     let mut b = WsClient::connect(&app, &bo.token).await;
+    // Bo opens his chat with Ana: he watches her presence and learns it at once.
+    let ack = b.watch(&[ana.id]).await;
+    assert_eq!(ack["presence"][0]["user_id"], ana.id);
+    assert_eq!(ack["presence"][0]["is_online"], false);
     let a = WsClient::connect(&app, &ana.token).await;
     let online = b.next_of("user-status-updated").await;
     assert_eq!(online["channel"], format!("private-user.{}", bo.id));
@@ -349,6 +354,7 @@ async fn presence_reaches_chat_partners_as_privacy_allows() {
         ),
         (Some(ana.id), Some(true))
     );
+    assert_eq!(b.watch(&[ana.id]).await["presence"][0]["is_online"], true);
     drop(a);
     let offline = b.next_of("user-status-updated").await;
     assert_eq!(offline["data"]["is_online"], false);
@@ -357,24 +363,137 @@ async fn presence_reaches_chat_partners_as_privacy_allows() {
     assert_eq!(r.body["is_online"], false);
     assert!(r.body["last_seen_at"].as_str().is_some());
 
-    // With last seen hidden from everyone, Bo is told nothing.
+    // With last seen hidden from everyone, Bo is told nothing, and asking shows nothing.
     app.put(
         "/api/user/privacy",
         &ana.token,
         json!({"last_seen": "nobody"}),
     )
     .await;
+    let hidden = b.watch(&[ana.id]).await;
+    assert_eq!(
+        (
+            &hidden["presence"][0]["is_online"],
+            &hidden["presence"][0]["last_seen_at"]
+        ),
+        (&json!(false), &Value::Null)
+    );
     let a = WsClient::connect(&app, &ana.token).await;
     drop(a);
-    let pong = b.request(json!({"type": "ping"})).await;
-    assert_eq!(pong["type"], "pong");
     // Ana's reconnect and disconnect are announced (or not) before Bo's next presence event:
-    // Cy's. Nothing of Ana's may come before it.
-    let cy = app.signup(&phone(3), "Cy").await;
-    app.private_chat(&cy, &bo).await;
+    // Cy's, whom he watches too. Nothing of Ana's may come before it.
+    b.watch(&[cy.id]).await;
     let _c = WsClient::connect(&app, &cy.token).await;
     let next = b.next_of("user-status-updated").await;
     assert_eq!(next["data"]["contact_id"], cy.id, "{next}");
+
+    // Once he stops watching, Bo hears nothing more of Cy.
+    let ack = b
+        .request(json!({"type": "presence-unsubscribe", "user_ids": [cy.id]}))
+        .await;
+    assert_eq!(ack["type"], "ack");
+    drop(_c);
+    app.put(
+        "/api/user/privacy",
+        &ana.token,
+        json!({"last_seen": "everyone"}),
+    )
+    .await;
+    let _a = WsClient::connect(&app, &ana.token).await;
+    let next = b.next_of("user-status-updated").await;
+    assert_eq!(next["data"]["contact_id"], ana.id, "{next}");
+}
+
+/// Connecting every member of a big group announces nothing to anyone who does not watch:
+/// presence costs what is looked at, not the square of the group.
+#[actix_web::test]
+async fn a_group_connecting_tells_only_those_who_watch() {
+    let app = spawn_app().await;
+    let admin = app.signup(&phone(1), "Admin").await;
+    let mut members = Vec::new();
+    for n in 2..22 {
+        let m = app.signup(&phone(n), &format!("M{n}")).await;
+        app.open_to_groups(&m).await;
+        members.push(m);
+    }
+    let ids: Vec<i64> = members.iter().map(|m| m.id).collect();
+    let r = app
+        .post(
+            "/api/groups",
+            Some(&admin.token),
+            json!({"name": "Big", "participants": ids}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let mut watcher = WsClient::connect(&app, &admin.token).await;
+    watcher.watch(&[members[0].id]).await;
+    let mut sockets = Vec::new();
+    for m in &members {
+        sockets.push(WsClient::connect(&app, &m.token).await);
+    }
+    // The admin hears of the one member he watches, and of nobody else.
+    let first = watcher.next_of("user-status-updated").await;
+    assert_eq!(first["data"]["contact_id"], members[0].id);
+    watcher
+        .send_json(json!({"type": "ping", "ref": "end"}))
+        .await;
+    let rest = watcher.collect_until(|f| f["ref"] == "end").await;
+    assert!(
+        rest.iter().all(|f| f["type"] != "user-status-updated"),
+        "{rest:?}"
+    );
+    // And the members, who watch nobody, hear of nobody.
+    for ws in sockets.iter_mut() {
+        ws.send_json(json!({"type": "ping", "ref": "end"})).await;
+        let frames = ws.collect_until(|f| f["ref"] == "end").await;
+        assert!(
+            frames.iter().all(|f| f["type"] != "user-status-updated"),
+            "{frames:?}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn presence_frames_are_checked() {
+    let app = spawn_app_with(|s| s.realtime.max_presence_watch = 3).await;
+    let ana = app.signup(&phone(1), "Ana").await;
+    let mut ws = WsClient::connect(&app, &ana.token).await;
+    for (frame, field) in [
+        (json!({"type": "presence-subscribe"}), "user_ids"),
+        (
+            json!({"type": "presence-subscribe", "user_ids": []}),
+            "user_ids",
+        ),
+        (
+            json!({"type": "presence-subscribe", "user_ids": ["x"]}),
+            "user_ids[0]",
+        ),
+        (
+            json!({"type": "presence-subscribe", "user_ids": (0..101).collect::<Vec<i64>>()}),
+            "user_ids",
+        ),
+        (
+            json!({"type": "presence-unsubscribe", "user_ids": 5}),
+            "user_ids",
+        ),
+    ] {
+        let answer = ws.request(frame.clone()).await;
+        assert_eq!(
+            (answer["code"].as_str(), answer["field"].as_str()),
+            (Some("validation_failed"), Some(field)),
+            "{frame}: {answer}"
+        );
+    }
+    // Unknown ids are watched but show nothing; a fourth user is one too many.
+    let ack = ws.watch(&[1, 2, 3]).await;
+    assert_eq!(ack["presence"], json!([]));
+    let answer = ws
+        .request(json!({"type": "presence-subscribe", "user_ids": [4]}))
+        .await;
+    assert_eq!(answer["code"], "validation_failed", "{answer}");
+    // Unsubscribing from everything makes room again.
+    ws.request(json!({"type": "presence-unsubscribe"})).await;
+    assert_eq!(ws.watch(&[4]).await["type"], "ack");
 }
 
 #[actix_web::test]

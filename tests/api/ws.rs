@@ -200,6 +200,15 @@ impl WsClient {
         }
     }
 
+    /// Watches these users' presence; returns the ack (with their current presence).
+    pub async fn watch(&mut self, user_ids: &[i64]) -> Value {
+        let ack = self
+            .request(json!({"type": "presence-subscribe", "user_ids": user_ids}))
+            .await;
+        assert_eq!(ack["type"], "ack", "{ack}");
+        ack
+    }
+
     /// Sends a text message and returns the ack.
     pub async fn send_text(&mut self, chat_id: i64, content: &str, client_msg_id: &str) -> Value {
         self.request(json!({"type": "send-message", "chat_id": chat_id, "content": content, "client_msg_id": client_msg_id}))

@@ -1,25 +1,22 @@
 //! The registry (one per node): which sessions each user has live, which chat rooms are
 //! running. It routes deliveries to sessions and commands to rooms (starting a room on first
-//! use by a member, see [`rooms`]), announces presence, and runs the one heartbeat timer every
-//! session shares.
+//! use by a member, see [`rooms`]), announces presence to those watching (see [`presence`]),
+//! and runs the one heartbeat timer every session shares.
 
+mod presence;
 mod rooms;
 
+pub use presence::{Unwatch, Watch};
 pub use rooms::{RoomStopped, ToRoom};
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use actix::prelude::*;
-use serde_json::json;
-
 use crate::bus::Delivery;
 use crate::call::{CallActor, CallCmd, CallError, Ring};
 use crate::engine::Engine;
-use crate::event::user_channel;
 use crate::room::{ChatRoom, IdleCheck, RoomCmd};
 use crate::session::{Close, ConnId, Heartbeat, Push, WsSession};
-use crate::store::contacts::presence_audience;
-use crate::store::users::{self, SetPresence};
+use actix::prelude::*;
 
 struct Entry {
     conn: ConnId,
@@ -44,6 +41,8 @@ pub struct Registry {
     /// is published, so a quick connect-disconnect cannot end on a stale "online".
     presence: HashMap<i64, u64>,
     presence_counter: u64,
+    /// Which sockets watch whose presence.
+    watches: presence::Watches,
 }
 
 impl Registry {
@@ -58,6 +57,7 @@ impl Registry {
             busy: HashMap::new(),
             presence: HashMap::new(),
             presence_counter: 0,
+            watches: presence::Watches::default(),
         }
     }
 
@@ -103,53 +103,6 @@ impl Registry {
             }
             act.arm_heartbeat(ctx);
         }));
-    }
-
-    /// Records the user's new presence and tells whoever may know.
-    fn announce_presence(&mut self, user_id: i64, online: bool, ctx: &mut Context<Self>) {
-        self.presence_counter += 1;
-        let number = self.presence_counter;
-        self.presence.insert(user_id, number);
-        let engine = self.engine.clone();
-        ctx.spawn(
-            async move {
-                let at = engine.write(SetPresence { user_id, online }).await?;
-                let mut conn = engine.db.get().await?;
-                let Some(user) = users::find(&mut conn.conn(), user_id).await? else {
-                    return Ok(None);
-                };
-                let audience = presence_audience(&mut conn.conn(), &user).await?;
-                let data = json!({ "contact_id": user_id, "is_online": online, "last_seen_at": at.and_utc() });
-                Ok::<_, crate::store::StoreError>(Some((audience, data)))
-            }
-            .into_actor(self)
-            .map(move |r, act, _| {
-                if act.presence.get(&user_id) != Some(&number) {
-                    return; // A later change of this user's presence is being announced.
-                }
-                act.presence.remove(&user_id);
-                match r {
-                    Ok(Some((audience, data))) => {
-                        for viewer in &audience {
-                            let event = act.engine.event(
-                                "user-status-updated",
-                                user_channel(*viewer),
-                                None,
-                                data.clone(),
-                            );
-                            act.engine.bus.publish(Delivery {
-                                users: vec![*viewer],
-                                event,
-                                skip: None,
-                                only: None,
-                            });
-                        }
-                    }
-                    Ok(None) => {}
-                    Err(e) => tracing::warn!(error = %e, "presence update failed"),
-                }
-            }),
-        );
     }
 }
 
@@ -207,6 +160,7 @@ impl Handler<Disconnect> for Registry {
             if entries.len() == before {
                 return; // already gone (a session reports its end twice)
             }
+            self.watches.drop_conn(msg.conn);
             let last = entries.is_empty();
             if last {
                 self.users.remove(&msg.user_id);

@@ -40,6 +40,7 @@ impl Default for FrameLimits {
                 FrameKind::Ping => 60,
                 FrameKind::Call => 30,
                 FrameKind::CallSignal => 600,
+                FrameKind::Presence => 60,
             };
         }
         FrameLimits {

@@ -11,12 +11,13 @@ use tokio::sync::oneshot;
 use super::{InFlight, WsSession};
 use crate::call::{self, CallCmd, CallError};
 use crate::protocol::{CallAction, ClientFrame, FrameError};
-use crate::registry::ToRoom;
+use crate::registry::{ToRoom, Unwatch, Watch};
 use crate::room::{RoomCmd, RoomError};
 use crate::store::calls::Call;
 use crate::store::chats::chats_of_messages;
+use crate::store::presence::as_seen_by;
 use crate::store::receipts::Kind;
-use crate::store::sync;
+use crate::store::{sync, StoreError};
 
 impl WsSession {
     /// Runs a decoded frame within its kind's budget; `place` is held until it is answered.
@@ -217,6 +218,61 @@ impl WsSession {
                     other => act.call_answer(other, &reference, ctx),
                 });
                 self.hold(place, answer, ctx);
+            }
+            ClientFrame::PresenceSubscribe { user_ids } => {
+                let (engine, viewer, conn) = (self.engine.clone(), self.user_id, self.conn);
+                let fut = async move {
+                    let seen = {
+                        let mut db = engine.db.get().await?;
+                        as_seen_by(&mut db.conn(), viewer, &user_ids).await?
+                    };
+                    let watch = Watch {
+                        conn,
+                        viewer,
+                        user_ids,
+                    };
+                    let online = match engine.registry.send(watch).await {
+                        Ok(Ok(online)) => online,
+                        Ok(Err(limit)) => return Ok(Err(limit)),
+                        Err(_) => return Err(StoreError::Unavailable("registry stopped".into())),
+                    };
+                    let presence: Vec<Value> = seen
+                        .into_iter()
+                        .map(|(user, visible)| {
+                            json!({
+                                "user_id": user.id,
+                                "is_online": visible && online.contains(&user.id),
+                                "last_seen_at": user.last_seen_at.filter(|_| visible).map(|t| t.and_utc()),
+                            })
+                        })
+                        .collect();
+                    Ok(Ok(presence))
+                };
+                let answer = fut.into_actor(self).map(move |res, act, ctx| match res {
+                    Ok(Ok(presence)) => {
+                        act.reply("ack", &reference, json!({ "presence": presence }), ctx)
+                    }
+                    Ok(Err(limit)) => {
+                        let e = FrameError::invalid(
+                            "user_ids",
+                            format!(
+                                "a socket watches at most {limit} users; unsubscribe some first"
+                            ),
+                        );
+                        act.error(&reference, None, &e, ctx)
+                    }
+                    Err(e) => act.error(&reference, None, &room_error(RoomError::Store(e)), ctx),
+                });
+                self.hold(place, answer, ctx);
+            }
+            ClientFrame::PresenceUnsubscribe { user_ids } => {
+                self.engine.registry.do_send(Unwatch {
+                    conn: self.conn,
+                    user_ids,
+                });
+                if !reference.is_null() {
+                    self.reply("ack", &reference, json!({}), ctx);
+                }
             }
             ClientFrame::Sync { since, limit } => {
                 let (engine, user_id) = (self.engine.clone(), self.user_id);

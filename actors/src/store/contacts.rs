@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::schema::{contacts, users};
-use super::users::{User, Visibility};
+use super::users::User;
 use super::{Conn, StoreResult};
 use crate::on_conn;
 use crate::writer::{Tx, WriteOp};
@@ -149,72 +149,6 @@ pub async fn users_by_phone_hashes(
             .load(c)
             .await?
     }))
-}
-
-/// Who may be told that `user` came online or went offline: people they share a chat with and
-/// people who have them in their contacts, as their last-seen setting allows, minus anyone
-/// either side has blocked. Four indexed queries.
-pub async fn presence_audience(conn: &mut Conn<'_>, user: &User) -> StoreResult<Vec<i64>> {
-    use super::schema::chat_participants as cp;
-    let uid = user.id;
-    let visibility = user.last_seen_visibility();
-    if visibility == Visibility::Nobody {
-        return Ok(Vec::new());
-    }
-    let own: Vec<(i64, bool, bool)> = on_conn!(conn, |c| {
-        contacts::table
-            .filter(contacts::user_id.eq(uid))
-            .select((
-                contacts::contact_user_id,
-                contacts::is_contact,
-                contacts::is_blocked,
-            ))
-            .load(c)
-            .await?
-    });
-    let blocked_by_me: HashSet<i64> = own.iter().filter(|r| r.2).map(|r| r.0).collect();
-    let my_contacts = own.iter().filter(|r| r.1 && !r.2).map(|r| r.0);
-    let mut audience: HashSet<i64> = my_contacts.collect();
-    if visibility == Visibility::Everyone {
-        let chats: Vec<i64> = on_conn!(conn, |c| {
-            cp::table
-                .filter(cp::user_id.eq(uid))
-                .filter(cp::left_at.is_null())
-                .select(cp::chat_id)
-                .load(c)
-                .await?
-        });
-        let partners: Vec<i64> = on_conn!(conn, |c| {
-            cp::table
-                .filter(cp::chat_id.eq_any(&chats))
-                .filter(cp::left_at.is_null())
-                .filter(cp::user_id.ne(uid))
-                .select(cp::user_id)
-                .load(c)
-                .await?
-        });
-        audience.extend(partners);
-    }
-    let followers: Vec<(i64, bool, bool)> = on_conn!(conn, |c| {
-        contacts::table
-            .filter(contacts::contact_user_id.eq(uid))
-            .select((
-                contacts::user_id,
-                contacts::is_contact,
-                contacts::is_blocked,
-            ))
-            .load(c)
-            .await?
-    });
-    for (id, is_contact, blocked_me) in followers {
-        if blocked_me {
-            audience.remove(&id);
-        } else if is_contact && visibility == Visibility::Everyone {
-            audience.insert(id);
-        }
-    }
-    audience.retain(|id| !blocked_by_me.contains(id) && *id != uid);
-    Ok(audience.into_iter().collect())
 }
 
 async fn row(tx: &mut Tx<'_>, owner: i64, other: i64) -> StoreResult<Option<Contact>> {

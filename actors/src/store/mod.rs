@@ -15,6 +15,7 @@ pub mod media_refs;
 pub mod message_ops;
 pub mod messages;
 mod pg_bulk;
+pub mod presence;
 pub mod reactions;
 pub mod receipts;
 pub mod schema;
