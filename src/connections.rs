@@ -3,6 +3,9 @@
 //! gets a 429 `too_many_connections` written straight to its socket and is closed at once, so
 //! one address cannot hold the server's file descriptors.
 //!
+//! Every admitted socket also gets `TCP_NODELAY`: answers and events are small frames that
+//! must leave at once, not wait for the peer's acknowledgement of the previous one (Nagle).
+//!
 //! The cap counts TCP peers: behind a reverse proxy every connection comes from the proxy, so
 //! there the cap belongs on the proxy (`server.max_connections_per_ip = 0` turns it off here).
 
@@ -79,6 +82,9 @@ impl ConnLimiter {
             };
             match limiter.admit(peer.ip()) {
                 Some(slot) => {
+                    if let Err(e) = stream.set_nodelay(true) {
+                        tracing::debug!(error = %e, "TCP_NODELAY not set");
+                    }
                     ext.insert(slot);
                 }
                 None => {

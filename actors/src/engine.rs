@@ -61,6 +61,8 @@ pub struct Realtime {
     pub typing_interval: Duration,
     /// Users one socket may watch the presence of.
     pub max_presence_watch: usize,
+    /// Threads that run chat rooms and calls (0: one per core).
+    pub engine_threads: usize,
 }
 
 impl Default for Realtime {
@@ -82,6 +84,7 @@ impl Default for Realtime {
             max_sockets_per_user: 10,
             typing_interval: Duration::from_secs(3),
             max_presence_watch: 256,
+            engine_threads: 0,
         }
     }
 }
@@ -102,6 +105,8 @@ pub struct Engine {
     /// Media objects and their signed links.
     pub storage: Storage,
     writer_thread: ArbiterHandle,
+    /// The threads rooms and calls run on (see [`Engine::thread_for`]).
+    threads: Arc<[ArbiterHandle]>,
 }
 
 impl Engine {
@@ -121,6 +126,13 @@ impl Engine {
         let writer_clock = clock.clone();
         let writer =
             Writer::start_in_arbiter(&writer_thread, move |_| Writer::new(write_db, writer_clock));
+        // Rooms and calls spread over threads of their own, so that routing, fan-out and one
+        // busy chat do not all share one core.
+        let count = match realtime.engine_threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let threads: Arc<[ArbiterHandle]> = (0..count).map(|_| Arbiter::new().handle()).collect();
         let limiter = Arc::new(RateLimiter::new(clock.clone()));
         let sockets = Arc::new(SocketSlots::new(realtime.max_sockets_per_user));
         let realtime = Arc::new(realtime);
@@ -139,6 +151,7 @@ impl Engine {
                 sockets,
                 storage,
                 writer_thread,
+                threads,
             };
             engine = Some(e.clone());
             Registry::new(e)
@@ -168,6 +181,12 @@ impl Engine {
             });
         }
         engine
+    }
+
+    /// The thread the actor of chat or call `id` runs on: always the same one for an id, so a
+    /// chat's room keeps one queue and its order.
+    pub fn thread_for(&self, id: i64) -> &ArbiterHandle {
+        &self.threads[id.rem_euclid(self.threads.len() as i64) as usize]
     }
 
     /// Performs a write and waits for its commit.
@@ -341,5 +360,8 @@ impl Engine {
         let _ = self.registry.send(Shutdown).await;
         self.drain().await;
         self.writer_thread.stop();
+        for thread in self.threads.iter() {
+            thread.stop();
+        }
     }
 }

@@ -103,6 +103,7 @@ impl Settings {
             max_sockets_per_user: r.max_sockets_per_user,
             typing_interval: Duration::from_secs(r.typing_interval_secs),
             max_presence_watch: r.max_presence_watch,
+            engine_threads: self.server.engine_threads,
         }
     }
 }

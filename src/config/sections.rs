@@ -17,6 +17,8 @@ pub struct ServerSettings {
     pub trust_forwarded_for: bool,
     /// HTTP worker threads (0: one per core).
     pub workers: usize,
+    /// Threads for chat rooms and calls (0: one per core).
+    pub engine_threads: usize,
     /// Seconds to let in-flight requests finish on SIGINT/SIGTERM.
     pub shutdown_timeout_secs: u64,
     /// Headers must arrive within this many ms of the connection (else 408, closed).
@@ -39,6 +41,7 @@ impl Default for ServerSettings {
             json_limit_bytes: 64 * 1024,
             trust_forwarded_for: false,
             workers: 0,
+            engine_threads: 0,
             shutdown_timeout_secs: 10,
             header_timeout_ms: 5_000,
             body_timeout_ms: 10_000,

@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use actix::prelude::*;
+use futures_util::FutureExt;
 use serde_json::{json, Value};
 
 use super::{ended, summary, CallError, CallReply};
@@ -269,7 +270,15 @@ impl Actor for CallActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        let timeout = self.engine.clock.sleep(self.engine.realtime.ring_timeout);
+        // The ring timeout counts from the call's creation, not from when this actor got to
+        // run on its thread.
+        let ring = chrono::TimeDelta::from_std(self.engine.realtime.ring_timeout)
+            .unwrap_or(chrono::TimeDelta::MAX);
+        let due = self.call.created_at.checked_add_signed(ring);
+        let timeout = match due {
+            Some(at) => self.engine.clock.sleep_until(at),
+            None => futures_util::future::pending().boxed(),
+        };
         ctx.spawn(
             timeout
                 .into_actor(self)

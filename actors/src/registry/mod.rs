@@ -277,7 +277,8 @@ impl Handler<StartCall> for Registry {
             .callees()
             .filter(|u| self.busy.contains_key(u))
             .collect();
-        let addr = msg.actor.start();
+        let actor = msg.actor;
+        let addr = CallActor::start_in_arbiter(self.engine.thread_for(id), move |_| actor);
         addr.do_send(Ring { busy });
         self.calls.insert(id, addr);
         self.in_calls.entry(caller).or_default().insert(id);

@@ -81,8 +81,11 @@ impl Registry {
                 .map(move |member, act, ctx| match member {
                     Ok(true) => {
                         let waiting = act.starting.remove(&chat_id).unwrap_or_default();
-                        let room =
-                            ChatRoom::new(chat_id, act.engine.clone(), ctx.address()).start();
+                        let (engine, registry) = (act.engine.clone(), ctx.address());
+                        let thread = act.engine.thread_for(chat_id);
+                        let room = ChatRoom::start_in_arbiter(thread, move |_| {
+                            ChatRoom::new(chat_id, engine, registry)
+                        });
                         for cmd in waiting {
                             room.do_send(cmd);
                         }
