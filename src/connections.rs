@@ -64,6 +64,12 @@ impl ConnLimiter {
         })
     }
 
+    /// Connections open now, from every address.
+    pub fn open_total(&self) -> usize {
+        let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        open.values().sum()
+    }
+
     /// Connections open from `ip` now.
     pub fn open_from(&self, ip: IpAddr) -> usize {
         let open = self.open.lock().unwrap_or_else(|e| e.into_inner());

@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 pub mod fdlimit;
 pub mod media;
+pub mod memory;
 pub mod routes;
 pub mod secrets;
 pub mod sms;

@@ -69,6 +69,7 @@ impl Application {
         }
 
         let limiter = ConnLimiter::new(settings.server.max_connections_per_ip);
+        crate::memory::spawn_trimmer(limiter.clone());
         let listener = TcpListener::bind(&settings.server.bind)
             .with_context(|| format!("cannot listen on {}", settings.server.bind))?;
         // Room for connections that wait while every worker's budget is in use (actix's own

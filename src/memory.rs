@@ -1,0 +1,64 @@
+//! Gives memory back to the operating system once many connections have closed. Each open
+//! connection holds a few buffers; when thousands close, glibc keeps the freed pages in its
+//! per-thread arenas, so the process would stay at its peak size for good. A check every few
+//! seconds trims the heap when the open connections fell to well below their peak.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::connections::ConnLimiter;
+
+/// How often the open connections are counted.
+const EVERY: Duration = Duration::from_secs(5);
+/// Fewer connections than this closed since the peak are not worth a trim.
+const MIN_CLOSED: usize = 1_000;
+
+/// Whether the heap should be trimmed with `open` connections now and `peak` since the last
+/// trim: when at least half of them, and at least [`MIN_CLOSED`], have closed.
+fn worth_trimming(peak: usize, open: usize) -> bool {
+    let closed = peak.saturating_sub(open);
+    closed >= MIN_CLOSED && open <= peak / 2
+}
+
+/// Runs the check on the current actix runtime for as long as the server runs.
+pub fn spawn_trimmer(connections: Arc<ConnLimiter>) {
+    actix_web::rt::spawn(async move {
+        let mut peak = 0;
+        loop {
+            tokio::time::sleep(EVERY).await;
+            let open = connections.open_total();
+            peak = peak.max(open);
+            if worth_trimming(peak, open) {
+                let freed = trim();
+                tracing::debug!(peak, open, freed, "returned freed memory to the system");
+                peak = open;
+            }
+        }
+    });
+}
+
+/// Returns free heap pages to the system; answers whether any were.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn trim() -> bool {
+    // SAFETY: malloc_trim only walks and releases the allocator's own free lists.
+    unsafe { libc::malloc_trim(0) == 1 }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn trim() -> bool {
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::worth_trimming;
+
+    #[test]
+    fn trims_only_after_many_closed() {
+        assert!(!worth_trimming(0, 0));
+        assert!(!worth_trimming(1_500, 800), "700 closed is not enough");
+        assert!(!worth_trimming(20_000, 12_000), "most are still open");
+        assert!(worth_trimming(20_000, 10_000));
+        assert!(worth_trimming(19_900, 0));
+    }
+}
