@@ -1,0 +1,351 @@
+//! The collector: one task receives every ack, refusal, delivery and close from the socket
+//! readers, keeps the latency histograms and checks that every message reaches each of its
+//! receivers exactly once and, per chat, in order.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Result};
+use hdrhistogram::Histogram;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::progress;
+use crate::wire::Tag;
+
+/// Microseconds since the run's origin.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock(Instant);
+
+impl Clock {
+    pub fn start() -> Clock {
+        Clock(Instant::now())
+    }
+
+    pub fn now_us(&self) -> u64 {
+        u64::try_from(self.0.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+
+    /// The instant `us` microseconds after the origin.
+    pub fn at(&self, us: u64) -> tokio::time::Instant {
+        tokio::time::Instant::from_std(self.0 + Duration::from_micros(us))
+    }
+}
+
+/// A latency histogram: 1 µs to one hour, 3 significant digits.
+pub fn histogram() -> Histogram<u64> {
+    // unwrap: constant bounds that hdrhistogram accepts.
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).unwrap()
+}
+
+/// What the readers report.
+#[derive(Debug)]
+pub enum Event {
+    Ack {
+        tag: Tag,
+        at_us: u64,
+    },
+    Refused {
+        of: Option<(u32, u64)>,
+        code: String,
+        message: String,
+    },
+    Delivery {
+        socket: u32,
+        chat: i64,
+        id: i64,
+        tag: Tag,
+        at_us: u64,
+    },
+    Closed {
+        socket: u32,
+        reason: String,
+    },
+    Stop,
+}
+
+/// Running totals, watched by the scenarios and the progress line.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Counts {
+    pub acked: u64,
+    pub refused: u64,
+    pub delivered: u64,
+    pub closed: u64,
+}
+
+/// A set of sequence numbers 0, 1, 2, …
+#[derive(Default)]
+struct Seqs(Vec<bool>);
+
+impl Seqs {
+    /// Adds `seq`; false if it was there already.
+    fn insert(&mut self, seq: u64) -> bool {
+        let i = usize::try_from(seq).unwrap_or(usize::MAX);
+        if i >= self.0.len() {
+            self.0.resize(i + 1, false);
+        }
+        !std::mem::replace(&mut self.0[i], true)
+    }
+
+    fn contains(&self, seq: u64) -> bool {
+        usize::try_from(seq)
+            .ok()
+            .and_then(|i| self.0.get(i).copied())
+            .unwrap_or(false)
+    }
+}
+
+/// What one receiving socket got of one sender's messages.
+#[derive(Default)]
+struct Received {
+    seen: Seqs,
+    max_seq: Option<u64>,
+}
+
+#[derive(Default)]
+struct State {
+    counts: Counts,
+    acked: HashMap<u32, Seqs>,
+    refused: HashMap<u32, Seqs>,
+    received: HashMap<(u32, u32), Received>,
+    last_id: HashMap<(u32, i64), i64>,
+    /// Per (sender, seq): copies received and the latest copy's latency.
+    copies: HashMap<(u32, u64), (u32, u64)>,
+    duplicates: u64,
+    out_of_order: u64,
+    ack: Option<Histogram<u64>>,
+    deliver: Option<Histogram<u64>>,
+    closes: Vec<String>,
+}
+
+/// The outcome of a run's messages.
+pub struct Outcome {
+    pub ack: Histogram<u64>,
+    pub deliver: Histogram<u64>,
+    /// Per message: send → the last of its receivers has it (complete messages only).
+    pub last_copy: Histogram<u64>,
+    pub missing_acks: u64,
+    pub missing_copies: u64,
+    pub duplicates: u64,
+    pub out_of_order: u64,
+    pub refused: u64,
+    pub closes: Vec<String>,
+}
+
+/// The collector task and how to reach it.
+pub struct Collector {
+    tx: mpsc::UnboundedSender<Event>,
+    counts: watch::Receiver<Counts>,
+    task: JoinHandle<State>,
+}
+
+impl Collector {
+    pub fn start() -> Collector {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (counts_tx, counts) = watch::channel(Counts::default());
+        let task = tokio::spawn(async move {
+            let mut s = State {
+                ack: Some(histogram()),
+                deliver: Some(histogram()),
+                ..State::default()
+            };
+            let mut refusals_shown = 0;
+            while let Some(e) = rx.recv().await {
+                if matches!(e, Event::Stop) {
+                    break;
+                }
+                s.apply(e, &mut refusals_shown);
+                counts_tx.send_replace(s.counts);
+            }
+            s
+        });
+        Collector { tx, counts, task }
+    }
+
+    /// Where readers send their events.
+    pub fn sender(&self) -> mpsc::UnboundedSender<Event> {
+        self.tx.clone()
+    }
+
+    pub fn counts(&self) -> Counts {
+        *self.counts.borrow()
+    }
+
+    /// The running totals, for a progress line.
+    pub fn watch(&self) -> watch::Receiver<Counts> {
+        self.counts.clone()
+    }
+
+    /// Waits until `done` holds or `timeout` passes; true if it holds.
+    pub async fn wait_for(&self, timeout: Duration, done: impl Fn(&Counts) -> bool) -> bool {
+        let mut rx = self.counts.clone();
+        let reached = tokio::time::timeout(timeout, rx.wait_for(|c| done(c)))
+            .await
+            .is_ok_and(|r| r.is_ok());
+        reached
+    }
+
+    /// Stops the collector and checks every message: `sent[s]` messages of sender `s` were
+    /// sent, each meant for the sockets `audience[s]`.
+    pub async fn finish(self, sent: &[u64], audience: &[Vec<u32>]) -> Result<Outcome> {
+        self.tx
+            .send(Event::Stop)
+            .map_err(|_| anyhow!("the collector stopped early"))?;
+        let mut s = self
+            .task
+            .await
+            .map_err(|e| anyhow!("collector task: {e}"))?;
+        let mut last_copy = histogram();
+        let (mut missing_acks, mut missing_copies) = (0, 0);
+        let empty = Seqs::default();
+        for (sender, (&count, receivers)) in sent.iter().zip(audience).enumerate() {
+            let sender = u32::try_from(sender)?;
+            let acked = s.acked.get(&sender).unwrap_or(&empty);
+            let refused = s.refused.get(&sender).unwrap_or(&empty);
+            for seq in 0..count {
+                if refused.contains(seq) {
+                    continue;
+                }
+                if !acked.contains(seq) {
+                    missing_acks += 1;
+                }
+                let got = receivers
+                    .iter()
+                    .filter(|r| {
+                        s.received
+                            .get(&(**r, sender))
+                            .is_some_and(|x| x.seen.contains(seq))
+                    })
+                    .count();
+                missing_copies += (receivers.len() - got) as u64;
+                if got == receivers.len() && got > 0 {
+                    if let Some((_, latest)) = s.copies.get(&(sender, seq)) {
+                        last_copy.saturating_record((*latest).max(1));
+                    }
+                }
+            }
+        }
+        Ok(Outcome {
+            ack: s.ack.take().unwrap_or_else(histogram),
+            deliver: s.deliver.take().unwrap_or_else(histogram),
+            last_copy,
+            missing_acks,
+            missing_copies,
+            duplicates: s.duplicates,
+            out_of_order: s.out_of_order,
+            refused: s.counts.refused,
+            closes: s.closes,
+        })
+    }
+}
+
+impl State {
+    fn apply(&mut self, e: Event, refusals_shown: &mut u32) {
+        match e {
+            Event::Ack { tag, at_us } => {
+                if !self.acked.entry(tag.sender).or_default().insert(tag.seq) {
+                    self.duplicates += 1;
+                    return;
+                }
+                self.counts.acked += 1;
+                if let Some(h) = &mut self.ack {
+                    h.saturating_record(at_us.saturating_sub(tag.sent_us).max(1));
+                }
+            }
+            Event::Refused { of, code, message } => {
+                self.counts.refused += 1;
+                if let Some((sender, seq)) = of {
+                    self.refused.entry(sender).or_default().insert(seq);
+                }
+                if *refusals_shown < 10 {
+                    *refusals_shown += 1;
+                    let which = of.map_or(String::new(), |(s, q)| format!(" (sender {s}, #{q})"));
+                    progress::line(format!("refused{which}: {code}: {message}"));
+                }
+            }
+            Event::Delivery {
+                socket,
+                chat,
+                id,
+                tag,
+                at_us,
+            } => self.delivery(socket, chat, id, tag, at_us),
+            Event::Closed { socket, reason } => {
+                self.counts.closed += 1;
+                if self.closes.len() < 10 {
+                    progress::line(format!("socket {socket} closed: {reason}"));
+                    self.closes.push(format!("socket {socket}: {reason}"));
+                }
+            }
+            Event::Stop => {}
+        }
+    }
+
+    fn delivery(&mut self, socket: u32, chat: i64, id: i64, tag: Tag, at_us: u64) {
+        let r = self.received.entry((socket, tag.sender)).or_default();
+        if !r.seen.insert(tag.seq) {
+            self.duplicates += 1;
+            return;
+        }
+        let behind_seq = r.max_seq.is_some_and(|m| tag.seq < m);
+        r.max_seq = Some(r.max_seq.map_or(tag.seq, |m| m.max(tag.seq)));
+        let last = self.last_id.entry((socket, chat)).or_insert(id);
+        let behind_id = id < *last;
+        *last = (*last).max(id);
+        if behind_seq || behind_id {
+            self.out_of_order += 1;
+        }
+        self.counts.delivered += 1;
+        let latency = at_us.saturating_sub(tag.sent_us).max(1);
+        if let Some(h) = &mut self.deliver {
+            h.saturating_record(latency);
+        }
+        let c = self.copies.entry((tag.sender, tag.seq)).or_insert((0, 0));
+        c.0 += 1;
+        c.1 = c.1.max(latency);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tag(sender: u32, seq: u64) -> Tag {
+        Tag {
+            sender,
+            seq,
+            sent_us: 10,
+        }
+    }
+
+    #[tokio::test]
+    async fn counts_missing_duplicates_and_order() {
+        let c = Collector::start();
+        let tx = c.sender();
+        let deliver = |seq, id| Event::Delivery {
+            socket: 1,
+            chat: 5,
+            id,
+            tag: tag(0, seq),
+            at_us: 20,
+        };
+        for seq in 0..4 {
+            tx.send(Event::Ack {
+                tag: tag(0, seq),
+                at_us: 15,
+            })
+            .unwrap();
+        }
+        tx.send(deliver(0, 100)).unwrap();
+        tx.send(deliver(2, 102)).unwrap();
+        tx.send(deliver(1, 101)).unwrap(); // out of order
+        tx.send(deliver(1, 101)).unwrap(); // duplicate
+        let o = c.finish(&[4], &[vec![1]]).await.unwrap();
+        assert_eq!(o.missing_copies, 1); // seq 3
+        assert_eq!(o.missing_acks, 0);
+        assert_eq!(o.duplicates, 1);
+        assert_eq!(o.out_of_order, 1);
+        assert_eq!(o.deliver.len(), 3);
+        assert_eq!(o.last_copy.len(), 3);
+    }
+}

@@ -1,0 +1,115 @@
+//! The scenarios, and what several of them share: the run's context, users paired in private
+//! chats, the progress line of a messaging run and the wait for messages still in flight.
+
+pub mod flat;
+pub mod group;
+pub mod idle;
+pub mod idle_child;
+pub mod paced;
+pub mod sequential;
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use futures_util::SinkExt;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::client::Sink;
+use crate::collect::{Clock, Collector, Counts};
+use crate::progress::{self, Count, Ticker};
+use crate::setup::{bounded, Api, Target, User};
+
+/// What every scenario gets.
+pub struct Ctx {
+    pub api: Api,
+    pub target: Target,
+    /// Tags this run's messages, so that other runs' do not count.
+    pub run: u32,
+    pub clock: Clock,
+    /// Sign-ups, chat creations and socket connects at once.
+    pub concurrency: usize,
+    /// Longest wait for one answer, one message or one connect.
+    pub timeout: Duration,
+    /// First phone number of this run's users (`+1555` and 7 digits).
+    pub phone_base: u32,
+}
+
+/// `n` private chats, each between a sender and a receiver.
+pub struct Pairs {
+    pub senders: Vec<User>,
+    pub receivers: Vec<User>,
+    pub chats: Vec<i64>,
+}
+
+/// Signs up `2 n` users and makes `n` private chats of them.
+pub async fn pairs(ctx: &Ctx, n: u32) -> Result<Pairs> {
+    let mut senders = ctx
+        .api
+        .sign_up_many(ctx.phone_base, 2 * n, ctx.concurrency)
+        .await?;
+    let receivers = senders.split_off(n as usize);
+    let started = Instant::now();
+    let pairs: Vec<(&User, i64)> = senders.iter().zip(receivers.iter().map(|r| r.id)).collect();
+    let chats = bounded(pairs, ctx.concurrency, |(s, r)| ctx.api.private_chat(s, r)).await?;
+    progress::line(format!(
+        "[setup] created {n} private chats in {:.1} s",
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(Pairs {
+        senders,
+        receivers,
+        chats,
+    })
+}
+
+/// A line per second: sent, acked, delivered, refused, and the delivery rate.
+pub fn ticker(label: &'static str, collector: &Collector, sent: &Count) -> Ticker {
+    let watch = collector.watch();
+    let sent = sent.clone();
+    let started = Instant::now();
+    let mut last = Counts::default();
+    progress::spawn(move || {
+        let c = *watch.borrow();
+        let line = format!(
+            "[{label} {:>5.1} s] sent {} acked {} delivered {} refused {} closed {} | {} acked/s {} delivered/s",
+            started.elapsed().as_secs_f64(),
+            sent.get(),
+            c.acked,
+            c.delivered,
+            c.refused,
+            c.closed,
+            c.acked - last.acked,
+            c.delivered - last.delivered,
+        );
+        last = c;
+        line
+    })
+}
+
+/// Waits (at most `timeout`) until every one of `sent` messages is answered and has reached
+/// its `receivers` receivers; false if some are still missing.
+pub async fn drain(collector: &Collector, sent: u64, receivers: u64, timeout: Duration) -> bool {
+    collector
+        .wait_for(timeout, |c| {
+            c.acked + c.refused >= sent
+                && c.delivered >= (sent.saturating_sub(c.refused)) * receivers
+        })
+        .await
+}
+
+/// Messages per second over `secs`.
+pub fn rate(n: u64, secs: f64) -> f64 {
+    if secs > 0.0 {
+        n as f64 / secs
+    } else {
+        0.0
+    }
+}
+
+/// Sends one frame, within `timeout`.
+pub async fn send(sink: &mut Sink, frame: Message, timeout: Duration) -> Result<()> {
+    tokio::time::timeout(timeout, sink.send(frame))
+        .await
+        .context("send timed out")?
+        .context("send")
+}
