@@ -47,38 +47,16 @@ pub struct SendSlot {
 /// for the chats. Ids and sequence numbers are allocated in arrival order.
 pub async fn insert_batch(tx: &mut Tx<'_>, slots: &mut [&mut SendSlot]) -> StoreResult<()> {
     let now = tx.now;
-    let client_ids: Vec<String> = slots
+    // Exact (sender, client_msg_id) pairs, each one probe of the unique index. Matching the
+    // two columns against two lists would probe every sender with every id of the batch.
+    let pairs: Vec<(i64, String)> = slots
         .iter()
-        .filter_map(|s| s.message.client_msg_id.clone())
+        .filter_map(|s| Some((s.message.sender_id, s.message.client_msg_id.clone()?)))
         .collect();
-    let mut id_senders: Vec<i64> = slots
-        .iter()
-        .filter(|s| s.message.client_msg_id.is_some())
-        .map(|s| s.message.sender_id)
-        .collect();
-    id_senders.sort_unstable();
-    id_senders.dedup();
-    let earlier: Vec<Message> = if client_ids.is_empty() {
-        Vec::new()
-    } else {
-        match &mut tx.conn {
-            // Both columns, so the (sender_id, client_msg_id) index answers it.
-            Conn::Sqlite(c) => {
-                messages::table
-                    .filter(messages::sender_id.eq_any(&id_senders))
-                    .filter(messages::client_msg_id.eq_any(&client_ids))
-                    .select(Message::as_select())
-                    .load(&mut **c)
-                    .await?
-            }
-            Conn::Pg(c) => {
-                let pairs: Vec<(i64, String)> = slots
-                    .iter()
-                    .filter_map(|s| Some((s.message.sender_id, s.message.client_msg_id.clone()?)))
-                    .collect();
-                super::pg_bulk::by_client_ids(c, &pairs).await?
-            }
-        }
+    let earlier: Vec<Message> = match &mut tx.conn {
+        _ if pairs.is_empty() => Vec::new(),
+        Conn::Sqlite(c) => by_client_ids_sqlite(c, &pairs).await?,
+        Conn::Pg(c) => super::pg_bulk::by_client_ids(c, &pairs).await?,
     };
     let mut by_client: HashMap<(i64, String), Message> = earlier
         .into_iter()
@@ -95,7 +73,9 @@ pub async fn insert_batch(tx: &mut Tx<'_>, slots: &mut [&mut SendSlot]) -> Store
         .into_iter()
         .map(|m| (m.id, m))
         .collect();
-    let sender_ids: Vec<i64> = slots.iter().map(|s| s.message.sender_id).collect();
+    let mut sender_ids: Vec<i64> = slots.iter().map(|s| s.message.sender_id).collect();
+    sender_ids.sort_unstable();
+    sender_ids.dedup();
     let senders: HashMap<i64, User> = on_conn!(&mut tx.conn, |c| {
         users::table
             .filter(users::id.eq_any(&sender_ids))
@@ -232,6 +212,23 @@ pub async fn insert_batch(tx: &mut Tx<'_>, slots: &mut [&mut SendSlot]) -> Store
         Conn::Pg(c) => super::pg_bulk::insert_messages(c, &rows).await?,
     }
     touch_chats(tx, &last_per_chat).await
+}
+
+/// Earlier messages with any of these exact `(sender_id, client_msg_id)` pairs, on SQLite:
+/// the pairs go in as one JSON array, and the join probes the unique index once per pair.
+async fn by_client_ids_sqlite(
+    c: &mut super::SqliteConn,
+    pairs: &[(i64, String)],
+) -> StoreResult<Vec<Message>> {
+    let pairs = serde_json::to_string(pairs).map_err(|e| StoreError::Pool(e.to_string()))?;
+    // CROSS JOIN keeps the pairs as the outer loop, so the index is probed with both columns.
+    Ok(diesel::sql_query(
+        "SELECT m.* FROM json_each(?) AS k CROSS JOIN messages AS m \
+         ON m.sender_id = k.value ->> 0 AND m.client_msg_id = k.value ->> 1",
+    )
+    .bind::<diesel::sql_types::Text, _>(pairs)
+    .load::<Message>(c)
+    .await?)
 }
 
 /// Moves each chat's last message and activity time: one statement for the whole batch. Only
