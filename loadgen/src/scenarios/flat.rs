@@ -8,7 +8,7 @@ use anyhow::{anyhow, Result};
 use futures_util::SinkExt;
 use tokio::sync::Semaphore;
 
-use super::{drain, pairs, rate, ticker, Ctx};
+use super::{pairs, rate, ticker, wait_for_the_rest, Ctx};
 use crate::client::{connect_all, Fleet, Sink};
 use crate::collect::{Clock, Collector};
 use crate::progress::{self, Count};
@@ -104,16 +104,7 @@ pub async fn run(ctx: &Ctx, chats: u32, in_flight: usize, duration: Duration) ->
         per_sender.push(n);
     }
     let total: u64 = per_sender.iter().sum();
-    progress::line(format!(
-        "[flat] duration over: waiting for {total} messages to complete"
-    ));
-    let drained = drain(&collector, total, 1, ctx.timeout).await;
-    if !drained {
-        progress::line(format!(
-            "[flat] not every message completed within {:?}",
-            ctx.timeout
-        ));
-    }
+    wait_for_the_rest("flat", &collector, total, ctx.timeout).await;
     drop(ticker);
     sender_sinks.extend(receiver_sinks);
     fleet.shutdown(sender_sinks).await;

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Result};
 
-use super::{rate, send, ticker, Ctx};
+use super::{rate, send, stop_after_timeout, ticker, Ctx};
 use crate::client::{connect_all, Fleet};
 use crate::collect::Collector;
 use crate::progress::{self, Count};
@@ -73,17 +73,11 @@ pub async fn run(ctx: &Ctx, members: u32, messages: u64) -> Result<Report> {
             })
             .await;
         if !done {
-            timeouts += 1;
-            progress::line(format!(
+            let what = format!(
                 "message {seq} did not reach everyone within {:?}",
                 ctx.timeout
-            ));
-            if collector.counts().closed > 0 {
-                progress::line("a socket was closed: stopping".into());
-                break;
-            }
-            if timeouts >= MAX_TIMEOUTS {
-                progress::line(format!("{MAX_TIMEOUTS} messages timed out: stopping"));
+            );
+            if stop_after_timeout(&collector, &mut timeouts, MAX_TIMEOUTS, what) {
                 break;
             }
         }

@@ -97,6 +97,41 @@ pub async fn drain(collector: &Collector, sent: u64, receivers: u64, timeout: Du
         .await
 }
 
+/// A message of a one-at-a-time run missed its deadline (`what` says how; counted in
+/// `timeouts`): whether the run should stop, because the server closed a socket or `max`
+/// messages have now timed out.
+pub fn stop_after_timeout(
+    collector: &Collector,
+    timeouts: &mut u32,
+    max: u32,
+    what: String,
+) -> bool {
+    *timeouts += 1;
+    progress::line(what);
+    if collector.counts().closed > 0 {
+        progress::line("a socket was closed: stopping".into());
+        return true;
+    }
+    if *timeouts >= max {
+        progress::line(format!("{max} messages timed out: stopping"));
+        return true;
+    }
+    false
+}
+
+/// The end of a timed run (`label`): waits, at most `timeout`, for the `total` messages sent
+/// to be answered and delivered to their one receiver each, and says so if some are not.
+pub async fn wait_for_the_rest(label: &str, collector: &Collector, total: u64, timeout: Duration) {
+    progress::line(format!(
+        "[{label}] sending over: waiting for {total} messages to complete"
+    ));
+    if !drain(collector, total, 1, timeout).await {
+        progress::line(format!(
+            "[{label}] not every message completed within {timeout:?}"
+        ));
+    }
+}
+
 /// Messages per second over `secs`.
 pub fn rate(n: u64, secs: f64) -> f64 {
     if secs > 0.0 {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{anyhow, Result};
 use futures_util::SinkExt;
 
-use super::{drain, pairs, rate, ticker, Ctx};
+use super::{pairs, rate, ticker, wait_for_the_rest, Ctx};
 use crate::client::{connect_all, Fleet, Sink};
 use crate::collect::{Clock, Collector};
 use crate::progress::{self, Count};
@@ -107,15 +107,7 @@ pub async fn run(ctx: &Ctx, chats: u32, per_second: f64, duration: Duration) -> 
         max_lag_us = max_lag_us.max(lag);
     }
     let total: u64 = per_sender.iter().sum();
-    progress::line(format!(
-        "[paced] schedule over: waiting for {total} messages to complete"
-    ));
-    if !drain(&collector, total, 1, ctx.timeout).await {
-        progress::line(format!(
-            "[paced] not every message completed within {:?}",
-            ctx.timeout
-        ));
-    }
+    wait_for_the_rest("paced", &collector, total, ctx.timeout).await;
     drop(ticker);
     sender_sinks.extend(receiver_sinks);
     fleet.shutdown(sender_sinks).await;

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 
-use super::{pairs, rate, send, ticker, Ctx};
+use super::{pairs, rate, send, stop_after_timeout, ticker, Ctx};
 use crate::client::{connect_all, Fleet};
 use crate::collect::{Collector, Event};
 use crate::progress::{self, Count};
@@ -69,17 +69,8 @@ pub async fn run(ctx: &Ctx, messages: u64, rest: bool) -> Result<Report> {
             })
             .await;
         if !done {
-            timeouts += 1;
-            progress::line(format!(
-                "message {seq} not complete within {:?}",
-                ctx.timeout
-            ));
-            if collector.counts().closed > 0 {
-                progress::line("a socket was closed: stopping".into());
-                break;
-            }
-            if timeouts >= MAX_TIMEOUTS {
-                progress::line(format!("{MAX_TIMEOUTS} messages timed out: stopping"));
+            let what = format!("message {seq} not complete within {:?}", ctx.timeout);
+            if stop_after_timeout(&collector, &mut timeouts, MAX_TIMEOUTS, what) {
                 break;
             }
         }
