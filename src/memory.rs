@@ -29,8 +29,17 @@ pub fn spawn_trimmer(connections: Arc<ConnLimiter>) {
             let open = connections.open_total();
             peak = peak.max(open);
             if worth_trimming(peak, open) {
-                let freed = trim();
-                tracing::debug!(peak, open, freed, "returned freed memory to the system");
+                // Walking a large heap takes a while: not on the thread that runs the registry.
+                let started = std::time::Instant::now();
+                let freed = tokio::task::spawn_blocking(trim).await.unwrap_or(false);
+                let micros = started.elapsed().as_micros() as u64;
+                tracing::debug!(
+                    peak,
+                    open,
+                    freed,
+                    micros,
+                    "returned freed memory to the system"
+                );
                 peak = open;
             }
         }
