@@ -86,6 +86,34 @@ pub async fn relations_to(
         .collect())
 }
 
+/// How `owner` relates to each of `others` (one query): the other direction of
+/// [`relations_to`].
+pub async fn relations_of(
+    conn: &mut Conn<'_>,
+    owner: i64,
+    others: &[i64],
+) -> StoreResult<HashMap<i64, Relation>> {
+    if others.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(i64, bool, bool)> = on_conn!(conn, |c| {
+        contacts::table
+            .filter(contacts::user_id.eq(owner))
+            .filter(contacts::contact_user_id.eq_any(others))
+            .select((
+                contacts::contact_user_id,
+                contacts::is_contact,
+                contacts::is_blocked,
+            ))
+            .load(c)
+            .await?
+    });
+    Ok(rows
+        .into_iter()
+        .map(|(other, c, b)| (other, Relation::of(c, b)))
+        .collect())
+}
+
 /// Which of `users` have blocked `actor` (one query).
 pub async fn who_blocked(conn: &mut Conn<'_>, users: &[i64], actor: i64) -> StoreResult<Vec<i64>> {
     if users.is_empty() {
