@@ -84,16 +84,8 @@ pub async fn connect_all(
     timeout: Duration,
 ) -> Result<(Vec<Ws>, Duration)> {
     let total = tokens.len();
-    let done = progress::Count::default();
     let started = Instant::now();
-    let _ticker = {
-        let done = done.clone();
-        progress::spawn(move || {
-            let n = done.get();
-            let rate = n as f64 / started.elapsed().as_secs_f64();
-            format!("[setup] connected {n}/{total} sockets ({rate:.0}/s)")
-        })
-    };
+    let (done, _ticker) = progress::steps("connected", total as u64, "sockets");
     let sockets = bounded(tokens, concurrency, |t| {
         let done = done.clone();
         async move {

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 
@@ -47,4 +47,18 @@ where
             line(f());
         }
     }))
+}
+
+/// Counts setup steps done and prints `[setup] <doing> n/total <what> (rate/s)` once a second
+/// while the returned [`Ticker`] lives.
+pub fn steps(doing: &'static str, total: u64, what: &'static str) -> (Count, Ticker) {
+    let done = Count::default();
+    let started = Instant::now();
+    let count = done.clone();
+    let ticker = spawn(move || {
+        let n = count.get();
+        let rate = n as f64 / started.elapsed().as_secs_f64();
+        format!("[setup] {doing} {n}/{total} {what} ({rate:.0}/s)")
+    });
+    (done, ticker)
 }

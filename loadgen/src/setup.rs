@@ -166,16 +166,8 @@ impl Api {
             .checked_add(count)
             .filter(|e| *e <= 10_000_000)
             .ok_or_else(|| anyhow!("--phone-base {base} + {count} users passes +15559999999"))?;
-        let done = progress::Count::default();
         let started = Instant::now();
-        let _ticker = {
-            let done = done.clone();
-            progress::spawn(move || {
-                let n = done.get();
-                let rate = n as f64 / started.elapsed().as_secs_f64();
-                format!("[setup] signed up {n}/{count} users ({rate:.0}/s)")
-            })
-        };
+        let (done, _ticker) = progress::steps("signed up", u64::from(count), "users");
         let users = stream::iter(base..end)
             .map(|n| {
                 let done = done.clone();

@@ -5,13 +5,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Result};
-use futures_util::SinkExt;
 use tokio::sync::Semaphore;
 
-use super::{pairs, rate, ticker, wait_for_the_rest, Ctx};
+use super::{pairs, rate, send_by, ticker, wait_for_the_rest, Ctx};
 use crate::client::{connect_all, Fleet, Sink};
 use crate::collect::{Clock, Collector};
-use crate::progress::{self, Count};
+use crate::progress::Count;
 use crate::report::{Checks, Report};
 use crate::wire::{self, Tag};
 
@@ -39,17 +38,8 @@ async fn sender(
             sent_us: clock.now_us(),
         };
         let frame = wire::send_frame(run, chat, tag);
-        let limit = deadline + Duration::from_secs(10);
-        match tokio::time::timeout_at(limit, sink.send(frame)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                progress::line(format!("sender {me}: {e}"));
-                break;
-            }
-            Err(_) => {
-                progress::line(format!("sender {me}: send blocked past the deadline"));
-                break;
-            }
+        if !send_by(&mut sink, frame, deadline + Duration::from_secs(10), me).await {
+            break;
         }
         seq += 1;
         sent.add(1);

@@ -141,6 +141,27 @@ pub fn rate(n: u64, secs: f64) -> f64 {
     }
 }
 
+/// Sends one frame of sender `who` of a timed run, by `limit`; false (and says why) if the
+/// socket failed or stayed blocked until then, and the sender should stop.
+pub async fn send_by(
+    sink: &mut Sink,
+    frame: Message,
+    limit: tokio::time::Instant,
+    who: u32,
+) -> bool {
+    match tokio::time::timeout_at(limit, sink.send(frame)).await {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            progress::line(format!("sender {who}: {e}"));
+            false
+        }
+        Err(_) => {
+            progress::line(format!("sender {who}: send blocked past the deadline"));
+            false
+        }
+    }
+}
+
 /// Sends one frame, within `timeout`.
 pub async fn send(sink: &mut Sink, frame: Message, timeout: Duration) -> Result<()> {
     tokio::time::timeout(timeout, sink.send(frame))

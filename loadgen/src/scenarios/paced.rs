@@ -5,12 +5,11 @@
 use std::time::Duration;
 
 use anyhow::{anyhow, Result};
-use futures_util::SinkExt;
 
-use super::{pairs, rate, ticker, wait_for_the_rest, Ctx};
+use super::{pairs, rate, send_by, ticker, wait_for_the_rest, Ctx};
 use crate::client::{connect_all, Fleet, Sink};
 use crate::collect::{Clock, Collector};
-use crate::progress::{self, Count};
+use crate::progress::Count;
 use crate::report::{Checks, Report};
 use crate::wire::{self, Tag};
 
@@ -45,17 +44,15 @@ async fn sender(
             sent_us: due,
         };
         let frame = wire::send_frame(run, chat, tag);
-        let limit = clock.at(end_us) + Duration::from_secs(10);
-        match tokio::time::timeout_at(limit, sink.send(frame)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                progress::line(format!("sender {c}: {e}"));
-                break;
-            }
-            Err(_) => {
-                progress::line(format!("sender {c}: send blocked past the deadline"));
-                break;
-            }
+        if !send_by(
+            &mut sink,
+            frame,
+            clock.at(end_us) + Duration::from_secs(10),
+            c,
+        )
+        .await
+        {
+            break;
         }
         max_lag_us = max_lag_us.max(clock.now_us().saturating_sub(due));
         seq += 1;
