@@ -134,7 +134,10 @@ impl Engine {
         };
         let threads: Arc<[ArbiterHandle]> = (0..count).map(|_| Arbiter::new().handle()).collect();
         let limiter = Arc::new(RateLimiter::new(clock.clone()));
-        let sockets = Arc::new(SocketSlots::new(realtime.max_sockets_per_user));
+        let sockets = Arc::new(SocketSlots::new(
+            realtime.max_sockets_per_user,
+            realtime.frames.clone(),
+        ));
         let realtime = Arc::new(realtime);
         let mut engine = None;
         Registry::create(|ctx| {

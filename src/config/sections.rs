@@ -220,9 +220,10 @@ impl Default for RealtimeSettings {
     }
 }
 
-/// Per-connection frame allowances, per minute (`[realtime.frames_per_minute]`). A socket may
-/// send a quarter of a minute's allowance at once; beyond its allowance a frame is answered
-/// with `rate_limited`, and a socket refused more than `refused` times a minute is closed.
+/// Frame allowances per user (all their sockets together), per minute
+/// (`[realtime.frames_per_minute]`). A user may send a quarter of a minute's allowance at once;
+/// beyond it a frame is answered with `rate_limited`, and past `refused` refusals a minute the
+/// socket refused next is closed.
 /// `send-message` is limited per user instead (`limits.messages_per_minute`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -3,8 +3,8 @@
 //! cannot keep up is disconnected (it catches up with `sync`), so memory never grows without
 //! bound. Heartbeats come from the registry's shared timer.
 //!
-//! What a client sends is bounded as well: each kind of frame has a budget per connection
-//! ([`budget`]), a client refused too often is disconnected (4029), and the socket is read only
+//! What a client sends is bounded as well: each kind of frame has a budget per user, shared by
+//! their sockets ([`budget`], [`slots`]), a client refused too often is disconnected (4029), and the socket is read only
 //! while fewer than `realtime.max_frames_in_flight` of its frames await their answers, so a
 //! client that sends faster than the server answers is slowed down by TCP, not queued.
 
@@ -91,9 +91,9 @@ pub struct WsSession {
     pong_pending: bool,
     ping_pending: bool,
     last_heard: NaiveDateTime,
-    budget: Budget,
-    /// This socket's place under the user's socket cap, given back when the session ends.
-    _slot: SocketSlot,
+    /// This socket's place under the user's socket cap, given back when the session ends; the
+    /// user's frame budget is charged through it.
+    slot: SocketSlot,
 }
 
 impl WsSession {
@@ -118,7 +118,6 @@ impl WsSession {
                 user_id,
                 auth_session,
                 last_heard: engine.clock.now(),
-                budget: Budget::new(&engine.realtime.frames, engine.clock.now()),
                 engine,
                 ws,
                 queue: VecDeque::new(),
@@ -126,7 +125,7 @@ impl WsSession {
                 closing: false,
                 pong_pending: false,
                 ping_pending: false,
-                _slot: slot,
+                slot,
             }
         })
     }
@@ -220,11 +219,7 @@ impl WsSession {
         ctx: &mut Context<Self>,
     ) {
         let ours = e.code == "unavailable";
-        if !ours
-            && !self
-                .budget
-                .refuse(&self.engine.realtime.frames, self.engine.clock.now())
-        {
+        if !ours && !self.slot.refuse(self.engine.clock.now()) {
             tracing::info!(
                 user = self.user_id,
                 "frames refused too often; disconnecting"
