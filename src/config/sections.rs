@@ -414,3 +414,20 @@ impl MediaSettings {
         }
     }
 }
+
+/// `[metrics]`: where `/metrics` is served, apart from the API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Address of the metrics listener (loopback by default: metrics say much about the
+    /// traffic); empty: no metrics listener.
+    pub bind: String,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        MetricsSettings {
+            bind: "127.0.0.1:9464".into(),
+        }
+    }
+}

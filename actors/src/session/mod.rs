@@ -30,6 +30,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::engine::Engine;
 use crate::event::Event;
+use crate::metrics;
 use crate::protocol::{self, FrameError};
 use crate::registry::{Connect, Disconnect, ToRoom};
 use crate::room::RoomCmd;
@@ -85,6 +86,8 @@ pub struct WsSession {
     queue: VecDeque<ByteString>,
     writing: bool,
     closing: bool,
+    /// The close code sent, for the metrics (1006: the connection ended without one).
+    close_code: u16,
     /// A pong (to the client's ping) or a heartbeat ping is on its way out. Control frames
     /// bypass the queue, so at most one of each is in flight: a client that floods pings
     /// without reading gets a pong for the latest only, as RFC 6455 allows.
@@ -123,6 +126,7 @@ impl WsSession {
                 queue: VecDeque::new(),
                 writing: false,
                 closing: false,
+                close_code: 1006,
                 pong_pending: false,
                 ping_pending: false,
                 slot,
@@ -141,6 +145,7 @@ impl WsSession {
             return;
         }
         self.queue.push_back(frame);
+        self.engine.metrics.outbound_queued.inc();
         if !self.writing {
             self.write_next(ctx);
         }
@@ -155,6 +160,7 @@ impl WsSession {
             }
             return;
         };
+        self.engine.metrics.outbound_queued.dec();
         self.writing = true;
         let mut ws = self.ws.clone();
         ctx.spawn(
@@ -170,6 +176,13 @@ impl WsSession {
         );
     }
 
+    /// Forgets the frames still queued.
+    fn drop_queue(&mut self) {
+        let n = self.queue.len() as i64;
+        self.engine.metrics.outbound_queued.dec_by(n);
+        self.queue.clear();
+    }
+
     /// Closes with a code. The session leaves the registry at once (no more deliveries); the
     /// close frame then gets a bounded time to reach a client that may not be reading.
     fn close(&mut self, code: u16, reason: &'static str, ctx: &mut Context<Self>) {
@@ -177,7 +190,8 @@ impl WsSession {
             return;
         }
         self.closing = true;
-        self.queue.clear();
+        self.close_code = code;
+        self.drop_queue();
         self.engine.registry.do_send(Disconnect {
             user_id: self.user_id,
             conn: self.conn,
@@ -247,6 +261,9 @@ impl Actor for WsSession {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        let m = &self.engine.metrics;
+        m.socket_connects.get_or_create(&metrics::NATIVE).inc();
+        m.sockets_open.get_or_create(&metrics::NATIVE).inc();
         self.engine.registry.do_send(Connect {
             user_id: self.user_id,
             auth_session: self.auth_session,
@@ -267,6 +284,14 @@ impl Actor for WsSession {
             user_id: self.user_id,
             conn: self.conn,
         });
+        self.drop_queue();
+        let m = &self.engine.metrics;
+        m.sockets_open.get_or_create(&metrics::NATIVE).dec();
+        let closed = metrics::Closed {
+            protocol: metrics::NATIVE.protocol,
+            code: self.close_code,
+        };
+        m.socket_closes.get_or_create(&closed).inc();
     }
 }
 
