@@ -99,6 +99,7 @@ impl Application {
                         .error_handler(|e, _| ApiError::invalid("query", e.to_string()).into()),
                 )
                 .configure(routes::configure)
+                .configure(routes::health::probes)
                 .route("/ws", web::get().to(ws::connect))
                 .configure(routes::media::routes)
                 .wrap(actix_web::middleware::from_fn(routes::media::sign_links))
