@@ -11,6 +11,7 @@ pub mod media;
 pub mod memory;
 pub mod routes;
 pub mod secrets;
+pub mod shutdown;
 pub mod sms;
 pub mod startup;
 pub mod state;

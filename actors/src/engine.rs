@@ -12,7 +12,9 @@ use crate::bus::{Bus, LocalBus};
 use crate::clock::Clock;
 use crate::event::Event;
 use crate::ratelimit::RateLimiter;
-use crate::registry::{EndAuthSession, MembershipChanged, Registry, Shutdown, ToRoom};
+use crate::registry::{
+    CloseSockets, EndAuthSession, MembershipChanged, Registry, Shutdown, ToRoom,
+};
 use crate::room::RoomCmd;
 use crate::session::{FrameLimits, SocketSlots};
 use crate::storage::{Storage, StorageError};
@@ -348,6 +350,18 @@ impl Engine {
             user_id,
             auth_session,
         });
+    }
+
+    /// Sends every open socket its close frame (1001, going away) and answers how many
+    /// there were; rooms, calls and the writer go on serving (the first step of a shutdown).
+    pub async fn close_sockets(&self) -> usize {
+        self.registry
+            .send(CloseSockets {
+                code: 1001,
+                reason: "server shutting down",
+            })
+            .await
+            .unwrap_or(0)
     }
 
     /// Waits until every write accepted so far is committed (shutdown).

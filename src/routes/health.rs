@@ -1,12 +1,13 @@
 //! Health routes. `GET /healthz`: the process answers (nothing else is checked).
 //! `GET /readyz` and `GET /api/health`: the database answers a read and the writer commits a
-//! no-op, both within the database deadline (else 503 `unavailable`).
+//! no-op, both within the database deadline (else 503 `unavailable`); `/readyz` also answers
+//! 503 once the server is shutting down, so a load balancer stops sending it new clients.
 
 use actix_web::{web, HttpResponse};
 use courier_actors::store;
 use serde_json::json;
 
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 /// `/api/health`, mounted under `/api`.
@@ -51,6 +52,13 @@ async fn healthz() -> HttpResponse {
 }
 
 async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    if state.shutdown.is_started() {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the server is shutting down",
+        ));
+    }
     database_ready(&state).await?;
     Ok(HttpResponse::Ok().json(json!({
         "success": true,
