@@ -5,6 +5,7 @@
 //! for SQLite and for PostgreSQL. Reads use the pool directly; every write goes through the
 //! [`Writer`](crate::writer::Writer) actor.
 
+pub mod accounts;
 pub mod auth;
 pub mod calls;
 pub mod chats;
