@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod auth_purge;
 pub mod calls;
 pub mod chats;
 pub mod contacts;
