@@ -1,6 +1,7 @@
 //! Courier's edge: configuration, the HTTP API (one module per resource under `routes`), the
 //! WebSocket endpoint, authentication. The engine lives in the `courier-actors` crate.
 
+pub mod admin;
 pub mod config;
 pub mod connections;
 pub mod deadline;

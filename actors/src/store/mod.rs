@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod auth_purge;
+pub mod backup;
 pub mod calls;
 pub mod chats;
 pub mod contacts;
