@@ -1,6 +1,7 @@
 //! Courier's edge: configuration, the HTTP API (one module per resource under `routes`), the
 //! WebSocket endpoint, authentication. The engine lives in the `courier-actors` crate.
 
+pub mod admin;
 pub mod config;
 pub mod connections;
 pub mod deadline;
@@ -12,6 +13,7 @@ pub mod memory;
 pub mod metrics;
 pub mod routes;
 pub mod secrets;
+pub mod shutdown;
 pub mod sms;
 pub mod startup;
 pub mod state;

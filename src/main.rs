@@ -1,10 +1,12 @@
-//! The `courier` binary: `courier serve` runs the server, `courier migrate` applies migrations.
+//! The `courier` binary: `courier serve` runs the server, `courier migrate` applies migrations,
+//! and the operator's commands (`backup`, `users`, `stats`) run beside a live server.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use courier::admin::{self, users, Admin, AdminError};
 use courier::{Application, Settings};
 use courier_actors::Clock;
 
@@ -28,19 +30,54 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Copy the SQLite database to a new file while the server runs (PostgreSQL: use pg_dump).
+    Backup {
+        /// The copy to write; an existing file is never overwritten.
+        file: PathBuf,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Show an account, suspend it, lift a suspension, or sign it out everywhere.
+    Users {
+        #[arg(value_enum)]
+        action: users::Action,
+        /// A phone number in E.164 form (+14155550123) or a user id.
+        who: String,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Count users, chats and messages.
+    Stats {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_ansi(std::io::stdout().is_terminal())
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
     let cli = Cli::parse();
+    let filter = |default: &str| {
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default))
+    };
+    if matches!(cli.command, Command::Serve { .. } | Command::Migrate { .. }) {
+        tracing_subscriber::fmt()
+            .with_ansi(std::io::stdout().is_terminal())
+            .with_env_filter(filter("info"))
+            .init();
+    } else {
+        // An operator's command prints its answer on stdout; only problems are logged.
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_env_filter(filter("warn"))
+            .init();
+    }
     let config = match &cli.command {
-        Command::Serve { config } | Command::Migrate { config } => config.clone(),
+        Command::Serve { config }
+        | Command::Migrate { config }
+        | Command::Backup { config, .. }
+        | Command::Users { config, .. }
+        | Command::Stats { config } => config.clone(),
     };
     let settings = match Settings::load(config.as_deref()) {
         Ok(s) => s,
@@ -49,6 +86,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if !matches!(cli.command, Command::Serve { .. } | Command::Migrate { .. }) {
+        return admin_command(cli.command, settings);
+    }
     let result = actix_web::rt::System::new().block_on(async move {
         match cli.command {
             Command::Serve { .. } => {
@@ -59,6 +99,7 @@ fn main() -> ExitCode {
                 let ran = courier_actors::store::migrate(&settings.database.url).await?;
                 println!("applied {ran} migration(s)");
             }
+            _ => {}
         }
         anyhow::Ok(())
     });
@@ -67,6 +108,32 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("courier: {e:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs an operator's command; prints its output, or its one-line error.
+fn admin_command(command: Command, settings: Settings) -> ExitCode {
+    let result = actix_web::rt::System::new().block_on(async move {
+        if let Command::Backup { .. } = command {
+            admin::backup::check_backend(&settings.database.url)?;
+        }
+        let admin = Admin::open(&settings, Clock::system()).await?;
+        match command {
+            Command::Backup { file, .. } => admin::backup::run(&admin, &file).await,
+            Command::Users { action, who, .. } => users::run(&admin, action, &who).await,
+            Command::Stats { .. } => admin::stats::run(&admin).await,
+            Command::Serve { .. } | Command::Migrate { .. } => Ok(String::new()),
+        }
+    });
+    match result {
+        Ok(out) => {
+            print!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(AdminError { message, exit }) => {
+            eprintln!("courier: {message}");
+            ExitCode::from(exit)
         }
     }
 }

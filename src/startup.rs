@@ -21,6 +21,7 @@ use crate::fdlimit;
 use crate::metrics;
 use crate::routes;
 use crate::secrets::Secrets;
+use crate::shutdown::ShutdownFlag;
 use crate::sms;
 use crate::state::AppState;
 use crate::tokens::Tokens;
@@ -33,6 +34,7 @@ pub struct Application {
     engine: Engine,
     /// The `/metrics` listener and its port (none if `metrics.bind` is empty).
     metrics: Option<(Server, u16)>,
+    shutdown: ShutdownFlag,
 }
 
 impl Application {
@@ -79,6 +81,7 @@ impl Application {
         // default; the standard library listens with a backlog of 128).
         socket2::SockRef::from(&listener).listen(1024)?;
         let port = listener.local_addr()?.port();
+        let shutdown = ShutdownFlag::default();
         let state = web::Data::new(AppState {
             tokens: Tokens::new(
                 &secrets.jwt,
@@ -89,6 +92,7 @@ impl Application {
             secrets,
             sms,
             settings: settings.clone(),
+            shutdown: shutdown.clone(),
         });
         let mut server = HttpServer::new(move || {
             App::new()
@@ -102,6 +106,7 @@ impl Application {
                         .error_handler(|e, _| ApiError::invalid("query", e.to_string()).into()),
                 )
                 .configure(routes::configure)
+                .configure(routes::health::probes)
                 .route("/ws", web::get().to(ws::connect))
                 .configure(routes::media::routes)
                 .wrap(actix_web::middleware::from_fn(routes::media::sign_links))
@@ -140,6 +145,7 @@ impl Application {
             server: server.run(),
             engine,
             metrics,
+            shutdown,
         })
     }
 
@@ -176,13 +182,25 @@ impl Application {
         result
     }
 
-    /// Serves until SIGINT or SIGTERM, then shuts down gracefully.
+    /// Serves until SIGINT or SIGTERM, then shuts down gracefully: the listener closes, every
+    /// open socket gets its close frame (1001) at once, `/readyz` answers 503, and requests in
+    /// flight and the writer's last batch get `server.shutdown_timeout_secs`.
     pub async fn run_until_signal(self) -> std::io::Result<()> {
         let handle = self.server.handle();
+        let engine = self.engine.clone();
+        let shutdown = self.shutdown.clone();
         actix_web::rt::spawn(async move {
             wait_for_signal().await;
-            tracing::info!("shutting down: no new connections, finishing requests and writes");
-            handle.stop(true).await;
+            shutdown.start();
+            // The stop command goes out now (no new connections); its future ends once the
+            // workers are done.
+            let stopped = handle.stop(true);
+            let sockets = engine.close_sockets().await;
+            tracing::info!(
+                sockets,
+                "shutting down: sockets closed, finishing requests and writes"
+            );
+            stopped.await;
         });
         let engine = self.engine.clone();
         let result = self.run_until_stopped().await;

@@ -7,6 +7,7 @@ use courier_actors::Engine;
 use crate::config::Settings;
 use crate::error::ApiResult;
 use crate::secrets::Secrets;
+use crate::shutdown::ShutdownFlag;
 use crate::sms::SmsSender;
 use crate::tokens::Tokens;
 
@@ -17,6 +18,8 @@ pub struct AppState {
     pub tokens: Tokens,
     pub secrets: Secrets,
     pub sms: Box<dyn SmsSender>,
+    /// Set when a shutdown starts.
+    pub shutdown: ShutdownFlag,
 }
 
 impl AppState {

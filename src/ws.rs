@@ -19,6 +19,13 @@ pub async fn connect(
     body: web::Payload,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
+    if state.shutdown.is_started() {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the server is shutting down; connect again in a moment",
+        ));
+    }
     let token = bearer(&req)
         .map(str::to_string)
         .or_else(|| query_token(req.query_string()))

@@ -13,7 +13,9 @@ use crate::clock::Clock;
 use crate::event::Event;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
-use crate::registry::{EndAuthSession, MembershipChanged, Registry, Shutdown, ToRoom};
+use crate::registry::{
+    CloseSockets, EndAuthSession, MembershipChanged, Registry, Shutdown, ToRoom,
+};
 use crate::room::RoomCmd;
 use crate::session::{FrameLimits, SocketSlots};
 use crate::storage::{Storage, StorageError};
@@ -24,6 +26,18 @@ use crate::writer::{Drain, Probe, Submit, Write, WriteOp, Writer};
 const SWEEP_BATCH: usize = 500;
 /// Most orphans one sweep removes; any more wait for the next run.
 const SWEEP_MAX: usize = 10_000;
+
+/// How often the janitor runs (expired statuses, dead codes and sessions, sockets of sessions
+/// ended by another process).
+pub const JANITOR_EVERY: Duration = Duration::from_secs(60);
+/// How far back each janitor run looks for ended sessions beyond the previous run: an
+/// operator's command may run on a clock a little behind the server's.
+const JANITOR_OVERLAP: TimeDelta = TimeDelta::seconds(60);
+/// Expired codes and ended sessions are kept this long (a late `verify-otp` still hears that
+/// its code expired), then purged.
+pub const AUTH_RETENTION: TimeDelta = TimeDelta::hours(1);
+/// Purge transactions one janitor run makes at most; a longer backlog waits for the next run.
+const PURGE_ROUNDS: usize = 100;
 
 /// Why a sweep of orphan files stopped.
 #[derive(Debug, thiserror::Error)]
@@ -171,10 +185,24 @@ impl Engine {
         let engine: Engine = engine.unwrap();
         let janitor = engine.clone();
         actix::spawn(async move {
+            // Sessions ended from this moment on (less a tick, for another process's clock).
+            let mut since = janitor.clock.now() - JANITOR_OVERLAP;
             loop {
-                janitor.clock.sleep(Duration::from_secs(60)).await;
+                janitor.clock.sleep(JANITOR_EVERY).await;
+                let started = janitor.clock.now();
                 if let Err(e) = janitor.purge_expired().await {
                     tracing::warn!(error = %e, "purging expired statuses failed");
+                }
+                match janitor.close_ended_sessions(since).await {
+                    Ok(()) => since = started - JANITOR_OVERLAP,
+                    Err(e) => tracing::warn!(error = %e, "looking up ended sessions failed"),
+                }
+                match janitor.purge_auth().await {
+                    Ok((0, 0)) => {}
+                    Ok((codes, sessions)) => {
+                        tracing::info!(codes, sessions, "purged expired codes and ended sessions")
+                    }
+                    Err(e) => tracing::warn!(error = %e, "purging codes and sessions failed"),
                 }
             }
         });
@@ -279,6 +307,38 @@ impl Engine {
         }
     }
 
+    /// Deletes one-time codes that expired, and device sessions that expired or were revoked,
+    /// more than [`AUTH_RETENTION`] ago, a batch per transaction; answers (codes, sessions)
+    /// deleted. The janitor runs this every [`JANITOR_EVERY`]; tests may call it directly.
+    pub async fn purge_auth(&self) -> StoreResult<(usize, usize)> {
+        use crate::store::auth_purge::{PurgeAuth, PURGE_BATCH};
+        let before = self.clock.now() - AUTH_RETENTION;
+        let (mut codes, mut sessions) = (0, 0);
+        for _ in 0..PURGE_ROUNDS {
+            let (c, s) = self.write(PurgeAuth { before }).await?;
+            codes += c;
+            sessions += s;
+            if c < PURGE_BATCH as usize && s < PURGE_BATCH as usize {
+                break;
+            }
+        }
+        Ok((codes, sessions))
+    }
+
+    /// Closes the sockets of sessions revoked at `since` or later, wherever they were revoked
+    /// (an operator's `courier users suspend` or `sign-out` runs in another process). A
+    /// session closed here already is not there any more: telling the registry again is free.
+    pub async fn close_ended_sessions(&self, since: chrono::NaiveDateTime) -> StoreResult<()> {
+        let ended = {
+            let mut conn = self.db.get().await?;
+            crate::store::auth_purge::revoked_since(&mut conn.conn(), since, 10_000).await?
+        };
+        for (user_id, auth_session) in ended {
+            self.end_auth_session(user_id, auth_session);
+        }
+        Ok(())
+    }
+
     /// Removes stored files that no row refers to (an upload stores its files before writing
     /// the row that refers to them: a crash in between leaves them behind), once they are
     /// older than the grace of [`OrphanSweep`](crate::storage::OrphanSweep); answers how many
@@ -359,6 +419,18 @@ impl Engine {
             user_id,
             auth_session,
         });
+    }
+
+    /// Sends every open socket its close frame (1001, going away) and answers how many
+    /// there were; rooms, calls and the writer go on serving (the first step of a shutdown).
+    pub async fn close_sockets(&self) -> usize {
+        self.registry
+            .send(CloseSockets {
+                code: 1001,
+                reason: "server shutting down",
+            })
+            .await
+            .unwrap_or(0)
     }
 
     /// Waits until every write accepted so far is committed (shutdown).

@@ -168,6 +168,7 @@ async fn verify_otp(
                 "too many wrong codes; request a new one",
             ))
         }
+        VerifyOutcome::Suspended => return Err(suspended()),
         VerifyOutcome::Wrong { attempts_left } => {
             return Err(ApiError::bad_request(
                 "otp_invalid",
@@ -264,6 +265,7 @@ async fn refresh(state: web::Data<AppState>, req: HttpRequest) -> ApiResult<Http
                 "this refresh token was already used; the session is signed out",
             ));
         }
+        RefreshOutcome::Suspended => return Err(suspended()),
         RefreshOutcome::Inactive => {
             return Err(ApiError::unauthorized("session ended; sign in again"))
         }
@@ -301,6 +303,14 @@ async fn logout(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpRes
         .await?;
     state.engine.end_auth_session(user.user_id, user.session_id);
     Ok(HttpResponse::Ok().json(json!({ "success": true, "message": "Logged out successfully" })))
+}
+
+/// 403 for an account an operator suspended (`courier users suspend`).
+fn suspended() -> ApiError {
+    ApiError::forbidden(
+        "account_suspended",
+        "this account is suspended; contact the service's support",
+    )
 }
 
 fn user_agent(req: &HttpRequest) -> Option<String> {

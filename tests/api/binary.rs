@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::helpers::OTP;
+use crate::helpers::{phone, OTP};
+use crate::ws::WsClient;
 
 /// A `courier` process started with `COURIER__…` variables, on a fresh SQLite data folder.
 pub struct Process {
@@ -80,6 +81,28 @@ impl Process {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{}", self.port, path)
+    }
+
+    /// Signs a user up over HTTP and answers their access token.
+    pub async fn signup(&self, phone: &str) -> String {
+        let client = reqwest::Client::new();
+        let r = client
+            .post(self.url("/api/auth/send-otp"))
+            .json(&json!({"phone_number": phone}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let r: serde_json::Value = client
+            .post(self.url("/api/auth/verify-otp"))
+            .json(&json!({"phone_number": phone, "otp": OTP, "name": "Op"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        r["tokens"]["access_token"].as_str().unwrap().to_string()
     }
 
     pub fn signal(&self, sig: &str) {
@@ -173,4 +196,44 @@ async fn sigterm_shuts_down_gracefully() {
     let status = server.wait(15);
     assert!(status.success(), "{status:?}");
     assert!(server.dir.path().join("data/jwt_secret").exists());
+}
+
+#[actix_web::test]
+async fn sigterm_closes_every_socket_with_1001_at_once_and_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    // A grace far longer than the test waits: sockets must not wait for it.
+    let cmd = courier(
+        dir.path(),
+        &["serve"],
+        &[("COURIER__SERVER__SHUTDOWN_TIMEOUT_SECS", "60")],
+    );
+    let mut server = Process::start(cmd, dir);
+    let address = format!("http://127.0.0.1:{}", server.port);
+    let mut sockets = Vec::new();
+    for n in 0..3 {
+        let token = server.signup(&phone(900 + n)).await;
+        sockets.push(WsClient::connect_to(&address, &token).await);
+        sockets.push(WsClient::connect_to(&address, &token).await);
+    }
+    let ready = reqwest::get(server.url("/readyz")).await.unwrap();
+    assert_eq!(ready.status(), 200);
+
+    let started = Instant::now();
+    server.signal("TERM");
+    for ws in &mut sockets {
+        // `closed` waits at most ten seconds, far less than the 60 s grace.
+        assert_eq!(ws.closed().await, 1001);
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    let status = server.wait(20);
+    assert!(status.success(), "{status:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "exited without waiting for the grace: {:?}",
+        started.elapsed()
+    );
 }

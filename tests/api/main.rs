@@ -2,6 +2,7 @@
 //! On SQLite by default; on PostgreSQL when `COURIER_TEST_DATABASE_URL` is set.
 
 mod abuse;
+mod admin;
 mod auth;
 mod binary;
 mod blocks;

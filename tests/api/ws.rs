@@ -26,7 +26,12 @@ pub struct WsClient {
 impl WsClient {
     /// Connects with `Authorization: Bearer` and reads the `hello` frame.
     pub async fn connect(app: &TestApp, token: &str) -> WsClient {
-        let url = format!("{}/ws", app.address.replace("http://", "ws://"));
+        WsClient::connect_to(&app.address, token).await
+    }
+
+    /// Connects to the server at `address` (`http://host:port`) and reads the `hello` frame.
+    pub async fn connect_to(address: &str, token: &str) -> WsClient {
+        let url = format!("{}/ws", address.replace("http://", "ws://"));
         let mut req = url.into_client_request().unwrap();
         req.headers_mut()
             .insert("authorization", format!("Bearer {token}").parse().unwrap());

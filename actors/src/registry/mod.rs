@@ -239,6 +239,31 @@ impl Handler<Counts> for Registry {
     }
 }
 
+/// Closes every socket with `code` and keeps running (the first step of a shutdown: rooms
+/// and the writer still serve the requests in flight).
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct CloseSockets {
+    pub code: u16,
+    pub reason: &'static str,
+}
+
+impl Handler<CloseSockets> for Registry {
+    type Result = usize;
+
+    fn handle(&mut self, msg: CloseSockets, _: &mut Self::Context) -> usize {
+        let mut closed = 0;
+        for entry in self.users.values().flatten() {
+            entry.addr.do_send(Close {
+                code: msg.code,
+                reason: msg.reason,
+            });
+            closed += 1;
+        }
+        closed
+    }
+}
+
 /// Closes every socket and stops (server shutdown).
 #[derive(Message)]
 #[rtype(result = "()")]

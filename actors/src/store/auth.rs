@@ -39,7 +39,8 @@ struct OtpCode {
     expires_at: NaiveDateTime,
 }
 
-/// The session if it exists, is not revoked and has not expired at `now`.
+/// The session if it exists, is not revoked, has not expired at `now`, and its account is
+/// not suspended.
 pub async fn active_session(
     conn: &mut Conn<'_>,
     id: i64,
@@ -47,7 +48,9 @@ pub async fn active_session(
 ) -> StoreResult<Option<AuthSession>> {
     Ok(on_conn!(conn, |c| {
         auth_sessions::table
-            .find(id)
+            .inner_join(users::table)
+            .filter(auth_sessions::id.eq(id))
+            .filter(users::suspended_at.is_null())
             .filter(auth_sessions::revoked_at.is_null())
             .filter(auth_sessions::expires_at.gt(now))
             .select(AuthSession::as_select())
@@ -112,6 +115,8 @@ pub enum VerifyOutcome {
     Expired,
     /// Wrong code; `attempts_left` more tries before the code is burned.
     Wrong { attempts_left: i32 },
+    /// The code was right but the account is suspended: nothing was written.
+    Suspended,
 }
 
 /// Checks a code and, if right, signs the user in (creating the account on first use).
@@ -165,6 +170,11 @@ impl WriteOp for VerifyOtp {
                 attempts_left: (self.max_attempts - attempts).max(0),
             });
         }
+        let existing = find_by_phone_hash(&mut tx.conn, &phone).await?;
+        // Told only to whoever holds the right code, so it says nothing to anyone else.
+        if existing.as_ref().is_some_and(|u| u.suspended_at.is_some()) {
+            return Ok(VerifyOutcome::Suspended);
+        }
         on_conn!(&mut tx.conn, |c| {
             diesel::update(otp_codes::table.find(code.id))
                 .set(otp_codes::consumed_at.eq(Some(now)))
@@ -172,7 +182,7 @@ impl WriteOp for VerifyOtp {
                 .await?
         });
 
-        let (user, created) = match find_by_phone_hash(&mut tx.conn, &phone).await? {
+        let (user, created) = match existing {
             Some(user) => {
                 let id = user.id;
                 on_conn!(&mut tx.conn, |c| {
@@ -285,6 +295,8 @@ pub enum RefreshOutcome {
     ReuseDetected,
     /// The session is revoked, expired or unknown.
     Inactive,
+    /// The session's account is suspended.
+    Suspended,
 }
 
 /// Rotates a session's refresh token, or revokes the session if an old token is replayed.
@@ -300,6 +312,9 @@ impl WriteOp for RotateRefresh {
 
     async fn apply(&mut self, tx: &mut Tx<'_>) -> StoreResult<RefreshOutcome> {
         let now = tx.now;
+        if super::accounts::session_owner_suspended(&mut tx.conn, self.session_id).await? {
+            return Ok(RefreshOutcome::Suspended);
+        }
         let Some(session) = active_session(&mut tx.conn, self.session_id, now).await? else {
             return Ok(RefreshOutcome::Inactive);
         };

@@ -5,7 +5,10 @@
 //! for SQLite and for PostgreSQL. Reads use the pool directly; every write goes through the
 //! [`Writer`](crate::writer::Writer) actor.
 
+pub mod accounts;
 pub mod auth;
+pub mod auth_purge;
+pub mod backup;
 pub mod calls;
 pub mod chats;
 pub mod contacts;

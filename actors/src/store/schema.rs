@@ -30,6 +30,7 @@ diesel::table! {
         updated_at -> Timestamp,
         deleted_at -> Nullable<Timestamp>,
         privacy_groups -> Text,
+        suspended_at -> Nullable<Timestamp>,
     }
 }
 

@@ -35,6 +35,8 @@ pub struct User {
     pub deleted_at: Option<NaiveDateTime>,
     /// Who may add this user to groups (others send an invite).
     pub privacy_groups: String,
+    /// Set while an operator has suspended the account (`courier users suspend`).
+    pub suspended_at: Option<NaiveDateTime>,
 }
 
 /// Who may see a piece of a profile.

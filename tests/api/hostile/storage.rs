@@ -190,7 +190,23 @@ async fn a_stalled_database_answers_503_in_bounded_time_and_recovers() {
         200
     );
 
+    assert_eq!(timed(&app, get.clone(), "/readyz", None, None).await.0, 200);
+
     stall.freeze();
+    // The process answers without touching the database; readiness does not.
+    let (status, body, took) = timed(&app, get.clone(), "/healthz", None, None).await;
+    assert_eq!((status, &body["status"]), (200, &json!("ok")), "{body}");
+    assert!(took < BOUND, "healthz waited for something: {took:?}");
+    let (status, body, took) = timed(&app, get.clone(), "/readyz", None, None).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("unavailable")),
+        "{body}"
+    );
+    assert!(
+        took >= BOUND / 2,
+        "readyz waited for the database: {took:?}"
+    );
     let (status, body, took) = timed(&app, get.clone(), "/api/health", None, None).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
@@ -229,6 +245,9 @@ async fn a_stalled_database_answers_503_in_bounded_time_and_recovers() {
     let deadline = Instant::now() + Duration::from_secs(5);
     while timed(&app, get.clone(), "/api/health", None, None).await.0 != 200 {
         assert!(Instant::now() < deadline, "health did not recover");
+    }
+    while timed(&app, get.clone(), "/readyz", None, None).await.0 != 200 {
+        assert!(Instant::now() < deadline, "readyz did not recover");
     }
     let after = json!({"content": "after"});
     let (status, body, _) = timed(&app, post, &send, Some(&ana.token), Some(after)).await;
