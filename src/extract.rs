@@ -9,6 +9,7 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use crate::request_log::RequestUser;
 use crate::state::AppState;
 use crate::tokens::TokenKind;
 
@@ -144,10 +145,13 @@ impl FromRequest for AuthUser {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = state(req).cloned();
         let token = bearer(req).map(str::to_string);
+        let req = req.clone();
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
             let token = token.ok_or_else(|| ApiError::unauthorized("missing bearer token"))?;
-            authenticate(&state, &token).await
+            let user = authenticate(&state, &token).await?;
+            req.extensions_mut().insert(RequestUser(user.user_id));
+            Ok(user)
         })
     }
 }

@@ -11,6 +11,7 @@ pub mod fdlimit;
 pub mod media;
 pub mod memory;
 pub mod metrics;
+pub mod request_log;
 pub mod routes;
 pub mod secrets;
 pub mod shutdown;

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use courier::admin::{self, users, Admin, AdminError};
+use courier::config::LogFormat;
 use courier::{Application, Settings};
 use courier_actors::Clock;
 
@@ -53,25 +54,34 @@ enum Command {
     },
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
+/// Starts logging: the server logs to stdout (`info` and up, or `RUST_LOG`), in `log.format`;
+/// an operator's command prints its answer on stdout, so only its problems are logged, to
+/// stderr.
+fn init_logs(server: bool, format: LogFormat) {
     let filter = |default: &str| {
         tracing_subscriber::EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default))
     };
-    if matches!(cli.command, Command::Serve { .. } | Command::Migrate { .. }) {
-        tracing_subscriber::fmt()
+    match (server, format) {
+        (true, LogFormat::Json) => tracing_subscriber::fmt()
+            .json()
+            .with_current_span(false)
+            .with_env_filter(filter("info"))
+            .init(),
+        (true, LogFormat::Text) => tracing_subscriber::fmt()
             .with_ansi(std::io::stdout().is_terminal())
             .with_env_filter(filter("info"))
-            .init();
-    } else {
-        // An operator's command prints its answer on stdout; only problems are logged.
-        tracing_subscriber::fmt()
+            .init(),
+        (false, _) => tracing_subscriber::fmt()
             .with_writer(std::io::stderr)
             .with_ansi(std::io::stderr().is_terminal())
             .with_env_filter(filter("warn"))
-            .init();
+            .init(),
     }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
     let config = match &cli.command {
         Command::Serve { config }
         | Command::Migrate { config }
@@ -86,7 +96,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if !matches!(cli.command, Command::Serve { .. } | Command::Migrate { .. }) {
+    let server = matches!(cli.command, Command::Serve { .. } | Command::Migrate { .. });
+    init_logs(server, settings.log.format);
+    if !server {
         return admin_command(cli.command, settings);
     }
     let result = actix_web::rt::System::new().block_on(async move {

@@ -19,6 +19,7 @@ use crate::deadline;
 use crate::error::ApiError;
 use crate::fdlimit;
 use crate::metrics;
+use crate::request_log;
 use crate::routes;
 use crate::secrets::Secrets;
 use crate::shutdown::ShutdownFlag;
@@ -116,6 +117,7 @@ impl Application {
                 .wrap(actix_web::middleware::from_fn(deadline::request_deadline))
                 .wrap(actix_web::middleware::from_fn(connections::refuse_over_cap))
                 .wrap(actix_web::middleware::from_fn(metrics::count_requests))
+                .wrap(actix_web::middleware::from_fn(request_log::log_requests))
                 .default_service(web::to(no_route))
         })
         .on_connect(limiter.on_connect())

@@ -3,7 +3,7 @@
 //! who connects more often than `realtime.connects_per_minute`, or already holds
 //! `realtime.max_sockets_per_user` sockets, gets a JSON 429.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use courier_actors::session::WsSession;
 
 use crate::error::{ApiError, ApiResult};
@@ -33,6 +33,8 @@ pub async fn connect(
             ApiError::unauthorized("missing token (Authorization: Bearer or ?token=)")
         })?;
     let user = authenticate(&state, &token).await?;
+    req.extensions_mut()
+        .insert(crate::request_log::RequestUser(user.user_id));
     // Each connect costs a sign-in check, an upgrade and a presence
     // change: a client that reconnects in a loop is slowed down here, evenly (a sixth of the
     // minute's allowance in any ten seconds), so that it cannot spend the minute in a burst.

@@ -28,6 +28,7 @@ pub struct Settings {
     pub calls: CallSettings,
     pub media: MediaSettings,
     pub metrics: MetricsSettings,
+    pub log: LogSettings,
 }
 
 /// A configuration the server refuses to start with; the message says why in one line.

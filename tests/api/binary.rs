@@ -61,7 +61,16 @@ impl Process {
         let lines = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("courier listening port=").nth(1) {
+                // `port=N` in text logs, `"port":N` in JSON ones.
+                let port = line
+                    .contains("courier listening")
+                    .then(|| {
+                        line.split("port=")
+                            .nth(1)
+                            .or(line.split("\"port\":").nth(1))
+                    })
+                    .flatten();
+                if let Some(rest) = port {
                     let port: String = rest.chars().take_while(char::is_ascii_digit).collect();
                     let _ = tx.send(port.parse::<u16>().unwrap());
                 }

@@ -16,6 +16,7 @@ mod groups;
 mod helpers;
 mod hostile;
 mod limits;
+mod logs;
 mod media;
 mod metrics;
 mod realtime;

@@ -86,8 +86,9 @@ pub struct WsSession {
     queue: VecDeque<ByteString>,
     writing: bool,
     closing: bool,
-    /// The close code sent, for the metrics (1006: the connection ended without one).
+    /// The close code sent, for the metrics and the log (1006: ended without one).
     close_code: u16,
+    opened: std::time::Instant,
     /// A pong (to the client's ping) or a heartbeat ping is on its way out. Control frames
     /// bypass the queue, so at most one of each is in flight: a client that floods pings
     /// without reading gets a pong for the latest only, as RFC 6455 allows.
@@ -127,6 +128,7 @@ impl WsSession {
                 writing: false,
                 closing: false,
                 close_code: 1006,
+                opened: std::time::Instant::now(),
                 pong_pending: false,
                 ping_pending: false,
                 slot,
@@ -292,6 +294,15 @@ impl Actor for WsSession {
             code: self.close_code,
         };
         m.socket_closes.get_or_create(&closed).inc();
+        tracing::info!(
+            target: "courier::socket",
+            protocol = metrics::NATIVE.protocol,
+            user = self.user_id,
+            conn = self.conn.0,
+            code = self.close_code,
+            secs = self.opened.elapsed().as_secs(),
+            "socket closed"
+        );
     }
 }
 
