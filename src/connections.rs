@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::{Arc, Mutex};
 
+use actix_tls::accept::rustls_0_23::TlsStream;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Extensions, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
@@ -80,8 +81,13 @@ impl ConnLimiter {
     pub fn on_connect(self: &Arc<Self>) -> impl Fn(&dyn Any, &mut Extensions) + Send + Sync {
         let limiter = self.clone();
         move |io, ext| {
-            let Some(stream) = io.downcast_ref::<TcpStream>() else {
-                return;
+            // Plain TCP, or TCP under TLS (whose handshake is done by now).
+            let (stream, tls) = match io.downcast_ref::<TcpStream>() {
+                Some(tcp) => (tcp, false),
+                None => match io.downcast_ref::<TlsStream<TcpStream>>() {
+                    Some(tls) => (tls.get_ref().0, true),
+                    None => return,
+                },
             };
             let Ok(peer) = stream.peer_addr() else {
                 return;
@@ -96,7 +102,12 @@ impl ConnLimiter {
                 None => {
                     tracing::debug!(ip = %peer.ip(), "connection over the per-address cap");
                     ext.insert(Refused);
-                    refuse(stream);
+                    if tls {
+                        // A plain-text answer would be noise inside TLS: just hang up.
+                        let _ = socket2::SockRef::from(stream).shutdown(std::net::Shutdown::Both);
+                    } else {
+                        refuse(stream);
+                    }
                 }
             }
         }

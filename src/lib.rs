@@ -18,6 +18,7 @@ pub mod shutdown;
 pub mod sms;
 pub mod startup;
 pub mod state;
+pub mod tls;
 pub mod tokens;
 pub mod validate;
 pub mod ws;

@@ -25,6 +25,7 @@ use crate::secrets::Secrets;
 use crate::shutdown::ShutdownFlag;
 use crate::sms;
 use crate::state::AppState;
+use crate::tls;
 use crate::tokens::Tokens;
 use crate::ws;
 
@@ -95,7 +96,7 @@ impl Application {
             settings: settings.clone(),
             shutdown: shutdown.clone(),
         });
-        let mut server = HttpServer::new(move || {
+        let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .app_data(
@@ -126,10 +127,18 @@ impl Application {
             0 => KeepAlive::Disabled,
             secs => KeepAlive::Timeout(Duration::from_secs(secs)),
         })
-        .max_connections(per_worker)
-        .listen(listener)?
-        .shutdown_timeout(settings.server.shutdown_timeout_secs)
-        .disable_signals();
+        .max_connections(per_worker);
+        let s = &settings.server;
+        let tls = !s.tls_cert.is_empty();
+        let server = if tls {
+            let config = tls::server_config(s.tls_cert.as_ref(), s.tls_key.as_ref())?;
+            server.listen_rustls_0_23(listener, config)?
+        } else {
+            server.listen(listener)?
+        };
+        let mut server = server
+            .shutdown_timeout(settings.server.shutdown_timeout_secs)
+            .disable_signals();
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
         }
@@ -139,6 +148,7 @@ impl Application {
         };
         tracing::info!(
             port,
+            tls,
             database = engine.db.backend_name(),
             "courier listening"
         );

@@ -31,6 +31,10 @@ pub struct ServerSettings {
     pub keep_alive_secs: u64,
     /// Connections (HTTP and WebSocket) one client address may hold (else 429); 0: no cap.
     pub max_connections_per_ip: usize,
+    /// PEM certificate chain: with `tls_key`, serve HTTPS and WSS (TLS 1.3) instead of HTTP.
+    pub tls_cert: String,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: String,
 }
 
 impl Default for ServerSettings {
@@ -48,6 +52,8 @@ impl Default for ServerSettings {
             request_timeout_ms: 20_000,
             keep_alive_secs: 5,
             max_connections_per_ip: 256,
+            tls_cert: String::new(),
+            tls_key: String::new(),
         }
     }
 }

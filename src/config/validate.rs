@@ -14,6 +14,9 @@ impl Settings {
         if self.server.bind.parse::<SocketAddr>().is_err() {
             return fail("server.bind must be an address like 127.0.0.1:8080");
         }
+        if self.server.tls_cert.is_empty() != self.server.tls_key.is_empty() {
+            return fail("server.tls_cert and server.tls_key go together: set both or neither");
+        }
         let m = &self.metrics.bind;
         if !m.is_empty() && m.parse::<SocketAddr>().is_err() {
             return fail("metrics.bind must be an address like 127.0.0.1:9464, or empty");

@@ -21,6 +21,7 @@ mod media;
 mod metrics;
 mod realtime;
 mod status;
+mod tls;
 mod tokens;
 mod users;
 mod ws;
