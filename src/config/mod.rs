@@ -27,6 +27,7 @@ pub struct Settings {
     pub realtime: RealtimeSettings,
     pub calls: CallSettings,
     pub media: MediaSettings,
+    pub pusher: crate::pusher::PusherSettings,
 }
 
 /// A configuration the server refuses to start with; the message says why in one line.
