@@ -31,13 +31,13 @@ struct AuthRequest {
 
 /// The channels Courier authorizes.
 #[derive(Debug, PartialEq)]
-enum Target {
+pub(super) enum Target {
     User(i64),
     Chat(i64),
     Presence(i64),
 }
 
-fn target(channel: &str) -> Option<Target> {
+pub(super) fn target(channel: &str) -> Option<Target> {
     let id = |rest: &str| rest.parse::<i64>().ok().filter(|id| *id > 0);
     if let Some(rest) = channel.strip_prefix("private-user.") {
         return id(rest).map(Target::User);

@@ -1,12 +1,15 @@
 //! The Pusher protocol's edge: `GET /app/{key}` (the WebSocket, see [`connect`]) and
-//! `POST /broadcasting/auth` (channel authorization, see [`auth`]). The socket is not
+//! `POST /broadcasting/auth` (channel authorization, see [`auth`]), and Pusher's HTTP events
+//! API ([`api`]). The socket is not
 //! authenticated when it connects: it is bound to a user by its first authorized
 //! subscription. Until then it counts under the per-address caps only
 //! (`server.max_connections_per_ip`, `pusher.connects_per_ip_per_minute`); once bound, under
 //! the user's `realtime.max_sockets_per_user` as well.
 
+pub mod api;
 pub mod auth;
 pub mod config;
+pub mod signature;
 
 pub use config::PusherSettings;
 
@@ -24,7 +27,8 @@ const HARD_FRAME_LIMIT: usize = 1024 * 1024;
 /// The routes, when the protocol is on.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/app/{key}", web::get().to(connect))
-        .route("/broadcasting/auth", web::post().to(auth::authorize));
+        .route("/broadcasting/auth", web::post().to(auth::authorize))
+        .configure(api::routes);
 }
 
 /// `GET /app/{key}?protocol=7`: upgrades, then refuses with the protocol's error (4001

@@ -1,5 +1,6 @@
 // Drives a running Courier server with the real Pusher clients (pusher-js, laravel-echo).
-// Environment: COURIER_URL (http://127.0.0.1:PORT), PUSHER_KEY, COURIER_OTP.
+// Environment: COURIER_URL (http://127.0.0.1:PORT), PUSHER_KEY, PUSHER_APP_ID, PUSHER_SECRET,
+// COURIER_OTP.
 // Exits non-zero on the first failed expectation or timeout.
 
 import { createRequire } from 'node:module';
@@ -8,12 +9,15 @@ import Echo from 'laravel-echo';
 
 const require = createRequire(import.meta.url);
 const Pusher = require('pusher-js');
+const PusherServer = require('pusher');
 
 const base = process.env.COURIER_URL;
 const key = process.env.PUSHER_KEY;
 const otp = process.env.COURIER_OTP ?? '123456';
-if (!base || !key) {
-  console.error('COURIER_URL and PUSHER_KEY are required');
+const appId = process.env.PUSHER_APP_ID;
+const secret = process.env.PUSHER_SECRET;
+if (!base || !key || !appId || !secret) {
+  console.error('COURIER_URL, PUSHER_KEY, PUSHER_APP_ID and PUSHER_SECRET are required');
   process.exit(2);
 }
 const { hostname, port } = new URL(base);
@@ -111,6 +115,7 @@ const a = {
   status: collector('user-status-updated'), messages: collector('new-message'),
   receipts: collector('message-status-updated'), calls: collector('call-initiated'),
   typing: collector('user-typing'), whispers: collector('whisper typing'),
+  custom: collector('custom-event'),
   joining: collector('joining'), leaving: collector('leaving'),
 };
 let aliceHere;
@@ -120,7 +125,8 @@ await check('Alice connects and subscribes to the three PRD channels', async () 
   const priv = aliceEcho.private(`chat.${chat}`)
     .listen('.new-message', a.messages.push)
     .listen('.message-status-updated', a.receipts.push)
-    .listen('.call-initiated', a.calls.push);
+    .listen('.call-initiated', a.calls.push)
+    .listen('.custom-event', a.custom.push);
   const presence = aliceEcho.join(`chat.${chat}`)
     .joining(a.joining.push).leaving(a.leaving.push)
     .listen('.user-typing', a.typing.push)
@@ -204,6 +210,47 @@ await check('call-initiated reaches Alice with the PRD payload', async () => {
   assert.equal(e.call.call_type, 'video');
   assert.ok(e.call.id > 0);
   assert.ok(!Number.isNaN(Date.parse(e.call.created_at)), e.call.created_at);
+});
+
+const backend = new PusherServer({ appId, key, secret, host: hostname, port, useTLS: false });
+
+await check('the HTTP events API publishes to a chat channel (events and batch_events)', async () => {
+  const res = await backend.trigger(`private-chat.${chat}`, 'custom-event', { hello: 'world' });
+  assert.equal(res.status, 200);
+  assert.deepEqual(await a.custom.next(), { hello: 'world' });
+  await backend.triggerBatch([{ channel: `private-chat.${chat}`, name: 'custom-event', data: { n: 2 } }]);
+  assert.deepEqual(await a.custom.next(), { n: 2 });
+});
+
+await check('the HTTP events API publishes to a public channel', async () => {
+  const listener = new Pusher(key, sockets);
+  const news = listener.subscribe('news');
+  await first('news subscribed', (done) => news.bind('pusher:subscription_succeeded', done));
+  const got = first('news event', (done) => news.bind('headline', done));
+  await backend.trigger('news', 'headline', { title: 'hi' });
+  assert.deepEqual(await got, { title: 'hi' });
+  listener.disconnect();
+});
+
+await check('the HTTP API lists channels, one channel and presence users', async () => {
+  let res = await backend.get({ path: '/channels', params: { filter_by_prefix: 'presence-', info: 'user_count' } });
+  assert.equal(res.status, 200);
+  let body = await res.json();
+  assert.equal(body.channels[`presence-chat.${chat}`].user_count, 2, JSON.stringify(body));
+  res = await backend.get({ path: `/channels/private-chat.${chat}`, params: { info: 'subscription_count' } });
+  body = await res.json();
+  assert.equal(body.occupied, true);
+  assert.ok(body.subscription_count >= 2, JSON.stringify(body));
+  res = await backend.get({ path: `/channels/presence-chat.${chat}/users` });
+  body = await res.json();
+  assert.deepEqual(body.users.map((u) => u.id).sort(), [String(alice.id), String(bob.id)].sort());
+});
+
+await check('a bad HTTP API signature is refused (401)', async () => {
+  const forger = new PusherServer({ appId, key, secret: 'not-the-secret-0000', host: hostname, port, useTLS: false });
+  await assert.rejects(forger.trigger(`private-chat.${chat}`, 'custom-event', { evil: true }), (e) => e.status === 401);
+  const none = await a.custom.next(300).then(() => 'delivered', () => 'nothing');
+  assert.equal(none, 'nothing', 'a refused event is not delivered');
 });
 
 await check('the last tab closing removes the member, once', async () => {

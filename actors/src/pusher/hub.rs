@@ -15,6 +15,7 @@ use super::codec;
 use super::socket::{Out, PusherSocket, Tick};
 use super::PusherApp;
 use crate::clock::Clock;
+use crate::session::ConnId;
 
 /// A presence channel member as `/broadcasting/auth` described them.
 #[derive(Debug, Clone)]
@@ -48,6 +49,7 @@ pub enum GrantError {
 
 struct Live {
     addr: Addr<PusherSocket>,
+    conn: ConnId,
     /// The user (and device session) the socket acts for, from its first grant.
     user: Option<(i64, i64)>,
     grants: HashMap<String, Grant>,
@@ -109,7 +111,7 @@ impl Hub {
     }
 
     /// Registers a new socket under a fresh, unguessable id.
-    pub(super) fn open(&self, addr: Addr<PusherSocket>) -> Arc<str> {
+    pub(super) fn open(&self, addr: Addr<PusherSocket>, conn: ConnId) -> Arc<str> {
         let mut inner = self.lock();
         loop {
             let id: Arc<str> = format!(
@@ -123,6 +125,7 @@ impl Hub {
                     id.clone(),
                     Live {
                         addr,
+                        conn,
                         user: None,
                         grants: HashMap::new(),
                     },
@@ -252,6 +255,12 @@ impl Hub {
 
     /// Relays a client event to the channel's subscribers but the sender; answers to how many.
     pub(super) fn relay(&self, socket_id: &str, channel: &str, text: String) -> usize {
+        self.broadcast(channel, text, Some(socket_id))
+    }
+
+    /// Sends a frame to every socket subscribed to `channel` but `except`; answers to how many.
+    pub fn broadcast(&self, channel: &str, text: String, except: Option<&str>) -> usize {
+        let socket_id = except.unwrap_or("");
         let inner = self.lock();
         let Some(ch) = inner.channels.get(channel) else {
             return 0;
@@ -277,14 +286,26 @@ impl Hub {
         }
     }
 
-    /// Channels with subscribers now, with their subscriber counts.
-    pub fn channels(&self) -> Vec<(String, usize)> {
+    /// Channels with subscribers now: name, subscriber count, presence member count.
+    pub fn channels(&self) -> Vec<(String, usize, usize)> {
         let inner = self.lock();
         inner
             .channels
             .iter()
-            .map(|(name, ch)| (name.clone(), ch.subscribers.len()))
+            .map(|(name, ch)| (name.clone(), ch.subscribers.len(), listed(ch)))
             .collect()
+    }
+
+    /// One channel's subscriber and presence member counts (`None`: nobody subscribed).
+    pub fn channel(&self, name: &str) -> Option<(usize, usize)> {
+        let inner = self.lock();
+        let ch = inner.channels.get(name)?;
+        Some((ch.subscribers.len(), listed(ch)))
+    }
+
+    /// The connection id of a live socket, to leave it out of a delivery.
+    pub fn conn_of(&self, socket_id: &str) -> Option<ConnId> {
+        self.lock().sockets.get(socket_id).map(|l| l.conn)
     }
 
     /// A presence channel's listed members.
@@ -307,4 +328,9 @@ impl Hub {
     pub fn socket_count(&self) -> usize {
         self.lock().sockets.len()
     }
+}
+
+/// A presence channel's listed members.
+fn listed(ch: &Channel) -> usize {
+    ch.members.values().filter(|(_, m)| m.listed).count()
 }

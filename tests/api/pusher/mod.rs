@@ -4,4 +4,5 @@
 mod bad_input;
 pub mod client;
 mod delivery;
+mod http_api;
 mod node;

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use super::client::{pusher_app, KEY};
+use super::client::{pusher_app, KEY, SECRET};
 use crate::helpers::OTP;
 
 /// The whole script's ceiling (it waits on events, never sleeps).
@@ -31,6 +31,8 @@ async fn pusher_js_and_laravel_echo_work_unmodified() {
         .current_dir(&dir)
         .env("COURIER_URL", &app.address)
         .env("PUSHER_KEY", KEY)
+        .env("PUSHER_APP_ID", &app.settings.pusher.app_id)
+        .env("PUSHER_SECRET", SECRET)
         .env("COURIER_OTP", OTP)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

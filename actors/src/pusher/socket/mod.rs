@@ -104,15 +104,16 @@ impl PusherSocket {
         PusherSocket::create(move |ctx| {
             ctx.add_stream(stream);
             let now = engine.clock.now();
+            let conn = ConnId(CONN_BASE | NEXT_CONN.fetch_add(1, Ordering::Relaxed));
             let app = &hub.app;
             PusherSocket {
                 frames: Bucket::new(app.frames_per_minute, now),
                 client_events: Bucket::new(app.client_events_per_minute, now),
-                socket_id: hub.open(ctx.address()),
+                socket_id: hub.open(ctx.address(), conn),
                 hub,
                 engine,
                 ws,
-                conn: ConnId(CONN_BASE | NEXT_CONN.fetch_add(1, Ordering::Relaxed)),
+                conn,
                 user: None,
                 slot: None,
                 channels: HashMap::new(),
