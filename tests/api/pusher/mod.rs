@@ -5,4 +5,5 @@ mod bad_input;
 pub mod client;
 mod delivery;
 mod http_api;
+mod limits;
 mod node;
