@@ -161,11 +161,14 @@ impl Hub {
         Ok(())
     }
 
-    /// The grant for a subscription, with the user it is for.
-    pub(super) fn granted(&self, socket_id: &str, channel: &str) -> Option<((i64, i64), Grant)> {
-        let inner = self.lock();
-        let live = inner.sockets.get(socket_id)?;
-        Some((live.user?, live.grants.get(channel)?.clone()))
+    /// Takes the grant for a subscription, with the user it is for. A grant serves one
+    /// subscription: subscribing again (after an unsubscribe, or a removal from the chat)
+    /// needs a new authorization, checked against the membership of that moment.
+    pub(super) fn take_grant(&self, socket_id: &str, channel: &str) -> Option<((i64, i64), Grant)> {
+        let mut inner = self.lock();
+        let live = inner.sockets.get_mut(socket_id)?;
+        let user = live.user?;
+        Some((user, live.grants.remove(channel)?))
     }
 
     /// Subscribes a socket. For a presence channel, answers the members hash (with `member`

@@ -145,6 +145,18 @@ async fn forged_and_replayed_signatures_are_refused() {
         ok["event"], "pusher_internal:subscription_succeeded",
         "{ok}"
     );
+    // An authorization serves one subscription: replayed after an unsubscribe, it is refused.
+    let auth = r_for(&app, &alice, &a.socket_id, &presence).await;
+    let ok = a.subscribe(&presence, &auth).await;
+    assert_eq!(
+        ok["event"], "pusher_internal:subscription_succeeded",
+        "{ok}"
+    );
+    a.send(json!({ "event": "pusher:unsubscribe", "data": { "channel": presence } }))
+        .await;
+    let replay = a.subscribe(&presence, &auth).await;
+    assert_eq!(replay["event"], "pusher:subscription_error", "{replay}");
+    assert_eq!(data_of(&replay)["status"], 403);
     still_alive(&mut b).await;
 }
 

@@ -67,7 +67,7 @@ impl PusherSocket {
                 let text = error(401, "invalid signature for this socket and channel");
                 return self.send_text(text, ctx);
             }
-            let Some((user, grant)) = self.hub.granted(&self.socket_id, &channel) else {
+            let Some((user, grant)) = self.hub.take_grant(&self.socket_id, &channel) else {
                 let text = error(
                     403,
                     "not authorized: ask /broadcasting/auth for this socket",
