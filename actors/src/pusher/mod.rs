@@ -47,3 +47,30 @@ impl Default for PusherApp {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use crate::event::Event;
+
+    #[test]
+    fn an_event_is_encoded_once_for_every_pusher_socket() {
+        let e = Event::new(
+            "new-message",
+            "private-chat.4".into(),
+            Some(9),
+            json!({ "a": 1 }),
+        );
+        let (one, two) = (e.pusher(), e.pusher());
+        assert_eq!(
+            one.as_ptr(),
+            two.as_ptr(),
+            "the same bytes, not a second encoding"
+        );
+        let frame: Value = serde_json::from_str(&one).unwrap();
+        assert_eq!(frame["event"], "new-message");
+        assert_eq!(frame["channel"], "private-chat.4");
+        assert_eq!(frame["data"], "{\"a\":1}");
+    }
+}
