@@ -9,6 +9,7 @@ pub mod extract;
 pub mod fdlimit;
 pub mod media;
 pub mod memory;
+pub mod metrics;
 pub mod pusher;
 pub mod routes;
 pub mod secrets;

@@ -19,6 +19,7 @@ use crate::connections::{self, ConnLimiter};
 use crate::deadline;
 use crate::error::ApiError;
 use crate::fdlimit;
+use crate::metrics;
 use crate::routes;
 use crate::secrets::Secrets;
 use crate::sms;
@@ -31,6 +32,8 @@ pub struct Application {
     port: u16,
     server: Server,
     engine: Engine,
+    /// The `/metrics` listener and its port (none if `metrics.bind` is empty).
+    metrics: Option<(Server, u16)>,
 }
 
 impl Application {
@@ -115,6 +118,7 @@ impl Application {
                 ))
                 .wrap(actix_web::middleware::from_fn(deadline::request_deadline))
                 .wrap(actix_web::middleware::from_fn(connections::refuse_over_cap))
+                .wrap(actix_web::middleware::from_fn(metrics::count_requests))
                 .default_service(web::to(no_route))
         })
         .on_connect(limiter.on_connect())
@@ -130,6 +134,10 @@ impl Application {
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
         }
+        let metrics = match settings.metrics.bind.as_str() {
+            "" => None,
+            bind => Some(metrics::listen(bind, engine.metrics.clone())?),
+        };
         tracing::info!(
             port,
             database = engine.db.backend_name(),
@@ -139,11 +147,17 @@ impl Application {
             port,
             server: server.run(),
             engine,
+            metrics,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port `/metrics` is served on, if it is.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(_, port)| *port)
     }
 
     /// A handle to stop the server (tests use it to simulate a restart).
@@ -157,7 +171,15 @@ impl Application {
 
     /// Serves until stopped, then lets the writer commit everything it holds.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let metrics = self.metrics.map(|(server, _)| {
+            let handle = server.handle();
+            actix_web::rt::spawn(server);
+            handle
+        });
         let result = self.server.await;
+        if let Some(metrics) = metrics {
+            metrics.stop(false).await;
+        }
         self.engine.shutdown().await;
         result
     }

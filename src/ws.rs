@@ -26,7 +26,7 @@ pub async fn connect(
             ApiError::unauthorized("missing token (Authorization: Bearer or ?token=)")
         })?;
     let user = authenticate(&state, &token).await?;
-    // Each connect costs a sign-in check, an upgrade, a fresh frame budget and a presence
+    // Each connect costs a sign-in check, an upgrade and a presence
     // change: a client that reconnects in a loop is slowed down here, evenly (a sixth of the
     // minute's allowance in any ten seconds), so that it cannot spend the minute in a burst.
     let per_minute = state.settings.realtime.connects_per_minute;
@@ -39,16 +39,20 @@ pub async fn connect(
             chrono::TimeDelta::seconds(10),
         )
         .map_err(ApiError::too_many)?;
-    let slot = state.engine.sockets.take(user.user_id).ok_or_else(|| {
-        ApiError::new(
-            actix_web::http::StatusCode::TOO_MANY_REQUESTS,
-            "too_many_sockets",
-            format!(
-                "at most {} sockets per user; close one first",
-                state.engine.sockets.max_per_user()
-            ),
-        )
-    })?;
+    let slot = state
+        .engine
+        .sockets
+        .take(user.user_id, state.engine.clock.now())
+        .ok_or_else(|| {
+            ApiError::new(
+                actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+                "too_many_sockets",
+                format!(
+                    "at most {} sockets per user; close one first",
+                    state.engine.sockets.max_per_user()
+                ),
+            )
+        })?;
     let (response, session, stream) = actix_ws::handle(&req, body).map_err(|e| {
         ApiError::bad_request("not_websocket", format!("WebSocket upgrade failed: {e}"))
     })?;

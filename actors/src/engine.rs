@@ -11,6 +11,7 @@ use futures_util::StreamExt;
 use crate::bus::{Bus, LocalBus};
 use crate::clock::Clock;
 use crate::event::Event;
+use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 use crate::registry::{EndAuthSession, MembershipChanged, Registry, Shutdown, ToRoom};
 use crate::room::RoomCmd;
@@ -104,6 +105,8 @@ pub struct Engine {
     pub sockets: Arc<SocketSlots>,
     /// Media objects and their signed links.
     pub storage: Storage,
+    /// What the server counts, for `/metrics`.
+    pub metrics: Arc<Metrics>,
     writer_thread: ArbiterHandle,
     /// The threads rooms and calls run on (see [`Engine::thread_for`]).
     threads: Arc<[ArbiterHandle]>,
@@ -117,15 +120,19 @@ impl Engine {
         write_db: Db,
         clock: Clock,
         realtime: Realtime,
-        storage: Storage,
+        mut storage: Storage,
     ) -> Engine {
+        let metrics = Arc::new(Metrics::new());
+        let db = db.observe_waits(metrics.db_pool_wait_seconds.clone());
+        storage.count_into(metrics.media_bytes_stored.clone());
         // The writer gets a thread of its own, and a pool of its own: a PostgreSQL connection
         // does its I/O on the thread that opened it, so the writer's connections are opened
         // (lazily, on first use) on the writer's thread, away from busy HTTP workers.
         let writer_thread = Arbiter::new().handle();
-        let writer_clock = clock.clone();
-        let writer =
-            Writer::start_in_arbiter(&writer_thread, move |_| Writer::new(write_db, writer_clock));
+        let (writer_clock, writer_metrics) = (clock.clone(), metrics.clone());
+        let writer = Writer::start_in_arbiter(&writer_thread, move |_| {
+            Writer::new(write_db, writer_clock, writer_metrics)
+        });
         // Rooms and calls spread over threads of their own, so that routing, fan-out and one
         // busy chat do not all share one core.
         let count = match realtime.engine_threads {
@@ -133,8 +140,11 @@ impl Engine {
             n => n,
         };
         let threads: Arc<[ArbiterHandle]> = (0..count).map(|_| Arbiter::new().handle()).collect();
-        let limiter = Arc::new(RateLimiter::new(clock.clone()));
-        let sockets = Arc::new(SocketSlots::new(realtime.max_sockets_per_user));
+        let limiter = Arc::new(RateLimiter::new(clock.clone()).counting_into(metrics.clone()));
+        let sockets = Arc::new(SocketSlots::new(
+            realtime.max_sockets_per_user,
+            realtime.frames.clone(),
+        ));
         let realtime = Arc::new(realtime);
         let mut engine = None;
         Registry::create(|ctx| {
@@ -150,6 +160,7 @@ impl Engine {
                 realtime,
                 sockets,
                 storage,
+                metrics,
                 writer_thread,
                 threads,
             };

@@ -7,6 +7,7 @@ pub mod call;
 pub mod clock;
 pub mod engine;
 pub mod event;
+pub mod metrics;
 pub mod protocol;
 pub mod pusher;
 pub mod ratelimit;

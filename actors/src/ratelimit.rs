@@ -4,15 +4,18 @@
 //! so tests move windows forward without sleeping.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::clock::Clock;
+use crate::metrics::Metrics;
 use chrono::{NaiveDateTime, TimeDelta};
 
 /// Counts events per key; see [`RateLimiter::hit`].
 pub struct RateLimiter {
     clock: Clock,
     inner: Mutex<Windows>,
+    /// Where refusals are counted, by key prefix.
+    metrics: Option<Arc<Metrics>>,
 }
 
 /// Per key, when each event of the current window stops counting (oldest first). Keeping the
@@ -28,7 +31,14 @@ impl RateLimiter {
         RateLimiter {
             clock,
             inner: Mutex::new(Windows::default()),
+            metrics: None,
         }
+    }
+
+    /// Counts every refusal in `metrics` (`rate_limited`, by the key up to its first `:`).
+    pub fn counting_into(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Windows> {
@@ -45,6 +55,14 @@ impl RateLimiter {
     /// under `limit`; otherwise records nothing and returns the seconds until it will (a
     /// window's worth if `n` is over `limit`: that never fits).
     pub fn hit_n(&self, key: &str, n: u32, limit: u32, window: TimeDelta) -> Result<(), u64> {
+        let answer = self.record_n(key, n, limit, window);
+        if let (Err(_), Some(m)) = (&answer, &self.metrics) {
+            m.refused(key);
+        }
+        answer
+    }
+
+    fn record_n(&self, key: &str, n: u32, limit: u32, window: TimeDelta) -> Result<(), u64> {
         let now = self.clock.now();
         let mut w = self.lock();
         w.hits_since_sweep += 1;

@@ -80,6 +80,7 @@ impl Drop for BenchDb {
 pub fn settings(db: &BenchDb) -> Settings {
     let mut s = Settings::default();
     s.server.bind = "127.0.0.1:0".into();
+    s.metrics.bind = String::new();
     s.server.data_dir = db.dir.path().to_path_buf();
     s.database.url = db.url.clone();
     s.database.pool_size = 8;

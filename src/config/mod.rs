@@ -27,6 +27,7 @@ pub struct Settings {
     pub realtime: RealtimeSettings,
     pub calls: CallSettings,
     pub media: MediaSettings,
+    pub metrics: MetricsSettings,
     pub pusher: crate::pusher::PusherSettings,
 }
 

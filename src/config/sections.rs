@@ -220,9 +220,10 @@ impl Default for RealtimeSettings {
     }
 }
 
-/// Per-connection frame allowances, per minute (`[realtime.frames_per_minute]`). A socket may
-/// send a quarter of a minute's allowance at once; beyond its allowance a frame is answered
-/// with `rate_limited`, and a socket refused more than `refused` times a minute is closed.
+/// Frame allowances per user (all their sockets together), per minute
+/// (`[realtime.frames_per_minute]`). A user may send a quarter of a minute's allowance at once;
+/// beyond it a frame is answered with `rate_limited`, and past `refused` refusals a minute the
+/// socket refused next is closed.
 /// `send-message` is limited per user instead (`limits.messages_per_minute`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -410,6 +411,23 @@ impl MediaSettings {
         courier_actors::storage::OrphanSweep {
             every: std::time::Duration::from_secs(self.orphan_sweep_secs),
             grace: std::time::Duration::from_secs(self.orphan_grace_secs),
+        }
+    }
+}
+
+/// `[metrics]`: where `/metrics` is served, apart from the API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Address of the metrics listener (loopback by default: metrics say much about the
+    /// traffic); empty: no metrics listener.
+    pub bind: String,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        MetricsSettings {
+            bind: "127.0.0.1:9464".into(),
         }
     }
 }

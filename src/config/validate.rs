@@ -14,6 +14,10 @@ impl Settings {
         if self.server.bind.parse::<SocketAddr>().is_err() {
             return fail("server.bind must be an address like 127.0.0.1:8080");
         }
+        let m = &self.metrics.bind;
+        if !m.is_empty() && m.parse::<SocketAddr>().is_err() {
+            return fail("metrics.bind must be an address like 127.0.0.1:9464, or empty");
+        }
         if let Err(e) = Backend::from_url(&self.database.url) {
             return Err(ConfigError(format!("database.url: {e}")));
         }

@@ -65,6 +65,56 @@ async fn frames_naming_other_chats_start_nothing_and_a_flood_is_cut_off() {
     assert_eq!(got["data"]["message"]["content"], "still here");
 }
 
+#[actix_web::test]
+async fn a_users_sockets_share_one_frame_budget_and_reconnecting_buys_none() {
+    let app = spawn_app().await;
+    let ana = app.signup(&phone(1), "Ana").await;
+    let bo = app.signup(&phone(2), "Bo").await;
+    let mallory = app.signup(&phone(3), "Mallory").await;
+    let chat = app.private_chat(&ana, &bo).await;
+    let mut first = WsClient::connect(&app, &mallory.token).await;
+    let mut second = WsClient::connect(&app, &mallory.token).await;
+
+    // The typing allowance (a quarter of 60 at once) is spent through the first socket...
+    let mut allowed = 0;
+    loop {
+        let answer = first.request(typing(chat + 1000 + allowed, true)).await;
+        if answer["code"] == "rate_limited" {
+            break;
+        }
+        assert_eq!(answer["code"], "not_found", "{answer}");
+        allowed += 1;
+    }
+    assert_eq!(allowed, 15);
+    // ...and the second socket has none left either.
+    let answer = second.request(typing(chat + 2000, true)).await;
+    assert_eq!(answer["code"], "rate_limited", "{answer}");
+
+    // Refusals run out for the user: a socket closed for them and opened again gets none.
+    for n in 0..300 {
+        if !first.try_send_json(typing(chat + 3000 + n, true)).await {
+            break;
+        }
+    }
+    assert_eq!(first.closed().await, 4029);
+    let mut again = WsClient::connect(&app, &mallory.token).await;
+    let _ = again
+        .try_send_json(json!({"type": "read", "chat_id": chat + 4000, "message_id": 1}))
+        .await;
+    assert_eq!(
+        again.closed().await,
+        4029,
+        "no fresh refusals on a new socket"
+    );
+
+    // A minute later the budget has refilled.
+    app.advance(60);
+    let mut rested = WsClient::connect(&app, &mallory.token).await;
+    let answer = rested.request(typing(chat + 5000, true)).await;
+    assert_eq!(answer["code"], "not_found", "{answer}");
+    drop(second);
+}
+
 /// Holds the database's write lock from outside the server, so that writes wait.
 enum WriteLock {
     Sqlite(diesel::SqliteConnection),

@@ -25,6 +25,7 @@ pub fn courier(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Co
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("RUST_LOG", "info")
         .env("COURIER__SERVER__BIND", "127.0.0.1:0")
+        .env("COURIER__METRICS__BIND", "127.0.0.1:0")
         .env("COURIER__SERVER__DATA_DIR", dir.join("data"))
         .env("COURIER__SERVER__WORKERS", "1")
         .env("COURIER__AUTH__FIXED_OTP", OTP)

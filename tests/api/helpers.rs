@@ -22,6 +22,8 @@ pub struct TestApp {
     pub clock: Clock,
     pub settings: Settings,
     pub engine: Engine,
+    /// `http://127.0.0.1:{port}/metrics`, when the metrics listener is on.
+    pub metrics_address: Option<String>,
     handle: ServerHandle,
     _db: TestDb,
 }
@@ -60,6 +62,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let db = TestDb::create().await;
     let mut settings = Settings::default();
     settings.server.bind = "127.0.0.1:0".into();
+    settings.metrics.bind = "127.0.0.1:0".into();
     settings.server.data_dir = db.dir.path().to_path_buf();
     settings.server.workers = 2;
     settings.server.shutdown_timeout_secs = 2;
@@ -78,6 +81,9 @@ async fn start(settings: Settings, clock: Clock, db: TestDb) -> TestApp {
         .await
         .expect("server builds");
     let port = app.port();
+    let metrics_address = app
+        .metrics_port()
+        .map(|p| format!("http://127.0.0.1:{p}/metrics"));
     let handle = app.handle();
     let engine = app.engine();
     actix_web::rt::spawn(app.run_until_stopped());
@@ -91,6 +97,7 @@ async fn start(settings: Settings, clock: Clock, db: TestDb) -> TestApp {
         settings,
         engine,
         handle,
+        metrics_address,
         _db: db,
     }
 }

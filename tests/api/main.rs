@@ -16,6 +16,7 @@ mod helpers;
 mod hostile;
 mod limits;
 mod media;
+mod metrics;
 mod pusher;
 mod realtime;
 mod status;

@@ -257,6 +257,7 @@ impl Handler<Shutdown> for Registry {
         }
         self.users.clear();
         self.rooms.clear();
+        self.engine.metrics.rooms_live.set(0);
         ctx.stop();
     }
 }
@@ -282,6 +283,7 @@ impl Handler<StartCall> for Registry {
         let addr = CallActor::start_in_arbiter(self.engine.thread_for(id), move |_| actor);
         addr.do_send(Ring { busy });
         self.calls.insert(id, addr);
+        self.engine.metrics.calls_live.set(self.calls.len() as i64);
         self.in_calls.entry(caller).or_default().insert(id);
     }
 }
@@ -359,6 +361,7 @@ impl Handler<CallFinished> for Registry {
 
     fn handle(&mut self, msg: CallFinished, _: &mut Self::Context) {
         self.calls.remove(&msg.call_id);
+        self.engine.metrics.calls_live.set(self.calls.len() as i64);
         let users: HashSet<i64> = self
             .in_calls
             .iter()

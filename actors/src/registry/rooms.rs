@@ -90,6 +90,7 @@ impl Registry {
                             room.do_send(cmd);
                         }
                         act.rooms.insert(chat_id, room);
+                        act.engine.metrics.rooms_live.set(act.rooms.len() as i64);
                     }
                     refused => {
                         let first = act.starting.get_mut(&chat_id).and_then(VecDeque::pop_front);
@@ -120,6 +121,7 @@ impl Handler<RoomStopped> for Registry {
     fn handle(&mut self, msg: RoomStopped, _: &mut Self::Context) {
         if self.rooms.get(&msg.chat_id).is_some_and(|a| *a == msg.addr) {
             self.rooms.remove(&msg.chat_id);
+            self.engine.metrics.rooms_live.set(self.rooms.len() as i64);
         }
     }
 }

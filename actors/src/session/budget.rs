@@ -1,9 +1,10 @@
-//! Per-connection frame budgets: a token bucket for each kind of client frame, and one for
-//! refusals. A frame bucket holds a quarter of a minute's allowance and refills continuously,
-//! so a client may burst briefly but never sustain more than its per-minute rate. A client
-//! whose frames keep being refused (over a limit, malformed, naming chats it is not in) runs
-//! out of refusals (a third of a minute's worth on a new connection, a minute's worth at most)
-//! and is disconnected: what a connection costs the server stays bounded whatever it sends.
+//! Frame budgets: a token bucket for each kind of client frame, and one for refusals; a user's
+//! sockets share one budget (see [`super::slots`]). A frame bucket holds a quarter of a
+//! minute's allowance and refills continuously, so a client may burst briefly but never
+//! sustain more than its per-minute rate. A client whose frames keep being refused (over a
+//! limit, malformed, naming chats it is not in) runs out of refusals (a third of a minute's
+//! worth at first, a minute's worth at most) and is disconnected: what an account costs the
+//! server stays bounded whatever it sends.
 //!
 //! `send-message` has no bucket here: messages are limited per user, over every device and
 //! REST together (`limits.messages_per_minute`), which is stricter.
@@ -12,12 +13,12 @@ use chrono::NaiveDateTime;
 
 use crate::protocol::FrameKind;
 
-/// Allowances per connection, per minute (from `[realtime.frames_per_minute]`).
+/// Allowances per user (all their sockets together), per minute (from `[realtime.frames_per_minute]`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct FrameLimits {
     /// Frames of each kind, indexed by [`FrameKind::index`] (`u32::MAX`: no limit here).
     pub per_minute: [u32; FrameKind::COUNT],
-    /// `error` answers a connection may cause before it is closed (4029).
+    /// `error` answers a user's sockets may cause before the one causing the next is closed (4029).
     pub refusals_per_minute: u32,
 }
 
@@ -61,7 +62,7 @@ fn refusal_capacity(per_minute: u32) -> f32 {
     (per_minute as f32).max(1.0)
 }
 
-/// One connection's buckets.
+/// One user's buckets.
 #[derive(Debug)]
 pub struct Budget {
     tokens: [f32; FrameKind::COUNT],
@@ -78,7 +79,7 @@ impl Budget {
         }
         Budget {
             tokens,
-            // A new connection has earned no trust yet: it starts with twenty seconds' worth
+            // A new budget has earned no trust yet: it starts with twenty seconds' worth
             // of refusals, and saves up to a minute's worth while it behaves.
             refusals: refusal_capacity(limits.refusals_per_minute) / 3.0,
             at: now,
@@ -120,7 +121,12 @@ impl Budget {
         Err(((1.0 - *t) / rate).ceil().max(1.0) as u64)
     }
 
-    /// Counts one refusal; `false` once the connection has used them all up.
+    /// Untouched for a minute, so every bucket is full again: as good as a new budget.
+    pub fn rested(&self, now: NaiveDateTime) -> bool {
+        now - self.at >= chrono::TimeDelta::minutes(1)
+    }
+
+    /// Counts one refusal; `false` once they are all used up.
     pub fn refuse(&mut self, limits: &FrameLimits, now: NaiveDateTime) -> bool {
         self.refill(limits, now);
         if self.refusals >= 1.0 {

@@ -31,7 +31,10 @@ impl WsSession {
     ) {
         let kind = frame.kind();
         let now = self.engine.clock.now();
-        if let Err(secs) = self.budget.take(kind, &self.engine.realtime.frames, now) {
+        if let Err(secs) = self.slot.take_frame(kind, now) {
+            self.engine
+                .metrics
+                .refused(&format!("frame-{}", kind.name()));
             let e = FrameError {
                 retry_after: Some(secs),
                 ..FrameError::new(

@@ -3,8 +3,8 @@
 //! cannot keep up is disconnected (it catches up with `sync`), so memory never grows without
 //! bound. Heartbeats come from the registry's shared timer.
 //!
-//! What a client sends is bounded as well: each kind of frame has a budget per connection
-//! ([`budget`]), a client refused too often is disconnected (4029), and the socket is read only
+//! What a client sends is bounded as well: each kind of frame has a budget per user, shared by
+//! their sockets ([`budget`], [`slots`]), a client refused too often is disconnected (4029), and the socket is read only
 //! while fewer than `realtime.max_frames_in_flight` of its frames await their answers, so a
 //! client that sends faster than the server answers is slowed down by TCP, not queued.
 
@@ -30,6 +30,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::engine::Engine;
 use crate::event::Event;
+use crate::metrics;
 use crate::protocol::{self, FrameError};
 use crate::registry::{Connect, Disconnect, ToRoom};
 use crate::room::RoomCmd;
@@ -85,15 +86,17 @@ pub struct WsSession {
     queue: VecDeque<ByteString>,
     writing: bool,
     closing: bool,
+    /// The close code sent, for the metrics (1006: the connection ended without one).
+    close_code: u16,
     /// A pong (to the client's ping) or a heartbeat ping is on its way out. Control frames
     /// bypass the queue, so at most one of each is in flight: a client that floods pings
     /// without reading gets a pong for the latest only, as RFC 6455 allows.
     pong_pending: bool,
     ping_pending: bool,
     last_heard: NaiveDateTime,
-    budget: Budget,
-    /// This socket's place under the user's socket cap, given back when the session ends.
-    _slot: SocketSlot,
+    /// This socket's place under the user's socket cap, given back when the session ends; the
+    /// user's frame budget is charged through it.
+    slot: SocketSlot,
 }
 
 impl WsSession {
@@ -118,15 +121,15 @@ impl WsSession {
                 user_id,
                 auth_session,
                 last_heard: engine.clock.now(),
-                budget: Budget::new(&engine.realtime.frames, engine.clock.now()),
                 engine,
                 ws,
                 queue: VecDeque::new(),
                 writing: false,
                 closing: false,
+                close_code: 1006,
                 pong_pending: false,
                 ping_pending: false,
-                _slot: slot,
+                slot,
             }
         })
     }
@@ -142,6 +145,7 @@ impl WsSession {
             return;
         }
         self.queue.push_back(frame);
+        self.engine.metrics.outbound_queued.inc();
         if !self.writing {
             self.write_next(ctx);
         }
@@ -156,6 +160,7 @@ impl WsSession {
             }
             return;
         };
+        self.engine.metrics.outbound_queued.dec();
         self.writing = true;
         let mut ws = self.ws.clone();
         ctx.spawn(
@@ -171,6 +176,13 @@ impl WsSession {
         );
     }
 
+    /// Forgets the frames still queued.
+    fn drop_queue(&mut self) {
+        let n = self.queue.len() as i64;
+        self.engine.metrics.outbound_queued.dec_by(n);
+        self.queue.clear();
+    }
+
     /// Closes with a code. The session leaves the registry at once (no more deliveries); the
     /// close frame then gets a bounded time to reach a client that may not be reading.
     fn close(&mut self, code: u16, reason: &'static str, ctx: &mut Context<Self>) {
@@ -178,7 +190,8 @@ impl WsSession {
             return;
         }
         self.closing = true;
-        self.queue.clear();
+        self.close_code = code;
+        self.drop_queue();
         self.engine.registry.do_send(Disconnect {
             user_id: self.user_id,
             conn: self.conn,
@@ -220,11 +233,7 @@ impl WsSession {
         ctx: &mut Context<Self>,
     ) {
         let ours = e.code == "unavailable";
-        if !ours
-            && !self
-                .budget
-                .refuse(&self.engine.realtime.frames, self.engine.clock.now())
-        {
+        if !ours && !self.slot.refuse(self.engine.clock.now()) {
             tracing::info!(
                 user = self.user_id,
                 "frames refused too often; disconnecting"
@@ -252,6 +261,9 @@ impl Actor for WsSession {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        let m = &self.engine.metrics;
+        m.socket_connects.get_or_create(&metrics::NATIVE).inc();
+        m.sockets_open.get_or_create(&metrics::NATIVE).inc();
         self.engine.registry.do_send(Connect {
             user_id: self.user_id,
             auth_session: self.auth_session,
@@ -272,6 +284,14 @@ impl Actor for WsSession {
             user_id: self.user_id,
             conn: self.conn,
         });
+        self.drop_queue();
+        let m = &self.engine.metrics;
+        m.sockets_open.get_or_create(&metrics::NATIVE).dec();
+        let closed = metrics::Closed {
+            protocol: metrics::NATIVE.protocol,
+            code: self.close_code,
+        };
+        m.socket_closes.get_or_create(&closed).inc();
     }
 }
 

@@ -1,18 +1,48 @@
-//! Socket slots: how many sockets each user holds open, capped per user. A slot is taken
-//! before a WebSocket is upgraded (so a user over the cap gets a clear refusal, not a socket)
-//! and given back when the session that holds it ends.
+//! Each user's share of the realtime server: how many sockets they hold open (capped per user)
+//! and the one frame [`Budget`] those sockets draw on together. A slot is taken before a
+//! WebSocket is upgraded (so a user over the cap gets a clear refusal, not a socket) and given
+//! back when the session that holds it ends.
+//!
+//! The budget belongs to the user, not to a socket, and outlives their sockets until it has
+//! refilled: opening more sockets, or reconnecting after a `4029`, buys no fresh allowance.
+//! What one account costs the server is bounded by its rates, however it spreads its frames.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-/// Open sockets per user; see the module docs.
+use chrono::NaiveDateTime;
+
+use super::budget::{Budget, FrameLimits};
+use crate::protocol::FrameKind;
+
+/// Users are spread over this many locks, so sockets on different threads rarely wait.
+const SHARDS: usize = 16;
+
+/// Connects between two sweeps of a shard for users with no socket and a rested budget.
+const SWEEP_EVERY: u32 = 1024;
+
+/// Open sockets and frame budgets per user; see the module docs.
 #[derive(Debug)]
 pub struct SocketSlots {
     max_per_user: usize,
-    open: Mutex<HashMap<i64, usize>>,
+    limits: FrameLimits,
+    shards: [Mutex<Shard>; SHARDS],
 }
 
-/// One open socket's place, given back on drop.
+#[derive(Debug, Default)]
+struct Shard {
+    users: HashMap<i64, Share>,
+    takes_since_sweep: u32,
+}
+
+/// One user's sockets and budget.
+#[derive(Debug)]
+struct Share {
+    open: usize,
+    budget: Budget,
+}
+
+/// One open socket's place, given back on drop; frames are charged to its user through it.
 #[derive(Debug)]
 pub struct SocketSlot {
     slots: Arc<SocketSlots>,
@@ -20,21 +50,39 @@ pub struct SocketSlot {
 }
 
 impl SocketSlots {
-    pub fn new(max_per_user: usize) -> Self {
+    pub fn new(max_per_user: usize, limits: FrameLimits) -> Self {
         SocketSlots {
             max_per_user,
-            open: Mutex::new(HashMap::new()),
+            limits,
+            shards: std::array::from_fn(|_| Mutex::new(Shard::default())),
         }
     }
 
+    fn shard(&self, user_id: i64) -> MutexGuard<'_, Shard> {
+        self.shards[user_id.rem_euclid(SHARDS as i64) as usize]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Takes a slot for `user_id`, or `None` if they already hold the most allowed.
-    pub fn take(self: &Arc<Self>, user_id: i64) -> Option<SocketSlot> {
-        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
-        let n = open.entry(user_id).or_insert(0);
-        if *n >= self.max_per_user {
+    pub fn take(self: &Arc<Self>, user_id: i64, now: NaiveDateTime) -> Option<SocketSlot> {
+        let mut shard = self.shard(user_id);
+        shard.takes_since_sweep += 1;
+        if shard.takes_since_sweep >= SWEEP_EVERY {
+            shard.takes_since_sweep = 0;
+            // A budget left alone for a minute is full: forgetting it gives nothing away.
+            shard
+                .users
+                .retain(|_, s| s.open > 0 || !s.budget.rested(now));
+        }
+        let share = shard.users.entry(user_id).or_insert_with(|| Share {
+            open: 0,
+            budget: Budget::new(&self.limits, now),
+        });
+        if share.open >= self.max_per_user {
             return None;
         }
-        *n += 1;
+        share.open += 1;
         Some(SocketSlot {
             slots: self.clone(),
             user_id,
@@ -45,16 +93,44 @@ impl SocketSlots {
     pub fn max_per_user(&self) -> usize {
         self.max_per_user
     }
+
+    /// Runs `f` on the budget of `user_id` (who holds a slot, so it exists).
+    fn with_budget<T>(
+        &self,
+        user_id: i64,
+        f: impl FnOnce(&mut Budget, &FrameLimits) -> T,
+        missing: T,
+    ) -> T {
+        match self.shard(user_id).users.get_mut(&user_id) {
+            Some(share) => f(&mut share.budget, &self.limits),
+            None => missing,
+        }
+    }
+}
+
+impl SocketSlot {
+    /// Charges one frame of `kind` to the user, or answers the seconds until one is allowed.
+    pub fn take_frame(&self, kind: FrameKind, now: NaiveDateTime) -> Result<(), u64> {
+        if self.slots.limits.of(kind) == u32::MAX {
+            return Ok(());
+        }
+        self.slots
+            .with_budget(self.user_id, |b, l| b.take(kind, l, now), Err(1))
+    }
+
+    /// Counts one refused frame against the user; `false` once they have used them all up.
+    pub fn refuse(&self, now: NaiveDateTime) -> bool {
+        self.slots
+            .with_budget(self.user_id, |b, l| b.refuse(l, now), false)
+    }
 }
 
 impl Drop for SocketSlot {
     fn drop(&mut self) {
-        let mut open = self.slots.open.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = open.get_mut(&self.user_id) {
-            *n -= 1;
-            if *n == 0 {
-                open.remove(&self.user_id);
-            }
+        let mut shard = self.slots.shard(self.user_id);
+        if let Some(share) = shard.users.get_mut(&self.user_id) {
+            // The budget stays until it has rested (see the sweep in `take`).
+            share.open = share.open.saturating_sub(1);
         }
     }
 }
@@ -62,15 +138,72 @@ impl Drop for SocketSlot {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeDelta;
+
+    fn now() -> NaiveDateTime {
+        chrono::Utc::now().naive_utc()
+    }
 
     #[test]
     fn caps_per_user_and_gives_back_on_drop() {
-        let slots = Arc::new(SocketSlots::new(2));
-        let a = slots.take(1).unwrap();
-        let _b = slots.take(1).unwrap();
-        assert!(slots.take(1).is_none());
-        assert!(slots.take(2).is_some(), "other users have their own slots");
+        let slots = Arc::new(SocketSlots::new(2, FrameLimits::default()));
+        let t = now();
+        let a = slots.take(1, t).unwrap();
+        let _b = slots.take(1, t).unwrap();
+        assert!(slots.take(1, t).is_none());
+        assert!(
+            slots.take(2, t).is_some(),
+            "other users have their own slots"
+        );
         drop(a);
-        assert!(slots.take(1).is_some());
+        assert!(slots.take(1, t).is_some());
+    }
+
+    #[test]
+    fn a_users_sockets_share_one_budget_that_outlives_them() {
+        let slots = Arc::new(SocketSlots::new(10, FrameLimits::default()));
+        let t = now();
+        let (a, b) = (slots.take(1, t).unwrap(), slots.take(1, t).unwrap());
+        // Typing bursts 15 per user, whichever socket sends them.
+        for i in 0..15 {
+            let via = if i % 2 == 0 { &a } else { &b };
+            assert!(via.take_frame(FrameKind::Typing, t).is_ok());
+        }
+        assert!(a.take_frame(FrameKind::Typing, t).is_err());
+        assert!(b.take_frame(FrameKind::Typing, t).is_err());
+        // Another user is not charged.
+        let c = slots.take(2, t).unwrap();
+        assert!(c.take_frame(FrameKind::Typing, t).is_ok());
+        // Closing every socket and coming back buys nothing.
+        drop((a, b));
+        let again = slots.take(1, t).unwrap();
+        assert!(again.take_frame(FrameKind::Typing, t).is_err());
+        // Refusals are the user's too: a reconnect does not reset them.
+        while again.refuse(t) {}
+        drop(again);
+        assert!(!slots.take(1, t).unwrap().refuse(t));
+        // Time refills the budget as usual.
+        let later = t + TimeDelta::seconds(2);
+        let s = slots.take(1, later).unwrap();
+        assert!(s.take_frame(FrameKind::Typing, later).is_ok());
+        assert!(s.refuse(later));
+    }
+
+    #[test]
+    fn rested_budgets_of_users_without_sockets_are_forgotten() {
+        let slots = Arc::new(SocketSlots::new(10, FrameLimits::default()));
+        let t = now();
+        drop(slots.take(1, t).unwrap());
+        let held = slots.take(33, t).unwrap(); // also in user 1's shard
+        let later = t + TimeDelta::minutes(2);
+        for _ in 0..SWEEP_EVERY {
+            drop(slots.take(17, later)); // user 17 shares user 1's shard
+        }
+        let shard = slots.shard(1);
+        assert!(!shard.users.contains_key(&1), "rested and without sockets");
+        assert!(shard.users.contains_key(&17), "just used");
+        assert!(shard.users.contains_key(&33), "a socket is open");
+        drop(shard);
+        drop(held);
     }
 }

@@ -81,6 +81,8 @@ pub struct Storage {
     public_url: String,
     ttl: Duration,
     clock: Clock,
+    /// Bytes written to the store (see [`Storage::count_into`]).
+    stored_bytes: prometheus_client::metrics::counter::Counter,
 }
 
 /// Why a link was refused.
@@ -171,6 +173,7 @@ impl Storage {
             public_url: public_url.trim_end_matches('/').to_string(),
             ttl,
             clock,
+            stored_bytes: Default::default(),
         })
     }
 
@@ -188,6 +191,7 @@ impl Storage {
     /// for clients that fetch it there.
     pub async fn put(&self, key: &str, data: Bytes) -> Result<(), StorageError> {
         let path = Path::from(key);
+        let size = data.len() as u64;
         if self.presigner.is_some() {
             let attributes = Attributes::from_iter([(
                 Attribute::ContentType,
@@ -203,7 +207,13 @@ impl Storage {
         } else {
             self.store.put(&path, PutPayload::from(data)).await?;
         }
+        self.stored_bytes.inc_by(size);
         Ok(())
+    }
+
+    /// Counts the bytes of every object stored from now on into `counter`.
+    pub fn count_into(&mut self, counter: prometheus_client::metrics::counter::Counter) {
+        self.stored_bytes = counter;
     }
 
     /// Removes an object; a missing one is not an error.

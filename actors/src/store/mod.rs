@@ -211,6 +211,8 @@ impl Backend {
 pub struct Db {
     pools: Pools,
     timeout: Duration,
+    /// Where the time spent waiting for a connection is observed (see [`Db::observe_waits`]).
+    waits: Option<prometheus_client::metrics::histogram::Histogram>,
 }
 
 #[derive(Clone)]
@@ -289,7 +291,11 @@ impl Db {
     /// a connect timeout on the client). On SQLite a lock is waited for at most `timeout`.
     pub async fn open(url: &str, pool_size: usize, timeout: Duration) -> StoreResult<Db> {
         let pools = Self::pools(url, pool_size, timeout).await?;
-        Ok(Db { pools, timeout })
+        Ok(Db {
+            pools,
+            timeout,
+            waits: None,
+        })
     }
 
     async fn pools(url: &str, pool_size: usize, timeout: Duration) -> StoreResult<Pools> {
@@ -333,6 +339,7 @@ impl Db {
     /// checkout may try several idle connections and open a new one; together they get one
     /// deadline).
     pub async fn get(&self) -> StoreResult<PooledConn> {
+        let started = std::time::Instant::now();
         let get = async {
             match &self.pools {
                 Pools::Sqlite(p) => p.get().await.map(PooledConn::Sqlite),
@@ -340,9 +347,22 @@ impl Db {
             }
             .map_err(|e| StoreError::Unavailable(e.to_string()))
         };
-        tokio::time::timeout(self.timeout, get)
+        let conn = tokio::time::timeout(self.timeout, get)
             .await
-            .unwrap_or_else(|_| Err(timeouts::late(self.timeout)))
+            .unwrap_or_else(|_| Err(timeouts::late(self.timeout)));
+        if let Some(waits) = &self.waits {
+            waits.observe(started.elapsed().as_secs_f64());
+        }
+        conn
+    }
+
+    /// Observes every wait for a connection of this handle into `waits`.
+    pub fn observe_waits(
+        mut self,
+        waits: prometheus_client::metrics::histogram::Histogram,
+    ) -> Self {
+        self.waits = Some(waits);
+        self
     }
 
     /// The deadline of every wait for this database.

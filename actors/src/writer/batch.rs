@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use super::Job;
 use crate::on_conn;
-use crate::store::message_ops::{insert_batch, SendSlot};
+use crate::store::message_ops::{insert_batch, SendOutcome, SendSlot};
 use crate::store::schema::counters;
 use crate::store::{Conn, Db, PooledConn, StoreError, StoreResult};
 
@@ -99,13 +99,23 @@ impl<'c> Tx<'c> {
     }
 }
 
-/// Commits a batch and answers every command in it, by `limit`.
+/// New messages a committed `batch` stored (not counting duplicates and refusals).
+fn stored(batch: &mut [Box<dyn Job>]) -> u64 {
+    batch
+        .iter_mut()
+        .filter_map(|job| job.send_slot())
+        .filter(|slot| matches!(slot.outcome, Some(SendOutcome::Stored(_))))
+        .count() as u64
+}
+
+/// Commits a batch and answers every command in it, by `limit`. Answers how many new
+/// messages it stored.
 pub(super) async fn commit_batch(
     db: Db,
     now: NaiveDateTime,
     mut batch: Vec<Box<dyn Job>>,
     limit: Instant,
-) {
+) -> u64 {
     let started = Instant::now();
     let deadline = limit.saturating_duration_since(started);
     match within(deadline, run_transaction(&db, now, &mut batch)).await {
@@ -115,17 +125,21 @@ pub(super) async fn commit_batch(
                 micros = started.elapsed().as_micros() as u64,
                 "committed"
             );
-            batch.into_iter().for_each(|job| job.finish(None))
+            let count = stored(&mut batch);
+            batch.into_iter().for_each(|job| job.finish(None));
+            count
         }
         Err(e) if e.is_unavailable() => {
             // The database, not a command, is at fault: retrying one by one would only make
             // every caller wait once more per command.
             tracing::warn!(error = %e, size = batch.len(), "batch failed: database unavailable");
             batch.into_iter().for_each(|job| job.finish(Some(&e)));
+            0
         }
         Err(e) if batch.len() > 1 => {
             tracing::warn!(error = %e, size = batch.len(), "batch failed; retrying its commands one by one");
             let mut gone: Option<StoreError> = None;
+            let mut count = 0;
             for job in batch {
                 if let Some(e) = &gone {
                     job.finish(Some(e));
@@ -133,17 +147,20 @@ pub(super) async fn commit_batch(
                 }
                 let mut one = vec![job];
                 let result = within(db.timeout(), run_transaction(&db, now, &mut one)).await;
-                if let Err(e) = &result {
-                    tracing::error!(error = %e, "write failed");
+                match &result {
+                    Err(e) => tracing::error!(error = %e, "write failed"),
+                    Ok(()) => count += stored(&mut one),
                 }
                 one.into_iter()
                     .for_each(|job| job.finish(result.as_ref().err()));
                 gone = result.err().filter(StoreError::is_unavailable);
             }
+            count
         }
         Err(e) => {
             tracing::error!(error = %e, "write failed");
             batch.into_iter().for_each(|job| job.finish(Some(&e)));
+            0
         }
     }
 }

@@ -21,6 +21,7 @@
 //! numbers grow in commit order everywhere.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -30,6 +31,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::clock::Clock;
+use crate::metrics::Metrics;
 use crate::store::message_ops::{SendOutcome, SendSlot};
 use crate::store::messages::NewMessage;
 use crate::store::{Db, StoreError, StoreResult};
@@ -229,11 +231,13 @@ pub struct Writer {
     drained: Vec<oneshot::Sender<()>>,
     /// How long a command may wait for its answer (the database deadline).
     deadline: Duration,
+    metrics: Arc<Metrics>,
 }
 
 impl Writer {
-    pub fn new(db: Db, clock: Clock) -> Self {
+    pub fn new(db: Db, clock: Clock, metrics: Arc<Metrics>) -> Self {
         Writer {
+            metrics,
             deadline: db.timeout(),
             db,
             clock,
@@ -285,14 +289,21 @@ impl Writer {
         self.busy = true;
         let db = self.db.clone();
         let now = self.clock.now();
-        ctx.spawn(
-            commit_batch(db, now, batch, limit)
-                .into_actor(self)
-                .map(|(), act, ctx| {
-                    act.busy = false;
-                    act.kick(ctx);
-                }),
-        );
+        self.metrics
+            .writer_batch_commands
+            .observe(batch.len() as f64);
+        self.metrics.writer_queued.set(self.queue.len() as i64);
+        let started = Instant::now();
+        ctx.spawn(commit_batch(db, now, batch, limit).into_actor(self).map(
+            move |stored, act, ctx| {
+                let m = &act.metrics;
+                m.writer_commit_seconds
+                    .observe(started.elapsed().as_secs_f64());
+                m.messages_stored.inc_by(stored);
+                act.busy = false;
+                act.kick(ctx);
+            },
+        ));
     }
 }
 

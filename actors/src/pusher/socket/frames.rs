@@ -107,7 +107,7 @@ impl PusherSocket {
 
     /// Makes this socket one of `user`'s sessions; closes it (4100) if they hold the most.
     fn bind(&mut self, user: (i64, i64), ctx: &mut Context<Self>) -> bool {
-        let Some(slot) = self.engine.sockets.take(user.0) else {
+        let Some(slot) = self.engine.sockets.take(user.0, self.engine.clock.now()) else {
             self.fail(codes::OVER_CAPACITY, "too many sockets for this user", ctx);
             return false;
         };
