@@ -33,6 +33,11 @@ async fn connection_established_ping_and_pong() {
     still_alive(&mut c).await;
     let other = PusherClient::connect(&app).await;
     assert_ne!(other.socket_id, c.socket_id);
+    let metrics = app.engine.metrics.render();
+    assert!(
+        metrics.contains("courier_sockets_open{protocol=\"pusher\"} 2"),
+        "{metrics}"
+    );
 }
 
 #[actix_rt::test]

@@ -19,12 +19,16 @@ use serde_json::json;
 use super::codec::{self, codes, ChannelKind, Refusal};
 use super::hub::Hub;
 use crate::engine::Engine;
+use crate::metrics::{Closed, Protocol};
 use crate::registry::Disconnect;
 use crate::session::{Close, ConnId, Heartbeat, Push, SocketSlot};
 
 /// Pusher sockets' connection ids: the high bit keeps them apart from native sessions'.
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 const CONN_BASE: u64 = 1 << 63;
+
+/// The Pusher protocol's label in the metrics.
+const PUSHER: Protocol = Protocol { protocol: "pusher" };
 
 /// How long a close frame may wait for a client that is not reading.
 const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
@@ -85,6 +89,8 @@ pub struct PusherSocket {
     queue: VecDeque<ByteString>,
     writing: bool,
     closing: bool,
+    /// The close code sent, for the metrics (1006: the connection ended without one).
+    close_code: u16,
     last_heard: NaiveDateTime,
     /// When the server's `pusher:ping` went out, if no answer came yet.
     pinged: Option<NaiveDateTime>,
@@ -120,6 +126,7 @@ impl PusherSocket {
                 queue: VecDeque::new(),
                 writing: false,
                 closing: false,
+                close_code: 1006,
                 last_heard: now,
                 pinged: None,
                 pong_pending: false,
@@ -203,6 +210,7 @@ impl PusherSocket {
             return;
         }
         self.closing = true;
+        self.close_code = code;
         self.leave_all();
         let mut ws = self.ws.clone();
         let reason = CloseReason {
@@ -246,6 +254,9 @@ impl Actor for PusherSocket {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        let m = &self.engine.metrics;
+        m.socket_connects.get_or_create(&PUSHER).inc();
+        m.sockets_open.get_or_create(&PUSHER).inc();
         let secs = self.hub.app.activity_timeout.as_secs();
         let text = codec::established(&self.socket_id, secs);
         self.send_text(text, ctx);
@@ -255,6 +266,13 @@ impl Actor for PusherSocket {
         if !self.closing {
             self.leave_all();
         }
+        let m = &self.engine.metrics;
+        m.sockets_open.get_or_create(&PUSHER).dec();
+        let closed = Closed {
+            protocol: PUSHER.protocol,
+            code: self.close_code,
+        };
+        m.socket_closes.get_or_create(&closed).inc();
     }
 }
 
