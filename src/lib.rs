@@ -12,6 +12,7 @@ pub mod media;
 pub mod memory;
 pub mod metrics;
 pub mod request_log;
+pub mod pusher;
 pub mod routes;
 pub mod secrets;
 pub mod shutdown;

@@ -54,7 +54,11 @@ fn hmac_hex(key: &[u8], parts: &[&[u8]]) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
-fn configured_or_file(dir: &Path, name: &str, configured: &str) -> Result<Vec<u8>, ConfigError> {
+pub(crate) fn configured_or_file(
+    dir: &Path,
+    name: &str,
+    configured: &str,
+) -> Result<Vec<u8>, ConfigError> {
     if !configured.is_empty() {
         return Ok(configured.as_bytes().to_vec());
     }

@@ -8,6 +8,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::KeepAlive;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use anyhow::Context as _;
+use courier_actors::pusher::Hub;
 use courier_actors::storage::Storage;
 use courier_actors::store::calls::CloseInterruptedCalls;
 use courier_actors::store::{self, users::ResetPresence, Db};
@@ -75,6 +76,11 @@ impl Application {
             tracing::info!(count = closed, "closed calls left live by the previous run");
         }
 
+        let pusher = match settings.pusher.enabled() {
+            true => Some(Hub::start(settings.pusher.app(data_dir)?, clock.clone())),
+            false => None,
+        };
+
         let limiter = ConnLimiter::new(settings.server.max_connections_per_ip);
         crate::memory::spawn_trimmer(limiter.clone());
         let listener = TcpListener::bind(&settings.server.bind)
@@ -93,6 +99,7 @@ impl Application {
             engine: engine.clone(),
             secrets,
             sms,
+            pusher,
             settings: settings.clone(),
             shutdown: shutdown.clone(),
         });
@@ -110,6 +117,7 @@ impl Application {
                 .configure(routes::configure)
                 .configure(routes::health::probes)
                 .route("/ws", web::get().to(ws::connect))
+                .configure(crate::pusher::routes)
                 .configure(routes::media::routes)
                 .wrap(actix_web::middleware::from_fn(routes::media::sign_links))
                 .wrap(actix_web::middleware::from_fn(

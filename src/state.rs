@@ -2,6 +2,9 @@
 
 use courier_actors::store::StoreError;
 use courier_actors::writer::WriteOp;
+use std::sync::Arc;
+
+use courier_actors::pusher::Hub;
 use courier_actors::Engine;
 
 use crate::config::Settings;
@@ -20,6 +23,8 @@ pub struct AppState {
     pub sms: Box<dyn SmsSender>,
     /// Set when a shutdown starts.
     pub shutdown: ShutdownFlag,
+    /// The Pusher protocol's hub, when `[pusher]` has an app key.
+    pub pusher: Option<Arc<Hub>>,
 }
 
 impl AppState {

@@ -18,6 +18,7 @@ pub struct Event {
     /// The payload, as the PRD shows it.
     pub data: Value,
     native: OnceLock<ByteString>,
+    pusher: OnceLock<ByteString>,
 }
 
 impl Event {
@@ -28,6 +29,7 @@ impl Event {
             seq,
             data,
             native: OnceLock::new(),
+            pusher: OnceLock::new(),
         })
     }
 
@@ -39,6 +41,21 @@ impl Event {
                 if let Some(seq) = self.seq {
                     frame["seq"] = seq.into();
                 }
+                ByteString::from(frame.to_string())
+            })
+            .clone()
+    }
+
+    /// The Pusher protocol's frame: `{"event", "channel", "data": "<JSON string>"}`, encoded
+    /// once.
+    pub fn pusher(&self) -> ByteString {
+        self.pusher
+            .get_or_init(|| {
+                let frame = serde_json::json!({
+                    "event": self.name,
+                    "channel": self.channel,
+                    "data": self.data.to_string(),
+                });
                 ByteString::from(frame.to_string())
             })
             .clone()

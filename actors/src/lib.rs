@@ -9,10 +9,12 @@ pub mod engine;
 pub mod event;
 pub mod metrics;
 pub mod protocol;
+pub mod pusher;
 pub mod ratelimit;
 pub mod registry;
 pub mod room;
 pub mod session;
+pub mod sink;
 pub mod storage;
 pub mod store;
 #[cfg(test)]

@@ -29,6 +29,7 @@ pub struct Settings {
     pub media: MediaSettings,
     pub metrics: MetricsSettings,
     pub log: LogSettings,
+    pub pusher: crate::pusher::PusherSettings,
 }
 
 /// A configuration the server refuses to start with; the message says why in one line.

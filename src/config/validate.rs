@@ -136,6 +136,7 @@ impl Settings {
         if f.per_minute.contains(&0) || f.refusals_per_minute == 0 {
             return fail("realtime.frames_per_minute: every allowance must be positive");
         }
+        self.pusher.validate()?;
         self.validate_deadlines()
     }
 

@@ -15,6 +15,7 @@ pub mod health;
 pub mod media;
 pub mod messages;
 pub mod status;
+pub mod sync;
 pub mod users;
 
 use actix_web::web;
@@ -31,6 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(contacts::routes)
             .configure(calls::routes)
             .configure(status::routes)
+            .configure(sync::routes)
             .configure(health::routes),
     );
 }

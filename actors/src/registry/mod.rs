@@ -15,13 +15,14 @@ use crate::bus::Delivery;
 use crate::call::{CallActor, CallCmd, CallError, Ring};
 use crate::engine::Engine;
 use crate::room::{ChatRoom, IdleCheck, RoomCmd};
-use crate::session::{Close, ConnId, Heartbeat, Push, WsSession};
+use crate::session::{Close, ConnId, Heartbeat, Push};
+use crate::sink::SessionAddr;
 use actix::prelude::*;
 
 struct Entry {
     conn: ConnId,
     auth_session: i64,
-    addr: Addr<WsSession>,
+    addr: SessionAddr,
 }
 
 /// The registry actor; see the module docs.
@@ -121,7 +122,7 @@ pub struct Connect {
     pub user_id: i64,
     pub auth_session: i64,
     pub conn: ConnId,
-    pub addr: Addr<WsSession>,
+    pub addr: SessionAddr,
 }
 
 impl Handler<Connect> for Registry {

@@ -270,7 +270,7 @@ impl Actor for WsSession {
             user_id: self.user_id,
             auth_session: self.auth_session,
             conn: self.conn,
-            addr: ctx.address(),
+            addr: ctx.address().into(),
         });
         let r = &self.engine.realtime;
         let hello = json!({

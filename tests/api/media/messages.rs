@@ -30,6 +30,9 @@ fn rotated_jpeg(w: u32, h: u32) -> Vec<u8> {
 
 #[actix_web::test]
 async fn media_messages_are_processed_stored_and_shared_with_members_only() {
+    // Made first: on a busy machine this takes about as long as the server's keep-alive
+    // (5 s), and a pooled connection the server closes just as it is reused fails the upload.
+    let holiday = picture(2400, 1600, ImageFormat::Jpeg);
     let app = spawn_app().await;
     let ana = app.signup(&phone(1), "Ana").await;
     let bo = app.signup(&phone(2), "Bo").await;
@@ -38,13 +41,9 @@ async fn media_messages_are_processed_stored_and_shared_with_members_only() {
     let mut bo_ws = crate::ws::WsClient::connect(&app, &bo.token).await;
     let path = format!("/api/chats/{chat}/messages");
 
-    let form = file(
-        "file",
-        "holiday.jpg",
-        picture(2400, 1600, ImageFormat::Jpeg),
-    )
-    .text("message_type", "image")
-    .text("caption", "Check this out!");
+    let form = file("file", "holiday.jpg", holiday)
+        .text("message_type", "image")
+        .text("caption", "Check this out!");
     let (status, body) = upload(&app, &path, &ana, form).await;
     assert_eq!(status, 201, "{body}");
     let m = &body["message"];
