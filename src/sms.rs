@@ -60,7 +60,7 @@ impl Twilio {
                 s.twilio_account_sid
             ),
             sid: s.twilio_account_sid.clone(),
-            token: s.twilio_auth_token.clone(),
+            token: s.twilio_auth_token.to_string(),
             from: s.twilio_from.clone(),
         })
     }

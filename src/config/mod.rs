@@ -4,9 +4,11 @@
 //! The sections and their defaults are in `sections`, the checks that refuse a configuration
 //! in `validate`.
 
+mod secret;
 mod sections;
 mod validate;
 
+pub use secret::Secret;
 pub use sections::*;
 
 use std::collections::HashMap;

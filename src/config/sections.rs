@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::secret::Secret;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerSettings {
@@ -83,9 +85,9 @@ impl Default for DatabaseSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct AuthSettings {
     /// HMAC key for tokens. Empty: generated on first start and kept in `data_dir`.
-    pub jwt_secret: String,
+    pub jwt_secret: Secret,
     /// HMAC key for phone-number lookups. Empty: generated and kept in `data_dir`.
-    pub phone_hash_key: String,
+    pub phone_hash_key: Secret,
     pub access_ttl_secs: u64,
     pub refresh_ttl_secs: u64,
     pub otp_ttl_secs: u64,
@@ -98,8 +100,8 @@ pub struct AuthSettings {
 impl Default for AuthSettings {
     fn default() -> Self {
         AuthSettings {
-            jwt_secret: String::new(),
-            phone_hash_key: String::new(),
+            jwt_secret: Secret::default(),
+            phone_hash_key: Secret::default(),
             access_ttl_secs: 3600,
             refresh_ttl_secs: 14 * 24 * 3600,
             otp_ttl_secs: 300,
@@ -115,7 +117,7 @@ pub struct SmsSettings {
     /// `console` (codes written to the log) or `twilio`.
     pub provider: String,
     pub twilio_account_sid: String,
-    pub twilio_auth_token: String,
+    pub twilio_auth_token: Secret,
     /// Sender number (E.164) or messaging service SID.
     pub twilio_from: String,
     pub twilio_api_base: String,
@@ -127,7 +129,7 @@ impl Default for SmsSettings {
         SmsSettings {
             provider: "console".into(),
             twilio_account_sid: String::new(),
-            twilio_auth_token: String::new(),
+            twilio_auth_token: Secret::default(),
             twilio_from: String::new(),
             twilio_api_base: "https://api.twilio.com".into(),
             timeout_secs: 10,
@@ -305,7 +307,7 @@ pub struct CallSettings {
     /// TURN servers, e.g. `turn:turn.example.org:3478?transport=udp`.
     pub turn_urls: Vec<String>,
     /// Shared secret of the TURN server's REST API (coturn `static-auth-secret`).
-    pub turn_secret: String,
+    pub turn_secret: Secret,
     /// Lifetime of TURN credentials, in seconds.
     pub turn_ttl_secs: u64,
 }
@@ -318,7 +320,7 @@ impl Default for CallSettings {
             max_signal_bytes: 16 * 1024,
             stun_urls: Vec::new(),
             turn_urls: Vec::new(),
-            turn_secret: String::new(),
+            turn_secret: Secret::default(),
             turn_ttl_secs: 24 * 3600,
         }
     }
@@ -341,7 +343,7 @@ pub struct MediaSettings {
     /// For S3-compatible stores other than AWS, e.g. `http://127.0.0.1:9000`.
     pub s3_endpoint: String,
     pub s3_access_key_id: String,
-    pub s3_secret_access_key: String,
+    pub s3_secret_access_key: Secret,
     /// Path-style addressing (`endpoint/bucket/key`), as most S3-compatible servers want.
     pub s3_path_style: bool,
     /// Hand out presigned S3 URLs (clients fetch from the store); false: links to Courier,
@@ -373,7 +375,7 @@ impl Default for MediaSettings {
             s3_region: "us-east-1".into(),
             s3_endpoint: String::new(),
             s3_access_key_id: String::new(),
-            s3_secret_access_key: String::new(),
+            s3_secret_access_key: Secret::default(),
             s3_path_style: true,
             s3_presign: true,
             max_image_bytes: 10 * 1024 * 1024,
@@ -398,7 +400,7 @@ impl MediaSettings {
                 region: self.s3_region.clone(),
                 endpoint: self.s3_endpoint.clone(),
                 access_key_id: self.s3_access_key_id.clone(),
-                secret_access_key: self.s3_secret_access_key.clone(),
+                secret_access_key: self.s3_secret_access_key.to_string(),
                 path_style: self.s3_path_style,
                 presign: self.s3_presign,
             },

@@ -18,7 +18,7 @@ pub struct PusherSettings {
     /// The key clients connect with (`/app/{key}`). Empty: the Pusher protocol is off.
     pub app_key: String,
     /// Channel authorizations are signed with it. Empty: generated and kept in `data_dir`.
-    pub app_secret: String,
+    pub app_secret: crate::config::Secret,
     /// Seconds of silence after which a socket is pinged (sent to clients as
     /// `activity_timeout`).
     pub activity_timeout_secs: u64,
@@ -42,7 +42,7 @@ impl Default for PusherSettings {
         PusherSettings {
             app_id: app.app_id,
             app_key: String::new(),
-            app_secret: String::new(),
+            app_secret: Default::default(),
             activity_timeout_secs: app.activity_timeout.as_secs(),
             pong_timeout_secs: app.pong_timeout.as_secs(),
             max_channels_per_socket: app.max_channels,
