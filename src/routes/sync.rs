@@ -6,7 +6,6 @@ use std::collections::HashMap;
 
 use actix_web::{web, HttpResponse};
 use courier_actors::store::sync;
-use serde_json::json;
 
 use crate::error::ApiResult;
 use crate::extract::AuthUser;
@@ -26,30 +25,5 @@ async fn since(
     let limit = int_param(&q, "limit", 200, 1, 1000)?;
     let mut conn = state.engine.db.get().await?;
     let page = sync::since(&mut conn.conn(), user.user_id, from, limit).await?;
-    let receipts: Vec<_> = page
-        .receipts
-        .iter()
-        .map(|r| {
-            json!({
-                "chat_id": r.chat_id,
-                "user_id": r.user_id,
-                "status": r.kind,
-                "up_to_message_id": r.up_to_message_id,
-                "at": r.at.and_utc(),
-                "seq": r.seq,
-            })
-        })
-        .collect();
-    let hidden: Vec<_> = page
-        .hidden
-        .iter()
-        .map(|(m, seq)| json!({ "message_id": m, "seq": seq }))
-        .collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "messages": page.messages,
-        "receipts": receipts,
-        "hidden": hidden,
-        "cursor": page.cursor,
-        "has_more": page.has_more,
-    })))
+    Ok(HttpResponse::Ok().json(page.to_json()))
 }

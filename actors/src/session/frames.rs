@@ -284,35 +284,7 @@ impl WsSession {
                     sync::since(&mut conn.conn(), user_id, since, limit.unwrap_or(200)).await
                 };
                 let answer = fut.into_actor(self).map(move |res, act, ctx| match res {
-                    Ok(page) => {
-                        let receipts: Vec<Value> = page
-                            .receipts
-                            .iter()
-                            .map(|r| {
-                                json!({
-                                    "chat_id": r.chat_id,
-                                    "user_id": r.user_id,
-                                    "status": r.kind,
-                                    "up_to_message_id": r.up_to_message_id,
-                                    "at": r.at.and_utc(),
-                                    "seq": r.seq,
-                                })
-                            })
-                            .collect();
-                        let hidden: Vec<Value> = page
-                            .hidden
-                            .iter()
-                            .map(|(m, seq)| json!({ "message_id": m, "seq": seq }))
-                            .collect();
-                        let extra = json!({
-                            "messages": page.messages,
-                            "receipts": receipts,
-                            "hidden": hidden,
-                            "cursor": page.cursor,
-                            "has_more": page.has_more,
-                        });
-                        act.reply("sync-result", &reference, extra, ctx);
-                    }
+                    Ok(page) => act.reply("sync-result", &reference, page.to_json(), ctx),
                     Err(e) => act.error(&reference, None, &room_error(RoomError::Store(e)), ctx),
                 });
                 self.hold(place, answer, ctx);

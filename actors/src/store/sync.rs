@@ -26,6 +26,38 @@ pub struct SyncPage {
     pub has_more: bool,
 }
 
+impl SyncPage {
+    /// The page as clients get it: the `sync-result` frame's body, and `GET /api/sync`'s.
+    pub fn to_json(&self) -> serde_json::Value {
+        let receipts: Vec<_> = self
+            .receipts
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "chat_id": r.chat_id,
+                    "user_id": r.user_id,
+                    "status": r.kind,
+                    "up_to_message_id": r.up_to_message_id,
+                    "at": r.at.and_utc(),
+                    "seq": r.seq,
+                })
+            })
+            .collect();
+        let hidden: Vec<_> = self
+            .hidden
+            .iter()
+            .map(|(m, seq)| serde_json::json!({ "message_id": m, "seq": seq }))
+            .collect();
+        serde_json::json!({
+            "messages": self.messages,
+            "receipts": receipts,
+            "hidden": hidden,
+            "cursor": self.cursor,
+            "has_more": self.has_more,
+        })
+    }
+}
+
 /// Changes with a sequence number above `since`, oldest first, at most `limit`.
 pub async fn since(
     conn: &mut Conn<'_>,
