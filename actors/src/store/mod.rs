@@ -18,6 +18,7 @@ pub mod media_refs;
 pub mod message_ops;
 pub mod messages;
 mod pg_bulk;
+pub mod pg_tls;
 pub mod presence;
 pub mod reactions;
 pub mod receipts;
@@ -331,8 +332,14 @@ impl Db {
             }
             Backend::Postgres(url) => {
                 // Checkouts ping the connection (diesel-async's default, "verified").
-                let url = timeouts::pg_url(&url, timeout);
-                let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+                let target = pg_tls::target(&timeouts::pg_url(&url, timeout))?;
+                let mut config = ManagerConfig::default();
+                let tls = target.tls.clone();
+                config.custom_setup =
+                    Box::new(move |url| pg_tls::connect(url.to_string(), tls.clone()).boxed());
+                let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
+                    target.url, config,
+                );
                 Ok(Pools::Pg(build_pool!(manager, pool_size, timeout)))
             }
         }
@@ -409,12 +416,27 @@ pub async fn within<T>(
 
 /// Applies pending migrations for the backend `url` names; returns how many ran.
 pub async fn migrate(url: &str) -> StoreResult<usize> {
-    let backend = Backend::from_url(url)?;
+    // A PostgreSQL connection is opened here, on the runtime, and driven from the blocking
+    // thread that migrates.
+    enum Open {
+        Sqlite(String),
+        Postgres(Box<AsyncPgConnection>),
+    }
+    let backend = match Backend::from_url(url)? {
+        Backend::Sqlite(path) => Open::Sqlite(path),
+        Backend::Postgres(url) => {
+            let target = pg_tls::target(&url)?;
+            let conn = pg_tls::connect(target.url, target.tls)
+                .await
+                .map_err(|e| StoreError::Migration(e.to_string()))?;
+            Open::Postgres(Box::new(conn))
+        }
+    };
     tokio::task::spawn_blocking(move || -> StoreResult<usize> {
         let mig =
             |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Migration(e.to_string());
         match backend {
-            Backend::Sqlite(path) => {
+            Open::Sqlite(path) => {
                 if let Some(dir) = std::path::Path::new(&path).parent() {
                     if !dir.as_os_str().is_empty() {
                         std::fs::create_dir_all(dir).map_err(|e| {
@@ -433,12 +455,8 @@ pub async fn migrate(url: &str) -> StoreResult<usize> {
                     .map(|v| v.len())
                     .map_err(mig)
             }
-            Backend::Postgres(url) => {
-                let mut conn =
-                    <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(
-                        &url,
-                    )
-                    .map_err(|e| StoreError::Migration(e.to_string()))?;
+            Open::Postgres(conn) => {
+                let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::from(*conn);
                 conn.run_pending_migrations(PG_MIGRATIONS)
                     .map(|v| v.len())
                     .map_err(mig)
