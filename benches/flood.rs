@@ -1,11 +1,13 @@
 //! A hostile client next to a normal one: how much does a frame flood slow everyone else?
 //!
-//! A normal user sends a message every 20 ms and times each send → ack; first alone, then
-//! while one attacker account floods frames (`typing`, `read`, `sync`, naming a fresh chat id
-//! each time) as fast as two sockets carry them, reading whatever comes back and connecting
-//! again whenever the server closes a socket. Prints the
-//! normal user's latency percentiles for both runs, what the attacker got through, and the
-//! server's memory. The server runs on its own thread with its production limits; the clients
+//! A normal user sends a message every 20 ms and times each send → ack, in windows that
+//! alternate: alone, then while an attacker account floods frames (`typing`, `read`, `sync`,
+//! naming a fresh chat id each time) as fast as two sockets carry them, reading whatever comes
+//! back and connecting again whenever the server closes a socket. Each flood window uses a
+//! fresh attacker account, so each includes the moment a new attacker spends its allowance.
+//! Alternating spreads the machine's own noise (checkpoints, other processes) over both sides.
+//! Prints the normal user's pooled latency percentiles alone and flooded, each round's p99
+//! ratio, what the attackers got through, and the server's memory. The server runs on its own thread with its production limits; the clients
 //! run on another runtime.
 //!
 //! `cargo bench --bench flood` (SQLite); `COURIER_BENCH_DATABASE_URL=postgres://…` for PostgreSQL.
@@ -25,8 +27,10 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
-/// Messages the normal user sends in each run, one every `PACE`.
-const MESSAGES: usize = 500;
+/// Messages the normal user sends in each window, one every `PACE`.
+const MESSAGES: usize = 300;
+/// Rounds of one window alone followed by one window flooded.
+const ROUNDS: usize = 6;
 const PACE: Duration = Duration::from_millis(20);
 /// Attacker sockets (one account).
 const ATTACKER_SOCKETS: usize = 2;
@@ -140,6 +144,38 @@ async fn attacker(
     }
 }
 
+/// Starts one attacker account's flood on a thread of its own (the attacker can take at most
+/// one core from the server; on this 2-core machine, that is the flood's real cost too).
+fn start_flood(
+    base: &str,
+    token: &str,
+    stop: Arc<AtomicBool>,
+    tally: Arc<Tally>,
+) -> std::thread::JoinHandle<()> {
+    let (base, token) = (base.to_owned(), token.to_owned());
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let mut attackers = Vec::new();
+            for seed in 0..ATTACKER_SOCKETS {
+                attackers.push(tokio::spawn(attacker(
+                    base.clone(),
+                    token.clone(),
+                    seed as i64,
+                    stop.clone(),
+                    tally.clone(),
+                )));
+            }
+            for a in attackers {
+                let _ = a.await;
+            }
+        })
+    })
+}
+
 fn main() {
     // The server: its own thread and actix system, production limits but for sign-ups and
     // the normal user's message rate.
@@ -159,8 +195,7 @@ fn main() {
     });
     let (base, label) = addr_rx.recv().unwrap();
 
-    // The normal users on one thread, the attacker on another: the attacker can take at most
-    // one core from the server (on this 2-core machine, that is the flood's real cost too).
+    // The normal users on this thread, each attacker on a thread of its own.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -169,7 +204,10 @@ fn main() {
         let http = reqwest::Client::new();
         let (_, ana) = sign_up(&http, &base, 1).await;
         let (bo_id, bo) = sign_up(&http, &base, 2).await;
-        let (_, mallory) = sign_up(&http, &base, 3).await;
+        let mut mallories = Vec::new();
+        for round in 0..ROUNDS {
+            mallories.push(sign_up(&http, &base, 3 + round).await.1);
+        }
         let chat: Value = http
             .post(format!("{base}/api/chats/private"))
             .bearer_auth(&ana)
@@ -190,62 +228,54 @@ fn main() {
         });
 
         let rss_before = rss_mb();
-        let alone = normal_user(&mut ana_ws, chat, "alone").await;
-
-        let stop = Arc::new(AtomicBool::new(false));
+        let mut rss_peak: f64 = 0.0;
+        let (mut alone, mut flooded, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
         let tally = Arc::new(Tally::default());
-        let attack = {
-            let (base, stop, tally) = (base.clone(), stop.clone(), tally.clone());
-            std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                rt.block_on(async move {
-                    let mut attackers = Vec::new();
-                    for seed in 0..ATTACKER_SOCKETS {
-                        attackers.push(tokio::spawn(attacker(
-                            base.clone(),
-                            mallory.clone(),
-                            seed as i64,
-                            stop.clone(),
-                            tally.clone(),
-                        )));
-                    }
-                    for a in attackers {
-                        let _ = a.await;
-                    }
-                })
-            })
-        };
-        let flood_start = Instant::now();
-        let flooded = normal_user(&mut ana_ws, chat, "flooded").await;
-        let flood_secs = flood_start.elapsed().as_secs_f64();
-        let rss_peak = rss_mb();
-        stop.store(true, Ordering::Relaxed);
-        let _ = attack.join();
-        // Right after the attacker leaves: does the backlog still hold everyone up?
+        let mut flood_secs = 0.0;
+        for (round, mallory) in mallories.iter().enumerate() {
+            let quiet = normal_user(&mut ana_ws, chat, &format!("alone{round}")).await;
+            let stop = Arc::new(AtomicBool::new(false));
+            let attack = start_flood(&base, mallory, stop.clone(), tally.clone());
+            let flood_start = Instant::now();
+            let loud = normal_user(&mut ana_ws, chat, &format!("flooded{round}")).await;
+            flood_secs += flood_start.elapsed().as_secs_f64();
+            rss_peak = rss_peak.max(rss_mb());
+            stop.store(true, Ordering::Relaxed);
+            let _ = attack.join();
+            ratios.push(pct(&loud, 0.99) / pct(&quiet, 0.99));
+            alone.extend(quiet);
+            flooded.extend(loud);
+        }
+        // Right after the last attacker leaves: does the backlog still hold everyone up?
         let after = normal_user(&mut ana_ws, chat, "after").await;
+        alone.sort_by(f64::total_cmp);
+        flooded.sort_by(f64::total_cmp);
 
-        println!("flood/{label}: normal user, {MESSAGES} messages paced every {} ms, send -> ack:", PACE.as_millis());
+        println!(
+            "flood/{label}: normal user, {ROUNDS} rounds of {MESSAGES} messages alone then {MESSAGES} flooded, paced every {} ms, send -> ack:",
+            PACE.as_millis()
+        );
         for (name, l) in [("alone", &alone), ("flooded", &flooded), ("after", &after)] {
             println!(
-                "  {name:>8}: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+                "  {name:>8}: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} sends)",
                 pct(l, 0.5),
                 pct(l, 0.99),
-                pct(l, 1.0)
+                pct(l, 1.0),
+                l.len()
             );
         }
         let sent = tally.sent.load(Ordering::Relaxed);
         println!(
-            "  attacker: {sent} frames sent in {flood_secs:.1} s ({:.0}/s) on {ATTACKER_SOCKETS} sockets at a time, {} connections, {} answers read",
+            "  attackers: {sent} frames sent in {flood_secs:.1} s ({:.0}/s) on {ATTACKER_SOCKETS} sockets at a time, {} connections, {} answers read",
             sent as f64 / flood_secs,
             tally.connects.load(Ordering::Relaxed),
             tally.answered.load(Ordering::Relaxed)
         );
+        let rounds: Vec<String> = ratios.iter().map(|r| format!("{r:.2}x")).collect();
         println!(
-            "  p99 flooded / alone: {:.2}x; process RSS {:.0} MB before, {:.0} MB at the end of the flood",
+            "  p99 flooded / alone: {:.2}x pooled; by round {}; process RSS {:.0} MB before, {:.0} MB at most during floods",
             pct(&flooded, 0.99) / pct(&alone, 0.99),
+            rounds.join(" "),
             rss_before,
             rss_peak
         );
