@@ -7,7 +7,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 
 use crate::event::Event;
-use crate::registry::Registry;
+use crate::registry::Directory;
 use crate::session::ConnId;
 
 /// Deliver `event` to every live session of `users`, except the connection `skip` (the device
@@ -27,13 +27,14 @@ pub trait Bus: Send + Sync + 'static {
     fn publish(&self, delivery: Delivery);
 }
 
-/// In-process bus: hands deliveries to this node's registry.
+/// In-process bus: hands each delivery to this node's sessions, from the thread that
+/// publishes it (see [`Directory`]).
 pub struct LocalBus {
-    pub registry: Addr<Registry>,
+    pub sessions: Arc<Directory>,
 }
 
 impl Bus for LocalBus {
     fn publish(&self, delivery: Delivery) {
-        self.registry.do_send(delivery);
+        self.sessions.deliver(&delivery);
     }
 }

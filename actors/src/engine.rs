@@ -14,7 +14,7 @@ use crate::event::Event;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 use crate::registry::{
-    CloseSockets, EndAuthSession, MembershipChanged, Registry, Shutdown, ToRoom,
+    CloseSockets, Directory, EndAuthSession, MembershipChanged, Registry, Shutdown, ToRoom,
 };
 use crate::room::RoomCmd;
 use crate::session::{FrameLimits, SocketSlots};
@@ -161,13 +161,14 @@ impl Engine {
         ));
         let realtime = Arc::new(realtime);
         let mut engine = None;
+        let sessions = Arc::new(Directory::default());
         Registry::create(|ctx| {
             let e = Engine {
                 db,
                 writer,
                 registry: ctx.address(),
                 bus: Arc::new(LocalBus {
-                    registry: ctx.address(),
+                    sessions: sessions.clone(),
                 }),
                 clock,
                 limiter,
@@ -179,7 +180,7 @@ impl Engine {
                 threads,
             };
             engine = Some(e.clone());
-            Registry::new(e)
+            Registry::new(e, sessions)
         });
         // unwrap: `create` runs its closure before returning.
         let engine: Engine = engine.unwrap();

@@ -1,34 +1,33 @@
-//! The registry (one per node): which sessions each user has live, which chat rooms are
-//! running. It routes deliveries to sessions and commands to rooms (starting a room on first
-//! use by a member, see [`rooms`]), announces presence to those watching (see [`presence`]),
-//! and runs the one heartbeat timer every session shares.
+//! The registry (one per node): which sessions each user has live (kept in the shared
+//! [`Directory`], which deliveries read without going through the registry), which chat rooms
+//! are running. It routes commands to rooms (starting a room on first use by a member, see
+//! [`rooms`]), announces presence to those watching (see [`presence`]), and runs the one
+//! heartbeat timer every session shares.
 
+mod directory;
 mod presence;
 mod rooms;
+
+pub use directory::Directory;
+use directory::Entry;
 
 pub use presence::{Unwatch, Watch};
 pub use rooms::{RoomStopped, ToRoom};
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
-use crate::bus::Delivery;
 use crate::call::{CallActor, CallCmd, CallError, Ring};
 use crate::engine::Engine;
 use crate::room::{ChatRoom, IdleCheck, RoomCmd};
-use crate::session::{Close, ConnId, Heartbeat, Push};
+use crate::session::{Close, ConnId, Heartbeat};
 use crate::sink::SessionAddr;
 use actix::prelude::*;
-
-struct Entry {
-    conn: ConnId,
-    auth_session: i64,
-    addr: SessionAddr,
-}
 
 /// The registry actor; see the module docs.
 pub struct Registry {
     engine: Engine,
-    users: HashMap<i64, Vec<Entry>>,
+    users: Arc<Directory>,
     rooms: HashMap<i64, Addr<ChatRoom>>,
     /// Commands for chats whose room is not running, waiting for the membership check that
     /// decides whether it starts.
@@ -47,10 +46,11 @@ pub struct Registry {
 }
 
 impl Registry {
-    pub fn new(engine: Engine) -> Self {
+    /// A registry over `users`, the directory the engine's bus delivers from.
+    pub fn new(engine: Engine, users: Arc<Directory>) -> Self {
         Registry {
             engine,
-            users: HashMap::new(),
+            users,
             rooms: HashMap::new(),
             starting: HashMap::new(),
             calls: HashMap::new(),
@@ -96,9 +96,7 @@ impl Registry {
     fn arm_heartbeat(&self, ctx: &mut Context<Self>) {
         let sleep = self.engine.clock.sleep(self.engine.realtime.heartbeat);
         ctx.spawn(sleep.into_actor(self).map(|(), act, ctx| {
-            for entry in act.users.values().flatten() {
-                entry.addr.do_send(Heartbeat);
-            }
+            act.users.each(|entry| entry.addr.do_send(Heartbeat));
             for room in act.rooms.values() {
                 room.do_send(IdleCheck);
             }
@@ -129,14 +127,12 @@ impl Handler<Connect> for Registry {
     type Result = ();
 
     fn handle(&mut self, msg: Connect, ctx: &mut Self::Context) {
-        let entries = self.users.entry(msg.user_id).or_default();
-        let first = entries.is_empty();
-        entries.push(Entry {
+        let entry = Entry {
             conn: msg.conn,
             auth_session: msg.auth_session,
             addr: msg.addr,
-        });
-        if first {
+        };
+        if self.users.add(msg.user_id, entry) {
             self.announce_presence(msg.user_id, true, ctx);
             self.calls_of(msg.user_id, None);
         }
@@ -155,34 +151,13 @@ impl Handler<Disconnect> for Registry {
     type Result = ();
 
     fn handle(&mut self, msg: Disconnect, ctx: &mut Self::Context) {
-        if let Some(entries) = self.users.get_mut(&msg.user_id) {
-            let before = entries.len();
-            entries.retain(|e| e.conn != msg.conn);
-            if entries.len() == before {
-                return; // already gone (a session reports its end twice)
-            }
+        // `None`: already gone (a session reports its end twice).
+        if let Some(last) = self.users.remove(msg.user_id, msg.conn) {
             self.watches.drop_conn(msg.conn);
-            let last = entries.is_empty();
             if last {
-                self.users.remove(&msg.user_id);
                 self.announce_presence(msg.user_id, false, ctx);
             }
             self.calls_of(msg.user_id, Some((msg.conn, last)));
-        }
-    }
-}
-
-impl Handler<Delivery> for Registry {
-    type Result = ();
-
-    fn handle(&mut self, d: Delivery, _: &mut Self::Context) {
-        for user in &d.users {
-            for entry in self.users.get(user).into_iter().flatten() {
-                let wanted = d.only.is_none_or(|only| only == entry.conn);
-                if wanted && Some(entry.conn) != d.skip {
-                    entry.addr.do_send(Push(d.event.clone()));
-                }
-            }
         }
     }
 }
@@ -216,14 +191,14 @@ impl Handler<EndAuthSession> for Registry {
     type Result = ();
 
     fn handle(&mut self, msg: EndAuthSession, _: &mut Self::Context) {
-        for entry in self.users.get(&msg.user_id).into_iter().flatten() {
+        self.users.each_of(msg.user_id, |entry| {
             if entry.auth_session == msg.auth_session {
                 entry.addr.do_send(Close {
                     code: 4001,
                     reason: "signed out",
                 });
             }
-        }
+        });
     }
 }
 
@@ -236,7 +211,7 @@ impl Handler<Counts> for Registry {
     type Result = MessageResult<Counts>;
 
     fn handle(&mut self, _: Counts, _: &mut Self::Context) -> Self::Result {
-        MessageResult((self.users.values().map(Vec::len).sum(), self.rooms.len()))
+        MessageResult((self.users.sessions(), self.rooms.len()))
     }
 }
 
@@ -254,13 +229,13 @@ impl Handler<CloseSockets> for Registry {
 
     fn handle(&mut self, msg: CloseSockets, _: &mut Self::Context) -> usize {
         let mut closed = 0;
-        for entry in self.users.values().flatten() {
+        self.users.each(|entry| {
             entry.addr.do_send(Close {
                 code: msg.code,
                 reason: msg.reason,
             });
             closed += 1;
-        }
+        });
         closed
     }
 }
@@ -274,12 +249,12 @@ impl Handler<Shutdown> for Registry {
     type Result = ();
 
     fn handle(&mut self, _: Shutdown, ctx: &mut Self::Context) {
-        for entry in self.users.values().flatten() {
+        self.users.each(|entry| {
             entry.addr.do_send(Close {
                 code: 1001,
                 reason: "server shutting down",
             });
-        }
+        });
         self.users.clear();
         self.rooms.clear();
         self.engine.metrics.rooms_live.set(0);

@@ -95,7 +95,7 @@ impl Handler<Watch> for Registry {
         Ok(msg
             .user_ids
             .into_iter()
-            .filter(|id| self.users.contains_key(id))
+            .filter(|id| self.users.is_online(*id))
             .collect())
     }
 }
