@@ -1,7 +1,7 @@
 //! The engine handle the edge holds: the read pool, the writer, the registry (and through it
 //! rooms and sessions), the bus, the clock and the shared rate limiter.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -14,9 +14,10 @@ use crate::event::Event;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 use crate::registry::{
-    CloseSockets, Directory, EndAuthSession, MembershipChanged, Registry, Shutdown, ToRoom,
+    CloseSockets, Directory, EndAuthSession, MembershipChanged, Registry, RoomRouter, Shutdown,
+    ToRoom,
 };
-use crate::room::RoomCmd;
+use crate::room::{RoomCmd, RoomError};
 use crate::session::{FrameLimits, SocketSlots};
 use crate::storage::{Storage, StorageError};
 use crate::store::{Db, StoreError, StoreResult};
@@ -124,6 +125,9 @@ pub struct Engine {
     writer_thread: ArbiterHandle,
     /// The threads rooms and calls run on (see [`Engine::thread_for`]).
     threads: Arc<[ArbiterHandle]>,
+    /// The room router of each of those threads, in the same order; set once, as the engine
+    /// starts, before anything can send a room a command.
+    routers: Arc<OnceLock<Box<[Addr<RoomRouter>]>>>,
 }
 
 impl Engine {
@@ -178,12 +182,23 @@ impl Engine {
                 metrics,
                 writer_thread,
                 threads,
+                routers: Arc::default(),
             };
             engine = Some(e.clone());
             Registry::new(e, sessions)
         });
         // unwrap: `create` runs its closure before returning.
         let engine: Engine = engine.unwrap();
+        let routers = engine
+            .threads
+            .iter()
+            .map(|thread| {
+                let e = engine.clone();
+                RoomRouter::start_in_arbiter(thread, move |_| RoomRouter::new(e))
+            })
+            .collect();
+        // Nothing has seen this engine yet but the registry, which routes no room commands.
+        let _ = engine.routers.set(routers);
         let janitor = engine.clone();
         actix::spawn(async move {
             // Sessions ended from this moment on (less a tick, for another process's clock).
@@ -404,14 +419,30 @@ impl Engine {
         Ok(())
     }
 
+    /// The room routers, one per engine thread.
+    pub fn routers(&self) -> &[Addr<RoomRouter>] {
+        self.routers.get().map_or(&[], |r| r)
+    }
+
+    /// The router of chat `chat_id`'s room: the one on [`Engine::thread_for`] the chat.
+    fn router_for(&self, chat_id: i64) -> Option<&Addr<RoomRouter>> {
+        let routers = self.routers();
+        routers.get(chat_id.rem_euclid(routers.len().max(1) as i64) as usize)
+    }
+
     /// Hands a command to the chat's room.
     pub fn room(&self, chat_id: i64, cmd: RoomCmd) {
-        self.registry.do_send(ToRoom { chat_id, cmd });
+        match self.router_for(chat_id) {
+            Some(router) => router.do_send(ToRoom { chat_id, cmd }),
+            None => cmd.refuse(RoomError::Store(StoreError::WriterGone)),
+        }
     }
 
     /// Tells a running room that the chat's membership changed.
     pub fn membership_changed(&self, chat_id: i64) {
-        self.registry.do_send(MembershipChanged { chat_id });
+        if let Some(router) = self.router_for(chat_id) {
+            router.do_send(MembershipChanged { chat_id });
+        }
     }
 
     /// Closes the sockets of a device session that ended.

@@ -1,8 +1,8 @@
 //! The registry (one per node): which sessions each user has live (kept in the shared
-//! [`Directory`], which deliveries read without going through the registry), which chat rooms
-//! are running. It routes commands to rooms (starting a room on first use by a member, see
-//! [`rooms`]), announces presence to those watching (see [`presence`]), and runs the one
-//! heartbeat timer every session shares.
+//! [`Directory`], which deliveries read without going through the registry) and which calls
+//! are running. It announces presence to those watching (see [`presence`]), and runs the one
+//! heartbeat timer every session and room shares. Commands for chat rooms do not pass through
+//! it: a [`RoomRouter`] on each engine thread routes them (see [`rooms`]).
 
 mod directory;
 mod presence;
@@ -12,14 +12,13 @@ pub use directory::Directory;
 use directory::Entry;
 
 pub use presence::{Unwatch, Watch};
-pub use rooms::{RoomStopped, ToRoom};
+pub use rooms::{ForgetRooms, IdleSweep, MembershipChanged, RoomRouter, RoomStopped, ToRoom};
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::call::{CallActor, CallCmd, CallError, Ring};
 use crate::engine::Engine;
-use crate::room::{ChatRoom, IdleCheck, RoomCmd};
 use crate::session::{Close, ConnId, Heartbeat};
 use crate::sink::SessionAddr;
 use actix::prelude::*;
@@ -28,10 +27,6 @@ use actix::prelude::*;
 pub struct Registry {
     engine: Engine,
     users: Arc<Directory>,
-    rooms: HashMap<i64, Addr<ChatRoom>>,
-    /// Commands for chats whose room is not running, waiting for the membership check that
-    /// decides whether it starts.
-    starting: HashMap<i64, VecDeque<RoomCmd>>,
     calls: HashMap<i64, Addr<CallActor>>,
     /// Users in a live call (as caller, or having answered), by call.
     in_calls: HashMap<i64, HashSet<i64>>,
@@ -51,8 +46,6 @@ impl Registry {
         Registry {
             engine,
             users,
-            rooms: HashMap::new(),
-            starting: HashMap::new(),
             calls: HashMap::new(),
             in_calls: HashMap::new(),
             busy: HashMap::new(),
@@ -97,8 +90,8 @@ impl Registry {
         let sleep = self.engine.clock.sleep(self.engine.realtime.heartbeat);
         ctx.spawn(sleep.into_actor(self).map(|(), act, ctx| {
             act.users.each(|entry| entry.addr.do_send(Heartbeat));
-            for room in act.rooms.values() {
-                room.do_send(IdleCheck);
+            for router in act.engine.routers() {
+                router.do_send(IdleSweep);
             }
             act.arm_heartbeat(ctx);
         }));
@@ -162,23 +155,6 @@ impl Handler<Disconnect> for Registry {
     }
 }
 
-/// A chat's membership changed: its room reloads it.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct MembershipChanged {
-    pub chat_id: i64,
-}
-
-impl Handler<MembershipChanged> for Registry {
-    type Result = ();
-
-    fn handle(&mut self, msg: MembershipChanged, _: &mut Self::Context) {
-        if let Some(room) = self.rooms.get(&msg.chat_id) {
-            room.do_send(RoomCmd::Reload);
-        }
-    }
-}
-
 /// A device session ended (logout, stolen refresh token): its sockets close at once.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -211,7 +187,8 @@ impl Handler<Counts> for Registry {
     type Result = MessageResult<Counts>;
 
     fn handle(&mut self, _: Counts, _: &mut Self::Context) -> Self::Result {
-        MessageResult((self.users.sessions(), self.rooms.len()))
+        let rooms = self.engine.metrics.rooms_live.get().max(0) as usize;
+        MessageResult((self.users.sessions(), rooms))
     }
 }
 
@@ -256,8 +233,9 @@ impl Handler<Shutdown> for Registry {
             });
         });
         self.users.clear();
-        self.rooms.clear();
-        self.engine.metrics.rooms_live.set(0);
+        for router in self.engine.routers() {
+            router.do_send(ForgetRooms);
+        }
         ctx.stop();
     }
 }

@@ -1,5 +1,9 @@
-//! Routing commands to chat rooms. A running room gets its commands at once and checks them
-//! against the members it holds in memory. A room that is not running starts only for a
+//! Routing commands to chat rooms. Each engine thread runs one [`RoomRouter`], which owns the
+//! rooms of the chats that fall to that thread ([`Engine::thread_for`]): a chat's commands all
+//! pass through one router's mailbox, so they keep their order, and the router hands them to
+//! the room on its own thread. Routing spreads over the cores with the rooms, and never waits
+//! on the registry. A running room gets its commands at once and checks them against the
+//! members it holds in memory. A room that is not running starts only for a
 //! current member of its chat (or someone accepting an invite to it), which one indexed read
 //! decides: a command naming a chat its user is not in is refused without a room, and without
 //! loading anything about the chat. Commands that arrive while that read is in flight wait
@@ -9,8 +13,10 @@ use std::collections::VecDeque;
 
 use actix::prelude::*;
 
-use super::Registry;
-use crate::room::{ChatRoom, Gate, RoomCmd, RoomError};
+use std::collections::HashMap;
+
+use crate::engine::Engine;
+use crate::room::{ChatRoom, Gate, IdleCheck, RoomCmd, RoomError};
 use crate::store::chats::find_for_member;
 use crate::store::groups::find_pending;
 use crate::store::StoreResult;
@@ -24,7 +30,30 @@ pub struct ToRoom {
     pub cmd: RoomCmd,
 }
 
-impl Handler<ToRoom> for Registry {
+/// The router of one engine thread's rooms; see the module docs.
+pub struct RoomRouter {
+    engine: Engine,
+    rooms: HashMap<i64, Addr<ChatRoom>>,
+    /// Commands for chats whose room is not running, waiting for the membership check that
+    /// decides whether it starts.
+    starting: HashMap<i64, VecDeque<RoomCmd>>,
+}
+
+impl RoomRouter {
+    pub fn new(engine: Engine) -> Self {
+        RoomRouter {
+            engine,
+            rooms: HashMap::new(),
+            starting: HashMap::new(),
+        }
+    }
+}
+
+impl Actor for RoomRouter {
+    type Context = Context<Self>;
+}
+
+impl Handler<ToRoom> for RoomRouter {
     type Result = ();
 
     fn handle(&mut self, msg: ToRoom, ctx: &mut Self::Context) {
@@ -46,7 +75,7 @@ impl Handler<ToRoom> for Registry {
     }
 }
 
-impl Registry {
+impl RoomRouter {
     /// Checks the gate of the first command waiting for `chat_id`; starts the room for every
     /// waiting command if it holds, refuses that command otherwise and moves on to the next one.
     fn check_first(&mut self, chat_id: i64, ctx: &mut Context<Self>) {
@@ -81,16 +110,15 @@ impl Registry {
                 .map(move |member, act, ctx| match member {
                     Ok(true) => {
                         let waiting = act.starting.remove(&chat_id).unwrap_or_default();
-                        let (engine, registry) = (act.engine.clone(), ctx.address());
-                        let thread = act.engine.thread_for(chat_id);
-                        let room = ChatRoom::start_in_arbiter(thread, move |_| {
-                            ChatRoom::new(chat_id, engine, registry)
-                        });
+                        // The room runs on this router's thread.
+                        let room =
+                            ChatRoom::new(chat_id, act.engine.clone(), ctx.address()).start();
                         for cmd in waiting {
                             room.do_send(cmd);
                         }
-                        act.rooms.insert(chat_id, room);
-                        act.engine.metrics.rooms_live.set(act.rooms.len() as i64);
+                        if act.rooms.insert(chat_id, room).is_none() {
+                            act.engine.metrics.rooms_live.inc();
+                        }
                     }
                     refused => {
                         let first = act.starting.get_mut(&chat_id).and_then(VecDeque::pop_front);
@@ -115,13 +143,63 @@ pub struct RoomStopped {
     pub addr: Addr<ChatRoom>,
 }
 
-impl Handler<RoomStopped> for Registry {
+impl Handler<RoomStopped> for RoomRouter {
     type Result = ();
 
     fn handle(&mut self, msg: RoomStopped, _: &mut Self::Context) {
         if self.rooms.get(&msg.chat_id).is_some_and(|a| *a == msg.addr) {
             self.rooms.remove(&msg.chat_id);
-            self.engine.metrics.rooms_live.set(self.rooms.len() as i64);
+            self.engine.metrics.rooms_live.dec();
         }
+    }
+}
+
+/// A chat's membership changed: its room, if running, reloads it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct MembershipChanged {
+    pub chat_id: i64,
+}
+
+impl Handler<MembershipChanged> for RoomRouter {
+    type Result = ();
+
+    fn handle(&mut self, msg: MembershipChanged, _: &mut Self::Context) {
+        if let Some(room) = self.rooms.get(&msg.chat_id) {
+            room.do_send(RoomCmd::Reload);
+        }
+    }
+}
+
+/// The heartbeat: each room checks whether it has been idle long enough to stop.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct IdleSweep;
+
+impl Handler<IdleSweep> for RoomRouter {
+    type Result = ();
+
+    fn handle(&mut self, _: IdleSweep, _: &mut Self::Context) {
+        for room in self.rooms.values() {
+            room.do_send(IdleCheck);
+        }
+    }
+}
+
+/// The node shuts down: the router forgets its rooms (they stop with their thread).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ForgetRooms;
+
+impl Handler<ForgetRooms> for RoomRouter {
+    type Result = ();
+
+    fn handle(&mut self, _: ForgetRooms, _: &mut Self::Context) {
+        self.engine
+            .metrics
+            .rooms_live
+            .dec_by(self.rooms.len() as i64);
+        self.rooms.clear();
+        self.starting.clear();
     }
 }

@@ -184,7 +184,7 @@ impl RoomCmd {
     }
 }
 
-/// Sent by the registry on each heartbeat: an idle room stops.
+/// Sent by the room's router on each heartbeat: an idle room stops.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct IdleCheck;

@@ -26,7 +26,7 @@ pub use invites::invite_json;
 use crate::bus::Delivery;
 use crate::engine::Engine;
 use crate::event::{chat_channel, user_channel, Event};
-use crate::registry::{Registry, RoomStopped};
+use crate::registry::{RoomRouter, RoomStopped};
 use crate::session::ConnId;
 use crate::store::chats::{self, Chat, Participant};
 use crate::store::contacts::blocks_among;
@@ -43,7 +43,8 @@ type Completion = Box<dyn FnOnce(&mut ChatRoom, &mut Context<ChatRoom>)>;
 pub struct ChatRoom {
     chat_id: i64,
     engine: Engine,
-    registry: Addr<Registry>,
+    /// The router that started this room (and runs on its thread).
+    router: Addr<RoomRouter>,
     chat: Option<Chat>,
     /// Every participant, former ones included, with their user rows.
     members: HashMap<i64, (Participant, User)>,
@@ -60,12 +61,12 @@ pub struct ChatRoom {
 }
 
 impl ChatRoom {
-    pub fn new(chat_id: i64, engine: Engine, registry: Addr<Registry>) -> Self {
+    pub fn new(chat_id: i64, engine: Engine, router: Addr<RoomRouter>) -> Self {
         let now = engine.clock.now();
         ChatRoom {
             chat_id,
             engine,
-            registry,
+            router,
             chat: None,
             members: HashMap::new(),
             blocks: HashSet::new(),
@@ -293,7 +294,7 @@ impl Actor for ChatRoom {
     }
 
     fn stopped(&mut self, ctx: &mut Self::Context) {
-        self.registry.do_send(RoomStopped {
+        self.router.do_send(RoomStopped {
             chat_id: self.chat_id,
             addr: ctx.address(),
         });

@@ -1,4 +1,4 @@
-//! A room that crashes is replaced: the registry starts a fresh one on the chat's next command,
+//! A room that crashes is replaced: its router starts a fresh one on the chat's next command,
 //! and a send caught in the crash is answered (with an error), never left hanging.
 
 use std::time::Duration;
@@ -34,7 +34,7 @@ async fn a_crashed_room_is_replaced_and_nothing_hangs() {
     assert!(first.is_ok());
 
     // A send queued right behind the crash is answered either way: by its channel closing
-    // with the room, or (if the registry already saw the room gone) by a fresh room.
+    // with the room, or (if the router already saw the room gone) by a fresh room.
     engine.room(chat, RoomCmd::Crash);
     let caught = send(&engine, chat, ana, "caught");
     let caught = tokio::time::timeout(Duration::from_secs(30), caught)

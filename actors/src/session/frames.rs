@@ -11,7 +11,7 @@ use tokio::sync::oneshot;
 use super::{InFlight, WsSession};
 use crate::call::{self, CallCmd, CallError};
 use crate::protocol::{CallAction, ClientFrame, FrameError};
-use crate::registry::{ToRoom, Unwatch, Watch};
+use crate::registry::{Unwatch, Watch};
 use crate::room::{RoomCmd, RoomError};
 use crate::store::calls::Call;
 use crate::store::chats::chats_of_messages;
@@ -137,15 +137,15 @@ impl WsSession {
                     }
                     for (chat_id, up_to) in highest {
                         let (reply, answer) = oneshot::channel();
-                        engine.registry.do_send(ToRoom {
+                        engine.room(
                             chat_id,
-                            cmd: RoomCmd::Receipt {
+                            RoomCmd::Receipt {
                                 user_id,
                                 kind: Kind::Delivered,
                                 up_to,
                                 reply,
                             },
-                        });
+                        );
                         // Ids of chats the user is not in are skipped silently: they reveal
                         // nothing. A storage failure is reported.
                         if let Ok(Err(RoomError::Store(e))) = answer.await {

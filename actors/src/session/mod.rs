@@ -32,7 +32,7 @@ use crate::engine::Engine;
 use crate::event::Event;
 use crate::metrics;
 use crate::protocol::{self, FrameError};
-use crate::registry::{Connect, Disconnect, ToRoom};
+use crate::registry::{Connect, Disconnect};
 use crate::room::RoomCmd;
 
 /// Identifies one connection (a user may have several).
@@ -255,7 +255,7 @@ impl WsSession {
     }
 
     fn to_room(&self, chat_id: i64, cmd: RoomCmd) {
-        self.engine.registry.do_send(ToRoom { chat_id, cmd });
+        self.engine.room(chat_id, cmd);
     }
 }
 
