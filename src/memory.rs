@@ -1,12 +1,15 @@
 //! Gives memory back to the operating system once many connections have closed. Each open
 //! connection holds a few buffers; when thousands close, glibc keeps the freed pages in its
 //! per-thread arenas, so the process would stay at its peak size for good. A check every few
-//! seconds trims the heap when the open connections fell to well below their peak.
+//! seconds trims the heap when the open connections fell to well below their peak, except
+//! once the server shuts down: the process is about to give everything back, and a trim
+//! under way would hold up its exit (the runtime waits for it) by a second or more.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::connections::ConnLimiter;
+use crate::shutdown::ShutdownFlag;
 
 /// How often the open connections are counted.
 const EVERY: Duration = Duration::from_secs(5);
@@ -21,11 +24,14 @@ fn worth_trimming(peak: usize, open: usize) -> bool {
 }
 
 /// Runs the check on the current actix runtime for as long as the server runs.
-pub fn spawn_trimmer(connections: Arc<ConnLimiter>) {
+pub fn spawn_trimmer(connections: Arc<ConnLimiter>, shutdown: ShutdownFlag) {
     actix_web::rt::spawn(async move {
         let mut peak = 0;
         loop {
             tokio::time::sleep(EVERY).await;
+            if shutdown.is_started() {
+                return;
+            }
             let open = connections.open_total();
             peak = peak.max(open);
             if worth_trimming(peak, open) {

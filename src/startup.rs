@@ -82,14 +82,14 @@ impl Application {
         };
 
         let limiter = ConnLimiter::new(settings.server.max_connections_per_ip);
-        crate::memory::spawn_trimmer(limiter.clone());
+        let shutdown = ShutdownFlag::default();
+        crate::memory::spawn_trimmer(limiter.clone(), shutdown.clone());
         let listener = TcpListener::bind(&settings.server.bind)
             .with_context(|| format!("cannot listen on {}", settings.server.bind))?;
         // Room for connections that wait while every worker's budget is in use (actix's own
         // default; the standard library listens with a backlog of 128).
         socket2::SockRef::from(&listener).listen(1024)?;
         let port = listener.local_addr()?.port();
-        let shutdown = ShutdownFlag::default();
         let state = web::Data::new(AppState {
             tokens: Tokens::new(
                 &secrets.jwt,
