@@ -55,7 +55,10 @@ async fn normal_user(ws: &mut Ws, chat: i64, run: &str) -> Vec<f64> {
                 let Message::Text(t) = msg else { continue };
                 let v: Value = serde_json::from_str(&t).unwrap();
                 if v["ref"] == reference.as_str() {
-                    assert_eq!(v["type"], "ack", "{v}");
+                    if v["type"] != "ack" {
+                        // Counted (its latency too) and shown: a refused send is a result.
+                        println!("  {run}: message {i} refused: {v}");
+                    }
                     break;
                 }
             }
