@@ -122,6 +122,24 @@ impl ApiError {
         )
     }
 
+    /// The answer's body.
+    pub fn body(&self) -> Body<'_> {
+        Body {
+            success: false,
+            error: Detail {
+                code: self.code,
+                message: &self.message,
+                field: self.field.as_deref(),
+                ids: self.ids.as_deref(),
+            },
+        }
+    }
+
+    /// The answer's body as JSON text (for answers written straight to a socket).
+    pub fn body_json(&self) -> String {
+        serde_json::to_string(&self.body()).unwrap_or_default()
+    }
+
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
         self.field = Some(field.into());
         self
@@ -154,15 +172,7 @@ impl ResponseError for ApiError {
         if let Some(secs) = self.retry_after {
             res.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
-        res.json(Body {
-            success: false,
-            error: Detail {
-                code: self.code,
-                message: &self.message,
-                field: self.field.as_deref(),
-                ids: self.ids.as_deref(),
-            },
-        })
+        res.json(self.body())
     }
 }
 

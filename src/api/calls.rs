@@ -12,7 +12,7 @@ use crate::sign_fields;
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct StartCallRequest {
     pub chat_id: i64,
-    /// `voice` or `video`.
+    /// `audio` or `video`.
     pub call_type: String,
 }
 

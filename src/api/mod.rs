@@ -13,6 +13,7 @@ pub mod groups;
 pub mod health;
 pub mod links;
 pub mod messages;
+pub mod operations;
 pub mod pusher;
 pub mod status;
 pub mod users;

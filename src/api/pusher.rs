@@ -39,6 +39,21 @@ sign_fields!(MemberInfo {
     parts: []
 });
 
+/// A presence channel's `channel_data`: who subscribes, and what others see of them.
+#[derive(Debug, Serialize)]
+pub struct ChannelData {
+    pub user_id: i64,
+    pub user_info: MemberInfo,
+}
+
+/// An event as Pusher sockets receive it, for channels only Pusher clients use.
+#[derive(Debug, Serialize)]
+pub struct EventFrame<'a> {
+    pub event: &'a str,
+    pub channel: &'a str,
+    pub data: &'a str,
+}
+
 /// An event to publish (`POST /apps/{app_id}/events`).
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PublishRequest {

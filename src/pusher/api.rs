@@ -17,13 +17,13 @@ use courier_actors::bus::Delivery;
 use courier_actors::pusher::codec::{self, ChannelKind};
 use courier_actors::pusher::Hub;
 use courier_actors::store::chats;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::auth::{target, Target};
 use super::signature;
 use crate::api::pusher::{
     BatchPublished, BatchRequest as Batch, ChannelAttributes, ChannelInfo, ChannelList,
-    ChannelUser, ChannelUsers, PublishRequest as Publish, Published,
+    ChannelUser, ChannelUsers, EventFrame, PublishRequest as Publish, Published,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -165,8 +165,13 @@ async fn publish(state: &AppState, hub: &Hub, p: Publish, channels: Vec<String>)
                 only: None,
             }),
             None => {
-                let text = json!({ "event": name, "channel": channel, "data": p.data });
-                hub.broadcast(&channel, text.to_string(), p.socket_id.as_deref());
+                let frame = EventFrame {
+                    event: name,
+                    channel: &channel,
+                    data: &p.data,
+                };
+                let text = serde_json::to_string(&frame).map_err(ApiError::internal)?;
+                hub.broadcast(&channel, text, p.socket_id.as_deref());
             }
         }
     }

@@ -4,7 +4,7 @@
 //! gets `private-user.{own id}`; only current members get a chat's `private-chat.{id}` and
 //! `presence-chat.{id}`; anything else is 403, unknown chats alike (nothing leaks).
 
-use crate::api::pusher::{ChannelAuth, ChannelAuthRequest as AuthRequest, MemberInfo};
+use crate::api::pusher::{ChannelAuth, ChannelAuthRequest as AuthRequest, ChannelData, MemberInfo};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::AuthUser;
 use crate::state::AppState;
@@ -136,13 +136,16 @@ pub async fn authorize(
             let avatar = (me_row.photo_visibility() == Visibility::Everyone)
                 .then(|| me_row.avatar_url.clone())
                 .flatten();
-            let info = state.signed(MemberInfo {
-                id: me,
-                name: me_row.name.clone(),
-                avatar_url: avatar,
-            });
-            let info = serde_json::to_value(info).map_err(ApiError::internal)?;
-            let data = serde_json::json!({ "user_id": me, "user_info": info }).to_string();
+            let data = ChannelData {
+                user_id: me,
+                user_info: state.signed(MemberInfo {
+                    id: me,
+                    name: me_row.name.clone(),
+                    avatar_url: avatar,
+                }),
+            };
+            let info = serde_json::to_value(&data.user_info).map_err(ApiError::internal)?;
+            let data = serde_json::to_string(&data).map_err(ApiError::internal)?;
             grant.member = Some(Member {
                 user_id: me,
                 info,
