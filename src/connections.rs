@@ -163,11 +163,7 @@ fn refuse(stream: &TcpStream) {
             _ => break,
         }
     }
-    let body = serde_json::json!({
-        "success": false,
-        "error": {"code": "too_many_connections", "message": refused_error().message},
-    })
-    .to_string();
+    let body = refused_error().body_json();
     let answer = format!(
         "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\ncontent-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n{body}",
         body.len()

@@ -5,6 +5,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use courier_actors::store::StoreError;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// An error answered to a client.
 #[derive(Debug, Clone)]
@@ -22,20 +23,33 @@ pub struct ApiError {
     pub ids: Option<Vec<i64>>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    success: bool,
-    error: Detail<'a>,
+/// The body of every error answer.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Error)]
+pub struct Body<'a> {
+    /// Always false.
+    pub success: bool,
+    pub error: Detail<'a>,
 }
 
-#[derive(Serialize)]
-struct Detail<'a> {
-    code: &'a str,
-    message: &'a str,
+/// What went wrong.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ErrorDetail)]
+pub struct Detail<'a> {
+    /// Stable, machine-readable (`snake_case`); each route lists those it answers.
+    #[schema(value_type = String)]
+    pub code: &'a str,
+    /// A sentence for humans.
+    #[schema(value_type = String)]
+    pub message: &'a str,
+    /// The request field at fault (validation errors).
     #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
+    #[schema(value_type = Option<String>)]
+    pub field: Option<&'a str>,
+    /// The ids at fault (a member list that cannot be accepted).
     #[serde(skip_serializing_if = "Option::is_none")]
-    ids: Option<&'a [i64]>,
+    #[schema(value_type = Option<Vec<i64>>)]
+    pub ids: Option<&'a [i64]>,
 }
 
 impl ApiError {
@@ -108,6 +122,24 @@ impl ApiError {
         )
     }
 
+    /// The answer's body.
+    pub fn body(&self) -> Body<'_> {
+        Body {
+            success: false,
+            error: Detail {
+                code: self.code,
+                message: &self.message,
+                field: self.field.as_deref(),
+                ids: self.ids.as_deref(),
+            },
+        }
+    }
+
+    /// The answer's body as JSON text (for answers written straight to a socket).
+    pub fn body_json(&self) -> String {
+        serde_json::to_string(&self.body()).unwrap_or_default()
+    }
+
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
         self.field = Some(field.into());
         self
@@ -140,15 +172,7 @@ impl ResponseError for ApiError {
         if let Some(secs) = self.retry_after {
             res.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
-        res.json(Body {
-            success: false,
-            error: Detail {
-                code: self.code,
-                message: &self.message,
-                field: self.field.as_deref(),
-                ids: self.ids.as_deref(),
-            },
-        })
+        res.json(self.body())
     }
 }
 

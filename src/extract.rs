@@ -86,13 +86,21 @@ fn too_large(limit: usize) -> ApiError {
     )
 }
 
-/// Parses JSON, naming the field at fault when the shape is wrong.
+/// Parses a JSON object, naming the field at fault when the shape is wrong.
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request(
             "invalid_json",
             "the body is empty; a JSON object is expected",
         ));
+    }
+    // serde reads a struct from an array too (`[null, null]` would pass for a body of
+    // optional fields): every body here is an object.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+            Ok(_) => Err(ApiError::invalid("body", "must be a JSON object")),
+            Err(e) => Err(malformed(&e)),
+        };
     }
     let mut de = serde_json::Deserializer::from_slice(body);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {

@@ -2,6 +2,7 @@
 //! WebSocket endpoint, authentication. The engine lives in the `courier-actors` crate.
 
 pub mod admin;
+pub mod api;
 pub mod config;
 pub mod connections;
 pub mod deadline;

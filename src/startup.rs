@@ -119,7 +119,6 @@ impl Application {
                 .route("/ws", web::get().to(ws::connect))
                 .configure(crate::pusher::routes)
                 .configure(routes::media::routes)
-                .wrap(actix_web::middleware::from_fn(routes::media::sign_links))
                 .wrap(actix_web::middleware::from_fn(
                     deadline::close_on_unread_body,
                 ))

@@ -28,6 +28,12 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// An answer with its media links signed for the caller.
+    pub fn signed<T: crate::api::links::SignLinks>(&self, mut answer: T) -> T {
+        answer.sign_links(&self.engine.storage);
+        answer
+    }
+
     /// Performs a write through the writer and waits for its commit.
     pub async fn write<O: WriteOp>(&self, op: O) -> ApiResult<O::Output> {
         self.engine

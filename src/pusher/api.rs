@@ -17,11 +17,14 @@ use courier_actors::bus::Delivery;
 use courier_actors::pusher::codec::{self, ChannelKind};
 use courier_actors::pusher::Hub;
 use courier_actors::store::chats;
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 use super::auth::{target, Target};
 use super::signature;
+use crate::api::pusher::{
+    BatchPublished, BatchRequest as Batch, ChannelAttributes, ChannelInfo, ChannelList,
+    ChannelUser, ChannelUsers, EventFrame, PublishRequest as Publish, Published,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -62,20 +65,6 @@ fn checked(req: &HttpRequest, body: &[u8], state: &AppState) -> ApiResult<Arc<Hu
     )
     .map_err(|e| ApiError::unauthorized(e.0))?;
     Ok(hub)
-}
-
-#[derive(Deserialize)]
-struct Publish {
-    name: String,
-    data: String,
-    channel: Option<String>,
-    channels: Option<Vec<String>>,
-    socket_id: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Batch {
-    batch: Vec<Publish>,
 }
 
 /// An event name for the engine: interned, at most [`MAX_NAMES`] distinct ones.
@@ -176,15 +165,32 @@ async fn publish(state: &AppState, hub: &Hub, p: Publish, channels: Vec<String>)
                 only: None,
             }),
             None => {
-                let text = json!({ "event": name, "channel": channel, "data": p.data });
-                hub.broadcast(&channel, text.to_string(), p.socket_id.as_deref());
+                let frame = EventFrame {
+                    event: name,
+                    channel: &channel,
+                    data: &p.data,
+                };
+                let text = serde_json::to_string(&frame).map_err(ApiError::internal)?;
+                hub.broadcast(&channel, text, p.socket_id.as_deref());
             }
         }
     }
     Ok(())
 }
 
-async fn events(
+/// Publishes an event (Pusher's HTTP API, signed with the app secret).
+#[utoipa::path(post, path = "/apps/{app_id}/events", tag = "pusher",
+    params(
+        ("app_id" = String, Path, description = "the configured `pusher.app_id`"),
+        ("auth_key" = String, Query, description = "the app key"),
+        ("auth_timestamp" = i64, Query, description = "Unix seconds (within 600 s of the server's clock)"),
+        ("auth_version" = String, Query, description = "`1.0`"),
+        ("body_md5" = Option<String>, Query, description = "hex MD5 of the body (requests with one)"),
+        ("auth_signature" = String, Query, description = "hex HMAC-SHA256 of the request, Pusher's scheme"),
+    ),
+    request_body = Publish,
+    responses((status = 200, body = Published)))]
+pub(crate) async fn events(
     req: HttpRequest,
     body: web::Bytes,
     state: web::Data<AppState>,
@@ -193,10 +199,22 @@ async fn events(
     let p: Publish = crate::extract::parse(&body)?;
     let channels = validate(&p, &hub)?;
     publish(&state, &hub, p, channels).await?;
-    Ok(HttpResponse::Ok().json(json!({})))
+    Ok(HttpResponse::Ok().json(Published {}))
 }
 
-async fn batch_events(
+/// Publishes up to 10 events; a batch with one bad event publishes nothing.
+#[utoipa::path(post, path = "/apps/{app_id}/batch_events", tag = "pusher",
+    params(
+        ("app_id" = String, Path, description = "the configured `pusher.app_id`"),
+        ("auth_key" = String, Query, description = "the app key"),
+        ("auth_timestamp" = i64, Query, description = "Unix seconds (within 600 s of the server's clock)"),
+        ("auth_version" = String, Query, description = "`1.0`"),
+        ("body_md5" = Option<String>, Query, description = "hex MD5 of the body (requests with one)"),
+        ("auth_signature" = String, Query, description = "hex HMAC-SHA256 of the request, Pusher's scheme"),
+    ),
+    request_body = Batch,
+    responses((status = 200, body = BatchPublished)))]
+pub(crate) async fn batch_events(
     req: HttpRequest,
     body: web::Bytes,
     state: web::Data<AppState>,
@@ -218,7 +236,7 @@ async fn batch_events(
     for (p, channels) in checked_events {
         publish(&state, &hub, p, channels).await?;
     }
-    Ok(HttpResponse::Ok().json(json!({ "batch": [] })))
+    Ok(HttpResponse::Ok().json(BatchPublished { batch: Vec::new() }))
 }
 
 fn info_wants(q: &HashMap<String, String>, what: &str) -> bool {
@@ -226,7 +244,20 @@ fn info_wants(q: &HashMap<String, String>, what: &str) -> bool {
         .is_some_and(|i| i.split(',').any(|x| x.trim() == what))
 }
 
-async fn channels(
+/// The occupied channels.
+#[utoipa::path(get, path = "/apps/{app_id}/channels", tag = "pusher",
+    params(
+        ("app_id" = String, Path, description = "the configured `pusher.app_id`"),
+        ("auth_key" = String, Query, description = "the app key"),
+        ("auth_timestamp" = i64, Query, description = "Unix seconds (within 600 s of the server's clock)"),
+        ("auth_version" = String, Query, description = "`1.0`"),
+        ("body_md5" = Option<String>, Query, description = "hex MD5 of the body (requests with one)"),
+        ("auth_signature" = String, Query, description = "hex HMAC-SHA256 of the request, Pusher's scheme"),
+        ("filter_by_prefix" = Option<String>, Query, description = "e.g. `presence-`"),
+        ("info" = Option<String>, Query, description = "`user_count`"),
+    ),
+    responses((status = 200, body = ChannelList)))]
+pub(crate) async fn channels(
     req: HttpRequest,
     q: web::Query<HashMap<String, String>>,
     state: web::Data<AppState>,
@@ -234,21 +265,32 @@ async fn channels(
     let hub = checked(&req, b"", &state)?;
     let prefix = q.get("filter_by_prefix").map(String::as_str).unwrap_or("");
     let users = info_wants(&q, "user_count");
-    let mut out = Map::new();
+    let mut channels = std::collections::BTreeMap::new();
     for (name, _, members) in hub.channels() {
         if !name.starts_with(prefix) {
             continue;
         }
-        let mut attrs = json!({});
-        if users && ChannelKind::of(&name) == ChannelKind::Presence {
-            attrs["user_count"] = members.into();
-        }
-        out.insert(name, attrs);
+        let user_count =
+            (users && ChannelKind::of(&name) == ChannelKind::Presence).then_some(members);
+        channels.insert(name, ChannelAttributes { user_count });
     }
-    Ok(HttpResponse::Ok().json(json!({ "channels": out })))
+    Ok(HttpResponse::Ok().json(ChannelList { channels }))
 }
 
-async fn channel(
+/// One channel's state.
+#[utoipa::path(get, path = "/apps/{app_id}/channels/{name}", tag = "pusher",
+    params(
+        ("app_id" = String, Path, description = "the configured `pusher.app_id`"),
+        ("auth_key" = String, Query, description = "the app key"),
+        ("auth_timestamp" = i64, Query, description = "Unix seconds (within 600 s of the server's clock)"),
+        ("auth_version" = String, Query, description = "`1.0`"),
+        ("body_md5" = Option<String>, Query, description = "hex MD5 of the body (requests with one)"),
+        ("auth_signature" = String, Query, description = "hex HMAC-SHA256 of the request, Pusher's scheme"),
+        ("name" = String, Path, description = "channel name"),
+        ("info" = Option<String>, Query, description = "`subscription_count`, `user_count`"),
+    ),
+    responses((status = 200, body = ChannelInfo)))]
+pub(crate) async fn channel(
     req: HttpRequest,
     path: web::Path<(String, String)>,
     q: web::Query<HashMap<String, String>>,
@@ -257,17 +299,27 @@ async fn channel(
     let hub = checked(&req, b"", &state)?;
     let name = &path.1;
     let (subscribers, members) = hub.channel(name).unwrap_or((0, 0));
-    let mut out = json!({ "occupied": subscribers > 0 });
-    if info_wants(&q, "subscription_count") {
-        out["subscription_count"] = subscribers.into();
-    }
-    if info_wants(&q, "user_count") && ChannelKind::of(name) == ChannelKind::Presence {
-        out["user_count"] = members.into();
-    }
-    Ok(HttpResponse::Ok().json(out))
+    let presence = ChannelKind::of(name) == ChannelKind::Presence;
+    Ok(HttpResponse::Ok().json(ChannelInfo {
+        occupied: subscribers > 0,
+        subscription_count: info_wants(&q, "subscription_count").then_some(subscribers),
+        user_count: (info_wants(&q, "user_count") && presence).then_some(members),
+    }))
 }
 
-async fn users(
+/// A presence channel's members.
+#[utoipa::path(get, path = "/apps/{app_id}/channels/{name}/users", tag = "pusher",
+    params(
+        ("app_id" = String, Path, description = "the configured `pusher.app_id`"),
+        ("auth_key" = String, Query, description = "the app key"),
+        ("auth_timestamp" = i64, Query, description = "Unix seconds (within 600 s of the server's clock)"),
+        ("auth_version" = String, Query, description = "`1.0`"),
+        ("body_md5" = Option<String>, Query, description = "hex MD5 of the body (requests with one)"),
+        ("auth_signature" = String, Query, description = "hex HMAC-SHA256 of the request, Pusher's scheme"),
+        ("name" = String, Path, description = "a presence channel's name"),
+    ),
+    responses((status = 200, body = ChannelUsers)))]
+pub(crate) async fn users(
     req: HttpRequest,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
@@ -280,10 +332,10 @@ async fn users(
             "only presence channels have users",
         ));
     }
-    let users: Vec<Value> = hub
+    let users = hub
         .members(name)
         .into_iter()
-        .map(|id| json!({ "id": id.to_string() }))
+        .map(|id| ChannelUser { id: id.to_string() })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "users": users })))
+    Ok(HttpResponse::Ok().json(ChannelUsers { users }))
 }

@@ -4,30 +4,22 @@
 //! gets `private-user.{own id}`; only current members get a chat's `private-chat.{id}` and
 //! `presence-chat.{id}`; anything else is 403, unknown chats alike (nothing leaks).
 
+use crate::api::pusher::{ChannelAuth, ChannelAuthRequest as AuthRequest, ChannelData, MemberInfo};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::AuthUser;
+use crate::state::AppState;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use courier_actors::pusher::codec::{self, ChannelKind};
 use courier_actors::pusher::{Grant, GrantError, Member};
 use courier_actors::store::users::Visibility;
 use courier_actors::store::{chats, users};
-use serde::Deserialize;
-use serde_json::{json, Value};
-
-use crate::error::{ApiError, ApiResult};
-use crate::extract::AuthUser;
-use crate::state::AppState;
 
 /// Largest body accepted.
 const MAX_BODY: usize = 4096;
 
 /// Users of a chat a presence subscription watches the presence of.
 const MAX_WATCH: usize = 100;
-
-#[derive(Deserialize)]
-struct AuthRequest {
-    socket_id: String,
-    channel_name: String,
-}
 
 /// The channels Courier authorizes.
 #[derive(Debug, PartialEq)]
@@ -79,6 +71,13 @@ fn parse(req: &HttpRequest, body: &[u8]) -> ApiResult<AuthRequest> {
     Ok(parsed)
 }
 
+/// Laravel Echo's channel authorization, with the Courier access token as bearer.
+#[utoipa::path(post, path = "/broadcasting/auth", tag = "pusher",
+    request_body(content(
+        (AuthRequest = "application/json"),
+        (AuthRequest = "application/x-www-form-urlencoded"),
+    )),
+    responses((status = 200, body = ChannelAuth)))]
 pub async fn authorize(
     req: HttpRequest,
     user: AuthUser,
@@ -137,9 +136,16 @@ pub async fn authorize(
             let avatar = (me_row.photo_visibility() == Visibility::Everyone)
                 .then(|| me_row.avatar_url.clone())
                 .flatten();
-            let mut info = json!({ "id": me, "name": me_row.name, "avatar_url": avatar });
-            state.engine.storage.sign_links(&mut info);
-            let data = json!({ "user_id": me, "user_info": info }).to_string();
+            let data = ChannelData {
+                user_id: me,
+                user_info: state.signed(MemberInfo {
+                    id: me,
+                    name: me_row.name.clone(),
+                    avatar_url: avatar,
+                }),
+            };
+            let info = serde_json::to_value(&data.user_info).map_err(ApiError::internal)?;
+            let data = serde_json::to_string(&data).map_err(ApiError::internal)?;
             grant.member = Some(Member {
                 user_id: me,
                 info,
@@ -178,11 +184,7 @@ pub async fn authorize(
         &channel,
         channel_data.as_deref(),
     );
-    let mut answer = json!({ "auth": auth });
-    if let Some(data) = channel_data {
-        answer["channel_data"] = Value::String(data);
-    }
-    Ok(HttpResponse::Ok().json(answer))
+    Ok(HttpResponse::Ok().json(ChannelAuth { auth, channel_data }))
 }
 
 #[cfg(test)]

@@ -6,9 +6,11 @@ use courier_actors::store::auth::{
     CreateOtp, RefreshOutcome, RevokeSession, RotateRefresh, VerifyOtp, VerifyOutcome,
 };
 use rand::Rng;
-use serde::Deserialize;
-use serde_json::json;
 
+use crate::api::auth::{
+    OtpSent, SendOtpRequest, SignedIn, SignedInUser, TokenPair, VerifyOtpRequest,
+};
+use crate::api::common::Done;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{bearer, client_ip, ApiJson, AuthUser};
 use crate::state::AppState;
@@ -23,20 +25,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/refresh", web::post().to(refresh))
             .route("/logout", web::post().to(logout)),
     );
-}
-
-#[derive(Deserialize)]
-struct SendOtp {
-    phone_number: String,
-    country_code: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct VerifyOtpBody {
-    phone_number: String,
-    otp: String,
-    /// Display name for a new account.
-    name: Option<String>,
 }
 
 /// Applies the per-address and per-phone limits of one auth endpoint.
@@ -64,10 +52,13 @@ fn limit(state: &AppState, req: &HttpRequest, endpoint: &str, phone_hash: &str) 
         .map_err(ApiError::too_many)
 }
 
-async fn send_otp(
+/// Sends a one-time code by SMS (with the console provider, to the server's log).
+#[utoipa::path(post, path = "/api/auth/send-otp", tag = "auth", request_body = SendOtpRequest,
+    responses((status = 200, body = OtpSent)))]
+pub(crate) async fn send_otp(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: ApiJson<SendOtp>,
+    body: ApiJson<SendOtpRequest>,
 ) -> ApiResult<HttpResponse> {
     let body = body.0;
     validate::phone("phone_number", &body.phone_number)?;
@@ -105,17 +96,20 @@ async fn send_otp(
             "the code could not be sent; try again",
         ));
     }
-    Ok(HttpResponse::Ok().json(json!({
-        "success": true,
-        "message": "OTP sent successfully",
-        "expires_at": expires_at.and_utc(),
-    })))
+    Ok(HttpResponse::Ok().json(OtpSent {
+        success: true,
+        message: "OTP sent successfully".into(),
+        expires_at: expires_at.and_utc(),
+    }))
 }
 
-async fn verify_otp(
+/// Exchanges a code for tokens; creates the account on first sign-in.
+#[utoipa::path(post, path = "/api/auth/verify-otp", tag = "auth", request_body = VerifyOtpRequest,
+    responses((status = 200, body = SignedIn)))]
+pub(crate) async fn verify_otp(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: ApiJson<VerifyOtpBody>,
+    body: ApiJson<VerifyOtpRequest>,
 ) -> ApiResult<HttpResponse> {
     let body = body.0;
     validate::phone("phone_number", &body.phone_number)?;
@@ -192,29 +186,36 @@ async fn verify_otp(
         &jti,
         now,
     )?;
-    Ok(HttpResponse::Ok().json(json!({
-        "success": true,
-        "is_new_user": created,
-        "user": {
-            "id": user.id,
-            "phone_number": user.phone_number,
-            "name": user.name,
-            "avatar_url": user.avatar_url,
-            "about": user.about,
-            "created_at": user.created_at.and_utc(),
+    let answer = SignedIn {
+        success: true,
+        is_new_user: created,
+        user: SignedInUser {
+            id: user.id,
+            phone_number: user.phone_number,
+            name: user.name,
+            avatar_url: user.avatar_url,
+            about: user.about,
+            created_at: user.created_at.and_utc(),
         },
-        "tokens": {
-            "access_token": access.token,
-            "refresh_token": refresh.token,
-            "expires_at": access.expires_at.and_utc(),
-            "refresh_expires_at": refresh.expires_at.and_utc(),
+        tokens: TokenPair {
+            access_token: access.token,
+            refresh_token: refresh.token,
+            expires_at: access.expires_at.and_utc(),
+            refresh_expires_at: refresh.expires_at.and_utc(),
         },
-    })))
+    };
+    Ok(HttpResponse::Ok().json(state.signed(answer)))
 }
 
 /// `POST /api/auth/refresh` with the refresh token as bearer: a new access token and a new
 /// refresh token (the presented one stops working).
-async fn refresh(state: web::Data<AppState>, req: HttpRequest) -> ApiResult<HttpResponse> {
+#[utoipa::path(post, path = "/api/auth/refresh", tag = "auth",
+    security(("refresh_token" = [])),
+    responses((status = 200, body = TokenPair)))]
+pub(crate) async fn refresh(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
     let minute = TimeDelta::minutes(1);
     let l = &state.settings.limits;
     let ip = client_ip(&req, &state);
@@ -286,15 +287,18 @@ async fn refresh(state: web::Data<AppState>, req: HttpRequest) -> ApiResult<Http
         &jti,
         now,
     )?;
-    Ok(HttpResponse::Ok().json(json!({
-        "access_token": access.token,
-        "expires_at": access.expires_at.and_utc(),
-        "refresh_token": refresh.token,
-        "refresh_expires_at": refresh.expires_at.and_utc(),
-    })))
+    Ok(HttpResponse::Ok().json(TokenPair {
+        access_token: access.token,
+        refresh_token: refresh.token,
+        expires_at: access.expires_at.and_utc(),
+        refresh_expires_at: refresh.expires_at.and_utc(),
+    }))
 }
 
-async fn logout(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
+/// Ends the device session: its tokens stop working at once.
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
+    responses((status = 200, body = Done)))]
+pub(crate) async fn logout(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
     state
         .write(RevokeSession {
             session_id: user.session_id,
@@ -302,7 +306,7 @@ async fn logout(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpRes
         })
         .await?;
     state.engine.end_auth_session(user.user_id, user.session_id);
-    Ok(HttpResponse::Ok().json(json!({ "success": true, "message": "Logged out successfully" })))
+    Ok(HttpResponse::Ok().json(Done::new("Logged out successfully")))
 }
 
 /// 403 for an account an operator suspended (`courier users suspend`).

@@ -6,8 +6,8 @@ use actix_web::{web, HttpResponse};
 use chrono::TimeDelta;
 use courier_actors::storage::{avatar_key, key_of, stored, AVATAR_KEPT_SIZE};
 use courier_actors::store::users::SetAvatar;
-use serde_json::json;
 
+use crate::api::users::{AvatarForm, AvatarSize, AvatarUploaded};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::AuthUser;
 use crate::media::{detached, images, read_form, upload_id, Kind};
@@ -84,6 +84,10 @@ pub fn avatar_files(avatar: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Sets the caller's profile photo (stored as 150, 300 and 600 px square JPEGs).
+#[utoipa::path(post, path = "/api/user/avatar", tag = "users",
+    request_body(content = AvatarForm, content_type = "multipart/form-data"),
+    responses((status = 200, body = AvatarUploaded)))]
 pub async fn upload(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -125,12 +129,19 @@ pub async fn upload(
                 .delete_quietly(&avatar_files(&old))
                 .await;
         }
-        let urls: Vec<_> = images::AVATAR_SIZES
+        let avatar_urls = images::AVATAR_SIZES
             .iter()
-            .map(|n| json!({ "size": n, "url": stored(&avatar_key(&base, *n)) }))
+            .map(|n| AvatarSize {
+                size: *n,
+                url: stored(&avatar_key(&base, *n)),
+            })
             .collect();
-        Ok(HttpResponse::Ok()
-            .json(json!({ "success": true, "avatar_url": avatar_url, "avatar_urls": urls })))
+        let answer = AvatarUploaded {
+            success: true,
+            avatar_url,
+            avatar_urls,
+        };
+        Ok(HttpResponse::Ok().json(state.signed(answer)))
     })
     .await
 }

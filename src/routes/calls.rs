@@ -12,10 +12,13 @@ use courier_actors::store::calls::{self as store, Call};
 use courier_actors::store::chats;
 use courier_actors::store::views::UserBrief;
 use hmac::{Hmac, Mac};
-use serde::Deserialize;
-use serde_json::{json, Value};
 use sha1::Sha1;
 
+use crate::api::calls::{
+    CallAction, CallChat, CallHistory, CallItem, CallStarted, CallState, IceServer, IceServers,
+    NewCall, StartCallRequest,
+};
+use crate::api::common::Pagination;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, AuthUser};
 use crate::routes::chats::int_param;
@@ -46,28 +49,25 @@ impl From<CallError> for ApiError {
     }
 }
 
-#[derive(Deserialize)]
-struct StartBody {
-    chat_id: i64,
-    call_type: String,
-}
-
-async fn start(
+/// Starts a call in a chat; its other members' devices ring.
+#[utoipa::path(post, path = "/api/calls", tag = "calls", request_body = StartCallRequest,
+    responses((status = 201, body = CallStarted)))]
+pub(crate) async fn start(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: ApiJson<StartBody>,
+    body: ApiJson<StartCallRequest>,
 ) -> ApiResult<HttpResponse> {
     let b = body.0;
     let c = call::initiate(&state.engine, user.user_id, b.chat_id, &b.call_type, None).await?;
-    Ok(HttpResponse::Created().json(json!({
-        "call": {
-            "id": c.id,
-            "chat_id": c.chat_id,
-            "call_type": c.call_type,
-            "status": c.status,
-            "created_at": c.created_at.and_utc(),
-        }
-    })))
+    Ok(HttpResponse::Created().json(CallStarted {
+        call: NewCall {
+            id: c.id,
+            chat_id: c.chat_id,
+            call_type: c.call_type,
+            status: c.status,
+            created_at: c.created_at.and_utc(),
+        },
+    }))
 }
 
 async fn act(
@@ -79,7 +79,29 @@ async fn act(
     Ok(call::act(&state.engine, user.user_id, id, cmd).await?)
 }
 
-async fn answer(
+/// The state of a call after an action, with the fields that action tells.
+fn call_state(c: Call) -> CallState {
+    CallState {
+        id: c.id,
+        status: c.status,
+        started_at: None,
+        ended_at: None,
+        duration: None,
+    }
+}
+
+fn acted(call: CallState) -> HttpResponse {
+    HttpResponse::Ok().json(CallAction {
+        success: true,
+        call,
+    })
+}
+
+/// Answers a ringing call.
+#[utoipa::path(put, path = "/api/calls/{id}/answer", tag = "calls",
+    params(("id" = i64, Path, description = "call id")),
+    responses((status = 200, body = CallAction)))]
+pub(crate) async fn answer(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<i64>,
@@ -91,13 +113,18 @@ async fn answer(
         reply,
     })
     .await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "success": true,
-        "call": { "id": c.id, "status": c.status, "started_at": c.started_at.map(|t| t.and_utc()) },
-    })))
+    let started_at = Some(c.started_at.map(|t| t.and_utc()));
+    Ok(acted(CallState {
+        started_at,
+        ..call_state(c)
+    }))
 }
 
-async fn decline(
+/// Declines a ringing call.
+#[utoipa::path(put, path = "/api/calls/{id}/decline", tag = "calls",
+    params(("id" = i64, Path, description = "call id")),
+    responses((status = 200, body = CallAction)))]
+pub(crate) async fn decline(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<i64>,
@@ -108,11 +135,14 @@ async fn decline(
         reply,
     })
     .await?;
-    Ok(HttpResponse::Ok()
-        .json(json!({ "success": true, "call": { "id": c.id, "status": c.status } })))
+    Ok(acted(call_state(c)))
 }
 
-async fn end(
+/// Ends (or cancels) a call.
+#[utoipa::path(put, path = "/api/calls/{id}/end", tag = "calls",
+    params(("id" = i64, Path, description = "call id")),
+    responses((status = 200, body = CallAction)))]
+pub(crate) async fn end(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<i64>,
@@ -123,19 +153,22 @@ async fn end(
         reply,
     })
     .await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "success": true,
-        "call": {
-            "id": c.id,
-            "status": c.status,
-            "ended_at": c.ended_at.map(|t| t.and_utc()),
-            "duration": c.duration,
-        },
-    })))
+    let (ended_at, duration) = (Some(c.ended_at.map(|t| t.and_utc())), Some(c.duration));
+    Ok(acted(CallState {
+        ended_at,
+        duration,
+        ..call_state(c)
+    }))
 }
 
 /// The caller's and the callees' view alike: every call in the user's chats, newest first.
-async fn history(
+#[utoipa::path(get, path = "/api/calls", tag = "calls",
+    params(
+        ("page" = Option<i64>, Query, minimum = 1, maximum = 1000000, description = "from 1"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "default 20"),
+    ),
+    responses((status = 200, body = CallHistory)))]
+pub(crate) async fn history(
     state: web::Data<AppState>,
     user: AuthUser,
     q: web::Query<HashMap<String, String>>,
@@ -154,59 +187,74 @@ async fn history(
         .map(|c| (c.id, c))
         .collect();
     let members = chats::participants_of(&mut conn, &chat_ids).await?;
-    let items: Vec<Value> = rows
+    let calls = rows
         .iter()
         .map(|c| {
-            let chat = chats.get(&c.chat_id);
-            let mut chat_json = json!({ "id": c.chat_id });
-            match chat {
-                Some(ch) if ch.is_group() => {
-                    chat_json["type"] = json!("group");
-                    chat_json["name"] = json!(ch.name);
-                }
+            let chat = match chats.get(&c.chat_id) {
+                Some(ch) if ch.is_group() => CallChat {
+                    id: c.chat_id,
+                    chat_type: "group".into(),
+                    name: Some(ch.name.clone()),
+                    participant: None,
+                },
                 _ => {
-                    chat_json["type"] = json!("private");
                     let other = members
                         .iter()
                         .find(|(p, _)| p.chat_id == c.chat_id && p.user_id != user.user_id);
-                    chat_json["participant"] = json!(other.map(|(_, u)| UserBrief::of(u)));
+                    CallChat {
+                        id: c.chat_id,
+                        chat_type: "private".into(),
+                        name: None,
+                        participant: Some(other.map(|(_, u)| UserBrief::of(u))),
+                    }
                 }
-            }
+            };
             let caller = members
                 .iter()
                 .find(|(p, _)| p.chat_id == c.chat_id && p.user_id == c.caller_id);
-            json!({
-                "id": c.id,
-                "chat": chat_json,
-                "caller": caller.map(|(_, u)| UserBrief::of(u)),
-                "direction": if c.caller_id == user.user_id { "outgoing" } else { "incoming" },
-                "call_type": c.call_type,
-                "status": c.status,
-                "duration": c.duration,
-                "started_at": c.started_at.map(|t| t.and_utc()),
-                "ended_at": c.ended_at.map(|t| t.and_utc()),
-                "created_at": c.created_at.and_utc(),
-            })
+            let direction = if c.caller_id == user.user_id {
+                "outgoing"
+            } else {
+                "incoming"
+            };
+            CallItem {
+                id: c.id,
+                chat,
+                caller: caller.map(|(_, u)| UserBrief::of(u)),
+                direction: direction.into(),
+                call_type: c.call_type.clone(),
+                status: c.status.clone(),
+                duration: c.duration,
+                started_at: c.started_at.map(|t| t.and_utc()),
+                ended_at: c.ended_at.map(|t| t.and_utc()),
+                created_at: c.created_at.and_utc(),
+            }
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "calls": items,
-        "pagination": {
-            "current_page": page,
-            "per_page": limit,
-            "total_pages": (total + limit - 1) / limit,
-            "total_items": total,
-        }
-    })))
+    let answer = CallHistory {
+        calls,
+        pagination: Pagination::new(page, limit, total),
+    };
+    Ok(HttpResponse::Ok().json(state.signed(answer)))
 }
 
 /// STUN and TURN servers, TURN with credentials in the TURN REST API scheme (coturn
 /// `use-auth-secret`): username `expiry:user_id`, password base64(HMAC-SHA1(secret, username)).
-async fn ice_servers(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
+#[utoipa::path(get, path = "/api/calls/ice-servers", tag = "calls",
+    responses((status = 200, body = IceServers)))]
+pub(crate) async fn ice_servers(
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> ApiResult<HttpResponse> {
     let c = &state.settings.calls;
     let mut servers = Vec::new();
     if !c.stun_urls.is_empty() {
-        servers.push(json!({ "urls": c.stun_urls }));
+        servers.push(IceServer {
+            urls: c.stun_urls.clone(),
+            username: None,
+            credential: None,
+            credential_type: None,
+        });
     }
     if !c.turn_urls.is_empty() {
         let expiry = state.engine.clock.now() + TimeDelta::seconds(c.turn_ttl_secs as i64);
@@ -215,12 +263,15 @@ async fn ice_servers(state: web::Data<AppState>, user: AuthUser) -> ApiResult<Ht
         let mut mac = Hmac::<Sha1>::new_from_slice(c.turn_secret.as_bytes()).unwrap();
         mac.update(username.as_bytes());
         let credential = BASE64.encode(mac.finalize().into_bytes());
-        servers.push(json!({
-            "urls": c.turn_urls,
-            "username": username,
-            "credential": credential,
-            "credential_type": "password",
-        }));
+        servers.push(IceServer {
+            urls: c.turn_urls.clone(),
+            username: Some(username),
+            credential: Some(credential),
+            credential_type: Some("password".into()),
+        });
     }
-    Ok(HttpResponse::Ok().json(json!({ "ice_servers": servers, "ttl": c.turn_ttl_secs })))
+    Ok(HttpResponse::Ok().json(IceServers {
+        ice_servers: servers,
+        ttl: c.turn_ttl_secs,
+    }))
 }

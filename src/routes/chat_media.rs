@@ -10,8 +10,8 @@ use courier_actors::storage::stored;
 use courier_actors::store::messages::{
     check_client_msg_id, check_text, Media, NewMessage, MAX_TEXT_CHARS,
 };
-use serde_json::json;
 
+use crate::api::chats::MessageSent;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::AuthUser;
 use crate::media::{detached, images, read_form, upload_id, Kind};
@@ -170,10 +170,11 @@ pub async fn send(
                 } else {
                     HttpResponse::Created()
                 };
-                Ok(
-                    { status }
-                        .json(json!({ "message": sent.message, "duplicate": sent.duplicate })),
-                )
+                let answer = MessageSent {
+                    message: sent.message,
+                    duplicate: sent.duplicate,
+                };
+                Ok({ status }.json(state.signed(answer)))
             }
             Err(e) => {
                 // Nothing stored: no message, and no file left behind.

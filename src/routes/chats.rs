@@ -13,10 +13,13 @@ use courier_actors::store::receipts::{status_of, Kind};
 use courier_actors::store::users::{self, User};
 use courier_actors::store::views;
 use courier_actors::store::Conn;
-use serde::Deserialize;
-use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
+use crate::api::chats::{
+    ChatItem, ChatList, HistoryPagination, LastMessage, MediaMessageForm, MessagePage, MessageSent,
+    PrivateChatRequest, ReadDone, ReadRequest,
+};
+use crate::api::common::Pagination;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, AuthUser};
 use crate::routes::users::PublicProfile;
@@ -105,7 +108,7 @@ fn chat_json(
     relations: &HashMap<i64, courier_actors::store::contacts::Relation>,
     last: Option<&messages::Message>,
     unread: i64,
-) -> Value {
+) -> ChatItem {
     let profile =
         |u: &User| PublicProfile::of(u, relations.get(&u.id).copied().unwrap_or_default());
     let others: Vec<&(&Participant, &User)> = members
@@ -113,38 +116,49 @@ fn chat_json(
         .filter(|(p, _)| p.user_id != me.user_id)
         .collect();
     let parts: Vec<&Participant> = members.iter().map(|(p, _)| *p).collect();
-    let last_message = last.map(|m| {
-        json!({
-            "id": m.id,
-            "sender_id": m.sender_id,
-            "content": m.content,
-            "message_type": m.message_type,
-            "sent_at": m.sent_at.and_utc(),
-            "status": status_of(m, &parts, None).status,
-            "is_deleted": m.deleted_at.is_some(),
-        })
+    let last_message = last.map(|m| LastMessage {
+        id: m.id,
+        sender_id: m.sender_id,
+        content: m.content.clone(),
+        message_type: m.message_type.clone(),
+        sent_at: m.sent_at.and_utc(),
+        status: status_of(m, &parts, None).status.to_string(),
+        is_deleted: m.deleted_at.is_some(),
     });
-    let mut v = json!({
-        "id": chat.id,
-        "type": chat.chat_type,
-        "last_message": last_message,
-        "unread_count": unread,
-        "created_at": chat.created_at.and_utc(),
-        "updated_at": chat.updated_at.and_utc(),
-    });
+    let mut item = ChatItem {
+        id: chat.id,
+        chat_type: chat.chat_type.clone(),
+        last_message,
+        unread_count: unread,
+        created_at: chat.created_at.and_utc(),
+        updated_at: chat.updated_at.and_utc(),
+        participant: None,
+        name: None,
+        description: None,
+        avatar_url: None,
+        participants_count: None,
+        is_member: None,
+    };
     if chat.is_group() {
-        v["name"] = json!(chat.name);
-        v["description"] = json!(chat.description);
-        v["avatar_url"] = json!(chat.avatar_url);
-        v["participants_count"] = json!(members.iter().filter(|(p, _)| p.is_current()).count());
-        v["is_member"] = json!(me.is_current());
+        item.name = Some(chat.name.clone());
+        item.description = Some(chat.description.clone());
+        item.avatar_url = Some(chat.avatar_url.clone());
+        item.participants_count = Some(members.iter().filter(|(p, _)| p.is_current()).count());
+        item.is_member = Some(me.is_current());
     } else {
-        v["participant"] = json!(others.first().map(|(_, u)| profile(u)));
+        item.participant = Some(others.first().map(|(_, u)| profile(u)));
     }
-    v
+    item
 }
 
-async fn list(
+/// The caller's chats, newest activity first.
+#[utoipa::path(get, path = "/api/chats", tag = "chats",
+    params(
+        ("page" = Option<i64>, Query, minimum = 1, maximum = 1000000, description = "from 1"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "default 20"),
+    ),
+    responses((status = 200, body = ChatList)))]
+pub(crate) async fn list(
     state: web::Data<AppState>,
     user: AuthUser,
     q: web::Query<HashMap<String, String>>,
@@ -187,7 +201,7 @@ async fn list(
     {
         by_chat.entry(p.chat_id).or_default().push((p, u));
     }
-    let items: Vec<Value> = data
+    let chats: Vec<ChatItem> = data
         .chats
         .iter()
         .map(|(chat, me)| {
@@ -204,18 +218,18 @@ async fn list(
             )
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "chats": items,
-        "pagination": {
-            "current_page": page,
-            "per_page": limit,
-            "total_pages": (data.total + limit - 1) / limit,
-            "total_items": data.total,
-        }
-    })))
+    let answer = ChatList {
+        chats,
+        pagination: Pagination::new(page, limit, data.total),
+    };
+    Ok(HttpResponse::Ok().json(state.signed(answer)))
 }
 
-async fn get(
+/// One chat, as in the list.
+#[utoipa::path(get, path = "/api/chats/{id}", tag = "chats",
+    params(("id" = i64, Path, description = "chat id")),
+    responses((status = 200, body = ChatItem)))]
+pub(crate) async fn get(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<i64>,
@@ -247,25 +261,18 @@ async fn get(
     let refs: Vec<(&Participant, &User)> = members.iter().map(|(p, u)| (p, u)).collect();
     let unread = chats::unread_counts(&mut conn, user.user_id, &[chat_id]).await?;
     let unread = unread.get(&chat_id).copied().unwrap_or(0);
-    Ok(HttpResponse::Ok().json(chat_json(
-        &chat,
-        &me,
-        &refs,
-        &relations,
-        last.as_ref(),
-        unread,
-    )))
+    let item = chat_json(&chat, &me, &refs, &relations, last.as_ref(), unread);
+    Ok(HttpResponse::Ok().json(state.signed(item)))
 }
 
-#[derive(Deserialize)]
-struct PrivateBody {
-    contact_id: i64,
-}
-
-async fn private(
+/// The one private chat between the caller and another user: 201 when created, 200 when it
+/// existed.
+#[utoipa::path(post, path = "/api/chats/private", tag = "chats", request_body = PrivateChatRequest,
+    responses((status = 200, body = ChatItem), (status = 201, body = ChatItem)))]
+pub(crate) async fn private(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: ApiJson<PrivateBody>,
+    body: ApiJson<PrivateChatRequest>,
 ) -> ApiResult<HttpResponse> {
     let other = body.0.contact_id;
     if other == user.user_id {
@@ -305,7 +312,7 @@ async fn private(
         Some(id) => messages::by_ids(&mut conn, &[id]).await?.pop(),
         None => None,
     };
-    let body = chat_json(&chat, &me, &refs, &relations, last.as_ref(), 0);
+    let body = state.signed(chat_json(&chat, &me, &refs, &relations, last.as_ref(), 0));
     Ok(if created {
         HttpResponse::Created()
     } else {
@@ -314,7 +321,15 @@ async fn private(
     .json(body))
 }
 
-async fn history(
+/// A page of the chat's history, oldest first.
+#[utoipa::path(get, path = "/api/chats/{id}/messages", tag = "chats",
+    params(
+        ("id" = i64, Path, description = "chat id"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "default 50"),
+        ("before_message_id" = Option<i64>, Query, minimum = 1, description = "messages before this one"),
+    ),
+    responses((status = 200, body = MessagePage)))]
+pub(crate) async fn history(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<i64>,
@@ -343,16 +358,30 @@ async fn history(
     page.reverse();
     let members = chats::participants(&mut conn, chat_id).await?;
     let views = views::build_for(&mut conn, user.user_id, &members, &page).await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "messages": views,
-        "pagination": {
-            "has_more": has_more,
-            "next_before_message_id": if has_more { page.first().map(|m| m.id) } else { None },
-        }
-    })))
+    let answer = MessagePage {
+        messages: views,
+        pagination: HistoryPagination {
+            has_more,
+            next_before_message_id: if has_more {
+                page.first().map(|m| m.id)
+            } else {
+                None
+            },
+        },
+    };
+    Ok(HttpResponse::Ok().json(state.signed(answer)))
 }
 
-async fn send(
+/// Sends a message: JSON for text, location and contact messages, a multipart form for media.
+/// Resending a `client_msg_id` answers 200 with the original.
+#[utoipa::path(post, path = "/api/chats/{id}/messages", tag = "chats",
+    params(("id" = i64, Path, description = "chat id")),
+    request_body(content(
+        (courier_actors::store::messages::Draft = "application/json"),
+        (MediaMessageForm = "multipart/form-data"),
+    )),
+    responses((status = 201, body = MessageSent), (status = 200, body = MessageSent)))]
+pub(crate) async fn send(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<i64>,
@@ -384,19 +413,22 @@ async fn send(
     } else {
         HttpResponse::Created()
     };
-    Ok({ status }.json(json!({ "message": sent.message, "duplicate": sent.duplicate })))
+    let answer = MessageSent {
+        message: sent.message,
+        duplicate: sent.duplicate,
+    };
+    Ok({ status }.json(state.signed(answer)))
 }
 
-#[derive(Deserialize)]
-struct ReadBody {
-    message_id: i64,
-}
-
-async fn read(
+/// Moves the caller's read cursor to a message.
+#[utoipa::path(put, path = "/api/chats/{id}/read", tag = "chats",
+    params(("id" = i64, Path, description = "chat id")), request_body = ReadRequest,
+    responses((status = 200, body = ReadDone)))]
+pub(crate) async fn read(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<i64>,
-    body: ApiJson<ReadBody>,
+    body: ApiJson<ReadRequest>,
 ) -> ApiResult<HttpResponse> {
     let chat_id = path.into_inner();
     let message_id = body.0.message_id;
@@ -412,5 +444,8 @@ async fn read(
     })
     .await?
     .unwrap_or_else(|| state.engine.clock.now());
-    Ok(HttpResponse::Ok().json(json!({ "success": true, "read_at": read_at.and_utc() })))
+    Ok(HttpResponse::Ok().json(ReadDone {
+        success: true,
+        read_at: read_at.and_utc(),
+    }))
 }

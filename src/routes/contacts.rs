@@ -1,18 +1,20 @@
 //! `/api/contacts/*`: the contact list, adding and removing contacts, blocking, and matching
 //! a phone's address book against Courier's users.
 
-use actix_web::{web, HttpResponse};
-use chrono::TimeDelta;
-use courier_actors::store::contacts::{self, relations_to, AddContact, RemoveContact, ToggleBlock};
-use courier_actors::store::{chats, users};
-use serde::Deserialize;
-use serde_json::{json, Value};
-
+use crate::api::common::Done;
+use crate::api::contacts::{
+    AddContactRequest, BlockToggled, Contact, ContactAdded, ContactList, ContactMatch,
+    ContactMatches, MatchedUser, SavedContact, SyncContactsRequest,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, AuthUser};
 use crate::routes::users::PublicProfile;
 use crate::state::AppState;
 use crate::validate;
+use actix_web::{web, HttpResponse};
+use chrono::TimeDelta;
+use courier_actors::store::contacts::{self, relations_to, AddContact, RemoveContact, ToggleBlock};
+use courier_actors::store::{chats, users};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -28,43 +30,43 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// Most numbers one sync may match.
 const MAX_SYNC: usize = 1000;
 
-async fn list(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
+/// The caller's contacts (and the users they blocked).
+#[utoipa::path(get, path = "/api/contacts", tag = "contacts",
+    responses((status = 200, body = ContactList)))]
+pub(crate) async fn list(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
     let mut conn = state.engine.db.get().await?;
     let mut conn = conn.conn();
     let rows = contacts::list(&mut conn, user.user_id).await?;
     let ids: Vec<i64> = rows.iter().map(|(c, _)| c.contact_user_id).collect();
     let relations = relations_to(&mut conn, &ids, user.user_id).await?;
-    let items: Vec<Value> = rows
+    let contacts = rows
         .iter()
         .map(|(c, u)| {
             let seen = PublicProfile::of(u, relations.get(&u.id).copied().unwrap_or_default());
-            json!({
-                "id": u.id,
-                "name": c.contact_name,
-                "profile_name": u.name,
-                "phone_number": u.phone_number,
-                "avatar_url": seen.avatar_url,
-                "about": seen.about,
-                "is_contact": c.is_contact,
-                "is_blocked": c.is_blocked,
-                "last_seen_at": seen.last_seen_at,
-                "is_online": seen.is_online,
-            })
+            Contact {
+                id: u.id,
+                name: c.contact_name.clone(),
+                profile_name: u.name.clone(),
+                phone_number: u.phone_number.clone(),
+                avatar_url: seen.avatar_url,
+                about: seen.about,
+                is_contact: c.is_contact,
+                is_blocked: c.is_blocked,
+                last_seen_at: seen.last_seen_at,
+                is_online: seen.is_online,
+            }
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "contacts": items })))
+    Ok(HttpResponse::Ok().json(state.signed(ContactList { contacts })))
 }
 
-#[derive(Deserialize)]
-struct AddBody {
-    phone_number: String,
-    contact_name: String,
-}
-
-async fn add(
+/// Saves a Courier user (found by phone number) as a contact: 201 when new, 200 when renamed.
+#[utoipa::path(post, path = "/api/contacts", tag = "contacts", request_body = AddContactRequest,
+    responses((status = 201, body = ContactAdded), (status = 200, body = ContactAdded)))]
+pub(crate) async fn add(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: ApiJson<AddBody>,
+    body: ApiJson<AddContactRequest>,
 ) -> ApiResult<HttpResponse> {
     let body = body.0;
     validate::phone("phone_number", &body.phone_number)?;
@@ -92,10 +94,14 @@ async fn add(
             name: name.clone(),
         })
         .await?;
-    let body = json!({
-        "success": true,
-        "contact": { "id": other.id, "name": name, "phone_number": other.phone_number },
-    });
+    let body = ContactAdded {
+        success: true,
+        contact: SavedContact {
+            id: other.id,
+            name,
+            phone_number: other.phone_number,
+        },
+    };
     Ok(if created {
         HttpResponse::Created()
     } else {
@@ -104,7 +110,11 @@ async fn add(
     .json(body))
 }
 
-async fn remove(
+/// Removes a contact.
+#[utoipa::path(delete, path = "/api/contacts/{id}", tag = "contacts",
+    params(("id" = i64, Path, description = "the contact's user id")),
+    responses((status = 200, body = Done)))]
+pub(crate) async fn remove(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<i64>,
@@ -118,11 +128,14 @@ async fn remove(
     if !removed {
         return Err(ApiError::not_found("contact"));
     }
-    Ok(HttpResponse::Ok()
-        .json(json!({ "success": true, "message": "Contact removed successfully" })))
+    Ok(HttpResponse::Ok().json(Done::new("Contact removed successfully")))
 }
 
-async fn block(
+/// Blocks a user, or unblocks one already blocked.
+#[utoipa::path(put, path = "/api/contacts/{id}/block", tag = "contacts",
+    params(("id" = i64, Path, description = "the user's id")),
+    responses((status = 200, body = BlockToggled)))]
+pub(crate) async fn block(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<i64>,
@@ -153,19 +166,20 @@ async fn block(
     if let Some(chat) = chat {
         state.engine.membership_changed(chat.id);
     }
-    Ok(HttpResponse::Ok().json(json!({ "success": true, "is_blocked": blocked })))
-}
-
-#[derive(Deserialize)]
-struct SyncBody {
-    phone_numbers: Vec<String>,
+    Ok(HttpResponse::Ok().json(BlockToggled {
+        success: true,
+        is_blocked: blocked,
+    }))
 }
 
 /// Which of the numbers belong to Courier users (the way a phone's address book is matched).
-async fn sync(
+#[utoipa::path(post, path = "/api/contacts/sync", tag = "contacts",
+    request_body = SyncContactsRequest,
+    responses((status = 200, body = ContactMatches)))]
+pub(crate) async fn sync(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: ApiJson<SyncBody>,
+    body: ApiJson<SyncContactsRequest>,
 ) -> ApiResult<HttpResponse> {
     let numbers = body.0.phone_numbers;
     if numbers.len() > MAX_SYNC {
@@ -197,17 +211,22 @@ async fn sync(
         .into_iter()
         .map(|(c, _)| (c.contact_user_id, c.is_contact))
         .collect();
-    let matches: Vec<Value> = found
+    let matches = found
         .iter()
         .filter(|u| u.id != user.user_id)
         .map(|u| {
             let seen = PublicProfile::of(u, relations.get(&u.id).copied().unwrap_or_default());
-            json!({
-                "phone_number": u.phone_number,
-                "user": { "id": u.id, "name": u.name, "avatar_url": seen.avatar_url, "about": seen.about },
-                "is_contact": mine.get(&u.id).copied().unwrap_or(false),
-            })
+            ContactMatch {
+                phone_number: u.phone_number.clone(),
+                user: MatchedUser {
+                    id: u.id,
+                    name: u.name.clone(),
+                    avatar_url: seen.avatar_url,
+                    about: seen.about,
+                },
+                is_contact: mine.get(&u.id).copied().unwrap_or(false),
+            }
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "matches": matches, "invalid": invalid })))
+    Ok(HttpResponse::Ok().json(state.signed(ContactMatches { matches, invalid })))
 }

@@ -3,10 +3,11 @@
 //! Registered in `routes::groups`, before `/api/groups/{id}`.
 
 use actix_web::{web, HttpResponse};
-use courier_actors::room::{invite_json, GroupCmd, RoomCmd};
+use courier_actors::room::{GroupCmd, InviteView, RoomCmd};
 use courier_actors::store::groups::{find_pending, pending_for, DeclineInvite};
-use serde_json::{json, Value};
 
+use crate::api::common::Done;
+use crate::api::groups::{InviteAccepted, InviteList};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::AuthUser;
 use crate::routes::chats::ask_room;
@@ -17,18 +18,23 @@ use crate::state::AppState;
 const MAX_LISTED: i64 = 100;
 
 /// `GET /api/groups/invites`: the caller's pending invites, newest first.
+#[utoipa::path(get, path = "/api/groups/invites", tag = "groups",
+    responses((status = 200, body = InviteList)))]
 pub async fn list(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
     let now = state.engine.clock.now();
     let mut conn = state.engine.db.get().await?;
     let pending = pending_for(&mut conn.conn(), user.user_id, now, MAX_LISTED).await?;
-    let invites: Vec<Value> = pending
+    let invites = pending
         .iter()
-        .map(|p| invite_json(&p.invite, &p.chat, p.participants_count, &p.inviter))
+        .map(|p| InviteView::new(&p.invite, &p.chat, p.participants_count, &p.inviter))
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "invites": invites })))
+    Ok(HttpResponse::Ok().json(state.signed(InviteList { invites })))
 }
 
 /// `POST /api/groups/invites/{id}/accept`: joins the group as an add would.
+#[utoipa::path(post, path = "/api/groups/invites/{id}/accept", tag = "groups",
+    params(("id" = i64, Path, description = "invite id")),
+    responses((status = 200, body = InviteAccepted)))]
 pub async fn accept(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -50,10 +56,17 @@ pub async fn accept(
     })
     .await
     .map_err(|e| ApiError { field: None, ..e })?;
-    Ok(HttpResponse::Ok().json(json!({ "success": true, "group": summary(&done) })))
+    let answer = InviteAccepted {
+        success: true,
+        group: summary(&done),
+    };
+    Ok(HttpResponse::Ok().json(state.signed(answer)))
 }
 
 /// `POST /api/groups/invites/{id}/decline`: drops the invite; nobody is told.
+#[utoipa::path(post, path = "/api/groups/invites/{id}/decline", tag = "groups",
+    params(("id" = i64, Path, description = "invite id")),
+    responses((status = 200, body = Done)))]
 pub async fn decline(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -68,5 +81,5 @@ pub async fn decline(
     if !declined {
         return Err(ApiError::not_found("invite"));
     }
-    Ok(HttpResponse::Ok().json(json!({ "success": true, "message": "Invite declined" })))
+    Ok(HttpResponse::Ok().json(Done::new("Invite declined")))
 }

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use chrono::TimeDelta;
 use courier_actors::ratelimit::RateLimiter;
 use courier_actors::store::groups::Change;
-use serde_json::{json, Value};
 
+use crate::api::common::Named;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -84,16 +84,22 @@ pub fn invite_ttl(state: &AppState) -> TimeDelta {
 }
 
 /// `added_members` and `invited` of a create or add answer: `[{id, name}]` each.
-pub fn outcome(change: &Change) -> (Vec<Value>, Vec<Value>) {
+pub fn outcome(change: &Change) -> (Vec<Named>, Vec<Named>) {
     let added = change
         .added
         .iter()
-        .map(|u| json!({ "id": u.id, "name": u.name }))
+        .map(|u| Named {
+            id: u.id,
+            name: u.name.clone(),
+        })
         .collect();
     let invited = change
         .invited
         .iter()
-        .map(|i| json!({ "id": i.user.id, "name": i.user.name }))
+        .map(|i| Named {
+            id: i.user.id,
+            name: i.user.name.clone(),
+        })
         .collect();
     (added, invited)
 }

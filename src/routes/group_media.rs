@@ -6,8 +6,9 @@ use actix_web::{web, HttpResponse};
 use courier_actors::room::{announce_new_group, GroupCmd, RoomCmd};
 use courier_actors::store::groups::CreateGroup;
 use courier_actors::store::{chats, former};
-use serde_json::json;
+use serde_json::Value;
 
+use crate::api::groups::GroupUpdated;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::AuthUser;
 use crate::media::{detached, read_form, upload_id, Form, Kind};
@@ -65,7 +66,11 @@ pub async fn create(
         )
         .await?;
         let name = validate::name("name", form.text("name").unwrap_or(""), 1, 100)?;
-        let description = description_of(form.text("description").map(|d| json!(d)))?.flatten();
+        let description = description_of(
+            form.text("description")
+                .map(|d| Value::String(d.to_string())),
+        )?
+        .flatten();
         let ids = participants(&form)?;
         check_participants(&state, user.user_id, &ids)?;
         let add_slots = reserve_adds(&state, user.user_id, "participants", ids.len())?;
@@ -88,7 +93,7 @@ pub async fn create(
                 group_slot.keep(1);
                 add_slots.keep(change.added.len() + change.invited.len());
                 announce_new_group(&state.engine, &change);
-                Ok(HttpResponse::Created().json(groups::created(&change)))
+                Ok(HttpResponse::Created().json(state.signed(groups::created(&change))))
             }
             Err(e) => {
                 state.engine.storage.delete_quietly(&keys).await;
@@ -138,7 +143,10 @@ pub async fn update(
             .text("name")
             .map(|n| validate::name("name", n, 1, 100))
             .transpose()?;
-        let description = description_of(form.text("description").map(|d| json!(d)))?;
+        let description = description_of(
+            form.text("description")
+                .map(|d| Value::String(d.to_string())),
+        )?;
         if name.is_none() && description.is_none() && form.file.is_none() {
             return Err(ApiError::invalid(
                 "name",
@@ -177,17 +185,7 @@ pub async fn update(
                             .await;
                     }
                 }
-                let c = &done.chat;
-                Ok(HttpResponse::Ok().json(json!({
-                    "success": true,
-                    "group": {
-                        "id": c.id,
-                        "name": c.name,
-                        "description": c.description,
-                        "avatar_url": c.avatar_url,
-                        "updated_at": c.updated_at.and_utc(),
-                    }
-                })))
+                Ok(HttpResponse::Ok().json(state.signed(GroupUpdated::of(&done.chat))))
             }
             Err(e) => {
                 state.engine.storage.delete_quietly(&keys).await;

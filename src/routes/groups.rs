@@ -7,9 +7,13 @@ use courier_actors::room::{announce_new_group, GroupCmd, RoomCmd};
 use courier_actors::store::contacts::relations_to;
 use courier_actors::store::groups::{Change, CreateGroup, ADMIN, MEMBER};
 use courier_actors::store::{chats, former};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use crate::api::common::{Done, Named};
+use crate::api::groups::{
+    AddMembersRequest, CreateGroupRequest, GroupCreated, GroupDetail, GroupForm, GroupMember,
+    GroupSummary, GroupUpdated, MembersAdded, RoleRequest, RoleSet, UpdateGroupRequest,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, AuthUser};
 use crate::routes::chats::{access, ask_room};
@@ -109,32 +113,32 @@ pub fn check_participants(state: &AppState, creator: i64, ids: &[i64]) -> ApiRes
     Ok(())
 }
 
-pub fn summary(change: &Change) -> Value {
+pub fn summary(change: &Change) -> GroupSummary {
     let c = &change.chat;
-    json!({
-        "id": c.id,
-        "name": c.name,
-        "description": c.description,
-        "avatar_url": c.avatar_url,
-        "created_by": c.created_by,
-        "participants_count": change.current().len(),
-        "created_at": c.created_at.and_utc(),
-        "updated_at": c.updated_at.and_utc(),
-    })
+    GroupSummary {
+        id: c.id,
+        name: c.name.clone(),
+        description: c.description.clone(),
+        avatar_url: c.avatar_url.clone(),
+        created_by: c.created_by,
+        participants_count: change.current().len(),
+        created_at: c.created_at.and_utc(),
+        updated_at: c.updated_at.and_utc(),
+    }
 }
 
-#[derive(Deserialize)]
-struct CreateBody {
-    name: String,
-    description: Option<Value>,
-    #[serde(default)]
-    participants: Vec<i64>,
-}
-
-async fn create(
+/// Creates a group; the creator is its admin. Users whose privacy does not let the creator
+/// add them are invited instead. A multipart form also takes a photo (`avatar`).
+#[utoipa::path(post, path = "/api/groups", tag = "groups",
+    request_body(content(
+        (CreateGroupRequest = "application/json"),
+        (GroupForm = "multipart/form-data"),
+    )),
+    responses((status = 201, body = GroupCreated)))]
+pub(crate) async fn create(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: ApiJson<CreateBody>,
+    body: ApiJson<CreateGroupRequest>,
 ) -> ApiResult<HttpResponse> {
     let body = body.0;
     let name = validate::name("name", &body.name, 1, 100)?;
@@ -163,16 +167,24 @@ async fn create(
     group_slot.keep(1);
     add_slots.keep(change.added.len() + change.invited.len());
     announce_new_group(&state.engine, &change);
-    Ok(HttpResponse::Created().json(created(&change)))
+    Ok(HttpResponse::Created().json(state.signed(created(&change))))
 }
 
 /// The answer to a group's creation: the group, who was added and who was invited.
-pub fn created(change: &Change) -> Value {
-    let (added, invited) = outcome(change);
-    json!({ "group": summary(change), "added_members": added, "invited": invited })
+pub fn created(change: &Change) -> GroupCreated {
+    let (added_members, invited) = outcome(change);
+    GroupCreated {
+        group: summary(change),
+        added_members,
+        invited,
+    }
 }
 
-async fn get(
+/// A group with its current members (a former member sees it as it was when they left).
+#[utoipa::path(get, path = "/api/groups/{id}", tag = "groups",
+    params(("id" = i64, Path, description = "group (chat) id")),
+    responses((status = 200, body = GroupDetail)))]
+pub(crate) async fn get(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<i64>,
@@ -198,7 +210,7 @@ async fn get(
         .iter()
         .find(|(_, u)| Some(u.id) == chat.created_by)
         .map(|(_, u)| u);
-    let current: Vec<Value> = members
+    let current: Vec<GroupMember> = members
         .iter()
         .filter(|(p, _)| p.is_current())
         .map(|(p, u)| {
@@ -207,46 +219,52 @@ async fn get(
             } else {
                 PublicProfile::of(u, relations.get(&u.id).copied().unwrap_or_default())
             };
-            json!({
-                "id": u.id,
-                "name": u.name,
-                "avatar_url": profile.avatar_url,
-                "about": profile.about,
-                "role": p.role,
-                "joined_at": p.joined_at.and_utc(),
-            })
+            GroupMember {
+                id: u.id,
+                name: u.name.clone(),
+                avatar_url: profile.avatar_url,
+                about: profile.about,
+                role: p.role.clone(),
+                joined_at: p.joined_at.and_utc(),
+            }
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "id": chat.id,
-        "name": chat.name,
-        "description": chat.description,
-        "avatar_url": chat.avatar_url,
-        "created_by": creator.map(|u| json!({ "id": u.id, "name": u.name })),
-        "participants_count": current.len(),
-        "participants": current,
-        "is_member": me.is_current(),
-        "my_role": me.role,
-        "created_at": chat.created_at.and_utc(),
-        "updated_at": chat.updated_at.and_utc(),
-    })))
+    let answer = GroupDetail {
+        id: chat.id,
+        name: chat.name.clone(),
+        description: chat.description.clone(),
+        avatar_url: chat.avatar_url.clone(),
+        created_by: creator.map(|u| Named {
+            id: u.id,
+            name: u.name.clone(),
+        }),
+        participants_count: current.len(),
+        participants: current,
+        is_member: me.is_current(),
+        my_role: me.role.clone(),
+        created_at: chat.created_at.and_utc(),
+        updated_at: chat.updated_at.and_utc(),
+    };
+    Ok(HttpResponse::Ok().json(state.signed(answer)))
 }
 
 async fn change(state: &AppState, chat_id: i64, actor: i64, cmd: GroupCmd) -> ApiResult<Change> {
     ask_room(state, chat_id, |reply| RoomCmd::Group { actor, cmd, reply }).await
 }
 
-#[derive(Deserialize)]
-struct UpdateBody {
-    name: Option<String>,
-    description: Option<Value>,
-}
-
-async fn update(
+/// Changes a group's name and/or description (admins); a multipart form also takes a photo.
+#[utoipa::path(put, path = "/api/groups/{id}", tag = "groups",
+    params(("id" = i64, Path, description = "group (chat) id")),
+    request_body(content(
+        (UpdateGroupRequest = "application/json"),
+        (GroupForm = "multipart/form-data"),
+    )),
+    responses((status = 200, body = GroupUpdated)))]
+pub(crate) async fn update(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<i64>,
-    body: ApiJson<UpdateBody>,
+    body: ApiJson<UpdateGroupRequest>,
 ) -> ApiResult<HttpResponse> {
     let body = body.0;
     let name = body
@@ -272,29 +290,18 @@ async fn update(
         },
     )
     .await?;
-    let c = &done.chat;
-    Ok(HttpResponse::Ok().json(json!({
-        "success": true,
-        "group": {
-            "id": c.id,
-            "name": c.name,
-            "description": c.description,
-            "avatar_url": c.avatar_url,
-            "updated_at": c.updated_at.and_utc(),
-        }
-    })))
+    Ok(HttpResponse::Ok().json(state.signed(GroupUpdated::of(&done.chat))))
 }
 
-#[derive(Deserialize)]
-struct AddBody {
-    user_ids: Vec<i64>,
-}
-
-async fn add_members(
+/// Adds users to a group (admins); those whose privacy asks for it are invited instead.
+#[utoipa::path(post, path = "/api/groups/{id}/members", tag = "groups",
+    params(("id" = i64, Path, description = "group (chat) id")), request_body = AddMembersRequest,
+    responses((status = 200, body = MembersAdded)))]
+pub(crate) async fn add_members(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<i64>,
-    body: ApiJson<AddBody>,
+    body: ApiJson<AddMembersRequest>,
 ) -> ApiResult<HttpResponse> {
     let ids = body.0.user_ids;
     if ids.is_empty() {
@@ -314,12 +321,22 @@ async fn add_members(
     };
     let done = change(&state, path.into_inner(), user.user_id, cmd).await?;
     slots.keep(done.added.len() + done.invited.len());
-    let (added, invited) = outcome(&done);
-    Ok(HttpResponse::Ok()
-        .json(json!({ "success": true, "added_members": added, "invited": invited })))
+    let (added_members, invited) = outcome(&done);
+    Ok(HttpResponse::Ok().json(MembersAdded {
+        success: true,
+        added_members,
+        invited,
+    }))
 }
 
-async fn remove_member(
+/// Removes a member (admins), or leaves (one's own id).
+#[utoipa::path(delete, path = "/api/groups/{id}/members/{user_id}", tag = "groups",
+    params(
+        ("id" = i64, Path, description = "group (chat) id"),
+        ("user_id" = i64, Path, description = "the member"),
+    ),
+    responses((status = 200, body = Done)))]
+pub(crate) async fn remove_member(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<(i64, i64)>,
@@ -331,10 +348,14 @@ async fn remove_member(
     } else {
         "Member removed successfully"
     };
-    Ok(HttpResponse::Ok().json(json!({ "success": true, "message": message })))
+    Ok(HttpResponse::Ok().json(Done::new(message)))
 }
 
-async fn leave(
+/// Leaves a group (its only admin hands the role on first, or one is appointed).
+#[utoipa::path(post, path = "/api/groups/{id}/leave", tag = "groups",
+    params(("id" = i64, Path, description = "group (chat) id")),
+    responses((status = 200, body = Done)))]
+pub(crate) async fn leave(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<i64>,
@@ -348,19 +369,22 @@ async fn leave(
         },
     )
     .await?;
-    Ok(HttpResponse::Ok().json(json!({ "success": true, "message": "Left group successfully" })))
+    Ok(HttpResponse::Ok().json(Done::new("Left group successfully")))
 }
 
-#[derive(Deserialize)]
-struct RoleBody {
-    role: String,
-}
-
-async fn set_role(
+/// Makes a member admin or member (admins).
+#[utoipa::path(put, path = "/api/groups/{id}/members/{user_id}/role", tag = "groups",
+    params(
+        ("id" = i64, Path, description = "group (chat) id"),
+        ("user_id" = i64, Path, description = "the member"),
+    ),
+    request_body = RoleRequest,
+    responses((status = 200, body = RoleSet)))]
+pub(crate) async fn set_role(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<(i64, i64)>,
-    body: ApiJson<RoleBody>,
+    body: ApiJson<RoleRequest>,
 ) -> ApiResult<HttpResponse> {
     let (chat_id, target) = path.into_inner();
     let role = match body.0.role.as_str() {
@@ -380,6 +404,9 @@ async fn set_role(
         .iter()
         .map(|(p, _)| (p.user_id, p.role.as_str()))
         .collect();
-    Ok(HttpResponse::Ok()
-        .json(json!({ "success": true, "user_id": target, "role": now.get(&target) })))
+    Ok(HttpResponse::Ok().json(RoleSet {
+        success: true,
+        user_id: target,
+        role: now.get(&target).map(|r| r.to_string()),
+    }))
 }

@@ -3,12 +3,11 @@
 //! no-op, both within the database deadline (else 503 `unavailable`); `/readyz` also answers
 //! 503 once the server is shutting down, so a load balancer stops sending it new clients.
 
-use actix_web::{web, HttpResponse};
-use courier_actors::store;
-use serde_json::json;
-
+use crate::api::health::{Alive, Health, Ready};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use actix_web::{web, HttpResponse};
+use courier_actors::store;
 
 /// `/api/health`, mounted under `/api`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -37,21 +36,33 @@ async fn database_ready(state: &AppState) -> ApiResult<()> {
     Ok(())
 }
 
-async fn health(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+/// The database answers a read and the writer commits, within the database deadline.
+#[utoipa::path(get, path = "/api/health", tag = "health",
+    responses((status = 200, body = Health)))]
+pub(crate) async fn health(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     database_ready(&state).await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "success": true,
-        "status": "ok",
-        "database": state.engine.db.backend_name(),
-        "version": env!("CARGO_PKG_VERSION"),
-    })))
+    Ok(HttpResponse::Ok().json(Health {
+        success: true,
+        status: "ok".into(),
+        database: state.engine.db.backend_name().into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    }))
 }
 
-async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "success": true, "status": "ok" }))
+/// The process answers (nothing else is checked).
+#[utoipa::path(get, path = "/healthz", tag = "health",
+    responses((status = 200, body = Alive)))]
+pub(crate) async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(Alive {
+        success: true,
+        status: "ok".into(),
+    })
 }
 
-async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+/// As `/api/health`, and 503 once the server is shutting down.
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    responses((status = 200, body = Ready)))]
+pub(crate) async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     if state.shutdown.is_started() {
         return Err(ApiError::new(
             actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
@@ -60,9 +71,9 @@ async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
         ));
     }
     database_ready(&state).await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "success": true,
-        "status": "ready",
-        "database": state.engine.db.backend_name(),
-    })))
+    Ok(HttpResponse::Ok().json(Ready {
+        success: true,
+        status: "ready".into(),
+        database: state.engine.db.backend_name().into(),
+    }))
 }

@@ -1,15 +1,11 @@
 //! `GET /media/{key}?expires&sig`: serves a stored object to whoever holds a valid signed link
-//! (a tampered or expired one answers 403), and the middleware that turns stored keys in JSON
-//! answers into such links.
+//! (a tampered or expired one answers 403). Answers sign their links where they are built
+//! (`api::links`).
 
-use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header;
 use actix_web::http::StatusCode;
-use actix_web::middleware::Next;
-use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
-use courier_actors::storage::{content_type, Denied, KEY_PREFIX};
+use courier_actors::storage::{content_type, Denied};
 use futures_util::StreamExt;
 use serde::Deserialize;
 
@@ -21,14 +17,27 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 #[derive(Deserialize)]
-struct Signed {
+pub(crate) struct Signed {
     /// Read as text: a link with anything else than a number there is a bad link (403), not a
     /// bad request.
     expires: Option<String>,
     sig: Option<String>,
 }
 
-async fn serve(
+/// A stored file, for whoever holds a valid signed link (as answers hand them out).
+#[utoipa::path(get, path = "/media/{key}", tag = "media",
+    params(
+        ("key" = String, Path, description = "the stored object's key"),
+        ("expires" = Option<String>, Query, description = "Unix seconds the link works until"),
+        ("sig" = Option<String>, Query, description = "the link's signature"),
+        ("Range" = Option<String>, Header, description = "one byte range, e.g. `bytes=0-99`"),
+    ),
+    responses(
+        (status = 200, description = "the file, with its content type"),
+        (status = 206, description = "the range asked for"),
+        (status = 416, description = "the range lies outside the file"),
+    ))]
+pub(crate) async fn serve(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -169,46 +178,6 @@ fn byte_range(header: &str, size: u64) -> Option<Result<std::ops::Range<u64>, ()
     } else {
         Ok(start..end)
     })
-}
-
-/// Signs the stored keys (`store:…`) inside JSON answers, for the caller who got the answer
-/// (who was allowed to see what it describes).
-pub async fn sign_links(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let storage = req
-        .app_data::<web::Data<AppState>>()
-        .map(|s| s.engine.storage.clone());
-    let res = next.call(req).await?;
-    let is_json = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v: &HeaderValue| v.as_bytes().starts_with(b"application/json"));
-    let Some(storage) = storage.filter(|_| is_json) else {
-        return Ok(res.map_into_boxed_body());
-    };
-    let (req, res) = res.into_parts();
-    let (head, body) = res.into_parts();
-    let bytes = actix_web::body::to_bytes(body).await.map_err(|_| {
-        actix_web::error::InternalError::new("response body", StatusCode::INTERNAL_SERVER_ERROR)
-    })?;
-    let marker = format!("\"{KEY_PREFIX}");
-    let bytes = if bytes.windows(marker.len()).any(|w| w == marker.as_bytes()) {
-        match serde_json::from_slice::<serde_json::Value>(&bytes) {
-            Ok(mut v) => {
-                storage.sign_links(&mut v);
-                Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
-            }
-            Err(_) => bytes,
-        }
-    } else {
-        bytes
-    };
-    Ok(ServiceResponse::new(
-        req,
-        head.set_body(bytes).map_into_boxed_body(),
-    ))
 }
 
 #[cfg(test)]

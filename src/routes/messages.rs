@@ -2,6 +2,15 @@
 
 use std::collections::HashMap;
 
+use crate::api::common::Done;
+use crate::api::messages::{
+    EditRequest, MessageEdited, MessageInfo, ReactionCount, ReactionDone, ReactionRequest,
+    Recipient,
+};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, AuthUser};
+use crate::routes::chats::ask_room;
+use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 use courier_actors::room::{announce_hidden, RoomCmd};
 use courier_actors::store::message_ops::HideForMe;
@@ -10,13 +19,6 @@ use courier_actors::store::reactions::is_emoji;
 use courier_actors::store::receipts::{times_for_message, Kind};
 use courier_actors::store::views::{self, UserBrief};
 use courier_actors::store::{chats, former, Conn};
-use serde::Deserialize;
-use serde_json::{json, Value};
-
-use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, AuthUser};
-use crate::routes::chats::ask_room;
-use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -42,16 +44,15 @@ async fn load(state: &AppState, id: i64, user_id: i64) -> ApiResult<Message> {
     Ok(m)
 }
 
-#[derive(Deserialize)]
-struct EditBody {
-    content: String,
-}
-
-async fn edit(
+/// Edits the caller's own text message.
+#[utoipa::path(put, path = "/api/messages/{id}", tag = "messages",
+    params(("id" = i64, Path, description = "message id")), request_body = EditRequest,
+    responses((status = 200, body = MessageEdited)))]
+pub(crate) async fn edit(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<i64>,
-    body: ApiJson<EditBody>,
+    body: ApiJson<EditRequest>,
 ) -> ApiResult<HttpResponse> {
     let content = body.0.content;
     check_text("content", &content, MAX_TEXT_CHARS)
@@ -68,10 +69,22 @@ async fn edit(
     let mut conn = conn.conn();
     let members = chats::participants(&mut conn, edited.chat_id).await?;
     let view = views::build(&mut conn, &members, &[edited]).await?.pop();
-    Ok(HttpResponse::Ok().json(json!({ "success": true, "message": view })))
+    let answer = MessageEdited {
+        success: true,
+        message: view,
+    };
+    Ok(HttpResponse::Ok().json(state.signed(answer)))
 }
 
-async fn delete(
+/// Deletes the caller's own message for everyone (a marker stays), or hides any message for
+/// the caller only (`?for=me`).
+#[utoipa::path(delete, path = "/api/messages/{id}", tag = "messages",
+    params(
+        ("id" = i64, Path, description = "message id"),
+        ("for" = Option<String>, Query, description = "`everyone` (default) or `me`"),
+    ),
+    responses((status = 200, body = Done)))]
+pub(crate) async fn delete(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<i64>,
@@ -102,13 +115,7 @@ async fn delete(
         }
         Some(_) => return Err(ApiError::invalid("for", "must be me or everyone")),
     }
-    Ok(HttpResponse::Ok()
-        .json(json!({ "success": true, "message": "Message deleted successfully" })))
-}
-
-#[derive(Deserialize)]
-struct ReactionBody {
-    emoji: String,
+    Ok(HttpResponse::Ok().json(Done::new("Message deleted successfully")))
 }
 
 async fn set_reaction(
@@ -142,33 +149,48 @@ async fn set_reaction(
         reply,
     })
     .await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "success": true,
-        "reaction": { "message_id": m.id, "emoji": emoji, "count": count },
-    })))
+    Ok(HttpResponse::Ok().json(ReactionDone {
+        success: true,
+        reaction: ReactionCount {
+            message_id: m.id,
+            emoji,
+            count,
+        },
+    }))
 }
 
-async fn react(
+/// Puts an emoji on a message (each user once per emoji).
+#[utoipa::path(post, path = "/api/messages/{id}/reactions", tag = "messages",
+    params(("id" = i64, Path, description = "message id")), request_body = ReactionRequest,
+    responses((status = 200, body = ReactionDone)))]
+pub(crate) async fn react(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<i64>,
-    body: ApiJson<ReactionBody>,
+    body: ApiJson<ReactionRequest>,
 ) -> ApiResult<HttpResponse> {
     set_reaction(&state, &user, path.into_inner(), body.0.emoji, true).await
 }
 
-async fn unreact(
+/// Takes the caller's emoji off a message.
+#[utoipa::path(delete, path = "/api/messages/{id}/reactions", tag = "messages",
+    params(("id" = i64, Path, description = "message id")), request_body = ReactionRequest,
+    responses((status = 200, body = ReactionDone)))]
+pub(crate) async fn unreact(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<i64>,
-    body: ApiJson<ReactionBody>,
+    body: ApiJson<ReactionRequest>,
 ) -> ApiResult<HttpResponse> {
     set_reaction(&state, &user, path.into_inner(), body.0.emoji, false).await
 }
 
 /// Per recipient: when the message reached their device and when they read it. For the
 /// sender only (as in WhatsApp).
-async fn info(
+#[utoipa::path(get, path = "/api/messages/{id}/info", tag = "messages",
+    params(("id" = i64, Path, description = "message id")),
+    responses((status = 200, body = MessageInfo)))]
+pub(crate) async fn info(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<i64>,
@@ -195,21 +217,22 @@ async fn info(
         }
     }
     let times = times_for_message(&mut conn, m.chat_id, m.id, until).await?;
-    let recipients: Vec<Value> = members
+    let recipients: Vec<Recipient> = members
         .iter()
         .filter(|(p, _)| p.user_id != m.sender_id && p.joined_at <= m.sent_at && p.is_current())
-        .map(|(p, u)| {
-            json!({
-                "user": UserBrief::of(u),
-                "delivered_at": times.get(&(p.user_id, Kind::Delivered)).map(|t| t.and_utc()),
-                "read_at": times.get(&(p.user_id, Kind::Read)).map(|t| t.and_utc()),
-            })
+        .map(|(p, u)| Recipient {
+            user: UserBrief::of(u),
+            delivered_at: times
+                .get(&(p.user_id, Kind::Delivered))
+                .map(|t| t.and_utc()),
+            read_at: times.get(&(p.user_id, Kind::Read)).map(|t| t.and_utc()),
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "message_id": m.id,
-        "chat_id": m.chat_id,
-        "sent_at": m.sent_at.and_utc(),
-        "recipients": recipients,
-    })))
+    let answer = MessageInfo {
+        message_id: m.id,
+        chat_id: m.chat_id,
+        sent_at: m.sent_at.and_utc(),
+        recipients,
+    };
+    Ok(HttpResponse::Ok().json(state.signed(answer)))
 }

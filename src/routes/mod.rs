@@ -33,6 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(calls::routes)
             .configure(status::routes)
             .configure(sync::routes)
-            .configure(health::routes),
+            .configure(health::routes)
+            .configure(crate::api::routes),
     );
 }

@@ -6,9 +6,12 @@ use chrono::{Datelike, TimeDelta};
 use courier_actors::storage::{key_of, stored};
 use courier_actors::store::statuses::{self, CreateStatus, DeleteStatus, Status, ViewStatus};
 use courier_actors::store::views::UserBrief;
-use serde::Deserialize;
-use serde_json::{json, Value};
 
+use crate::api::common::Done;
+use crate::api::status::{
+    MediaStatusForm, StatusCreated, StatusFeed, StatusGroup, StatusItem, StatusViewed,
+    StatusViewer, StatusViews, TextStatusRequest,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, AuthUser};
 use crate::media::{detached, images, read_form, upload_id, Kind};
@@ -36,26 +39,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-fn status_json(s: &Status) -> Value {
-    json!({
-        "id": s.id,
-        "user_id": s.user_id,
-        "content_type": s.content_type,
-        "content": s.content,
-        "media_url": s.media_url,
-        "background_color": s.background_color,
-        "font_style": s.font_style,
-        "expires_at": s.expires_at.and_utc(),
-        "created_at": s.created_at.and_utc(),
-    })
-}
-
-#[derive(Deserialize)]
-struct TextStatus {
-    content_type: String,
-    content: Option<String>,
-    background_color: Option<String>,
-    font_style: Option<String>,
+fn posted(state: &AppState, s: &Status) -> HttpResponse {
+    let answer = StatusCreated {
+        status: StatusItem::of(s),
+    };
+    HttpResponse::Created().json(state.signed(answer))
 }
 
 fn color(value: Option<String>) -> ApiResult<Option<String>> {
@@ -93,10 +81,17 @@ fn font(value: Option<String>) -> ApiResult<Option<String>> {
     }
 }
 
-async fn create_text(
+/// Posts a status for 24 hours: JSON for text, a multipart form for an image or video.
+#[utoipa::path(post, path = "/api/status", tag = "status",
+    request_body(content(
+        (TextStatusRequest = "application/json"),
+        (MediaStatusForm = "multipart/form-data"),
+    )),
+    responses((status = 201, body = StatusCreated)))]
+pub(crate) async fn create_text(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: ApiJson<TextStatus>,
+    body: ApiJson<TextStatusRequest>,
 ) -> ApiResult<HttpResponse> {
     let b = body.0;
     if b.content_type != "text" {
@@ -120,7 +115,7 @@ async fn create_text(
             expires_at: state.engine.clock.now() + LIFETIME,
         })
         .await?;
-    Ok(HttpResponse::Created().json(json!({ "status": status_json(&status) })))
+    Ok(posted(&state, &status))
 }
 
 async fn create_media(
@@ -182,9 +177,7 @@ async fn create_media(
             })
             .await;
         match created {
-            Ok(status) => {
-                Ok(HttpResponse::Created().json(json!({ "status": status_json(&status) })))
-            }
+            Ok(status) => Ok(posted(&state, &status)),
             Err(e) => {
                 state.engine.storage.delete_quietly(&[key]).await;
                 Err(e)
@@ -195,35 +188,39 @@ async fn create_media(
 }
 
 /// Statuses grouped by person, the most recent first; the caller's own included.
-async fn list(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
+#[utoipa::path(get, path = "/api/status", tag = "status",
+    responses((status = 200, body = StatusFeed)))]
+pub(crate) async fn list(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
     let mut conn = state.engine.db.get().await?;
     let (rows, people, seen) =
         statuses::feed(&mut conn.conn(), user.user_id, state.engine.clock.now()).await?;
-    let mut groups: Vec<(i64, Vec<Value>)> = Vec::new();
+    let mut groups: Vec<(i64, Vec<StatusItem>)> = Vec::new();
     for s in &rows {
-        let mut item = status_json(s);
-        item["is_viewed"] = json!(s.user_id == user.user_id || seen.contains(&s.id));
+        let mut item = StatusItem::of(s);
+        item.is_viewed = Some(s.user_id == user.user_id || seen.contains(&s.id));
         match groups.iter_mut().find(|(owner, _)| *owner == s.user_id) {
             Some((_, list)) => list.push(item),
             None => groups.push((s.user_id, vec![item])),
         }
     }
-    let out: Vec<Value> = groups
+    let statuses = groups
         .into_iter()
-        .map(|(owner, list)| {
-            json!({
-                "user": people.get(&owner).map(UserBrief::of),
-                "is_mine": owner == user.user_id,
-                "latest_status_at": list.first().map(|s| s["created_at"].clone()),
-                "all_viewed": list.iter().all(|s| s["is_viewed"] == true),
-                "statuses": list,
-            })
+        .map(|(owner, list)| StatusGroup {
+            user: people.get(&owner).map(UserBrief::of),
+            is_mine: owner == user.user_id,
+            latest_status_at: list.first().map(|s| s.created_at),
+            all_viewed: list.iter().all(|s| s.is_viewed == Some(true)),
+            statuses: list,
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "statuses": out })))
+    Ok(HttpResponse::Ok().json(state.signed(StatusFeed { statuses })))
 }
 
-async fn view(
+/// Marks a status seen by the caller.
+#[utoipa::path(post, path = "/api/status/{id}/view", tag = "status",
+    params(("id" = i64, Path, description = "status id")),
+    responses((status = 200, body = StatusViewed)))]
+pub(crate) async fn view(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<i64>,
@@ -244,10 +241,17 @@ async fn view(
             })
             .await?
     };
-    Ok(HttpResponse::Ok().json(json!({ "success": true, "viewed_at": viewed_at.and_utc() })))
+    Ok(HttpResponse::Ok().json(StatusViewed {
+        success: true,
+        viewed_at: viewed_at.and_utc(),
+    }))
 }
 
-async fn views(
+/// Who saw the caller's status.
+#[utoipa::path(get, path = "/api/status/{id}/views", tag = "status",
+    params(("id" = i64, Path, description = "status id")),
+    responses((status = 200, body = StatusViews)))]
+pub(crate) async fn views(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<i64>,
@@ -264,15 +268,26 @@ async fn views(
             "only the status's owner sees who viewed it",
         ));
     }
-    let list: Vec<Value> = statuses::views(&mut conn, id)
+    let views: Vec<StatusViewer> = statuses::views(&mut conn, id)
         .await?
         .iter()
-        .map(|(u, at)| json!({ "viewer": UserBrief::of(u), "viewed_at": at.and_utc() }))
+        .map(|(u, at)| StatusViewer {
+            viewer: UserBrief::of(u),
+            viewed_at: at.and_utc(),
+        })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "total_views": list.len(), "views": list })))
+    let answer = StatusViews {
+        total_views: views.len(),
+        views,
+    };
+    Ok(HttpResponse::Ok().json(state.signed(answer)))
 }
 
-async fn delete(
+/// Deletes the caller's status and its file.
+#[utoipa::path(delete, path = "/api/status/{id}", tag = "status",
+    params(("id" = i64, Path, description = "status id")),
+    responses((status = 200, body = Done)))]
+pub(crate) async fn delete(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<i64>,
@@ -289,6 +304,5 @@ async fn delete(
         .filter_map(|k| key_of(k).map(str::to_string))
         .collect();
     state.engine.storage.delete_quietly(&keys).await;
-    Ok(HttpResponse::Ok()
-        .json(json!({ "success": true, "message": "Status deleted successfully" })))
+    Ok(HttpResponse::Ok().json(Done::new("Status deleted successfully")))
 }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use actix_web::{web, HttpResponse};
-use courier_actors::store::sync;
+use courier_actors::store::sync::{self, SyncView};
 
 use crate::error::ApiResult;
 use crate::extract::AuthUser;
@@ -16,7 +16,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/sync", web::get().to(since));
 }
 
-async fn since(
+/// The changes after a cursor, oldest first: the REST form of the WebSocket `sync` frame.
+#[utoipa::path(get, path = "/api/sync", tag = "sync",
+    params(
+        ("since" = Option<i64>, Query, minimum = 0, description = "the cursor of the last page (0 on a new device)"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "default 200"),
+    ),
+    responses((status = 200, body = SyncView)))]
+pub(crate) async fn since(
     state: web::Data<AppState>,
     user: AuthUser,
     q: web::Query<HashMap<String, String>>,
@@ -25,5 +32,5 @@ async fn since(
     let limit = int_param(&q, "limit", 200, 1, 1000)?;
     let mut conn = state.engine.db.get().await?;
     let page = sync::since(&mut conn.conn(), user.user_id, from, limit).await?;
-    Ok(HttpResponse::Ok().json(page.to_json()))
+    Ok(HttpResponse::Ok().json(state.signed(page.view())))
 }

@@ -2,12 +2,14 @@
 //! profile, with their privacy settings applied).
 
 use actix_web::{web, HttpResponse};
-use chrono::{DateTime, TimeDelta, Utc};
-use courier_actors::store::contacts::{relation, Relation};
+use chrono::TimeDelta;
+use courier_actors::store::contacts::relation;
 use courier_actors::store::users::{self, UpdatePrivacy, UpdateProfile, User, Visibility};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
 
+pub use crate::api::users::{OwnProfile, PrivacySettings, PublicProfile};
+use crate::api::users::{
+    PrivacyUpdate, PrivacyUpdated, ProfileUpdate, ProfileUpdated, UpdatedUser,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, AuthUser};
 use crate::state::AppState;
@@ -24,104 +26,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/users/{id}", web::get().to(get_user));
 }
 
-/// The privacy settings: the PRD's three, and who may add the user to groups.
-#[derive(Serialize)]
-pub struct PrivacySettings {
-    pub last_seen: Visibility,
-    pub profile_photo: Visibility,
-    pub about: Visibility,
-    pub groups: Visibility,
-}
-
-impl PrivacySettings {
-    pub fn of(u: &User) -> Self {
-        PrivacySettings {
-            last_seen: u.last_seen_visibility(),
-            profile_photo: u.photo_visibility(),
-            about: u.about_visibility(),
-            groups: u.groups_visibility(),
-        }
-    }
-}
-
-/// The caller's own profile (`GET /api/user/profile`).
-#[derive(Serialize)]
-pub struct OwnProfile {
-    pub id: i64,
-    pub phone_number: String,
-    pub name: String,
-    pub avatar_url: Option<String>,
-    pub about: String,
-    pub privacy_settings: PrivacySettings,
-    pub last_seen_at: Option<DateTime<Utc>>,
-    pub is_online: bool,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl OwnProfile {
-    pub fn of(u: &User) -> Self {
-        OwnProfile {
-            id: u.id,
-            phone_number: u.phone_number.clone(),
-            name: u.name.clone(),
-            avatar_url: u.avatar_url.clone(),
-            about: u.about.clone(),
-            privacy_settings: PrivacySettings::of(u),
-            last_seen_at: u.last_seen_at.map(|t| t.and_utc()),
-            is_online: u.is_online,
-            created_at: u.created_at.and_utc(),
-            updated_at: u.updated_at.and_utc(),
-        }
-    }
-}
-
-/// Another user as a viewer may see them: hidden parts are `null` (and `is_online` false).
-#[derive(Serialize, Debug, Clone)]
-pub struct PublicProfile {
-    pub id: i64,
-    pub name: String,
-    pub avatar_url: Option<String>,
-    pub about: Option<String>,
-    pub last_seen_at: Option<DateTime<Utc>>,
-    pub is_online: bool,
-}
-
-impl PublicProfile {
-    /// Applies `owner`'s privacy settings for a viewer; `rel` is how the owner relates to the
-    /// viewer (in the owner's contacts? blocked by the owner?).
-    pub fn of(owner: &User, rel: Relation) -> Self {
-        let shows = |v: Visibility| !rel.blocked && v.allows(rel.in_contacts);
-        let last_seen = shows(owner.last_seen_visibility());
-        PublicProfile {
-            id: owner.id,
-            name: owner.name.clone(),
-            avatar_url: owner
-                .avatar_url
-                .clone()
-                .filter(|_| shows(owner.photo_visibility())),
-            about: Some(owner.about.clone()).filter(|_| shows(owner.about_visibility())),
-            last_seen_at: owner
-                .last_seen_at
-                .filter(|_| last_seen)
-                .map(|t| t.and_utc()),
-            is_online: owner.is_online && last_seen,
-        }
-    }
-
-    /// Everything, as the owner sees their own profile.
-    pub fn unfiltered(owner: &User) -> Self {
-        PublicProfile {
-            id: owner.id,
-            name: owner.name.clone(),
-            avatar_url: owner.avatar_url.clone(),
-            about: Some(owner.about.clone()),
-            last_seen_at: owner.last_seen_at.map(|t| t.and_utc()),
-            is_online: owner.is_online,
-        }
-    }
-}
-
 async fn load_self(state: &AppState, user: &AuthUser) -> ApiResult<User> {
     let mut conn = state.engine.db.get().await?;
     users::find(&mut conn.conn(), user.user_id)
@@ -129,17 +33,21 @@ async fn load_self(state: &AppState, user: &AuthUser) -> ApiResult<User> {
         .ok_or_else(|| ApiError::not_found("user"))
 }
 
-async fn get_profile(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(OwnProfile::of(&load_self(&state, &user).await?)))
+/// The caller's own profile.
+#[utoipa::path(get, path = "/api/user/profile", tag = "users",
+    responses((status = 200, body = OwnProfile)))]
+pub(crate) async fn get_profile(
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> ApiResult<HttpResponse> {
+    let profile = OwnProfile::of(&load_self(&state, &user).await?);
+    Ok(HttpResponse::Ok().json(state.signed(profile)))
 }
 
-#[derive(Deserialize)]
-struct ProfileUpdate {
-    name: Option<String>,
-    about: Option<String>,
-}
-
-async fn update_profile(
+/// Changes the caller's name and/or about text.
+#[utoipa::path(put, path = "/api/user/profile", tag = "users", request_body = ProfileUpdate,
+    responses((status = 200, body = ProfileUpdated)))]
+pub(crate) async fn update_profile(
     state: web::Data<AppState>,
     user: AuthUser,
     body: ApiJson<ProfileUpdate>,
@@ -163,24 +71,17 @@ async fn update_profile(
         })
         .await?
         .ok_or_else(|| ApiError::not_found("user"))?;
-    Ok(HttpResponse::Ok().json(json!({
-        "success": true,
-        "user": {
-            "id": updated.id,
-            "name": updated.name,
-            "about": updated.about,
-            "avatar_url": updated.avatar_url,
-            "updated_at": updated.updated_at.and_utc(),
-        }
-    })))
-}
-
-#[derive(Deserialize)]
-struct PrivacyUpdate {
-    last_seen: Option<String>,
-    profile_photo: Option<String>,
-    about: Option<String>,
-    groups: Option<String>,
+    let answer = ProfileUpdated {
+        success: true,
+        user: UpdatedUser {
+            id: updated.id,
+            name: updated.name,
+            about: updated.about,
+            avatar_url: updated.avatar_url,
+            updated_at: updated.updated_at.and_utc(),
+        },
+    };
+    Ok(HttpResponse::Ok().json(state.signed(answer)))
 }
 
 /// One of `everyone`, `contacts`, `nobody`.
@@ -198,7 +99,11 @@ fn visibility(field: &str, value: Option<String>) -> ApiResult<Option<Visibility
         .transpose()
 }
 
-async fn update_privacy(
+/// Changes who sees the caller's last seen, photo and about text, and who may add them to
+/// groups.
+#[utoipa::path(put, path = "/api/user/privacy", tag = "users", request_body = PrivacyUpdate,
+    responses((status = 200, body = PrivacyUpdated)))]
+pub(crate) async fn update_privacy(
     state: web::Data<AppState>,
     user: AuthUser,
     body: ApiJson<PrivacyUpdate>,
@@ -214,11 +119,17 @@ async fn update_privacy(
         })
         .await?
         .ok_or_else(|| ApiError::not_found("user"))?;
-    Ok(HttpResponse::Ok()
-        .json(json!({ "success": true, "privacy_settings": PrivacySettings::of(&updated) })))
+    Ok(HttpResponse::Ok().json(PrivacyUpdated {
+        success: true,
+        privacy_settings: PrivacySettings::of(&updated),
+    }))
 }
 
-async fn get_user(
+/// Someone's profile, with their privacy settings applied (hidden parts are `null`).
+#[utoipa::path(get, path = "/api/users/{id}", tag = "users",
+    params(("id" = i64, Path, description = "user id")),
+    responses((status = 200, body = PublicProfile)))]
+pub(crate) async fn get_user(
     state: web::Data<AppState>,
     viewer: AuthUser,
     path: web::Path<i64>,
@@ -244,5 +155,5 @@ async fn get_user(
     } else {
         PublicProfile::of(&owner, relation(&mut conn, id, viewer.user_id).await?)
     };
-    Ok(HttpResponse::Ok().json(profile))
+    Ok(HttpResponse::Ok().json(state.signed(profile)))
 }

@@ -181,3 +181,43 @@ async fn requests_abandoned_mid_query_leave_the_server_healthy() {
         "Still here"
     );
 }
+
+#[actix_web::test]
+async fn a_body_that_is_not_an_object_is_refused_not_read_as_fields() {
+    let app = spawn_app().await;
+    let u = app.signup(&phone(1), "Ana").await;
+    // serde would read `[null, null]` as a profile update of nothing at all.
+    for body in [
+        &b"[null, null]"[..],
+        b"[\"Bo\", \"x\"]",
+        b"\"Bo\"",
+        b"42",
+        b"null",
+    ] {
+        let r = app
+            .raw(
+                Method::PUT,
+                "/api/user/profile",
+                Some(&u.token),
+                "application/json",
+                body.to_vec(),
+            )
+            .await;
+        assert_eq!(r.status, 422, "{}", String::from_utf8_lossy(body));
+        assert_eq!(r.code(), "validation_failed");
+        assert_eq!(r.body["error"]["field"], "body");
+    }
+    let r = app
+        .raw(
+            Method::PUT,
+            "/api/user/profile",
+            Some(&u.token),
+            "application/json",
+            b"[1,".to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.code(), "invalid_json");
+    let profile = app.get("/api/user/profile", &u.token).await;
+    assert_eq!(profile.body["name"], "Ana");
+}

@@ -21,7 +21,7 @@ use tokio::sync::oneshot;
 
 pub use changes::announce_new_group;
 pub use commands::{Gate, GroupCmd, IdleCheck, Reply, RoomCmd, RoomError, SendReply};
-pub use invites::invite_json;
+pub use invites::{invite_json, InviteView};
 
 use crate::bus::Delivery;
 use crate::engine::Engine;

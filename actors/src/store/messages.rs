@@ -47,7 +47,8 @@ pub struct Message {
 }
 
 /// A new message as a client sends it (REST body or `send-message` frame).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[schema(as = SendMessage)]
 pub struct Draft {
     pub message_type: Option<String>,
     pub content: Option<String>,
@@ -55,6 +56,8 @@ pub struct Draft {
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
     pub location_name: Option<String>,
+    /// For `contact`: `{name, phone_number}`.
+    #[schema(value_type = Option<Object>)]
     pub contact_data: Option<serde_json::Value>,
     pub client_msg_id: Option<String>,
 }

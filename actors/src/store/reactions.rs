@@ -6,6 +6,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::message_ops::{load, Refusal};
 use super::schema::{message_reactions, messages, users};
@@ -14,14 +15,15 @@ use crate::on_conn;
 use crate::writer::{Tx, WriteOp};
 
 /// Who reacted.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Reactor {
     pub id: i64,
     pub name: String,
 }
 
 /// One emoji on a message: how many, and who.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Reaction)]
 pub struct ReactionView {
     pub emoji: String,
     pub count: usize,

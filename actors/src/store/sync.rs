@@ -26,35 +26,65 @@ pub struct SyncPage {
     pub has_more: bool,
 }
 
+/// A receipt cursor move, as `sync` reports it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct SyncReceipt {
+    pub chat_id: i64,
+    pub user_id: i64,
+    /// `delivered` or `read`.
+    pub status: String,
+    pub up_to_message_id: i64,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub seq: i64,
+}
+
+/// A message the user hid on another device.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct SyncHidden {
+    pub message_id: i64,
+    pub seq: i64,
+}
+
+/// A page of changes as clients get it: the `sync-result` frame's body, and `GET /api/sync`'s.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct SyncView {
+    pub messages: Vec<MessageView>,
+    pub receipts: Vec<SyncReceipt>,
+    pub hidden: Vec<SyncHidden>,
+    pub cursor: i64,
+    pub has_more: bool,
+}
+
 impl SyncPage {
-    /// The page as clients get it: the `sync-result` frame's body, and `GET /api/sync`'s.
-    pub fn to_json(&self) -> serde_json::Value {
-        let receipts: Vec<_> = self
-            .receipts
-            .iter()
-            .map(|r| {
-                serde_json::json!({
-                    "chat_id": r.chat_id,
-                    "user_id": r.user_id,
-                    "status": r.kind,
-                    "up_to_message_id": r.up_to_message_id,
-                    "at": r.at.and_utc(),
-                    "seq": r.seq,
+    /// The page as clients get it (see [`SyncView`]).
+    pub fn view(&self) -> SyncView {
+        SyncView {
+            messages: self.messages.clone(),
+            receipts: self
+                .receipts
+                .iter()
+                .map(|r| SyncReceipt {
+                    chat_id: r.chat_id,
+                    user_id: r.user_id,
+                    status: r.kind.clone(),
+                    up_to_message_id: r.up_to_message_id,
+                    at: r.at.and_utc(),
+                    seq: r.seq,
                 })
-            })
-            .collect();
-        let hidden: Vec<_> = self
-            .hidden
-            .iter()
-            .map(|(m, seq)| serde_json::json!({ "message_id": m, "seq": seq }))
-            .collect();
-        serde_json::json!({
-            "messages": self.messages,
-            "receipts": receipts,
-            "hidden": hidden,
-            "cursor": self.cursor,
-            "has_more": self.has_more,
-        })
+                .collect(),
+            hidden: self
+                .hidden
+                .iter()
+                .map(|&(message_id, seq)| SyncHidden { message_id, seq })
+                .collect(),
+            cursor: self.cursor,
+            has_more: self.has_more,
+        }
+    }
+
+    /// The page as JSON, for the `sync-result` frame.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self.view()).unwrap_or_default()
     }
 }
 

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::chats::Participant;
 use super::former::Frozen;
@@ -16,7 +17,7 @@ use super::{Conn, StoreResult};
 
 /// Who sent something, as every member may see it. The photo is shown only when its owner
 /// shows it to everyone (one payload serves every member).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct UserBrief {
     pub id: i64,
     pub name: String,
@@ -37,7 +38,7 @@ impl UserBrief {
 }
 
 /// The message a reply quotes.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ReplyBrief {
     pub id: i64,
     pub sender_id: i64,
@@ -63,7 +64,8 @@ fn utc(t: Option<NaiveDateTime>) -> Option<DateTime<Utc>> {
 }
 
 /// A message as clients receive it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Message)]
 pub struct MessageView {
     pub id: i64,
     pub chat_id: i64,
@@ -93,10 +95,14 @@ pub struct MessageView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub contact_data: Option<serde_json::Value>,
     /// For `system` messages: what happened (`action`, `actor_id`, `user_ids`, …).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub system: Option<serde_json::Value>,
+    /// `sent`, `delivered` or `read`.
+    #[schema(value_type = String)]
     pub status: &'static str,
     pub reactions: Vec<ReactionView>,
     pub sent_at: DateTime<Utc>,
