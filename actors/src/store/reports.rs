@@ -193,6 +193,18 @@ impl WriteOp for FileReport {
     }
 }
 
+/// Whether a report names the message (its file is then kept when the message is deleted).
+pub async fn is_reported(tx: &mut Tx<'_>, message_id: i64) -> StoreResult<bool> {
+    let n: i64 = on_conn!(&mut tx.conn, |c| {
+        reports::table
+            .filter(reports::message_id.eq(message_id))
+            .count()
+            .get_result(c)
+            .await?
+    });
+    Ok(n > 0)
+}
+
 /// Blocks `other` for `owner` unless blocked already; answers that it is blocked.
 async fn block(tx: &mut Tx<'_>, owner: i64, other: i64, name: String) -> StoreResult<bool> {
     let blocked: Option<bool> = on_conn!(&mut tx.conn, |c| {

@@ -37,6 +37,9 @@ CREATE UNIQUE INDEX idx_reports_reporter_target ON reports (reporter_id, target_
 CREATE INDEX idx_reports_status ON reports (status, id);
 CREATE INDEX idx_reports_reported_user ON reports (reported_user_id, created_at);
 CREATE INDEX idx_reports_chat ON reports (chat_id);
+CREATE INDEX idx_reports_message ON reports (message_id);
+-- The orphan sweep keeps files a report refers to.
+CREATE INDEX idx_reports_media ON reports (message_media_url);
 
 -- Granted with `courier admin grant <phone>` only (or listed in moderation.admins).
 CREATE TABLE system_admins (

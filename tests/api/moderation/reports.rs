@@ -279,3 +279,38 @@ async fn reports_are_rate_limited_per_user() {
     .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
 }
+
+#[actix_web::test]
+async fn a_reported_file_stays_for_the_moderators_when_its_message_is_deleted() {
+    use crate::media::{fetch, file, picture, upload};
+    let photo = picture(64, 48, image::ImageFormat::Png);
+    let app = mod_app(|_| {}).await;
+    let admin = admin_user(&app).await;
+    let ana = app.signup(&phone(1), "Ana").await;
+    let bob = app.signup(&phone(2), "Bob").await;
+    let chat = app.private_chat(&ana, &bob).await;
+    let form = file("file", "p.png", photo).text("message_type", "image");
+    let (status, body) = upload(&app, &format!("/api/chats/{chat}/messages"), &bob, form).await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["message"]["id"].as_i64().unwrap();
+    let r = report(
+        &app,
+        &ana,
+        json!({"message_id": id, "reason": "sexual_content"}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let del = app.delete(&format!("/api/messages/{id}"), &bob.token).await;
+    assert_eq!(del.status, 200);
+    // Not removed as an orphan either, however old it gets.
+    app.advance(2 * 86400);
+    app.engine.sweep_orphans().await.unwrap();
+    let listed = all_reports(&app, &admin).await;
+    let link = listed[0]["message"]["media_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let res = fetch(&app, &link).await;
+    assert_eq!(res.status(), 200, "{link}");
+    assert_eq!(listed[0]["message"]["message_type"], "image");
+}
