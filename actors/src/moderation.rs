@@ -4,7 +4,8 @@
 //!
 //! The filter runs in the chat room, the one place every send (REST text, REST media,
 //! WebSocket) goes through, before anything is written. The stranger check runs after a
-//! private message is committed, off the room, with a few indexed reads.
+//! sender's first private message to a chat within the window is committed, off the room, with
+//! a few indexed reads.
 
 use chrono::TimeDelta;
 use regex::{RegexSet, RegexSetBuilder};
@@ -133,7 +134,14 @@ pub fn after_send(engine: &Engine, message: &Message, flagged: bool, other: Opti
         });
     }
     let policy = &engine.realtime.moderation;
-    if other.is_some() && policy.stranger_limit > 0 {
+    // The count of strangers grows only with a chat written to for the first time within the
+    // window: one check per sender and chat per window is enough (later messages of that chat
+    // cost nothing, a flood included).
+    let first_in_window = || {
+        let key = format!("stranger-check:{}:{}", message.sender_id, message.chat_id);
+        engine.limiter.hit(&key, 1, policy.stranger_window).is_ok()
+    };
+    if other.is_some() && policy.stranger_limit > 0 && first_in_window() {
         let (engine, sender) = (engine.clone(), message.sender_id);
         actix::spawn(async move {
             if let Err(e) = check_strangers(&engine, sender).await {
