@@ -206,6 +206,9 @@ impl From<courier_actors::room::RoomError> for ApiError {
             RoomError::Forbidden(code, message) => ApiError::forbidden(code, message),
             RoomError::Invalid(field, message) => ApiError::invalid(field, message),
             RoomError::Conflict(code, message) => ApiError::conflict(code, message),
+            RoomError::Refused(code, message) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+            }
             RoomError::Group(refused) => refused.into(),
             RoomError::Store(e) => e.into(),
         }

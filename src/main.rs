@@ -47,6 +47,15 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Make a user a system admin, or end it (the API cannot).
+    Admin {
+        #[arg(value_enum)]
+        action: admin::admins::Action,
+        /// A phone number in E.164 form (+14155550123) or a user id.
+        who: String,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Count users, chats and messages.
     Stats {
         #[arg(long)]
@@ -87,6 +96,7 @@ fn main() -> ExitCode {
         | Command::Migrate { config }
         | Command::Backup { config, .. }
         | Command::Users { config, .. }
+        | Command::Admin { config, .. }
         | Command::Stats { config } => config.clone(),
     };
     let settings = match Settings::load(config.as_deref()) {
@@ -134,6 +144,7 @@ fn admin_command(command: Command, settings: Settings) -> ExitCode {
         match command {
             Command::Backup { file, .. } => admin::backup::run(&admin, &file).await,
             Command::Users { action, who, .. } => users::run(&admin, action, &who).await,
+            Command::Admin { action, who, .. } => admin::admins::run(&admin, action, &who).await,
             Command::Stats { .. } => admin::stats::run(&admin).await,
             Command::Serve { .. } | Command::Migrate { .. } => Ok(String::new()),
         }

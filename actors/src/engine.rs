@@ -79,6 +79,8 @@ pub struct Realtime {
     pub max_presence_watch: usize,
     /// Threads that run chat rooms and calls (0: one per core).
     pub engine_threads: usize,
+    /// The content filter and automatic defences.
+    pub moderation: Arc<crate::moderation::Policy>,
 }
 
 impl Default for Realtime {
@@ -101,6 +103,7 @@ impl Default for Realtime {
             typing_interval: Duration::from_secs(3),
             max_presence_watch: 256,
             engine_threads: 0,
+            moderation: Arc::default(),
         }
     }
 }

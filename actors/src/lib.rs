@@ -8,6 +8,7 @@ pub mod clock;
 pub mod engine;
 pub mod event;
 pub mod metrics;
+pub mod moderation;
 pub mod protocol;
 pub mod pusher;
 pub mod ratelimit;

@@ -5,6 +5,7 @@
 //! transactions the server uses. Each answers the text to print, or an [`AdminError`] whose
 //! message is one line.
 
+pub mod admins;
 pub mod backup;
 pub mod stats;
 pub mod users;

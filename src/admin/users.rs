@@ -76,7 +76,7 @@ fn rfc3339(t: chrono::NaiveDateTime) -> String {
 }
 
 /// The live account a phone number (E.164, with its `+`) or a user id names.
-async fn find(admin: &Admin, who: &str) -> AdminResult<User> {
+pub(super) async fn find(admin: &Admin, who: &str) -> AdminResult<User> {
     let who = who.trim();
     let mut conn = admin.db.get().await?;
     if who.starts_with('+') {

@@ -4,10 +4,12 @@
 //! The sections and their defaults are in `sections`, the checks that refuse a configuration
 //! in `validate`.
 
+mod moderation;
 mod secret;
 mod sections;
 mod validate;
 
+pub use moderation::{FilterActionSetting, ModerationSettings};
 pub use secret::Secret;
 pub use sections::*;
 
@@ -32,6 +34,7 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     pub log: LogSettings,
     pub pusher: crate::pusher::PusherSettings,
+    pub moderation: ModerationSettings,
 }
 
 /// A configuration the server refuses to start with; the message says why in one line.
@@ -109,6 +112,8 @@ impl Settings {
             typing_interval: Duration::from_secs(r.typing_interval_secs),
             max_presence_watch: r.max_presence_watch,
             engine_threads: self.server.engine_threads,
+            // Checked by `validate`: an invalid pattern never gets this far.
+            moderation: std::sync::Arc::new(self.moderation.policy().unwrap_or_default()),
         }
     }
 }

@@ -24,6 +24,7 @@ impl Settings {
         if let Err(e) = Backend::from_url(&self.database.url) {
             return Err(ConfigError(format!("database.url: {e}")));
         }
+        self.moderation.check()?;
         if self.database.pool_size == 0 {
             return fail("database.pool_size must be at least 1");
         }

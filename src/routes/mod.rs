@@ -1,6 +1,7 @@
 //! HTTP routes, one module per resource. A URL's handler is in the module named after its
 //! first path segment after `/api`.
 
+pub mod admin;
 pub mod auth;
 pub mod avatar;
 pub mod calls;
@@ -14,6 +15,7 @@ pub mod groups;
 pub mod health;
 pub mod media;
 pub mod messages;
+pub mod reports;
 pub mod status;
 pub mod sync;
 pub mod users;
@@ -33,6 +35,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(calls::routes)
             .configure(status::routes)
             .configure(sync::routes)
+            .configure(reports::routes)
+            .configure(admin::routes)
             .configure(health::routes)
             .configure(crate::api::routes),
     );

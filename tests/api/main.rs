@@ -19,6 +19,7 @@ mod limits;
 mod logs;
 mod media;
 mod metrics;
+mod moderation;
 mod openapi;
 mod pg_tls;
 mod pusher;

@@ -22,6 +22,8 @@ pub enum RoomError {
     Invalid(&'static str, String),
     /// The request conflicts with what is stored (`code`, message).
     Conflict(&'static str, &'static str),
+    /// Refused by a moderation rule (`code`, message): 422.
+    Refused(&'static str, &'static str),
     /// A group change was refused.
     Group(GroupRefusal),
     /// Storage failed.

@@ -240,6 +240,15 @@ impl ChatRoom {
             let _ = reply.send(Err(e));
             return;
         }
+        let flagged = match self.engine.realtime.moderation.screen(&message) {
+            crate::moderation::Screen::Refuse => {
+                let e =
+                    RoomError::Refused("content_blocked", "the message contains blocked content");
+                let _ = reply.send(Err(e));
+                return;
+            }
+            screen => screen == crate::moderation::Screen::Flag,
+        };
         let (tx, answer) = oneshot::channel();
         self.engine
             .writer
@@ -254,6 +263,12 @@ impl ChatRoom {
                     let data = json!({ "chat_id": act.chat_id, "message": view });
                     act.publish_to_chat("new-message", Some(view.seq), data, conn);
                     act.sent_by(sender);
+                    let other = act
+                        .chat
+                        .as_ref()
+                        .filter(|c| !c.is_group())
+                        .and_then(|_| act.members.keys().find(|&&u| u != sender).copied());
+                    crate::moderation::after_send(&act.engine, &stored.message, flagged, other);
                     Ok(SendReply {
                         message: view,
                         duplicate: false,

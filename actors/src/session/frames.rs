@@ -357,6 +357,7 @@ pub fn room_error(e: RoomError) -> FrameError {
         RoomError::Invalid(field, message) => FrameError::invalid(field, message),
         RoomError::Group(refused) => FrameError::new("refused", format!("{refused:?}")),
         RoomError::Conflict(code, message) => FrameError::new(code, message),
+        RoomError::Refused(code, message) => FrameError::new(code, message),
         RoomError::Store(e) => {
             tracing::error!(error = %e, "storage failed during a frame");
             FrameError::new("unavailable", "storage unavailable; try again")

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use super::schema::{chats, former_members, messages, statuses, users};
+use super::schema::{chats, former_members, messages, reports, statuses, users};
 use super::{Conn, StoreResult};
 use crate::on_conn;
 use crate::storage::{avatar_kept_key, stored};
@@ -19,7 +19,7 @@ pub fn held_as(key: &str) -> String {
     stored(&avatar_kept_key(key).unwrap_or_else(|| key.to_string()))
 }
 
-/// Which of `keys` some row refers to (six queries).
+/// Which of `keys` some row refers to (seven queries; reports keep reported files).
 pub async fn referenced(conn: &mut Conn<'_>, keys: &[String]) -> StoreResult<HashSet<String>> {
     if keys.is_empty() {
         return Ok(HashSet::new());
@@ -64,6 +64,14 @@ pub async fn referenced(conn: &mut Conn<'_>, keys: &[String]) -> StoreResult<Has
         chats::table
             .filter(chats::avatar_url.eq_any(&values))
             .select(chats::avatar_url)
+            .load(c)
+            .await?
+    });
+    held.extend(found.into_iter().flatten());
+    let found: Vec<Option<String>> = on_conn!(conn, |c| {
+        reports::table
+            .filter(reports::message_media_url.eq_any(&values))
+            .select(reports::message_media_url)
             .load(c)
             .await?
     });

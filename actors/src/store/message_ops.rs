@@ -345,7 +345,10 @@ impl WriteOp for DeleteForEveryone {
         if m.message_type == "system" {
             return Ok(Err(Refusal::System));
         }
-        let files: Vec<String> = [&m.media_url, &m.thumbnail_url]
+        // A reported file stays for the moderators (the report keeps its key).
+        let keep = super::reports::is_reported(tx, m.id).await?;
+        let media = m.media_url.as_ref().filter(|_| !keep);
+        let files: Vec<String> = [media, m.thumbnail_url.as_ref()]
             .into_iter()
             .flatten()
             .filter_map(|v| crate::storage::key_of(v).map(str::to_string))

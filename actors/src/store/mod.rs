@@ -6,6 +6,7 @@
 //! [`Writer`](crate::writer::Writer) actor.
 
 pub mod accounts;
+pub mod audit;
 pub mod auth;
 pub mod auth_purge;
 pub mod backup;
@@ -22,6 +23,7 @@ pub mod pg_tls;
 pub mod presence;
 pub mod reactions;
 pub mod receipts;
+pub mod reports;
 pub mod schema;
 pub mod statuses;
 pub mod sync;

@@ -216,10 +216,41 @@ diesel::table! {
 diesel::table! {
     reports (id) {
         id -> BigInt,
-        reporter_id -> BigInt,
+        reporter_id -> Nullable<BigInt>,
+        target_type -> Text,
+        target_id -> BigInt,
         reported_user_id -> Nullable<BigInt>,
+        chat_id -> Nullable<BigInt>,
         message_id -> Nullable<BigInt>,
         reason -> Text,
+        note -> Nullable<Text>,
+        message_type -> Nullable<Text>,
+        message_content -> Nullable<Text>,
+        message_media_url -> Nullable<Text>,
+        message_sent_at -> Nullable<Timestamp>,
+        status -> Text,
+        resolved_by -> Nullable<BigInt>,
+        resolution_note -> Nullable<Text>,
+        resolved_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    system_admins (user_id) {
+        user_id -> BigInt,
+        granted_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        admin_id -> Nullable<BigInt>,
+        action -> Text,
+        target_type -> Text,
+        target_id -> BigInt,
+        note -> Nullable<Text>,
         created_at -> Timestamp,
     }
 }
@@ -276,6 +307,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     calls,
     group_invites,
     reports,
+    system_admins,
+    audit_log,
     former_members,
     message_edits
 );
