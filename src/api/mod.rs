@@ -3,6 +3,7 @@
 //! (`GET /api/openapi.json`) and a page that renders it (`GET /api/docs`), served by the
 //! binary itself with nothing fetched from elsewhere.
 
+pub mod admin;
 pub mod auth;
 pub mod calls;
 pub mod chats;
@@ -15,6 +16,7 @@ pub mod links;
 pub mod messages;
 pub mod operations;
 pub mod pusher;
+pub mod reports;
 pub mod status;
 pub mod users;
 
@@ -87,6 +89,16 @@ use errors::Errors;
         routes::status::views,
         routes::status::delete,
         routes::sync::since,
+        routes::reports::create,
+        routes::admin::list_reports,
+        routes::admin::get_report,
+        routes::admin::resolve,
+        routes::admin::context,
+        routes::admin::suspend,
+        routes::admin::unsuspend,
+        routes::admin::delete_message,
+        routes::admin::delete_group,
+        routes::admin::audit_log,
         routes::health::health,
         routes::health::healthz,
         routes::health::readyz,
@@ -110,6 +122,8 @@ use errors::Errors;
         (name = "calls", description = "Voice and video calls, ICE servers"),
         (name = "status", description = "24-hour statuses"),
         (name = "sync", description = "Catching up after a disconnect"),
+        (name = "moderation", description = "Reporting messages, users and groups"),
+        (name = "admin", description = "System admins only: reports, suspensions, deletions, the audit log (anyone else gets 404 `not_found`, as for a route that does not exist)"),
         (name = "health", description = "Probes"),
         (name = "media", description = "Stored files behind signed links"),
         (name = "pusher", description = "Pusher protocol: channel authorization, events API (when `pusher.app_key` is set)"),

@@ -18,13 +18,16 @@ use courier_actors::store::message_ops::Refusal;
 use courier_actors::store::reports::{self, ResolveRefusal, ResolveReport};
 use courier_actors::store::views::{MessageView, UserBrief};
 use courier_actors::store::{chats, users};
-use serde::Deserialize;
-use serde_json::{json, Value};
 
+use crate::api::admin::{
+    AdminPagination, AuditItem, AuditPage, GroupDeletedByAdmin, MessageDeletedByAdmin, NoteRequest,
+    OneReport, ReportContext, ReportPage, ReportResolved, ResolveRequest, Suspended, Unsuspended,
+};
+use crate::api::reports::ReportView;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{authenticate, bearer, parse, ApiJson};
 use crate::routes::chats::int_param;
-use crate::routes::reports::{note, report_json};
+use crate::routes::reports::note;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -117,16 +120,15 @@ fn paging(q: &HashMap<String, String>) -> ApiResult<(i64, i64, i64)> {
     Ok((per_page, (page - 1) * per_page, page))
 }
 
-fn pagination(page: i64, per_page: i64, total: i64) -> Value {
-    json!({
-        "current_page": page,
-        "per_page": per_page,
-        "total": total,
-        "total_pages": (total + per_page - 1) / per_page,
-    })
-}
-
-async fn list_reports(
+/// Reports, newest first (only system admins; anyone else gets 404).
+#[utoipa::path(get, path = "/api/admin/reports", tag = "admin",
+    params(
+        ("status" = Option<String>, Query, description = "`open` (default), `resolved`, `dismissed` or `all`"),
+        ("page" = Option<i64>, Query, minimum = 1, maximum = 1000000, description = "from 1"),
+        ("per_page" = Option<i64>, Query, minimum = 1, maximum = 100, description = "default 20"),
+    ),
+    responses((status = 200, body = ReportPage)))]
+pub(crate) async fn list_reports(
     admin: AdminUser,
     state: web::Data<AppState>,
     q: web::Query<HashMap<String, String>>,
@@ -146,10 +148,9 @@ async fn list_reports(
     let (limit, offset, page) = paging(&q)?;
     let mut conn = state.engine.db.get().await?;
     let (rows, total) = reports::page(&mut conn.conn(), status, limit, offset).await?;
-    let items: Vec<Value> = rows.iter().map(report_json).collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "reports": items,
-        "pagination": pagination(page, limit, total),
+    Ok(HttpResponse::Ok().json(state.signed(ReportPage {
+        reports: rows.iter().map(ReportView::of).collect(),
+        pagination: AdminPagination::new(page, limit, total),
     })))
 }
 
@@ -160,26 +161,30 @@ async fn find_report(state: &AppState, id: i64) -> ApiResult<reports::Report> {
         .ok_or_else(|| ApiError::not_found("report"))
 }
 
-async fn get_report(
+/// One report (only system admins; anyone else gets 404).
+#[utoipa::path(get, path = "/api/admin/reports/{id}", tag = "admin",
+    params(("id" = i64, Path, description = "report id")),
+    responses((status = 200, body = OneReport)))]
+pub(crate) async fn get_report(
     _admin: AdminUser,
     state: web::Data<AppState>,
     path: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
     let r = find_report(&state, path.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(json!({ "report": report_json(&r) })))
+    Ok(HttpResponse::Ok().json(state.signed(OneReport {
+        report: ReportView::of(&r),
+    })))
 }
 
-#[derive(Deserialize)]
-struct ResolveBody {
-    status: String,
-    note: Option<String>,
-}
-
-async fn resolve(
+/// Closes an open report as resolved or dismissed (only system admins; anyone else gets 404).
+#[utoipa::path(post, path = "/api/admin/reports/{id}/resolve", tag = "admin",
+    params(("id" = i64, Path, description = "report id")), request_body = ResolveRequest,
+    responses((status = 200, body = ReportResolved)))]
+pub(crate) async fn resolve(
     admin: AdminUser,
     state: web::Data<AppState>,
     path: web::Path<i64>,
-    body: ApiJson<ResolveBody>,
+    body: ApiJson<ResolveRequest>,
 ) -> ApiResult<HttpResponse> {
     let body = body.0;
     let status = match body.status.as_str() {
@@ -197,7 +202,10 @@ async fn resolve(
         })
         .await?;
     match done {
-        Ok(r) => Ok(HttpResponse::Ok().json(json!({ "success": true, "report": report_json(&r) }))),
+        Ok(r) => Ok(HttpResponse::Ok().json(state.signed(ReportResolved {
+            success: true,
+            report: ReportView::of(&r),
+        }))),
         Err(ResolveRefusal::NotFound) => Err(ApiError::not_found("report")),
         Err(ResolveRefusal::Closed) => Err(ApiError::conflict(
             "report_closed",
@@ -207,8 +215,15 @@ async fn resolve(
 }
 
 /// The reported message with up to `around` (default 5, at most 20) messages before and
-/// after it, in the chat the report names. Only what a report names can be seen this way.
-async fn context(
+/// after it, in the chat the report names. Only what a report names can be seen this way
+/// (only system admins; anyone else gets 404).
+#[utoipa::path(get, path = "/api/admin/reports/{id}/context", tag = "admin",
+    params(
+        ("id" = i64, Path, description = "report id"),
+        ("around" = Option<i64>, Query, minimum = 0, maximum = 20, description = "messages before and after (default 5)"),
+    ),
+    responses((status = 200, body = ReportContext)))]
+pub(crate) async fn context(
     _admin: AdminUser,
     state: web::Data<AppState>,
     path: web::Path<i64>,
@@ -227,21 +242,16 @@ async fn context(
         .iter()
         .map(|(p, u)| (p.user_id, UserBrief::of(u)))
         .collect();
-    let views: Vec<MessageView> = rows
+    let messages: Vec<MessageView> = rows
         .iter()
         .map(|m| MessageView::new(m, by_id.get(&m.sender_id).cloned(), None))
         .collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "report": report_json(&r),
-        "chat_id": chat_id,
-        "message_id": message_id,
-        "messages": views,
+    Ok(HttpResponse::Ok().json(state.signed(ReportContext {
+        report: ReportView::of(&r),
+        chat_id,
+        message_id,
+        messages,
     })))
-}
-
-#[derive(Deserialize)]
-struct NoteBody {
-    note: Option<String>,
 }
 
 /// The optional JSON body `{"note": …}` of an admin action (no body: no note).
@@ -249,11 +259,15 @@ fn note_of(body: &[u8]) -> ApiResult<Option<String>> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    let body: NoteBody = parse(body)?;
+    let body: NoteRequest = parse(body)?;
     note("note", body.note.as_deref())
 }
 
-async fn suspend(
+/// Suspends a user: every session ends, sockets close, sign-in is refused (only system admins; anyone else gets 404). The body is optional.
+#[utoipa::path(post, path = "/api/admin/users/{id}/suspend", tag = "admin",
+    params(("id" = i64, Path, description = "user id")), request_body = Option<NoteRequest>,
+    responses((status = 200, body = Suspended)))]
+pub(crate) async fn suspend(
     admin: AdminUser,
     state: web::Data<AppState>,
     path: web::Path<i64>,
@@ -274,15 +288,19 @@ async fn suspend(
         .await?;
     let was = ended.is_none();
     end_sessions(&state.engine, id, ended.unwrap_or_default());
-    Ok(HttpResponse::Ok().json(json!({
-        "success": true,
-        "user_id": id,
-        "suspended": true,
-        "already_suspended": was,
-    })))
+    Ok(HttpResponse::Ok().json(Suspended {
+        success: true,
+        user_id: id,
+        suspended: true,
+        already_suspended: was,
+    }))
 }
 
-async fn unsuspend(
+/// Lifts a user's suspension (only system admins; anyone else gets 404). The body is optional.
+#[utoipa::path(post, path = "/api/admin/users/{id}/unsuspend", tag = "admin",
+    params(("id" = i64, Path, description = "user id")), request_body = Option<NoteRequest>,
+    responses((status = 200, body = Unsuspended)))]
+pub(crate) async fn unsuspend(
     admin: AdminUser,
     state: web::Data<AppState>,
     path: web::Path<i64>,
@@ -298,12 +316,12 @@ async fn unsuspend(
             note,
         })
         .await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "success": true,
-        "user_id": id,
-        "suspended": false,
-        "was_suspended": was,
-    })))
+    Ok(HttpResponse::Ok().json(Unsuspended {
+        success: true,
+        user_id: id,
+        suspended: false,
+        was_suspended: was,
+    }))
 }
 
 async fn exists(state: &AppState, id: i64) -> ApiResult<()> {
@@ -314,7 +332,11 @@ async fn exists(state: &AppState, id: i64) -> ApiResult<()> {
         .ok_or_else(|| ApiError::not_found("user"))
 }
 
-async fn delete_message(
+/// Deletes a message for everyone, as its sender would (only system admins; anyone else gets 404). The body is optional.
+#[utoipa::path(post, path = "/api/admin/messages/{id}/delete", tag = "admin",
+    params(("id" = i64, Path, description = "message id")), request_body = Option<NoteRequest>,
+    responses((status = 200, body = MessageDeletedByAdmin)))]
+pub(crate) async fn delete_message(
     admin: AdminUser,
     state: web::Data<AppState>,
     path: web::Path<i64>,
@@ -347,12 +369,12 @@ async fn delete_message(
     state.engine.storage.delete_quietly(&files).await;
     let members = current_members(&state, m.chat_id).await?;
     announce_deleted(&state.engine, members, &m);
-    Ok(HttpResponse::Ok().json(json!({
-        "success": true,
-        "message_id": m.id,
-        "chat_id": m.chat_id,
-        "deleted_at": m.deleted_at.map(|t| t.and_utc()),
-    })))
+    Ok(HttpResponse::Ok().json(MessageDeletedByAdmin {
+        success: true,
+        message_id: m.id,
+        chat_id: m.chat_id,
+        deleted_at: m.deleted_at.map(|t| t.and_utc()),
+    }))
 }
 
 async fn current_members(state: &AppState, chat_id: i64) -> ApiResult<Vec<i64>> {
@@ -365,7 +387,11 @@ async fn current_members(state: &AppState, chat_id: i64) -> ApiResult<Vec<i64>> 
         .collect())
 }
 
-async fn delete_group(
+/// Deletes a group for everyone (only system admins; anyone else gets 404). The body is optional.
+#[utoipa::path(post, path = "/api/admin/groups/{id}/delete", tag = "admin",
+    params(("id" = i64, Path, description = "group (chat) id")), request_body = Option<NoteRequest>,
+    responses((status = 200, body = GroupDeletedByAdmin)))]
+pub(crate) async fn delete_group(
     admin: AdminUser,
     state: web::Data<AppState>,
     path: web::Path<i64>,
@@ -385,10 +411,20 @@ async fn delete_group(
     }
     let members = current_members(&state, id).await?;
     announce_group_deleted(&state.engine, id, members);
-    Ok(HttpResponse::Ok().json(json!({ "success": true, "chat_id": id })))
+    Ok(HttpResponse::Ok().json(GroupDeletedByAdmin {
+        success: true,
+        chat_id: id,
+    }))
 }
 
-async fn audit_log(
+/// The audit log, newest first (only system admins; anyone else gets 404).
+#[utoipa::path(get, path = "/api/admin/audit", tag = "admin",
+    params(
+        ("page" = Option<i64>, Query, minimum = 1, maximum = 1000000, description = "from 1"),
+        ("per_page" = Option<i64>, Query, minimum = 1, maximum = 100, description = "default 20"),
+    ),
+    responses((status = 200, body = AuditPage)))]
+pub(crate) async fn audit_log(
     _admin: AdminUser,
     state: web::Data<AppState>,
     q: web::Query<HashMap<String, String>>,
@@ -396,21 +432,8 @@ async fn audit_log(
     let (limit, offset, page) = paging(&q)?;
     let mut conn = state.engine.db.get().await?;
     let (rows, total) = audit::page(&mut conn.conn(), limit, offset).await?;
-    let items: Vec<Value> = rows
-        .iter()
-        .map(|e| {
-            json!({
-                "id": e.id,
-                "admin_id": e.admin_id,
-                "action": e.action,
-                "target": { "type": e.target_type, "id": e.target_id },
-                "note": e.note,
-                "created_at": e.created_at.and_utc(),
-            })
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "entries": items,
-        "pagination": pagination(page, limit, total),
-    })))
+    Ok(HttpResponse::Ok().json(AuditPage {
+        entries: rows.iter().map(AuditItem::of).collect(),
+        pagination: AdminPagination::new(page, limit, total),
+    }))
 }

@@ -4,11 +4,10 @@
 use actix_web::{web, HttpResponse};
 use chrono::TimeDelta;
 use courier_actors::store::messages::find_visible;
-use courier_actors::store::reports::{self, FileReport, Report, Target, REASONS};
+use courier_actors::store::reports::{self, FileReport, Target, REASONS};
 use courier_actors::store::{chats, users};
-use serde::Deserialize;
-use serde_json::{json, Value};
 
+use crate::api::reports::{ReportFiled, ReportRequest, ReportView};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, AuthUser};
 use crate::state::AppState;
@@ -21,17 +20,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// Longest note a reporter may add, in characters.
 pub const MAX_NOTE_CHARS: usize = 1000;
 
-#[derive(Deserialize)]
-struct ReportBody {
-    message_id: Option<i64>,
-    user_id: Option<i64>,
-    group_id: Option<i64>,
-    reason: String,
-    note: Option<String>,
-    #[serde(default)]
-    block: bool,
-}
-
 /// A note, cleaned as other user text (invisible formatting characters removed, no control
 /// characters, trimmed); an empty one is no note.
 pub fn note(field: &str, value: Option<&str>) -> ApiResult<Option<String>> {
@@ -40,39 +28,14 @@ pub fn note(field: &str, value: Option<&str>) -> ApiResult<Option<String>> {
     Ok(Some(cleaned).filter(|s| !s.is_empty()))
 }
 
-/// A report as clients and admins see it (stored media keys become links on the way out).
-pub fn report_json(r: &Report) -> Value {
-    let message = r.message_type.as_ref().map(|t| {
-        json!({
-            "id": r.message_id,
-            "message_type": t,
-            "content": r.message_content,
-            "media_url": r.message_media_url,
-            "sent_at": r.message_sent_at.map(|t| t.and_utc()),
-        })
-    });
-    let resolution = r
-        .resolved_at
-        .map(|at| json!({ "by": r.resolved_by, "note": r.resolution_note, "at": at.and_utc() }));
-    json!({
-        "id": r.id,
-        "status": r.status,
-        "reason": r.reason,
-        "note": r.note,
-        "target": { "type": r.target_type, "id": r.target_id },
-        "reporter_id": r.reporter_id,
-        "reported_user_id": r.reported_user_id,
-        "chat_id": r.chat_id,
-        "message": message,
-        "resolution": resolution,
-        "created_at": r.created_at.and_utc(),
-    })
-}
-
-async fn create(
+/// Reports a message, a user or a group to the system admins, and may block the reported
+/// user in the same request.
+#[utoipa::path(post, path = "/api/reports", tag = "moderation", request_body = ReportRequest,
+    responses((status = 201, body = ReportFiled), (status = 200, body = ReportFiled)))]
+pub(crate) async fn create(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: ApiJson<ReportBody>,
+    body: ApiJson<ReportRequest>,
 ) -> ApiResult<HttpResponse> {
     let body = body.0;
     let targets = [body.message_id, body.user_id, body.group_id];
@@ -194,11 +157,11 @@ async fn create(
     if let Some((user_id, sessions)) = filed.suspended {
         courier_actors::moderation::end_sessions(&state.engine, user_id, sessions);
     }
-    let body = json!({
-        "success": true,
-        "report": report_json(&filed.report),
-        "duplicate": filed.duplicate,
-        "blocked": filed.blocked,
+    let body = state.signed(ReportFiled {
+        success: true,
+        report: ReportView::of(&filed.report),
+        duplicate: filed.duplicate,
+        blocked: filed.blocked,
     });
     Ok(if filed.duplicate {
         HttpResponse::Ok()
