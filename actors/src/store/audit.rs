@@ -210,17 +210,8 @@ impl WriteOp for AdminUnsuspend {
 
     async fn apply(&mut self, tx: &mut Tx<'_>) -> StoreResult<bool> {
         let id = self.user_id;
-        let n = on_conn!(&mut tx.conn, |c| {
-            diesel::update(
-                users::table
-                    .find(id)
-                    .filter(users::suspended_at.is_not_null()),
-            )
-            .set(users::suspended_at.eq(None::<NaiveDateTime>))
-            .execute(c)
-            .await?
-        });
-        if n > 0 {
+        let lifted = accounts::Unsuspend { user_id: id }.apply(tx).await?;
+        if lifted {
             let note = self.note.clone();
             record(
                 tx,
@@ -231,7 +222,7 @@ impl WriteOp for AdminUnsuspend {
             )
             .await?;
         }
-        Ok(n > 0)
+        Ok(lifted)
     }
 }
 
