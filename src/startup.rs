@@ -8,6 +8,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::KeepAlive;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use anyhow::Context as _;
+use courier_actors::cluster::Cluster;
 use courier_actors::pusher::Hub;
 use courier_actors::storage::Storage;
 use courier_actors::store::calls::CloseInterruptedCalls;
@@ -67,13 +68,30 @@ impl Application {
         // Two connections for the writer: one in use, one ready after a failure.
         let write_db = Db::open(&settings.database.url, 2, timeout).await?;
         let storage = open_storage(&settings, &secrets, clock.clone()).await?;
-        let engine = Engine::start(db, write_db, clock.clone(), settings.realtime(), storage);
-        // No socket survives a restart: nobody is online until they reconnect.
-        engine.write(ResetPresence).await?;
-        // Nor does any call: close the ones the previous run left live.
-        let closed = engine.write(CloseInterruptedCalls).await?;
-        if closed > 0 {
-            tracing::info!(count = closed, "closed calls left live by the previous run");
+        let cluster = match settings.cluster.enabled() {
+            true => Some(
+                Cluster::join(settings.cluster_config())
+                    .await
+                    .context("cannot join the cluster")?,
+            ),
+            false => None,
+        };
+        let engine = Engine::start_in(
+            db,
+            write_db,
+            clock.clone(),
+            settings.realtime(),
+            storage,
+            cluster,
+        );
+        // Alone, no socket survives a restart: nobody is online until they reconnect, and
+        // no call goes on. In a cluster, the other nodes' sockets and calls do.
+        if engine.cluster.is_none() {
+            engine.write(ResetPresence).await?;
+            let closed = engine.write(CloseInterruptedCalls).await?;
+            if closed > 0 {
+                tracing::info!(count = closed, "closed calls left live by the previous run");
+            }
         }
 
         let pusher = match settings.pusher.enabled() {

@@ -10,6 +10,7 @@ use futures_util::StreamExt;
 
 use crate::bus::{Bus, LocalBus};
 use crate::clock::Clock;
+use crate::cluster::{Cluster, ClusterBus};
 use crate::event::Event;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
@@ -123,6 +124,8 @@ pub struct Engine {
     pub sockets: Arc<SocketSlots>,
     /// Media objects and their signed links.
     pub storage: Storage,
+    /// The other nodes, in cluster mode.
+    pub cluster: Option<Arc<Cluster>>,
     /// What the server counts, for `/metrics`.
     pub metrics: Arc<Metrics>,
     writer_thread: ArbiterHandle,
@@ -141,7 +144,19 @@ impl Engine {
         write_db: Db,
         clock: Clock,
         realtime: Realtime,
+        storage: Storage,
+    ) -> Engine {
+        Engine::start_in(db, write_db, clock, realtime, storage, None)
+    }
+
+    /// Like [`Engine::start`], as a node of `cluster` when there is one.
+    pub fn start_in(
+        db: Db,
+        write_db: Db,
+        clock: Clock,
+        realtime: Realtime,
         mut storage: Storage,
+        cluster: Option<Arc<Cluster>>,
     ) -> Engine {
         let metrics = Arc::new(Metrics::new());
         let db = db.observe_waits(metrics.db_pool_wait_seconds.clone());
@@ -169,26 +184,35 @@ impl Engine {
         let realtime = Arc::new(realtime);
         let mut engine = None;
         let sessions = Arc::new(Directory::default());
+        let bus: Arc<dyn Bus> = match &cluster {
+            Some(cluster) => Arc::new(ClusterBus {
+                sessions: sessions.clone(),
+                cluster: cluster.clone(),
+            }),
+            None => Arc::new(LocalBus {
+                sessions: sessions.clone(),
+            }),
+        };
+        let registry_sessions = sessions.clone();
         Registry::create(|ctx| {
             let e = Engine {
                 db,
                 writer,
                 registry: ctx.address(),
-                bus: Arc::new(LocalBus {
-                    sessions: sessions.clone(),
-                }),
+                bus,
                 clock,
                 limiter,
                 realtime,
                 sockets,
                 storage,
+                cluster,
                 metrics,
                 writer_thread,
                 threads,
                 routers: Arc::default(),
             };
             engine = Some(e.clone());
-            Registry::new(e, sessions)
+            Registry::new(e, registry_sessions)
         });
         // unwrap: `create` runs its closure before returning.
         let engine: Engine = engine.unwrap();
@@ -202,6 +226,9 @@ impl Engine {
             .collect();
         // Nothing has seen this engine yet but the registry, which routes no room commands.
         let _ = engine.routers.set(routers);
+        if let Some(cluster) = &engine.cluster {
+            cluster.run(engine.clone(), sessions);
+        }
         let janitor = engine.clone();
         actix::spawn(async move {
             // Sessions ended from this moment on (less a tick, for another process's clock).
@@ -441,19 +468,34 @@ impl Engine {
         }
     }
 
-    /// Tells a running room that the chat's membership changed.
+    /// Tells the chat's running rooms, on this node and every other, that its membership
+    /// or blocks changed.
     pub fn membership_changed(&self, chat_id: i64) {
+        self.reload_room(chat_id);
+        if let Some(cluster) = &self.cluster {
+            cluster.broadcast(crate::cluster::wire::Body::Reload { chat_id });
+        }
+    }
+
+    /// Tells the chat's room on this node, if it runs, to load its members and blocks again.
+    pub(crate) fn reload_room(&self, chat_id: i64) {
         if let Some(router) = self.router_for(chat_id) {
             router.do_send(MembershipChanged { chat_id });
         }
     }
 
-    /// Closes the sockets of a device session that ended.
+    /// Closes the sockets of a device session that ended, on every node.
     pub fn end_auth_session(&self, user_id: i64, auth_session: i64) {
         self.registry.do_send(EndAuthSession {
             user_id,
             auth_session,
         });
+        if let Some(cluster) = &self.cluster {
+            cluster.broadcast(crate::cluster::wire::Body::EndSession {
+                user_id,
+                auth_session,
+            });
+        }
     }
 
     /// Sends every open socket its close frame (1001, going away) and answers how many
@@ -475,6 +517,9 @@ impl Engine {
 
     /// Closes every socket and stops the registry and rooms, then drains the writer.
     pub async fn shutdown(&self) {
+        if let Some(cluster) = &self.cluster {
+            cluster.leave().await;
+        }
         let _ = self.registry.send(Shutdown).await;
         self.drain().await;
         self.writer_thread.stop();

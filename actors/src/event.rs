@@ -1,6 +1,7 @@
 //! Server → client events. An event is built and encoded once, then shared (`Arc`) by every
 //! session it goes to; the wire codec decides how it looks on the socket.
 
+use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 
 use bytestring::ByteString;
@@ -10,7 +11,7 @@ use serde_json::Value;
 #[derive(Debug)]
 pub struct Event {
     /// Event name (`new-message`, `user-typing`, …).
-    pub name: &'static str,
+    pub name: Cow<'static, str>,
     /// The channel it belongs to, in the PRD's naming (`private-chat.{id}`, …).
     pub channel: String,
     /// Change sequence, for events a `sync` would also return.
@@ -23,6 +24,16 @@ pub struct Event {
 
 impl Event {
     pub fn new(name: &'static str, channel: String, seq: Option<i64>, data: Value) -> Arc<Event> {
+        Event::named(Cow::Borrowed(name), channel, seq, data)
+    }
+
+    /// An event whose name was read off the wire (another node sent it).
+    pub fn named(
+        name: Cow<'static, str>,
+        channel: String,
+        seq: Option<i64>,
+        data: Value,
+    ) -> Arc<Event> {
         Arc::new(Event {
             name,
             channel,

@@ -5,6 +5,7 @@
 pub mod bus;
 pub mod call;
 pub mod clock;
+pub mod cluster;
 pub mod engine;
 pub mod event;
 pub mod metrics;

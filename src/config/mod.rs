@@ -35,6 +35,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub pusher: crate::pusher::PusherSettings,
     pub moderation: ModerationSettings,
+    pub cluster: ClusterSettings,
 }
 
 /// A configuration the server refuses to start with; the message says why in one line.
@@ -91,6 +92,19 @@ impl Settings {
     }
 
     /// The engine's realtime settings.
+    /// How this node joins its cluster (`[cluster]`, when `redis_url` is set).
+    pub fn cluster_config(&self) -> courier_actors::cluster::ClusterConfig {
+        use std::time::Duration;
+        let c = &self.cluster;
+        courier_actors::cluster::ClusterConfig {
+            redis_url: c.redis_url.clone(),
+            node_id: c.node_id.clone(),
+            key_prefix: c.key_prefix.clone(),
+            node_ttl: Duration::from_millis(c.node_ttl_ms),
+            forward_timeout: Duration::from_millis(c.forward_timeout_ms),
+        }
+    }
+
     pub fn realtime(&self) -> courier_actors::Realtime {
         use std::time::Duration;
         let r = &self.realtime;
@@ -166,5 +180,49 @@ mod tests {
         let err =
             Settings::load_from(None, env(&[("COURIER__DATABASE__URL", "mysql://x")])).unwrap_err();
         assert!(err.0.contains("database.url"), "{err}");
+    }
+
+    #[test]
+    fn cluster_mode_refuses_what_belongs_to_one_node() {
+        let full = [
+            ("COURIER__CLUSTER__REDIS_URL", "redis://127.0.0.1:6379"),
+            ("COURIER__DATABASE__URL", "postgres://u@h/db"),
+            ("COURIER__MEDIA__STORE", "s3"),
+            ("COURIER__MEDIA__S3_BUCKET", "b"),
+            ("COURIER__MEDIA__S3_ACCESS_KEY_ID", "k"),
+            ("COURIER__MEDIA__S3_SECRET_ACCESS_KEY", "s"),
+            (
+                "COURIER__AUTH__JWT_SECRET",
+                "0123456789abcdef0123456789abcdef",
+            ),
+            ("COURIER__AUTH__PHONE_HASH_KEY", "phone-key"),
+        ];
+        let without = |key: &str, value: Option<&'static str>| {
+            let mut e: Vec<(&str, &str)> =
+                full.iter().copied().filter(|(k, _)| *k != key).collect();
+            if let Some(v) = value {
+                e.push((key, v));
+            }
+            Settings::load_from(None, env(&e))
+        };
+        assert!(Settings::load_from(None, env(&full)).is_ok());
+        let err = without("COURIER__DATABASE__URL", None).unwrap_err();
+        assert!(err.0.contains("needs PostgreSQL"), "{err}");
+        let err = without("COURIER__MEDIA__STORE", None).unwrap_err();
+        assert!(err.0.contains("media.store = s3"), "{err}");
+        let err = without("COURIER__AUTH__JWT_SECRET", None).unwrap_err();
+        assert!(err.0.contains("auth.jwt_secret"), "{err}");
+        let err = without("COURIER__AUTH__PHONE_HASH_KEY", None).unwrap_err();
+        assert!(err.0.contains("phone_hash_key"), "{err}");
+        let err = without("COURIER__CLUSTER__REDIS_URL", Some("http://x")).unwrap_err();
+        assert!(err.0.contains("redis://"), "{err}");
+        let err = without("COURIER__CLUSTER__NODE_ID", Some("a b")).unwrap_err();
+        assert!(err.0.contains("node_id"), "{err}");
+        for e in [
+            without("COURIER__DATABASE__URL", None),
+            without("COURIER__MEDIA__STORE", None),
+        ] {
+            assert_eq!(e.unwrap_err().to_string().lines().count(), 1);
+        }
     }
 }

@@ -455,3 +455,39 @@ pub enum LogFormat {
     Text,
     Json,
 }
+
+/// `[cluster]`: several nodes as one, over Redis. Off while `redis_url` is empty.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterSettings {
+    /// `redis://host:port/db`: turns cluster mode on.
+    pub redis_url: String,
+    /// This node's name among the others (letters, digits, `-`, `_`); empty: generated.
+    pub node_id: String,
+    /// Prefix of every Redis key and channel, so clusters can share one Redis.
+    pub key_prefix: String,
+    /// A node that has not renewed its lease for this long is dead: its users go offline
+    /// and its chats move to the live nodes.
+    pub node_ttl_ms: u64,
+    /// How long a node waits for another to answer a forwarded command (else 503).
+    pub forward_timeout_ms: u64,
+}
+
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        ClusterSettings {
+            redis_url: String::new(),
+            node_id: String::new(),
+            key_prefix: "courier".into(),
+            node_ttl_ms: 3_000,
+            forward_timeout_ms: 5_000,
+        }
+    }
+}
+
+impl ClusterSettings {
+    /// Whether cluster mode is on.
+    pub fn enabled(&self) -> bool {
+        !self.redis_url.is_empty()
+    }
+}

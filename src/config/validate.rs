@@ -138,7 +138,51 @@ impl Settings {
             return fail("realtime.frames_per_minute: every allowance must be positive");
         }
         self.pusher.validate()?;
+        self.validate_cluster()?;
         self.validate_deadlines()
+    }
+
+    /// Cluster mode: every node must share what a user can reach through any of them.
+    fn validate_cluster(&self) -> Result<(), ConfigError> {
+        let c = &self.cluster;
+        if !c.enabled() {
+            return Ok(());
+        }
+        let fail = |m: &str| Err(ConfigError(m.to_string()));
+        if !(c.redis_url.starts_with("redis://") || c.redis_url.starts_with("rediss://")) {
+            return fail("cluster.redis_url must be a redis:// or rediss:// address");
+        }
+        let name_ok = |s: &str| {
+            s.len() <= 64
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        };
+        if !name_ok(&c.node_id) || c.key_prefix.is_empty() || !name_ok(&c.key_prefix) {
+            return fail("cluster.node_id and cluster.key_prefix: at most 64 letters, digits, - or _ (key_prefix not empty)");
+        }
+        if c.node_ttl_ms < 500 || c.forward_timeout_ms == 0 {
+            return fail(
+                "cluster.node_ttl_ms must be at least 500 and cluster.forward_timeout_ms positive",
+            );
+        }
+        if !matches!(
+            Backend::from_url(&self.database.url),
+            Ok(Backend::Postgres(_))
+        ) {
+            return fail("cluster mode needs PostgreSQL: a SQLite file belongs to one node");
+        }
+        if self.media.store != "s3" {
+            return fail(
+                "cluster mode needs media.store = s3: a local media folder belongs to one node",
+            );
+        }
+        if self.auth.jwt_secret.is_empty() || self.auth.phone_hash_key.is_empty() {
+            return fail("cluster mode needs explicit auth.jwt_secret and auth.phone_hash_key (generated ones differ per node)");
+        }
+        if self.pusher.enabled() && self.pusher.app_secret.is_empty() {
+            return fail("cluster mode needs an explicit pusher.app_secret (a generated one differs per node)");
+        }
+        Ok(())
     }
 
     /// Deadlines: none may be off, and each must leave room for the ones it contains.

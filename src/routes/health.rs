@@ -3,7 +3,7 @@
 //! no-op, both within the database deadline (else 503 `unavailable`); `/readyz` also answers
 //! 503 once the server is shutting down, so a load balancer stops sending it new clients.
 
-use crate::api::health::{Alive, Health, Ready};
+use crate::api::health::{Alive, ClusterHealth, Health, Ready};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
@@ -41,11 +41,18 @@ async fn database_ready(state: &AppState) -> ApiResult<()> {
     responses((status = 200, body = Health)))]
 pub(crate) async fn health(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     database_ready(&state).await?;
+    let cluster = state.engine.cluster.as_ref().map(|c| ClusterHealth {
+        node: c.node().to_string(),
+        redis: if c.is_up() { "up" } else { "down" }.into(),
+        nodes: c.nodes().to_vec(),
+    });
+    let degraded = cluster.as_ref().is_some_and(|c| c.redis == "down");
     Ok(HttpResponse::Ok().json(Health {
         success: true,
-        status: "ok".into(),
+        status: if degraded { "degraded" } else { "ok" }.into(),
         database: state.engine.db.backend_name().into(),
         version: env!("CARGO_PKG_VERSION").into(),
+        cluster,
     }))
 }
 

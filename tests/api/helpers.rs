@@ -400,7 +400,7 @@ pub struct TestDb {
 }
 
 impl TestDb {
-    async fn create() -> TestDb {
+    pub async fn create() -> TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
         match std::env::var("COURIER_TEST_DATABASE_URL") {
             Ok(admin) if !admin.is_empty() => {

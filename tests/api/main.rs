@@ -8,6 +8,7 @@ mod binary;
 mod blocks;
 mod calls;
 mod chats;
+mod cluster;
 mod contacts;
 mod durability;
 mod former_members;

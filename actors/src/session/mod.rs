@@ -35,11 +35,32 @@ use crate::protocol::{self, FrameError};
 use crate::registry::{Connect, Disconnect};
 use crate::room::RoomCmd;
 
-/// Identifies one connection (a user may have several).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Identifies one connection (a user may have several), unique across the nodes of a
+/// cluster: bits 39–62 are a number drawn once per process, the low 39 count this process's
+/// connections, and the top bit marks a Pusher socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct ConnId(pub u64);
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
+
+/// This process's number in its connection ids, drawn once.
+fn process() -> u64 {
+    static PROCESS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *PROCESS.get_or_init(|| rand::random::<u64>() & ((1 << 24) - 1))
+}
+
+impl ConnId {
+    /// A connection id no other connection of this cluster has.
+    pub fn next(pusher: bool) -> ConnId {
+        let count = NEXT_CONN.fetch_add(1, Ordering::Relaxed) & ((1 << 39) - 1);
+        ConnId(u64::from(pusher) << 63 | process() << 39 | count)
+    }
+
+    /// Whether this connection is one of this process's.
+    pub fn is_local(self) -> bool {
+        (self.0 >> 39) & ((1 << 24) - 1) == process()
+    }
+}
 
 /// Close code for a client whose outbound queue overflowed.
 pub const CLOSE_SLOW: u16 = 4008;
@@ -118,7 +139,7 @@ impl WsSession {
                 async move { (frame, places.acquire_owned().await.ok()) }
             }));
             WsSession {
-                conn: ConnId(NEXT_CONN.fetch_add(1, Ordering::Relaxed)),
+                conn: ConnId::next(false),
                 user_id,
                 auth_session,
                 last_heard: engine.clock.now(),

@@ -5,7 +5,6 @@
 //! sockets. Activity checks come from the hub's one timer.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 mod frames;
@@ -22,10 +21,6 @@ use crate::engine::Engine;
 use crate::metrics::{Closed, Protocol};
 use crate::registry::Disconnect;
 use crate::session::{Close, ConnId, Heartbeat, Push, SocketSlot};
-
-/// Pusher sockets' connection ids: the high bit keeps them apart from native sessions'.
-static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
-const CONN_BASE: u64 = 1 << 63;
 
 /// The Pusher protocol's label in the metrics.
 const PUSHER: Protocol = Protocol { protocol: "pusher" };
@@ -110,7 +105,7 @@ impl PusherSocket {
         PusherSocket::create(move |ctx| {
             ctx.add_stream(stream);
             let now = engine.clock.now();
-            let conn = ConnId(CONN_BASE | NEXT_CONN.fetch_add(1, Ordering::Relaxed));
+            let conn = ConnId::next(true);
             let app = &hub.app;
             PusherSocket {
                 frames: Bucket::new(app.frames_per_minute, now),
@@ -350,7 +345,7 @@ impl Handler<Push> for PusherSocket {
         if self.channels.contains_key(&event.channel) {
             self.send(event.pusher(), ctx);
         }
-        self.after_event(event.name, &event.data);
+        self.after_event(&event.name, &event.data);
     }
 }
 

@@ -1,0 +1,141 @@
+//! The node's side of the Redis link: the bus that publishes deliveries to the other nodes,
+//! and the three tasks that keep the link (sending what was published, acting on what other
+//! nodes sent, renewing the lease).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::{PushKind, Value};
+
+use super::wire::{self, Body, Envelope};
+use super::Cluster;
+use crate::bus::{Bus, Delivery};
+use crate::engine::Engine;
+use crate::registry::{Directory, EndAuthSession, ForgetRooms};
+
+/// Most messages sent in one pipeline.
+const PIPELINE: usize = 256;
+
+/// The bus of a node in a cluster: sessions on this node get a delivery directly, and the
+/// other nodes get it through Redis (only when it may concern them: a delivery to one
+/// connection of this node stays here).
+pub struct ClusterBus {
+    pub sessions: Arc<Directory>,
+    pub cluster: Arc<Cluster>,
+}
+
+impl Bus for ClusterBus {
+    fn publish(&self, delivery: Delivery) {
+        self.sessions.deliver(&delivery);
+        if delivery.only.is_none_or(|conn| !conn.is_local()) {
+            self.cluster.broadcast(Body::deliver(&delivery));
+        }
+    }
+}
+
+impl Cluster {
+    /// Starts the link's tasks on the current actix system: `engine` acts on what other
+    /// nodes send, delivering to the sessions in `sessions`.
+    pub fn run(self: &Arc<Self>, engine: Engine, sessions: Arc<Directory>) {
+        let outgoing = self
+            .outgoing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let incoming = self
+            .incoming
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let (Some(mut outgoing), Some(mut incoming)) = (outgoing, incoming) else {
+            return; // Already running.
+        };
+        let mut conn = self.conn.clone();
+        actix::spawn(async move {
+            let mut batch = Vec::with_capacity(PIPELINE);
+            while outgoing.recv_many(&mut batch, PIPELINE).await > 0 {
+                let mut pipe = redis::pipe();
+                for (channel, bytes) in batch.drain(..) {
+                    pipe.cmd("PUBLISH").arg(channel).arg(bytes).ignore();
+                }
+                if let Err(e) = pipe.query_async::<()>(&mut conn).await {
+                    tracing::warn!(error = %e, "messages to other nodes were lost (Redis)");
+                }
+            }
+        });
+        let me = self.clone();
+        let receiver = engine.clone();
+        actix::spawn(async move {
+            while let Some(push) = incoming.recv().await {
+                if push.kind == PushKind::Message {
+                    me.received(&push.data, &receiver, &sessions);
+                }
+            }
+        });
+        let me = self.clone();
+        actix::spawn(async move {
+            let every = me.node_ttl / 3;
+            loop {
+                tokio::time::sleep(every.max(Duration::from_millis(100))).await;
+                let was_up = me.is_up();
+                match me.renew_lease().await {
+                    Ok(_dead) => {
+                        if !was_up {
+                            // What other nodes changed meanwhile never reached this one:
+                            // every room loads its chat afresh.
+                            tracing::info!("Redis is back: realtime across nodes resumes");
+                            for router in engine.routers() {
+                                router.do_send(ForgetRooms);
+                            }
+                        }
+                    }
+                    Err(e) if was_up => {
+                        tracing::warn!(error = %e, "Redis unreachable: realtime across nodes pauses")
+                    }
+                    Err(_) => {}
+                }
+            }
+        });
+    }
+
+    /// Acts on one pub/sub message (`[channel, payload]`).
+    fn received(&self, data: &[Value], engine: &Engine, sessions: &Directory) {
+        let Some(Value::BulkString(payload)) = data.get(1) else {
+            return;
+        };
+        let envelope: Envelope = match serde_json::from_slice(payload) {
+            Ok(e) => e,
+            Err(e) => return tracing::warn!(error = %e, "unreadable message from another node"),
+        };
+        if envelope.from == self.node {
+            return; // Acted on here before it was published.
+        }
+        match envelope.body {
+            Body::Deliver {
+                users,
+                name,
+                channel,
+                seq,
+                data,
+                skip,
+                only,
+            } => sessions.deliver(&wire::delivery(
+                users.into_owned(),
+                name.into_owned(),
+                channel.into_owned(),
+                seq,
+                data.into_owned(),
+                skip,
+                only,
+            )),
+            Body::EndSession {
+                user_id,
+                auth_session,
+            } => engine.registry.do_send(EndAuthSession {
+                user_id,
+                auth_session,
+            }),
+            Body::Reload { chat_id } => engine.reload_room(chat_id),
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! Several nodes as one, over Redis. Each node keeps a lease in Redis (a sorted set of node
+//! ids scored by when their lease runs out, renewed a few times per lease), and talks to the
+//! others on pub/sub channels: one that every node hears (`{prefix}:all`) and one per node
+//! (`{prefix}:node:{id}`).
+//!
+//! Everything goes over one multiplexed Redis connection, which reconnects by itself with
+//! backoff and subscribes again after a reconnect. Messages leave in the order they were
+//! published (one task sends them, in pipelines), so a chat's events reach another node in the
+//! order its room sent them. While Redis is unreachable, realtime across nodes pauses: what
+//! is published meanwhile is dropped (clients catch up with `sync`), REST goes on, and
+//! [`Cluster::is_up`] says so for `/api/health`.
+
+mod link;
+pub mod wire;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use tokio::sync::mpsc;
+
+pub use link::ClusterBus;
+
+/// Published messages waiting for Redis; beyond this, new ones are dropped (counted).
+const OUTBOX: usize = 100_000;
+
+/// A message on its way to Redis: the channel, and the encoded envelope.
+type Outgoing = (String, Vec<u8>);
+
+/// How a node joins its cluster (from the `[cluster]` configuration).
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    pub redis_url: String,
+    /// This node's id; empty: a random one.
+    pub node_id: String,
+    pub key_prefix: String,
+    /// A node whose lease is older than this is dead.
+    pub node_ttl: Duration,
+    /// Longest wait for another node's answer.
+    pub forward_timeout: Duration,
+}
+
+/// Why the cluster could not be joined.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+}
+
+/// This node's membership in the cluster; see the module docs. Shared (`Arc`) by the engine.
+pub struct Cluster {
+    node: String,
+    prefix: String,
+    node_ttl: Duration,
+    conn: ConnectionManager,
+    outbox: mpsc::Sender<Outgoing>,
+    /// The live nodes, sorted, as of the last lease renewal.
+    view: RwLock<Arc<[String]>>,
+    up: AtomicBool,
+    incoming: std::sync::Mutex<Option<mpsc::UnboundedReceiver<redis::PushInfo>>>,
+    outgoing: std::sync::Mutex<Option<mpsc::Receiver<Outgoing>>>,
+}
+
+impl Cluster {
+    /// Connects to Redis (RESP3, for pub/sub on the same connection), subscribes to this
+    /// node's channels and takes its lease. Fails if Redis cannot be reached now: a node
+    /// does not start outside its cluster.
+    pub async fn join(config: ClusterConfig) -> Result<Arc<Cluster>, ClusterError> {
+        use redis::IntoConnectionInfo;
+        let info = config.redis_url.as_str().into_connection_info()?;
+        let settings = info
+            .redis_settings()
+            .clone()
+            .set_protocol(redis::ProtocolVersion::RESP3);
+        let client = redis::Client::open(info.set_redis_settings(settings))?;
+        let (push, incoming) = mpsc::unbounded_channel();
+        let manager = redis::aio::ConnectionManagerConfig::new()
+            .set_push_sender(push)
+            .set_automatic_resubscription()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_secs(2));
+        let mut conn = ConnectionManager::new_with_config(client, manager).await?;
+        let node = match config.node_id.is_empty() {
+            true => format!("{:08x}", rand::random::<u32>()),
+            false => config.node_id.clone(),
+        };
+        let prefix = config.key_prefix.clone();
+        conn.subscribe(format!("{prefix}:all")).await?;
+        conn.subscribe(format!("{prefix}:node:{node}")).await?;
+        let (outbox, outgoing) = mpsc::channel(OUTBOX);
+        let cluster = Arc::new(Cluster {
+            node,
+            prefix,
+            node_ttl: config.node_ttl,
+            conn,
+            outbox,
+            view: RwLock::new(Arc::from(Vec::new())),
+            up: AtomicBool::new(true),
+            incoming: std::sync::Mutex::new(Some(incoming)),
+            outgoing: std::sync::Mutex::new(Some(outgoing)),
+        });
+        cluster.renew_lease().await?;
+        Ok(cluster)
+    }
+
+    /// This node's id.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// Whether Redis answered the last time this node renewed its lease.
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::Relaxed)
+    }
+
+    /// The live nodes (sorted), this one included while its lease holds.
+    pub fn nodes(&self) -> Arc<[String]> {
+        self.view.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn key(&self, name: &str) -> String {
+        format!("{}:{name}", self.prefix)
+    }
+
+    /// Queues `body` for every other node.
+    pub fn broadcast(&self, body: wire::Body<'_>) {
+        let channel = self.key("all");
+        self.publish(channel, body);
+    }
+
+    fn publish(&self, channel: String, body: wire::Body<'_>) {
+        let envelope = wire::Envelope {
+            from: self.node.as_str().into(),
+            body,
+        };
+        let bytes = match serde_json::to_vec(&envelope) {
+            Ok(b) => b,
+            Err(e) => return tracing::error!(error = %e, "a cluster message could not be encoded"),
+        };
+        if self.outbox.try_send((channel, bytes)).is_err() {
+            tracing::warn!("cluster outbox full: a message to other nodes was dropped");
+        }
+    }
+
+    /// Renews this node's lease and reads which nodes are live; answers the nodes whose
+    /// lease ran out since anyone last looked (each dead node is answered to one caller only).
+    async fn renew_lease(&self) -> redis::RedisResult<Vec<String>> {
+        // Scores are lease ends, on Redis's own clock (so nodes' clocks need not agree).
+        let script = redis::Script::new(
+            r"
+            local t = redis.call('TIME')
+            local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+            redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+            local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
+            redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+            return {redis.call('ZRANGE', KEYS[1], 0, -1), dead}
+            ",
+        );
+        let mut conn = self.conn.clone();
+        let res: redis::RedisResult<(Vec<String>, Vec<String>)> = script
+            .key(self.key("nodes"))
+            .arg(&self.node)
+            .arg(self.node_ttl.as_millis() as u64)
+            .invoke_async(&mut conn)
+            .await;
+        match res {
+            Ok((mut live, dead)) => {
+                live.sort();
+                *self.view.write().unwrap_or_else(|p| p.into_inner()) = Arc::from(live);
+                self.up.store(true, Ordering::Relaxed);
+                Ok(dead)
+            }
+            Err(e) => {
+                self.up.store(false, Ordering::Relaxed);
+                Err(e)
+            }
+        }
+    }
+
+    /// Gives up this node's lease (a clean shutdown), so the others need not wait it out.
+    pub async fn leave(&self) {
+        let mut conn = self.conn.clone();
+        let _: redis::RedisResult<()> = redis::cmd("ZREM")
+            .arg(self.key("nodes"))
+            .arg(&self.node)
+            .query_async(&mut conn)
+            .await;
+    }
+}

@@ -1,0 +1,126 @@
+//! What nodes tell each other through Redis, one JSON object per pub/sub message. Every
+//! message names the node that sent it, so a node skips its own broadcasts (it acted on them
+//! locally before publishing).
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::bus::Delivery;
+use crate::event::Event;
+use crate::session::ConnId;
+
+/// One message between nodes.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Envelope<'a> {
+    /// The node that sent it.
+    pub from: Cow<'a, str>,
+    pub body: Body<'a>,
+}
+
+/// What the message asks of the nodes that receive it.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Body<'a> {
+    /// Hand an event to these users' sessions on this node (see [`Delivery`]).
+    Deliver {
+        users: Cow<'a, [i64]>,
+        name: Cow<'a, str>,
+        channel: Cow<'a, str>,
+        seq: Option<i64>,
+        data: Cow<'a, Value>,
+        skip: Option<ConnId>,
+        only: Option<ConnId>,
+    },
+    /// A device session ended: close its sockets.
+    EndSession { user_id: i64, auth_session: i64 },
+    /// A chat's members or blocks changed: a running room loads them again.
+    Reload { chat_id: i64 },
+}
+
+impl<'a> Body<'a> {
+    /// A delivery as it crosses nodes, borrowing from the one published locally.
+    pub fn deliver(d: &'a Delivery) -> Body<'a> {
+        Body::Deliver {
+            users: Cow::Borrowed(&d.users),
+            name: Cow::Borrowed(&d.event.name),
+            channel: Cow::Borrowed(&d.event.channel),
+            seq: d.event.seq,
+            data: Cow::Borrowed(&d.event.data),
+            skip: d.skip,
+            only: d.only,
+        }
+    }
+}
+
+/// Rebuilds a delivery another node published (its event is encoded again here, once).
+pub fn delivery(
+    users: Vec<i64>,
+    name: String,
+    channel: String,
+    seq: Option<i64>,
+    data: Value,
+    skip: Option<ConnId>,
+    only: Option<ConnId>,
+) -> Delivery {
+    let event: Arc<Event> = Event::named(Cow::Owned(name), channel, seq, data);
+    Delivery {
+        users,
+        event,
+        skip,
+        only,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_delivery_survives_the_trip() {
+        let d = Delivery {
+            users: vec![1, 2],
+            event: Event::new(
+                "new-message",
+                "private-chat.7".into(),
+                Some(9),
+                serde_json::json!({"id": 3}),
+            ),
+            skip: Some(ConnId(5)),
+            only: None,
+        };
+        let bytes = serde_json::to_vec(&Envelope {
+            from: "a".into(),
+            body: Body::deliver(&d),
+        })
+        .unwrap();
+        let back: Envelope = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(back.from, "a");
+        let Body::Deliver {
+            users,
+            name,
+            channel,
+            seq,
+            data,
+            skip,
+            only,
+        } = back.body
+        else {
+            panic!("not a delivery");
+        };
+        let d2 = delivery(
+            users.into_owned(),
+            name.into_owned(),
+            channel.into_owned(),
+            seq,
+            data.into_owned(),
+            skip,
+            only,
+        );
+        assert_eq!(d2.users, vec![1, 2]);
+        assert_eq!(d2.event.native(), d.event.native());
+        assert_eq!(d2.skip, Some(ConnId(5)));
+    }
+}
