@@ -46,6 +46,7 @@ use errors::Errors;
         routes::auth::verify_otp,
         routes::auth::refresh,
         routes::auth::logout,
+        routes::users::delete_account,
         routes::users::get_profile,
         routes::users::update_profile,
         routes::users::update_privacy,

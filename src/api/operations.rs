@@ -60,6 +60,17 @@ pub const OPERATIONS: &[Op] = &[
         ],
     ),
     op("post", "/api/auth/logout", Bearer, NO_BODY, &[]),
+    op(
+        "delete",
+        "/api/user",
+        Bearer,
+        Json,
+        &[
+            (400, &["otp_invalid", "otp_expired", "otp_locked"]),
+            NOT_FOUND,
+            LIMITED,
+        ],
+    ),
     op("get", "/api/user/profile", Bearer, NO_BODY, &[NOT_FOUND]),
     op("put", "/api/user/profile", Bearer, Json, &[NOT_FOUND]),
     op("put", "/api/user/privacy", Bearer, Json, &[NOT_FOUND]),

@@ -5,11 +5,13 @@
 //! in `validate`.
 
 mod moderation;
+mod privacy;
 mod secret;
 mod sections;
 mod validate;
 
 pub use moderation::{FilterActionSetting, ModerationSettings};
+pub use privacy::PrivacySettings;
 pub use secret::Secret;
 pub use sections::*;
 
@@ -35,6 +37,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub pusher: crate::pusher::PusherSettings,
     pub moderation: ModerationSettings,
+    pub privacy: PrivacySettings,
 }
 
 /// A configuration the server refuses to start with; the message says why in one line.
@@ -114,6 +117,7 @@ impl Settings {
             engine_threads: self.server.engine_threads,
             // Checked by `validate`: an invalid pattern never gets this far.
             moderation: std::sync::Arc::new(self.moderation.policy().unwrap_or_default()),
+            privacy: self.privacy.policy(),
         }
     }
 }
