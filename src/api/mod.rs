@@ -58,6 +58,7 @@ use errors::Errors;
         routes::chats::history,
         routes::chats::send,
         routes::chats::read,
+        routes::chat_settings::update,
         routes::messages::edit,
         routes::messages::delete,
         routes::messages::react,

@@ -114,6 +114,13 @@ pub const OPERATIONS: &[Op] = &[
     op("put", "/api/chats/{id}/read", Bearer, Json, &[NOT_FOUND]),
     op(
         "put",
+        "/api/chats/{id}/settings",
+        Bearer,
+        Json,
+        &[NOT_FOUND, (409, &["too_many_pinned"])],
+    ),
+    op(
+        "put",
         "/api/messages/{id}",
         Bearer,
         Json,

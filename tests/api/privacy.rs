@@ -3,6 +3,7 @@
 //! chat settings (mute, archive, pin).
 
 mod account;
+mod chat_settings;
 mod deleted_messages;
 
 use courier_actors::on_conn;

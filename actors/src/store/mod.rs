@@ -11,6 +11,7 @@ pub mod auth;
 pub mod auth_purge;
 pub mod backup;
 pub mod calls;
+pub mod chat_settings;
 pub mod chats;
 pub mod contacts;
 pub mod erasure;
