@@ -66,8 +66,11 @@ impl Engine {
             .await?
         };
         for user_id in due {
-            if let Some(keys) = self.write(PurgeAccount { user_id }).await? {
+            if let Some((keys, chats)) = self.write(PurgeAccount { user_id }).await? {
                 purged.accounts += 1;
+                for chat_id in chats {
+                    self.membership_changed(chat_id);
+                }
                 purged.files += self.remove_unreferenced(keys).await?;
             }
         }

@@ -232,9 +232,9 @@ pub struct PurgeAccount {
 }
 
 impl WriteOp for PurgeAccount {
-    type Output = Option<Vec<String>>;
+    type Output = Option<(Vec<String>, Vec<i64>)>;
 
-    async fn apply(&mut self, tx: &mut Tx<'_>) -> StoreResult<Option<Vec<String>>> {
+    async fn apply(&mut self, tx: &mut Tx<'_>) -> StoreResult<Option<(Vec<String>, Vec<i64>)>> {
         let id = self.user_id;
         let key = |v: Option<String>| v.and_then(|v| crate::storage::key_of(&v).map(String::from));
         let found = on_conn!(&mut tx.conn, |c| {
@@ -310,7 +310,7 @@ impl WriteOp for PurgeAccount {
             diesel::delete(users::table.find(id)).execute(c).await?;
         });
         refresh_last_messages(tx, &chat_ids).await?;
-        Ok(Some(keys))
+        Ok(Some((keys, chat_ids)))
     }
 }
 
