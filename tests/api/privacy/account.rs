@@ -121,6 +121,10 @@ async fn a_deleted_account_vanishes_at_once_and_the_purge_leaves_nothing_of_it()
     // At once: the socket closes, the tokens stop working, the code is spent.
     assert_eq!(socket.closed().await, 4001);
     assert_eq!(app.get("/api/user/profile", &ana.token).await.status, 401);
+    match WsClient::try_connect(&app, &ana.token).await {
+        Err((status, _)) => assert_eq!(status, 401),
+        Ok(_) => panic!("a deleted account's token opened a socket"),
+    }
     let r = app
         .post("/api/auth/refresh", Some(&ana.refresh), json!({}))
         .await;
@@ -173,6 +177,14 @@ async fn a_deleted_account_vanishes_at_once_and_the_purge_leaves_nothing_of_it()
         )
         .await;
     assert_eq!((r.status.as_u16(), r.code()), (404, "user_not_found"));
+    let r = app
+        .post(
+            "/api/chats/private",
+            Some(&carol.token),
+            json!({"contact_id": ana.id}),
+        )
+        .await;
+    assert_eq!(r.status, 404, "{:?}", r.body);
     assert_eq!(rows_holding(&app, "Anastasia").await, 0);
     // The group keeps working for everyone else.
     app.send_text(&carol, group, "still here").await;
