@@ -82,6 +82,8 @@ pub struct Realtime {
     pub engine_threads: usize,
     /// The content filter and automatic defences.
     pub moderation: Arc<crate::moderation::Policy>,
+    /// Purge windows and the chat list's pin limit.
+    pub privacy: crate::privacy::Policy,
 }
 
 impl Default for Realtime {
@@ -105,6 +107,7 @@ impl Default for Realtime {
             max_presence_watch: 256,
             engine_threads: 0,
             moderation: Arc::default(),
+            privacy: crate::privacy::Policy::default(),
         }
     }
 }
@@ -252,6 +255,7 @@ impl Engine {
                 }
             }
         });
+        crate::privacy::spawn_purge(engine.clone());
         if let Some(sweep) = engine.storage.orphan_sweep() {
             let sweeper = engine.clone();
             actix::spawn(async move {

@@ -10,6 +10,7 @@ pub mod engine;
 pub mod event;
 pub mod metrics;
 pub mod moderation;
+pub mod privacy;
 pub mod protocol;
 pub mod pusher;
 pub mod ratelimit;

@@ -52,6 +52,8 @@ pub struct ChatItem {
     /// Groups: false once the caller left (the group shows as it was then).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub is_member: Option<bool>,
+    /// The caller's own mute, archive and pin of the chat.
+    pub settings: ChatSettings,
 }
 
 impl crate::api::links::SignLinks for ChatItem {
@@ -65,7 +67,7 @@ impl crate::api::links::SignLinks for ChatItem {
     }
 }
 
-/// `GET /api/chats`: newest activity first.
+/// `GET /api/chats`: pinned chats first (latest pinned first), then newest activity first.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ChatList {
     pub chats: Vec<ChatItem>,
@@ -144,4 +146,61 @@ pub struct ReadRequest {
 pub struct ReadDone {
     pub success: bool,
     pub read_at: DateTime<Utc>,
+}
+
+/// Reads a field that may be absent (`None`), `null` (`Some(None)`) or a value.
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// `PUT /api/chats/{id}/settings`: the caller's own settings of a chat; a member left out
+/// stays as it is, at least one must be given.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChatSettingsRequest {
+    /// Mute until this time (RFC 3339, in the future; "always" is a far one such as
+    /// `9999-12-31T23:59:59Z`); `null` unmutes.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub muted_until: Option<Option<DateTime<Utc>>>,
+    /// Archiving a chat also unpins it.
+    pub archived: Option<bool>,
+    /// At most `privacy.max_pinned_chats` (3) pinned chats; pinning takes a chat out of the
+    /// archive.
+    pub pinned: Option<bool>,
+}
+
+/// The caller's own settings of a chat.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ChatSettings {
+    pub muted_until: Option<DateTime<Utc>>,
+    pub is_muted: bool,
+    pub is_archived: bool,
+    pub is_pinned: bool,
+    /// When the chat was pinned (pinned chats are listed latest pinned first).
+    pub pinned_at: Option<DateTime<Utc>>,
+}
+
+impl ChatSettings {
+    pub fn of(p: &courier_actors::store::chats::Participant, now: chrono::NaiveDateTime) -> Self {
+        ChatSettings {
+            muted_until: p.muted_until.map(|t| t.and_utc()),
+            is_muted: p.is_muted(now),
+            is_archived: p.archived_at.is_some(),
+            is_pinned: p.pinned_at.is_some(),
+            pinned_at: p.pinned_at.map(|t| t.and_utc()),
+        }
+    }
+}
+
+/// The settings after the change.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChatSettingsUpdated {
+    pub success: bool,
+    pub chat_id: i64,
+    pub settings: ChatSettings,
 }

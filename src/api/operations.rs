@@ -27,6 +27,9 @@ const NO_BODY: Input = Input::None;
 const NOT_FOUND: (u16, &[&str]) = (404, &["not_found"]);
 const QUERY: (u16, &[&str]) = (422, &["validation_failed"]);
 const LIMITED: (u16, &[&str]) = (429, &["rate_limited"]);
+const PIN_LIMIT: (u16, &[&str]) = (409, &["too_many_pinned"]);
+/// A one-time code refused.
+const BAD_CODE: (u16, &[&str]) = (400, &["otp_invalid", "otp_expired", "otp_locked"]);
 
 /// Every documented operation.
 pub const OPERATIONS: &[Op] = &[
@@ -42,11 +45,7 @@ pub const OPERATIONS: &[Op] = &[
         "/api/auth/verify-otp",
         NONE,
         Json,
-        &[
-            (400, &["otp_invalid", "otp_expired", "otp_locked"]),
-            (403, &["account_suspended"]),
-            LIMITED,
-        ],
+        &[BAD_CODE, (403, &["account_suspended"]), LIMITED],
     ),
     op(
         "post",
@@ -60,6 +59,13 @@ pub const OPERATIONS: &[Op] = &[
         ],
     ),
     op("post", "/api/auth/logout", Bearer, NO_BODY, &[]),
+    op(
+        "delete",
+        "/api/user",
+        Bearer,
+        Json,
+        &[BAD_CODE, NOT_FOUND, LIMITED],
+    ),
     op("get", "/api/user/profile", Bearer, NO_BODY, &[NOT_FOUND]),
     op("put", "/api/user/profile", Bearer, Json, &[NOT_FOUND]),
     op("put", "/api/user/privacy", Bearer, Json, &[NOT_FOUND]),
@@ -101,6 +107,13 @@ pub const OPERATIONS: &[Op] = &[
         ],
     ),
     op("put", "/api/chats/{id}/read", Bearer, Json, &[NOT_FOUND]),
+    op(
+        "put",
+        "/api/chats/{id}/settings",
+        Bearer,
+        Json,
+        &[NOT_FOUND, PIN_LIMIT],
+    ),
     op(
         "put",
         "/api/messages/{id}",

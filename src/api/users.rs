@@ -203,3 +203,22 @@ impl crate::api::links::SignLinks for AvatarUploaded {
         }
     }
 }
+
+/// `DELETE /api/user`: the one-time code last sent to the account's phone (ask for one with
+/// `POST /api/auth/send-otp`), confirming the deletion.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DeleteAccountRequest {
+    /// The 6-digit code.
+    pub otp: String,
+}
+
+/// The account is deleted: its sessions ended, its profile shows as "Deleted account", and
+/// everything else of it is purged by `purge_by`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountDeleted {
+    pub success: bool,
+    pub message: String,
+    pub deleted_at: DateTime<Utc>,
+    /// The latest time its messages, files, statuses, contacts and phone number are removed.
+    pub purge_by: DateTime<Utc>,
+}

@@ -5,11 +5,13 @@
 //! in `validate`.
 
 mod moderation;
+mod privacy;
 mod secret;
 mod sections;
 mod validate;
 
 pub use moderation::{FilterActionSetting, ModerationSettings};
+pub use privacy::PrivacySettings;
 pub use secret::Secret;
 pub use sections::*;
 
@@ -36,6 +38,7 @@ pub struct Settings {
     pub pusher: crate::pusher::PusherSettings,
     pub moderation: ModerationSettings,
     pub cluster: ClusterSettings,
+    pub privacy: PrivacySettings,
 }
 
 /// A configuration the server refuses to start with; the message says why in one line.
@@ -128,6 +131,7 @@ impl Settings {
             engine_threads: self.server.engine_threads,
             // Checked by `validate`: an invalid pattern never gets this far.
             moderation: std::sync::Arc::new(self.moderation.policy().unwrap_or_default()),
+            privacy: self.privacy.policy(),
         }
     }
 }

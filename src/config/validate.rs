@@ -25,6 +25,7 @@ impl Settings {
             return Err(ConfigError(format!("database.url: {e}")));
         }
         self.moderation.check()?;
+        self.privacy.check()?;
         if self.database.pool_size == 0 {
             return fail("database.pool_size must be at least 1");
         }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use actix_web::{guard, web, HttpResponse};
 use chrono::TimeDelta;
 use courier_actors::room::{Reply, RoomCmd};
-use courier_actors::store::chats::{self, Chat, GetOrCreatePrivate, Participant};
+use courier_actors::store::chats::{self, ArchiveFilter, Chat, GetOrCreatePrivate, Participant};
 use courier_actors::store::contacts::relations_to;
 use courier_actors::store::former;
 use courier_actors::store::messages::{self, Draft};
@@ -16,8 +16,8 @@ use courier_actors::store::Conn;
 use tokio::sync::oneshot;
 
 use crate::api::chats::{
-    ChatItem, ChatList, HistoryPagination, LastMessage, MediaMessageForm, MessagePage, MessageSent,
-    PrivateChatRequest, ReadDone, ReadRequest,
+    ChatItem, ChatList, ChatSettings, HistoryPagination, LastMessage, MediaMessageForm,
+    MessagePage, MessageSent, PrivateChatRequest, ReadDone, ReadRequest,
 };
 use crate::api::common::Pagination;
 use crate::error::{ApiError, ApiResult};
@@ -39,7 +39,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .to(crate::routes::chat_media::send),
             )
             .route("/{id}/messages", web::post().to(send))
-            .route("/{id}/read", web::put().to(read)),
+            .route("/{id}/read", web::put().to(read))
+            .route(
+                "/{id}/settings",
+                web::put().to(crate::routes::chat_settings::update),
+            ),
     );
 }
 
@@ -108,6 +112,7 @@ fn chat_json(
     relations: &HashMap<i64, courier_actors::store::contacts::Relation>,
     last: Option<&messages::Message>,
     unread: i64,
+    now: chrono::NaiveDateTime,
 ) -> ChatItem {
     let profile =
         |u: &User| PublicProfile::of(u, relations.get(&u.id).copied().unwrap_or_default());
@@ -138,6 +143,7 @@ fn chat_json(
         avatar_url: None,
         participants_count: None,
         is_member: None,
+        settings: ChatSettings::of(me, now),
     };
     if chat.is_group() {
         item.name = Some(chat.name.clone());
@@ -156,6 +162,7 @@ fn chat_json(
     params(
         ("page" = Option<i64>, Query, minimum = 1, maximum = 1000000, description = "from 1"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "default 20"),
+        ("archived" = Option<bool>, Query, description = "true: only archived chats; false: only the others; absent: all"),
     ),
     responses((status = 200, body = ChatList)))]
 pub(crate) async fn list(
@@ -165,9 +172,17 @@ pub(crate) async fn list(
 ) -> ApiResult<HttpResponse> {
     let page = int_param(&q, "page", 1, 1, 1_000_000)?;
     let limit = int_param(&q, "limit", 20, 1, 100)?;
+    let archive = match q.get("archived").map(String::as_str) {
+        None => ArchiveFilter::All,
+        Some("true") => ArchiveFilter::Archived,
+        Some("false") => ArchiveFilter::NotArchived,
+        Some(_) => return Err(ApiError::invalid("archived", "must be true or false")),
+    };
+    let now = state.engine.clock.now();
     let mut conn = state.engine.db.get().await?;
     let mut conn = conn.conn();
-    let data = chats::list_for_user(&mut conn, user.user_id, limit, (page - 1) * limit).await?;
+    let data =
+        chats::list_for_user(&mut conn, user.user_id, archive, limit, (page - 1) * limit).await?;
     let others: Vec<i64> = data
         .members
         .iter()
@@ -215,6 +230,7 @@ pub(crate) async fn list(
                 &relations,
                 data.last_messages.get(&chat.id),
                 unread,
+                now,
             )
         })
         .collect();
@@ -261,7 +277,8 @@ pub(crate) async fn get(
     let refs: Vec<(&Participant, &User)> = members.iter().map(|(p, u)| (p, u)).collect();
     let unread = chats::unread_counts(&mut conn, user.user_id, &[chat_id]).await?;
     let unread = unread.get(&chat_id).copied().unwrap_or(0);
-    let item = chat_json(&chat, &me, &refs, &relations, last.as_ref(), unread);
+    let now = state.engine.clock.now();
+    let item = chat_json(&chat, &me, &refs, &relations, last.as_ref(), unread, now);
     Ok(HttpResponse::Ok().json(state.signed(item)))
 }
 
@@ -312,7 +329,16 @@ pub(crate) async fn private(
         Some(id) => messages::by_ids(&mut conn, &[id]).await?.pop(),
         None => None,
     };
-    let body = state.signed(chat_json(&chat, &me, &refs, &relations, last.as_ref(), 0));
+    let now = state.engine.clock.now();
+    let body = state.signed(chat_json(
+        &chat,
+        &me,
+        &refs,
+        &relations,
+        last.as_ref(),
+        0,
+        now,
+    ));
     Ok(if created {
         HttpResponse::Created()
     } else {

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod avatar;
 pub mod calls;
 pub mod chat_media;
+pub mod chat_settings;
 pub mod chats;
 pub mod contacts;
 pub mod group_invites;

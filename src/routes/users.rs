@@ -4,12 +4,14 @@
 use actix_web::{web, HttpResponse};
 use chrono::TimeDelta;
 use courier_actors::store::contacts::relation;
+use courier_actors::store::erasure::{DeleteAccount, DeleteOutcome};
 use courier_actors::store::users::{self, UpdatePrivacy, UpdateProfile, User, Visibility};
 
-pub use crate::api::users::{OwnProfile, PrivacySettings, PublicProfile};
 use crate::api::users::{
-    PrivacyUpdate, PrivacyUpdated, ProfileUpdate, ProfileUpdated, UpdatedUser,
+    AccountDeleted, DeleteAccountRequest, PrivacyUpdate, PrivacyUpdated, ProfileUpdate,
+    ProfileUpdated, UpdatedUser,
 };
+pub use crate::api::users::{OwnProfile, PrivacySettings, PublicProfile};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, AuthUser};
 use crate::state::AppState;
@@ -18,6 +20,7 @@ use crate::validate;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/user")
+            .route("", web::delete().to(delete_account))
             .route("/profile", web::get().to(get_profile))
             .route("/profile", web::put().to(update_profile))
             .route("/privacy", web::put().to(update_privacy))
@@ -156,4 +159,87 @@ pub(crate) async fn get_user(
         PublicProfile::of(&owner, relation(&mut conn, id, viewer.user_id).await?)
     };
     Ok(HttpResponse::Ok().json(state.signed(profile)))
+}
+
+/// Deletes the caller's account, confirmed with a fresh one-time code sent to its phone (ask
+/// for it with `POST /api/auth/send-otp`). At once: every session ends and its sockets close,
+/// the profile shows as "Deleted account" wherever others still see it, and the number can
+/// sign up again as a new account. Within `privacy.account_purge_after_days` (30 by default)
+/// its messages, files, statuses, contacts and phone number are removed for good.
+#[utoipa::path(delete, path = "/api/user", tag = "users", request_body = DeleteAccountRequest,
+    responses((status = 200, body = AccountDeleted)))]
+pub(crate) async fn delete_account(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: ApiJson<DeleteAccountRequest>,
+) -> ApiResult<HttpResponse> {
+    let body = body.0;
+    if !(body.otp.len() == 6 && body.otp.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(ApiError::invalid("otp", "must be the 6-digit code"));
+    }
+    let me = load_self(&state, &user).await?;
+    let phone_hash = state.secrets.phone_hash(&me.phone_number);
+    // Counted with sign-in attempts: a code is guessed no faster here than there.
+    state
+        .engine
+        .limiter
+        .hit(
+            &format!("otp-verify:phone:{phone_hash}"),
+            state.settings.limits.otp_per_phone_per_minute,
+            TimeDelta::minutes(1),
+        )
+        .map_err(ApiError::too_many)?;
+    let outcome = state
+        .write(DeleteAccount {
+            user_id: me.id,
+            code_hash: state.secrets.otp_hash(&phone_hash, &body.otp),
+            phone_hash,
+            max_attempts: state.settings.auth.otp_max_attempts as i32,
+        })
+        .await?;
+    let done = match outcome {
+        DeleteOutcome::Deleted(done) => done,
+        DeleteOutcome::Gone => return Err(ApiError::not_found("user")),
+        DeleteOutcome::NoCode => {
+            return Err(ApiError::bad_request(
+                "otp_invalid",
+                "no code is pending for this number; request one with /api/auth/send-otp",
+            ))
+        }
+        DeleteOutcome::Expired => {
+            return Err(ApiError::bad_request(
+                "otp_expired",
+                "the code expired; request a new one",
+            ))
+        }
+        DeleteOutcome::Wrong { attempts_left: 0 } => {
+            return Err(ApiError::bad_request(
+                "otp_locked",
+                "too many wrong codes; request a new one",
+            ))
+        }
+        DeleteOutcome::Wrong { attempts_left } => {
+            return Err(ApiError::bad_request(
+                "otp_invalid",
+                format!("wrong code; {attempts_left} tries left"),
+            ))
+        }
+    };
+    for session in &done.sessions {
+        state.engine.end_auth_session(me.id, *session);
+    }
+    for chat_id in &done.chats {
+        state.engine.membership_changed(*chat_id);
+    }
+    if let Some(avatar) = &done.avatar_url {
+        let files = crate::routes::avatar::avatar_files(avatar);
+        state.engine.storage.delete_quietly(&files).await;
+    }
+    let purge_by = done.deleted_at + state.engine.realtime.privacy.account_purge_after;
+    Ok(HttpResponse::Ok().json(AccountDeleted {
+        success: true,
+        message: "Account deleted".into(),
+        deleted_at: done.deleted_at.and_utc(),
+        purge_by: purge_by.and_utc(),
+    }))
 }

@@ -23,6 +23,7 @@ mod metrics;
 mod moderation;
 mod openapi;
 mod pg_tls;
+mod privacy;
 mod pusher;
 mod realtime;
 mod status;

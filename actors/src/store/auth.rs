@@ -31,8 +31,8 @@ pub struct AuthSession {
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = otp_codes)]
-struct OtpCode {
-    id: i64,
+pub(crate) struct OtpCode {
+    pub(crate) id: i64,
     country_code: String,
     code_hash: String,
     attempts: i32,
@@ -51,6 +51,7 @@ pub async fn active_session(
             .inner_join(users::table)
             .filter(auth_sessions::id.eq(id))
             .filter(users::suspended_at.is_null())
+            .filter(users::deleted_at.is_null())
             .filter(auth_sessions::revoked_at.is_null())
             .filter(auth_sessions::expires_at.gt(now))
             .select(AuthSession::as_select())
@@ -98,6 +99,73 @@ impl WriteOp for CreateOtp {
     }
 }
 
+/// What checking a one-time code found (nothing consumed yet).
+pub(crate) enum CodeCheck {
+    /// The right code, still live: the caller consumes it with [`consume_code`].
+    Valid(OtpCode),
+    NoCode,
+    Expired,
+    /// Wrong (the try is counted; the last allowed one burns the code).
+    Wrong {
+        attempts_left: i32,
+    },
+}
+
+/// Checks `code_hash` against the newest live code of a phone, counting a wrong try.
+pub(crate) async fn check_code(
+    tx: &mut Tx<'_>,
+    phone_hash: &str,
+    code_hash: &str,
+    max_attempts: i32,
+) -> StoreResult<CodeCheck> {
+    let now = tx.now;
+    let code: Option<OtpCode> = on_conn!(&mut tx.conn, |c| {
+        otp_codes::table
+            .filter(otp_codes::phone_hash.eq(phone_hash))
+            .filter(otp_codes::consumed_at.is_null())
+            .order(otp_codes::id.desc())
+            .select(OtpCode::as_select())
+            .first(c)
+            .await
+            .optional()?
+    });
+    let Some(code) = code else {
+        return Ok(CodeCheck::NoCode);
+    };
+    if code.expires_at <= now {
+        return Ok(CodeCheck::Expired);
+    }
+    if !constant_time_eq(code.code_hash.as_bytes(), code_hash.as_bytes()) {
+        let attempts = code.attempts + 1;
+        let burned = attempts >= max_attempts;
+        on_conn!(&mut tx.conn, |c| {
+            diesel::update(otp_codes::table.find(code.id))
+                .set((
+                    otp_codes::attempts.eq(attempts),
+                    otp_codes::consumed_at.eq(if burned { Some(now) } else { None }),
+                ))
+                .execute(c)
+                .await?
+        });
+        return Ok(CodeCheck::Wrong {
+            attempts_left: (max_attempts - attempts).max(0),
+        });
+    }
+    Ok(CodeCheck::Valid(code))
+}
+
+/// Marks a code used: it never works again.
+pub(crate) async fn consume_code(tx: &mut Tx<'_>, id: i64) -> StoreResult<()> {
+    let now = tx.now;
+    on_conn!(&mut tx.conn, |c| {
+        diesel::update(otp_codes::table.find(id))
+            .set(otp_codes::consumed_at.eq(Some(now)))
+            .execute(c)
+            .await?
+    });
+    Ok(())
+}
+
 /// What checking a code found.
 // Returned once per sign-in; boxing the user would buy nothing.
 #[allow(clippy::large_enum_variant)]
@@ -138,49 +206,20 @@ impl WriteOp for VerifyOtp {
     async fn apply(&mut self, tx: &mut Tx<'_>) -> StoreResult<VerifyOutcome> {
         let now = tx.now;
         let phone = self.phone_hash.clone();
-        let code: Option<OtpCode> = on_conn!(&mut tx.conn, |c| {
-            otp_codes::table
-                .filter(otp_codes::phone_hash.eq(&phone))
-                .filter(otp_codes::consumed_at.is_null())
-                .order(otp_codes::id.desc())
-                .select(OtpCode::as_select())
-                .first(c)
-                .await
-                .optional()?
-        });
-        let Some(code) = code else {
-            return Ok(VerifyOutcome::NoCode);
+        let code = match check_code(tx, &phone, &self.code_hash, self.max_attempts).await? {
+            CodeCheck::Valid(code) => code,
+            CodeCheck::NoCode => return Ok(VerifyOutcome::NoCode),
+            CodeCheck::Expired => return Ok(VerifyOutcome::Expired),
+            CodeCheck::Wrong { attempts_left } => {
+                return Ok(VerifyOutcome::Wrong { attempts_left })
+            }
         };
-        if code.expires_at <= now {
-            return Ok(VerifyOutcome::Expired);
-        }
-        if !constant_time_eq(code.code_hash.as_bytes(), self.code_hash.as_bytes()) {
-            let attempts = code.attempts + 1;
-            let burned = attempts >= self.max_attempts;
-            on_conn!(&mut tx.conn, |c| {
-                diesel::update(otp_codes::table.find(code.id))
-                    .set((
-                        otp_codes::attempts.eq(attempts),
-                        otp_codes::consumed_at.eq(if burned { Some(now) } else { None }),
-                    ))
-                    .execute(c)
-                    .await?
-            });
-            return Ok(VerifyOutcome::Wrong {
-                attempts_left: (self.max_attempts - attempts).max(0),
-            });
-        }
         let existing = find_by_phone_hash(&mut tx.conn, &phone).await?;
         // Told only to whoever holds the right code, so it says nothing to anyone else.
         if existing.as_ref().is_some_and(|u| u.suspended_at.is_some()) {
             return Ok(VerifyOutcome::Suspended);
         }
-        on_conn!(&mut tx.conn, |c| {
-            diesel::update(otp_codes::table.find(code.id))
-                .set(otp_codes::consumed_at.eq(Some(now)))
-                .execute(c)
-                .await?
-        });
+        consume_code(tx, code.id).await?;
 
         let (user, created) = match existing {
             Some(user) => {

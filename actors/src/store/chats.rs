@@ -52,12 +52,33 @@ pub struct Participant {
     pub last_delivered_at: Option<NaiveDateTime>,
     pub last_read_message_id: i64,
     pub last_read_at: Option<NaiveDateTime>,
+    /// Set while the member keeps the chat archived.
+    pub archived_at: Option<NaiveDateTime>,
+    /// Set while the member keeps the chat pinned to the top of their list.
+    pub pinned_at: Option<NaiveDateTime>,
 }
 
 impl Participant {
     pub fn is_current(&self) -> bool {
         self.left_at.is_none()
     }
+
+    /// Whether the member has the chat muted at `now`.
+    pub fn is_muted(&self, now: NaiveDateTime) -> bool {
+        self.muted_until.is_some_and(|t| t > now)
+    }
+}
+
+/// Which chats a list shows, by the caller's archive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ArchiveFilter {
+    /// Every chat.
+    #[default]
+    All,
+    /// Only those the caller archived.
+    Archived,
+    /// Only those the caller did not archive.
+    NotArchived,
 }
 
 /// A live chat by id.
@@ -149,36 +170,59 @@ pub struct ChatPage {
     pub unread: HashMap<i64, i64>,
 }
 
+/// The caller's chats: pinned ones first (the latest pinned first), then by newest activity.
 pub async fn list_for_user(
     conn: &mut Conn<'_>,
     user_id: i64,
+    archive: ArchiveFilter,
     limit: i64,
     offset: i64,
 ) -> StoreResult<ChatPage> {
+    let (only_archived, only_active) = (
+        archive == ArchiveFilter::Archived,
+        archive == ArchiveFilter::NotArchived,
+    );
     let total: i64 = on_conn!(conn, |c| {
-        chat_participants::table
+        let mut q = chat_participants::table
             .inner_join(chats::table)
             .filter(chat_participants::user_id.eq(user_id))
             .filter(chats::deleted_at.is_null())
-            .count()
-            .get_result(c)
-            .await?
+            .into_boxed();
+        if only_archived {
+            q = q.filter(chat_participants::archived_at.is_not_null());
+        }
+        if only_active {
+            q = q.filter(chat_participants::archived_at.is_null());
+        }
+        q.count().get_result(c).await?
     });
     let page: Vec<(Chat, Participant)> = on_conn!(conn, |c| {
         // A group the user left last changed, for them, when they left.
         let activity =
             diesel::dsl::case_when(chat_participants::left_at.is_null(), chats::updated_at)
                 .otherwise(chat_participants::left_at.assume_not_null());
-        chats::table
+        let mut q = chats::table
             .inner_join(chat_participants::table)
             .filter(chat_participants::user_id.eq(user_id))
             .filter(chats::deleted_at.is_null())
-            .order((activity.desc(), chats::id.desc()))
-            .limit(limit)
-            .offset(offset)
-            .select((Chat::as_select(), Participant::as_select()))
-            .load(c)
-            .await?
+            .into_boxed();
+        if only_archived {
+            q = q.filter(chat_participants::archived_at.is_not_null());
+        }
+        if only_active {
+            q = q.filter(chat_participants::archived_at.is_null());
+        }
+        q.order((
+            chat_participants::pinned_at.is_null(),
+            chat_participants::pinned_at.desc(),
+            activity.desc(),
+            chats::id.desc(),
+        ))
+        .limit(limit)
+        .offset(offset)
+        .select((Chat::as_select(), Participant::as_select()))
+        .load(c)
+        .await?
     });
     let ids: Vec<i64> = page.iter().map(|(c, _)| c.id).collect();
     let last_ids: Vec<i64> = page

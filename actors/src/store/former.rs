@@ -108,6 +108,8 @@ impl Departure {
                 last_delivered_at: None,
                 last_read_message_id: m.read,
                 last_read_at: None,
+                archived_at: None,
+                pinned_at: None,
             })
             .collect()
     }

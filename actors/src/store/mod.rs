@@ -11,12 +11,15 @@ pub mod auth;
 pub mod auth_purge;
 pub mod backup;
 pub mod calls;
+pub mod chat_settings;
 pub mod chats;
 pub mod contacts;
+pub mod erasure;
 pub mod former;
 pub mod groups;
 pub mod media_refs;
 pub mod message_ops;
+pub mod message_purge;
 pub mod messages;
 mod pg_bulk;
 pub mod pg_tls;
@@ -117,15 +120,17 @@ const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postg
 /// Pragmas every connection needs: a busy timeout first (so a reader waits for the writer
 /// instead of failing), foreign keys (off by default in SQLite), and full fsync at commit (an
 /// acknowledged write survives power loss; group commit amortises the cost). Pooled
-/// connections wait for a lock as long as the database deadline ([`sqlite_pragmas`]).
-const SQLITE_CONN_PRAGMAS: &str =
-    "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;";
+/// connections wait for a lock as long as the database deadline ([`sqlite_pragmas`]). Deleted
+/// content is overwritten in the file (`secure_delete`), not left in free pages.
+const SQLITE_CONN_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; \
+     PRAGMA synchronous = FULL; PRAGMA secure_delete = ON;";
 
 /// The pragmas of a pooled SQLite connection: a lock held by another process (or a stuck
 /// writer) is waited for at most `timeout`, then the statement fails as unavailable.
 fn sqlite_pragmas(timeout: Duration) -> String {
     format!(
-        "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;",
+        "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; \
+         PRAGMA secure_delete = ON;",
         timeout.as_millis().max(1)
     )
 }

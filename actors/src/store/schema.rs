@@ -91,6 +91,8 @@ diesel::table! {
         last_delivered_at -> Nullable<Timestamp>,
         last_read_message_id -> BigInt,
         last_read_at -> Nullable<Timestamp>,
+        archived_at -> Nullable<Timestamp>,
+        pinned_at -> Nullable<Timestamp>,
     }
 }
 
