@@ -11,7 +11,7 @@ use super::wire::{self, Body, Envelope};
 use super::Cluster;
 use crate::bus::{Bus, Delivery};
 use crate::engine::Engine;
-use crate::registry::{Directory, EndAuthSession, ForgetRooms};
+use crate::registry::{Directory, EndAuthSession, ForgetRooms, PresenceChanged, PresenceElsewhere};
 
 /// Most messages sent in one pipeline.
 const PIPELINE: usize = 256;
@@ -74,12 +74,18 @@ impl Cluster {
         });
         let me = self.clone();
         actix::spawn(async move {
+            // A node that ran under this id before and died left its users online.
+            me.bury_and_announce(&me.node.clone(), &engine).await;
             let every = me.node_ttl / 3;
             loop {
                 tokio::time::sleep(every.max(Duration::from_millis(100))).await;
                 let was_up = me.is_up();
                 match me.renew_lease().await {
-                    Ok(_dead) => {
+                    Ok(dead) => {
+                        for node in dead {
+                            tracing::info!(node, "a node's lease ran out: its users go offline");
+                            me.bury_and_announce(&node, &engine).await;
+                        }
                         if !was_up {
                             // What other nodes changed meanwhile never reached this one:
                             // every room loads its chat afresh.
@@ -96,6 +102,21 @@ impl Cluster {
                 }
             }
         });
+    }
+
+    /// Takes dead `node` out of presence and announces who went offline with it.
+    async fn bury_and_announce(&self, node: &str, engine: &Engine) {
+        match self.bury(node).await {
+            Ok(gone) => {
+                for user_id in gone {
+                    engine.registry.do_send(PresenceChanged {
+                        user_id,
+                        online: false,
+                    });
+                }
+            }
+            Err(e) => tracing::warn!(node, error = %e, "a dead node's users stay online for now"),
+        }
     }
 
     /// Acts on one pub/sub message (`[channel, payload]`).
@@ -136,6 +157,15 @@ impl Cluster {
                 auth_session,
             }),
             Body::Reload { chat_id } => engine.reload_room(chat_id),
+            Body::Presence {
+                user_id,
+                online,
+                at,
+            } => engine.registry.do_send(PresenceElsewhere {
+                user_id,
+                online,
+                at,
+            }),
         }
     }
 }

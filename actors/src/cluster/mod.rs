@@ -11,6 +11,7 @@
 //! [`Cluster::is_up`] says so for `/api/health`.
 
 mod link;
+mod presence;
 pub mod wire;
 
 use std::sync::atomic::{AtomicBool, Ordering};

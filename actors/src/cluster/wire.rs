@@ -38,6 +38,12 @@ pub enum Body<'a> {
     EndSession { user_id: i64, auth_session: i64 },
     /// A chat's members or blocks changed: a running room loads them again.
     Reload { chat_id: i64 },
+    /// A user came online or went offline (recorded at `at` by the sending node).
+    Presence {
+        user_id: i64,
+        online: bool,
+        at: chrono::NaiveDateTime,
+    },
 }
 
 impl<'a> Body<'a> {

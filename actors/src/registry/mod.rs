@@ -11,7 +11,7 @@ mod rooms;
 pub use directory::Directory;
 use directory::Entry;
 
-pub use presence::{Unwatch, Watch};
+pub use presence::{PresenceChanged, PresenceElsewhere, Unwatch, Watch};
 pub use rooms::{ForgetRooms, IdleSweep, MembershipChanged, RoomRouter, RoomStopped, ToRoom};
 
 use std::collections::{HashMap, HashSet};
@@ -72,6 +72,29 @@ impl Registry {
         }
     }
 
+    /// The user's first socket on this node opened (`arrived`), or their last one closed:
+    /// alone, that is their presence; in a cluster, Redis tells whether another node holds
+    /// a socket of theirs (without Redis, this node's view is announced).
+    fn arrived_or_left(&mut self, user_id: i64, arrived: bool, ctx: &mut Context<Self>) {
+        let Some(cluster) = self.engine.cluster.clone() else {
+            return self.announce_presence(user_id, arrived, ctx);
+        };
+        let changed = async move {
+            match arrived {
+                true => cluster.user_arrived(user_id).await,
+                false => cluster.user_left(user_id).await,
+            }
+        };
+        ctx.spawn(changed.into_actor(self).map(move |changed, _, ctx| {
+            if changed.unwrap_or(true) {
+                ctx.notify(PresenceChanged {
+                    user_id,
+                    online: arrived,
+                });
+            }
+        }));
+    }
+
     /// Forgets that `user_id` is in `call_id` (and busy because of it).
     fn out_of_call(&mut self, user_id: i64, call_id: i64) {
         for map in [&mut self.busy, &mut self.in_calls] {
@@ -126,7 +149,7 @@ impl Handler<Connect> for Registry {
             addr: msg.addr,
         };
         if self.users.add(msg.user_id, entry) {
-            self.announce_presence(msg.user_id, true, ctx);
+            self.arrived_or_left(msg.user_id, true, ctx);
             self.calls_of(msg.user_id, None);
         }
     }
@@ -148,7 +171,7 @@ impl Handler<Disconnect> for Registry {
         if let Some(last) = self.users.remove(msg.user_id, msg.conn) {
             self.watches.drop_conn(msg.conn);
             if last {
-                self.announce_presence(msg.user_id, false, ctx);
+                self.arrived_or_left(msg.user_id, false, ctx);
             }
             self.calls_of(msg.user_id, Some((msg.conn, last)));
         }

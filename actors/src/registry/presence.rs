@@ -68,7 +68,7 @@ pub struct Watch {
 }
 
 impl Handler<Watch> for Registry {
-    type Result = Result<HashSet<i64>, usize>;
+    type Result = ResponseActFuture<Self, Result<HashSet<i64>, usize>>;
 
     fn handle(&mut self, msg: Watch, _: &mut Self::Context) -> Self::Result {
         let limit = self.engine.realtime.max_presence_watch;
@@ -82,7 +82,7 @@ impl Handler<Watch> for Registry {
             if watching.is_empty() {
                 self.watches.by.remove(&msg.conn);
             }
-            return Err(limit);
+            return Box::pin(fut::ready(Err(limit)));
         }
         for &id in &msg.user_ids {
             watching.insert(id);
@@ -92,11 +92,66 @@ impl Handler<Watch> for Registry {
                 .or_default()
                 .insert(msg.conn, msg.viewer);
         }
-        Ok(msg
-            .user_ids
-            .into_iter()
-            .filter(|id| self.users.is_online(*id))
-            .collect())
+        let Some(cluster) = self.engine.cluster.clone() else {
+            let online = msg
+                .user_ids
+                .into_iter()
+                .filter(|id| self.users.is_online(*id));
+            return Box::pin(fut::ready(Ok(online.collect())));
+        };
+        // Online anywhere in the cluster; with Redis away, as far as this node knows.
+        Box::pin(
+            async move {
+                let found = cluster.online_among(&msg.user_ids).await;
+                (found, msg.user_ids)
+            }
+            .into_actor(self)
+            .map(|(found, ids), act, _| {
+                Ok(found.unwrap_or_else(|_| {
+                    ids.into_iter()
+                        .filter(|id| act.users.is_online(*id))
+                        .collect()
+                }))
+            }),
+        )
+    }
+}
+
+/// A user came online or went offline on another node (which recorded it): the sockets here
+/// that watch them are told, as their privacy allows.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PresenceElsewhere {
+    pub user_id: i64,
+    pub online: bool,
+    pub at: chrono::NaiveDateTime,
+}
+
+impl Handler<PresenceElsewhere> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: PresenceElsewhere, ctx: &mut Self::Context) {
+        self.tell_watchers(msg.user_id, msg.online, Some(msg.at), ctx);
+    }
+}
+
+/// A user's presence changed as far as the cluster can tell (their first socket anywhere
+/// opened, their last one closed, or the node holding them died): record and announce it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PresenceChanged {
+    pub user_id: i64,
+    pub online: bool,
+}
+
+impl Handler<PresenceChanged> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: PresenceChanged, ctx: &mut Self::Context) {
+        // A socket that opened here meanwhile keeps the user online.
+        if msg.online || !self.users.is_online(msg.user_id) {
+            self.announce_presence(msg.user_id, msg.online, ctx);
+        }
     }
 }
 
@@ -129,6 +184,18 @@ impl Registry {
         online: bool,
         ctx: &mut Context<Self>,
     ) {
+        self.tell_watchers(user_id, online, None, ctx);
+    }
+
+    /// Tells the sockets of this node watching `user_id`; `at`: another node recorded the
+    /// change at that time, else this node records it now (and tells the other nodes).
+    fn tell_watchers(
+        &mut self,
+        user_id: i64,
+        online: bool,
+        at: Option<chrono::NaiveDateTime>,
+        ctx: &mut Context<Self>,
+    ) {
         self.presence_counter += 1;
         let number = self.presence_counter;
         self.presence.insert(user_id, number);
@@ -147,7 +214,20 @@ impl Registry {
         let engine = self.engine.clone();
         ctx.spawn(
             async move {
-                let at = engine.write(SetPresence { user_id, online }).await?;
+                let at = match at {
+                    Some(at) => at,
+                    None => {
+                        let at = engine.write(SetPresence { user_id, online }).await?;
+                        if let Some(cluster) = &engine.cluster {
+                            cluster.broadcast(crate::cluster::wire::Body::Presence {
+                                user_id,
+                                online,
+                                at,
+                            });
+                        }
+                        at
+                    }
+                };
                 if viewers.is_empty() {
                     return Ok(None);
                 }

@@ -6,6 +6,7 @@
 //! did not run. Redis is `COURIER_TEST_REDIS_URL` (default `redis://127.0.0.1:6379`).
 
 mod messaging;
+mod presence;
 
 use std::time::Duration;
 
