@@ -49,7 +49,12 @@ impl Process {
     }
 
     /// Starts `cmd` (made by [`courier`] for `dir`) and waits until it logs its port.
-    pub fn start(mut cmd: Command, dir: tempfile::TempDir) -> Process {
+    pub fn start(cmd: Command, dir: tempfile::TempDir) -> Process {
+        Process::launch(cmd, dir).ready()
+    }
+
+    /// Starts `cmd` without waiting for it: [`Starting::ready`] waits.
+    pub fn launch(mut cmd: Command, dir: tempfile::TempDir) -> Starting {
         let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -77,14 +82,11 @@ impl Process {
                 lines.lock().unwrap().push(line);
             }
         });
-        let port = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("courier logs its port");
-        Process {
+        Starting {
             child,
-            port,
             dir,
             log,
+            port: rx,
         }
     }
 
@@ -135,6 +137,30 @@ impl Process {
                 "courier did not exit"
             );
             std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// A `courier` process that has not logged its port yet.
+pub struct Starting {
+    child: Child,
+    dir: tempfile::TempDir,
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    port: std::sync::mpsc::Receiver<u16>,
+}
+
+impl Starting {
+    /// Waits until the process logs the port it listens on.
+    pub fn ready(self) -> Process {
+        let port = self
+            .port
+            .recv_timeout(Duration::from_secs(30))
+            .expect("courier logs its port");
+        Process {
+            child: self.child,
+            port,
+            dir: self.dir,
+            log: self.log,
         }
     }
 }

@@ -65,6 +65,7 @@ impl Cluster {
         });
         let me = self.clone();
         let receiver = engine.clone();
+        let sessions_for_lease = sessions.clone();
         actix::spawn(async move {
             while let Some(push) = incoming.recv().await {
                 if push.kind == PushKind::Message {
@@ -93,6 +94,7 @@ impl Cluster {
                             for router in engine.routers() {
                                 router.do_send(ForgetRooms);
                             }
+                            me.reassert_presence(&engine, &sessions_for_lease).await;
                         }
                     }
                     Err(e) if was_up => {
@@ -102,6 +104,22 @@ impl Cluster {
                 }
             }
         });
+    }
+
+    /// Records again the users this node holds, after Redis was away (it may have restarted
+    /// empty, or another node may have taken this one for dead): those the cluster had lost
+    /// are announced online again.
+    async fn reassert_presence(&self, engine: &Engine, sessions: &Directory) {
+        for user_id in sessions.users() {
+            match self.user_arrived(user_id).await {
+                Ok(true) => engine.registry.do_send(PresenceChanged {
+                    user_id,
+                    online: true,
+                }),
+                Ok(false) => {}
+                Err(e) => return tracing::warn!(error = %e, "presence not recorded again yet"),
+            }
+        }
     }
 
     /// Takes dead `node` out of presence and announces who went offline with it.

@@ -77,6 +77,17 @@ impl Directory {
             .sum()
     }
 
+    /// Every user with a live session here.
+    pub fn users(&self) -> Vec<i64> {
+        self.shards
+            .iter()
+            .flat_map(|s| {
+                let shard = s.lock().unwrap_or_else(|p| p.into_inner());
+                shard.keys().copied().collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
     /// Whether `user_id` has a live session.
     pub fn is_online(&self, user_id: i64) -> bool {
         self.shard(user_id).contains_key(&user_id)

@@ -464,6 +464,12 @@ pub async fn migrate(url: &str) -> StoreResult<usize> {
             }
             Open::Postgres(conn) => {
                 let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::from(*conn);
+                // Nodes of a cluster may start together: one migrates, the others wait for
+                // it and then find nothing left to do. (The lock goes with the connection.)
+                diesel::connection::SimpleConnection::batch_execute(
+                    &mut conn,
+                    "SELECT pg_advisory_lock(7422003001)",
+                )?;
                 conn.run_pending_migrations(PG_MIGRATIONS)
                     .map(|v| v.len())
                     .map_err(mig)

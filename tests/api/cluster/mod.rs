@@ -7,13 +7,14 @@
 
 mod messaging;
 mod presence;
+mod redis_down;
 
 use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::binary::{courier, Process};
+use crate::binary::{courier, Process, Starting};
 use crate::helpers::{Resp, S3Server, TestDb, TestUser, OTP};
 
 /// Shared by every node: generated secrets would differ per node (and are refused).
@@ -33,18 +34,23 @@ impl Nodes {
     /// Starts `n` nodes (`n1`, `n2`, …); `None` (the test did not run) without PostgreSQL or
     /// an S3-compatible server.
     pub async fn start(n: usize) -> Option<Nodes> {
+        let redis = std::env::var("COURIER_TEST_REDIS_URL")
+            .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        Nodes::start_on(n, &redis).await
+    }
+
+    /// Like [`Nodes::start`], on the Redis at `redis`.
+    pub async fn start_on(n: usize, redis: &str) -> Option<Nodes> {
         if std::env::var("COURIER_TEST_DATABASE_URL").map_or(true, |u| u.is_empty()) {
             eprintln!("cluster tests need PostgreSQL (COURIER_TEST_DATABASE_URL); not run");
             return None;
         }
         let db = TestDb::create().await;
         let s3 = S3Server::start().await?;
-        let redis = std::env::var("COURIER_TEST_REDIS_URL")
-            .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
         let prefix = format!("test-{:016x}", rand::random::<u64>());
         let env = [
             ("COURIER__DATABASE__URL", db.url.as_str()),
-            ("COURIER__CLUSTER__REDIS_URL", redis.as_str()),
+            ("COURIER__CLUSTER__REDIS_URL", redis),
             ("COURIER__CLUSTER__KEY_PREFIX", prefix.as_str()),
             ("COURIER__CLUSTER__NODE_TTL_MS", "1000"),
             ("COURIER__AUTH__JWT_SECRET", JWT_SECRET),
@@ -69,16 +75,17 @@ impl Nodes {
             _s3: s3,
             _db: db,
         };
-        for i in 0..n {
-            // One after the other: the first applies the migrations.
-            nodes.add(&format!("n{}", i + 1));
-        }
+        // Started together, as behind a load balancer: one migrates, the others wait.
+        let starting: Vec<_> = (0..n)
+            .map(|i| nodes.launch(&format!("n{}", i + 1)))
+            .collect();
+        nodes.nodes = starting.into_iter().map(|s| s.ready()).collect();
         nodes.wait_for_all().await;
         Some(nodes)
     }
 
-    /// Starts one more node named `id`.
-    pub fn add(&mut self, id: &str) {
+    /// Starts a node named `id`; [`Starting::ready`] waits for it.
+    fn launch(&self, id: &str) -> Starting {
         let dir = tempfile::tempdir().unwrap();
         let mut env: Vec<(&str, &str)> = self
             .env
@@ -87,7 +94,7 @@ impl Nodes {
             .collect();
         env.push(("COURIER__CLUSTER__NODE_ID", id));
         let cmd = courier(dir.path(), &["serve"], &env);
-        self.nodes.push(Process::start(cmd, dir));
+        Process::launch(cmd, dir)
     }
 
     /// Waits until every node sees every other one live (their health lists them all).
