@@ -9,14 +9,26 @@ use crate::ws::WsClient;
 
 use super::Nodes;
 
-/// A Redis server of the test's own on `port`, keeping nothing on disk.
-fn redis_server(port: u16) -> Child {
-    Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server starts")
+/// A Redis server of the test's own, keeping nothing on disk; killed when dropped.
+struct RedisServer(Child);
+
+impl RedisServer {
+    fn start(port: u16) -> RedisServer {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        RedisServer(child)
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Waits until node `i`'s health reports `status`.
@@ -43,11 +55,10 @@ async fn with_redis_away_rest_goes_on_and_realtime_resumes_when_it_is_back() {
         .local_addr()
         .unwrap()
         .port();
-    let mut redis = redis_server(port);
+    let redis = RedisServer::start(port);
     let url = format!("redis://127.0.0.1:{port}");
     redis_answers(&url).await;
     let Some(c) = Nodes::start_on(2, &url).await else {
-        let _ = redis.kill();
         return;
     };
     let ana = c.signup(0, &phone(1), "Ana").await;
@@ -55,8 +66,7 @@ async fn with_redis_away_rest_goes_on_and_realtime_resumes_when_it_is_back() {
     let chat = c.private_chat(0, &ana, &bo).await;
     let mut bo_socket = WsClient::connect_to(&c.address(1), &bo.token).await;
 
-    redis.kill().unwrap();
-    redis.wait().unwrap();
+    drop(redis);
     health_becomes(&c, 0, "degraded").await;
     health_becomes(&c, 1, "degraded").await;
     // REST works on every node: sent through node 1, read through node 2.
@@ -70,7 +80,7 @@ async fn with_redis_away_rest_goes_on_and_realtime_resumes_when_it_is_back() {
 
     // Back (empty, as after a restart): both nodes reconnect by themselves, and messages
     // cross nodes live again.
-    let mut redis = redis_server(port);
+    let _redis = RedisServer::start(port);
     health_becomes(&c, 0, "ok").await;
     health_becomes(&c, 1, "ok").await;
     c.wait_for_all().await;
@@ -82,7 +92,6 @@ async fn with_redis_away_rest_goes_on_and_realtime_resumes_when_it_is_back() {
         })
         .await;
     assert!(!frames.is_empty());
-    let _ = redis.kill();
 }
 
 /// Waits until the Redis at `url` answers a PING.
