@@ -239,12 +239,16 @@ impl Engine {
             loop {
                 janitor.clock.sleep(JANITOR_EVERY).await;
                 let started = janitor.clock.now();
-                if let Err(e) = janitor.purge_expired().await {
-                    tracing::warn!(error = %e, "purging expired statuses failed");
-                }
+                // Every node closes its own sockets of ended sessions.
                 match janitor.close_ended_sessions(since).await {
                     Ok(()) => since = started - JANITOR_OVERLAP,
                     Err(e) => tracing::warn!(error = %e, "looking up ended sessions failed"),
+                }
+                if !janitor.runs_job("janitor", JANITOR_EVERY).await {
+                    continue;
+                }
+                if let Err(e) = janitor.purge_expired().await {
+                    tracing::warn!(error = %e, "purging expired statuses failed");
                 }
                 match janitor.purge_auth().await {
                     Ok((0, 0)) => {}
@@ -261,6 +265,9 @@ impl Engine {
             actix::spawn(async move {
                 loop {
                     sweeper.clock.sleep(sweep.every).await;
+                    if !sweeper.runs_job("orphan-sweep", sweep.every).await {
+                        continue;
+                    }
                     match sweeper.sweep_orphans().await {
                         Ok(0) => {}
                         Ok(n) => tracing::info!(count = n, "removed stored files no row refers to"),
@@ -270,6 +277,15 @@ impl Engine {
             });
         }
         engine
+    }
+
+    /// Whether this node runs periodic job `job` (every `period`) this time: always when
+    /// alone, and on one node at a time in a cluster (see [`Cluster::holds_job`]).
+    pub async fn runs_job(&self, job: &str, period: Duration) -> bool {
+        match &self.cluster {
+            Some(cluster) => cluster.holds_job(job, period).await,
+            None => true,
+        }
     }
 
     /// The thread the actor of chat or call `id` runs on: always the same one for an id, so a

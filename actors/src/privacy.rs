@@ -121,6 +121,10 @@ pub(crate) fn spawn_purge(engine: Engine) {
                 .clock
                 .sleep(engine.realtime.privacy.purge_every)
                 .await;
+            let every = engine.realtime.privacy.purge_every;
+            if !engine.runs_job("privacy-purge", every).await {
+                continue;
+            }
             match engine.purge_privacy().await {
                 Ok(p) if p == Purged::default() => {}
                 Ok(p) => tracing::info!(

@@ -181,6 +181,29 @@ impl Cluster {
         }
     }
 
+    /// Whether this node runs periodic job `job` now: the node holding its lease (or taking
+    /// it, when it is free) runs it; the lease lasts `period`, so when its holder dies another
+    /// node takes the job over within one period. With Redis away, nobody runs it this time.
+    pub async fn holds_job(&self, job: &str, period: Duration) -> bool {
+        let script = redis::Script::new(
+            r"
+            if redis.call('GET', KEYS[1]) == ARGV[1] then
+              return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+            end
+            if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+            return 0
+            ",
+        );
+        let mut conn = self.conn.clone();
+        let held: redis::RedisResult<i64> = script
+            .key(self.key(&format!("job:{job}")))
+            .arg(&self.node)
+            .arg((period.as_millis() as u64).max(1))
+            .invoke_async(&mut conn)
+            .await;
+        held.unwrap_or(0) == 1
+    }
+
     /// Gives up this node's lease (a clean shutdown), so the others need not wait it out.
     pub async fn leave(&self) {
         let mut conn = self.conn.clone();
@@ -191,3 +214,6 @@ impl Cluster {
             .await;
     }
 }
+
+#[cfg(test)]
+mod tests;
