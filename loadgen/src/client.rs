@@ -76,9 +76,10 @@ pub async fn connect(ws_base: &str, token: &str, timeout: Duration) -> Result<Ws
         .map_err(|_| anyhow!("no hello within {timeout:?}"))?
 }
 
-/// Opens a socket per token, `concurrency` at a time, in order; fails on the first refusal.
+/// Opens a socket per token, `concurrency` at a time, in order, over `bases` in turn (the
+/// nodes of a cluster); fails on the first refusal.
 pub async fn connect_all(
-    ws_base: &str,
+    bases: &[String],
     tokens: Vec<String>,
     concurrency: usize,
     timeout: Duration,
@@ -86,10 +87,15 @@ pub async fn connect_all(
     let total = tokens.len();
     let started = Instant::now();
     let (done, _ticker) = progress::steps("connected", total as u64, "sockets");
-    let sockets = bounded(tokens, concurrency, |t| {
+    let spread: Vec<(&str, String)> = tokens
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| (bases[i % bases.len().max(1)].as_str(), t))
+        .collect();
+    let sockets = bounded(spread, concurrency, |(base, t)| {
         let done = done.clone();
         async move {
-            let ws = connect(ws_base, &t, timeout).await?;
+            let ws = connect(base, &t, timeout).await?;
             done.add(1);
             Ok(ws)
         }

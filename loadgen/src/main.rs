@@ -65,6 +65,10 @@ struct Cli {
     /// The server's root URL; a host other than loopback needs --allow-remote.
     #[arg(long, global = true, default_value = "http://127.0.0.1:8080")]
     url: String,
+    /// Another node of the same cluster (repeatable): sockets are spread over --url and these
+    /// in turn, so the two ends of each chat sit on different nodes.
+    #[arg(long = "node-url", global = true)]
+    node_urls: Vec<String>,
     /// Allow a --url whose host is not a loopback address.
     #[arg(long, global = true)]
     allow_remote: bool,
@@ -195,7 +199,8 @@ fn users_needed(s: &Scenario) -> u32 {
 }
 
 async fn run(cli: Cli) -> Result<bool> {
-    let target = Target::parse(&cli.url, cli.allow_remote)?;
+    let target =
+        Target::parse(&cli.url, cli.allow_remote)?.with_nodes(&cli.node_urls, cli.allow_remote)?;
     let timeout = Duration::from_secs(cli.timeout.max(1));
     let limit = raise_open_files()?;
     if let Scenario::Idle(IdleArgs {

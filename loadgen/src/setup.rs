@@ -11,11 +11,13 @@ use serde_json::{json, Value};
 
 use crate::progress;
 
-/// Where the server is: its HTTP base and the matching WebSocket base.
+/// Where the server is: its HTTP base and the matching WebSocket base, and the WebSocket
+/// bases sockets are spread over (this node's, then the other nodes' of a cluster).
 #[derive(Debug, Clone)]
 pub struct Target {
     pub http: String,
     pub ws: String,
+    pub sockets: Vec<String>,
 }
 
 impl Target {
@@ -40,7 +42,20 @@ impl Target {
         }
         let http = parsed.as_str().trim_end_matches('/').to_string();
         let ws = format!("ws{}", http.trim_start_matches("http"));
-        Ok(Target { http, ws })
+        Ok(Target {
+            http,
+            sockets: vec![ws.clone()],
+            ws,
+        })
+    }
+
+    /// Adds the other nodes of a cluster (`--node-url`, each checked like `--url`): sockets
+    /// are spread over all nodes in turn, so the two ends of a chat sit on different nodes.
+    pub fn with_nodes(mut self, urls: &[String], allow_remote: bool) -> Result<Target> {
+        for url in urls {
+            self.sockets.push(Target::parse(url, allow_remote)?.ws);
+        }
+        Ok(self)
     }
 }
 

@@ -55,7 +55,8 @@ pub async fn run(ctx: &Ctx, chats: u32, in_flight: usize, duration: Duration) ->
         .chain(&p.receivers)
         .map(|u| u.token.clone())
         .collect();
-    let (sockets, _) = connect_all(&ctx.target.ws, tokens, ctx.concurrency, ctx.timeout).await?;
+    let (sockets, _) =
+        connect_all(&ctx.target.sockets, tokens, ctx.concurrency, ctx.timeout).await?;
     let collector = Collector::start();
     let permits: Vec<Arc<Semaphore>> = (0..chats)
         .map(|_| Arc::new(Semaphore::new(in_flight)))

@@ -45,7 +45,7 @@ pub async fn run(ctx: &Ctx, members: u32, messages: u64) -> Result<Report> {
     ));
     let tokens = users.iter().map(|u| u.token.clone()).collect();
     let (sockets, connect_time) =
-        connect_all(&ctx.target.ws, tokens, ctx.concurrency, ctx.timeout).await?;
+        connect_all(&ctx.target.sockets, tokens, ctx.concurrency, ctx.timeout).await?;
     let collector = Collector::start();
     let (fleet, mut sinks) = Fleet::start(sockets, ctx.run, ctx.clock, collector.sender(), vec![])?;
     let sent = Count::default();

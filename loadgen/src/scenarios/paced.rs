@@ -72,7 +72,8 @@ pub async fn run(ctx: &Ctx, chats: u32, per_second: f64, duration: Duration) -> 
         .chain(&p.receivers)
         .map(|u| u.token.clone())
         .collect();
-    let (sockets, _) = connect_all(&ctx.target.ws, tokens, ctx.concurrency, ctx.timeout).await?;
+    let (sockets, _) =
+        connect_all(&ctx.target.sockets, tokens, ctx.concurrency, ctx.timeout).await?;
     let collector = Collector::start();
     let (fleet, mut sinks) = Fleet::start(sockets, ctx.run, ctx.clock, collector.sender(), vec![])?;
     let receiver_sinks = sinks.split_off(chats as usize);

@@ -25,7 +25,8 @@ pub async fn run(ctx: &Ctx, messages: u64, rest: bool) -> Result<Report> {
         vec![sender.token.clone(), receiver.token.clone()]
     };
     let receiver_socket = tokens.len() as u32 - 1;
-    let (sockets, _) = connect_all(&ctx.target.ws, tokens, ctx.concurrency, ctx.timeout).await?;
+    let (sockets, _) =
+        connect_all(&ctx.target.sockets, tokens, ctx.concurrency, ctx.timeout).await?;
     let collector = Collector::start();
     let events = collector.sender();
     let (fleet, mut sinks) = Fleet::start(sockets, ctx.run, ctx.clock, collector.sender(), vec![])?;
