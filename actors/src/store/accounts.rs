@@ -83,8 +83,13 @@ pub async fn counts(conn: &mut Conn<'_>) -> StoreResult<Counts> {
     }))
 }
 
-/// Revokes every live session of a user; answers how many there were.
-async fn revoke_all(tx: &mut Tx<'_>, user_id: i64, reason: &str) -> StoreResult<usize> {
+/// Revokes every live session of a user for `reason`; answers the ids of those it ended
+/// (whose sockets the caller closes).
+pub(crate) async fn revoke_all(
+    tx: &mut Tx<'_>,
+    user_id: i64,
+    reason: &str,
+) -> StoreResult<Vec<i64>> {
     let now = tx.now;
     let reason = reason.to_string();
     Ok(on_conn!(&mut tx.conn, |c| {
@@ -97,7 +102,8 @@ async fn revoke_all(tx: &mut Tx<'_>, user_id: i64, reason: &str) -> StoreResult<
             auth_sessions::revoked_at.eq(Some(now)),
             auth_sessions::revoked_reason.eq(Some(reason)),
         ))
-        .execute(c)
+        .returning(auth_sessions::id)
+        .get_results(c)
         .await?
     }))
 }
@@ -111,7 +117,7 @@ impl WriteOp for SignOutAll {
     type Output = usize;
 
     async fn apply(&mut self, tx: &mut Tx<'_>) -> StoreResult<usize> {
-        revoke_all(tx, self.user_id, REASON_SIGNED_OUT).await
+        Ok(revoke_all(tx, self.user_id, REASON_SIGNED_OUT).await?.len())
     }
 }
 
@@ -132,7 +138,7 @@ impl WriteOp for Suspend {
                 .execute(c)
                 .await?
         });
-        revoke_all(tx, id, REASON_SUSPENDED).await
+        Ok(revoke_all(tx, id, REASON_SUSPENDED).await?.len())
     }
 }
 

@@ -9,7 +9,7 @@ use diesel_async::RunQueryDsl;
 
 use super::message_ops::{DeleteForEveryone, Refusal};
 use super::messages::Message;
-use super::schema::{audit_log, auth_sessions, chats, messages, system_admins, users};
+use super::schema::{audit_log, chats, messages, system_admins, users};
 use super::{accounts, Conn, StoreResult};
 use crate::on_conn;
 use crate::writer::{Tx, WriteOp};
@@ -155,21 +155,7 @@ pub async fn suspend(
     if n == 0 {
         return Ok(None);
     }
-    let reason = accounts::REASON_SUSPENDED.to_string();
-    let ended: Vec<i64> = on_conn!(&mut tx.conn, |c| {
-        diesel::update(
-            auth_sessions::table
-                .filter(auth_sessions::user_id.eq(user_id))
-                .filter(auth_sessions::revoked_at.is_null()),
-        )
-        .set((
-            auth_sessions::revoked_at.eq(Some(now)),
-            auth_sessions::revoked_reason.eq(Some(reason)),
-        ))
-        .returning(auth_sessions::id)
-        .get_results(c)
-        .await?
-    });
+    let ended = accounts::revoke_all(tx, user_id, accounts::REASON_SUSPENDED).await?;
     record(tx, admin_id, action, ("user", user_id), note).await?;
     Ok(Some(ended))
 }

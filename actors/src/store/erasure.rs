@@ -11,8 +11,7 @@ use diesel_async::RunQueryDsl;
 use super::auth::{check_code, consume_code, CodeCheck};
 use super::groups::ADMIN;
 use super::schema::{
-    auth_sessions, chat_participants as cp, chats, group_invites, messages, reports, statuses,
-    users,
+    chat_participants as cp, chats, group_invites, messages, reports, statuses, users,
 };
 use super::{Conn, StoreResult};
 use crate::on_conn;
@@ -81,8 +80,7 @@ impl WriteOp for DeleteAccount {
             }
         }
         let now = tx.now;
-        let reason = REASON_DELETED.to_string();
-        let (sessions, chats) = on_conn!(&mut tx.conn, |c| {
+        let chats = on_conn!(&mut tx.conn, |c| {
             // The phone's hash is unique: a tombstone value lets the number sign up again.
             diesel::update(users::table.find(id))
                 .set((
@@ -100,18 +98,6 @@ impl WriteOp for DeleteAccount {
                 ))
                 .execute(c)
                 .await?;
-            let sessions: Vec<i64> = diesel::update(
-                auth_sessions::table
-                    .filter(auth_sessions::user_id.eq(id))
-                    .filter(auth_sessions::revoked_at.is_null()),
-            )
-            .set((
-                auth_sessions::revoked_at.eq(Some(now)),
-                auth_sessions::revoked_reason.eq(Some(reason)),
-            ))
-            .returning(auth_sessions::id)
-            .get_results(c)
-            .await?;
             diesel::delete(
                 group_invites::table.filter(
                     group_invites::user_id
@@ -127,8 +113,9 @@ impl WriteOp for DeleteAccount {
                 .select(cp::chat_id)
                 .load(c)
                 .await?;
-            (sessions, chats)
+            chats
         });
+        let sessions = super::accounts::revoke_all(tx, id, REASON_DELETED).await?;
         forget_name_in_notices(tx, id, &user.name, &chats).await?;
         hand_over_groups(tx, id).await?;
         Ok(DeleteOutcome::Deleted(AccountDeleted {
