@@ -87,6 +87,7 @@ async fn round(engine: &Engine, pairs: &[(i64, i64)], round: u64) {
                 location_name: None,
                 contact_data: None,
                 media: None,
+                forward_count: 0,
             };
             engine.room(
                 *chat,

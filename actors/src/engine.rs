@@ -260,6 +260,7 @@ impl Engine {
             }
         });
         crate::privacy::spawn_purge(engine.clone());
+        crate::privacy::spawn_expiry(engine.clone());
         if let Some(sweep) = engine.storage.orphan_sweep() {
             let sweeper = engine.clone();
             actix::spawn(async move {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::TimeDelta;
 
 use crate::engine::Engine;
+use crate::store::disappearing::{PurgeExpired, PURGE_BATCH as EXPIRE_BATCH};
 use crate::store::erasure::{self, PurgeAccount};
 use crate::store::message_purge::{PurgeDeletedMessages, PURGE_BATCH};
 use crate::store::StoreResult;
@@ -25,6 +26,9 @@ pub struct Policy {
     pub message_purge_after: TimeDelta,
     /// How often the purge runs; zero: never on this node.
     pub purge_every: Duration,
+    /// How often messages whose disappearing timer ran out are purged; zero: never on this
+    /// node.
+    pub expire_every: Duration,
     /// Chats one user may pin at once.
     pub max_pinned_chats: usize,
 }
@@ -35,6 +39,7 @@ impl Default for Policy {
             account_purge_after: TimeDelta::days(30),
             message_purge_after: TimeDelta::days(30),
             purge_every: Duration::from_secs(3600),
+            expire_every: Duration::from_secs(60),
             max_pinned_chats: 3,
         }
     }
@@ -85,6 +90,23 @@ impl Engine {
         Ok(purged)
     }
 
+    /// Purges the messages whose disappearing timer ran out by the engine's clock, with their
+    /// files. The server runs this every `privacy.expire_every_secs` (see [`spawn_expiry`]);
+    /// tests call it directly after moving the clock. Answers how many messages went.
+    pub async fn purge_disappeared(&self) -> StoreResult<Purged> {
+        let now = self.clock.now();
+        let mut purged = Purged::default();
+        for _ in 0..MESSAGE_ROUNDS {
+            let out = self.write(PurgeExpired { now }).await?;
+            purged.messages += out.count;
+            purged.files += self.remove_unreferenced(out.files).await?;
+            if out.count < EXPIRE_BATCH as usize {
+                break;
+            }
+        }
+        Ok(purged)
+    }
+
     /// Removes the stored files of `keys` that no row refers to any more (a file can be
     /// shared, a forwarded one for instance); answers how many went. One that cannot be
     /// removed now is left to the orphan sweep.
@@ -96,10 +118,7 @@ impl Engine {
             crate::store::media_refs::referenced(&mut conn.conn(), &keys).await?
         };
         let mut removed = 0;
-        for key in keys
-            .iter()
-            .filter(|k| !held.contains(&crate::store::media_refs::held_as(k)))
-        {
+        for key in keys.iter().filter(|k| !held.contains(*k)) {
             match self.storage.delete(key).await {
                 Ok(()) => removed += 1,
                 Err(e) => tracing::warn!(key, error = %e, "purged file stays for the orphan sweep"),
@@ -134,6 +153,32 @@ pub(crate) fn spawn_purge(engine: Engine) {
                     "purged deleted accounts and messages"
                 ),
                 Err(e) => tracing::warn!(error = %e, "the privacy purge failed"),
+            }
+        }
+    });
+}
+
+/// Runs [`Engine::purge_disappeared`] every `privacy.expire_every` on the engine's clock (never if
+/// that is zero).
+pub(crate) fn spawn_expiry(engine: Engine) {
+    let every = engine.realtime.privacy.expire_every;
+    if every.is_zero() {
+        return;
+    }
+    actix::spawn(async move {
+        loop {
+            engine.clock.sleep(every).await;
+            if !engine.runs_job("message-expiry", every).await {
+                continue;
+            }
+            match engine.purge_disappeared().await {
+                Ok(p) if p == Purged::default() => {}
+                Ok(p) => tracing::info!(
+                    messages = p.messages,
+                    files = p.files,
+                    "purged messages whose disappearing timer ran out"
+                ),
+                Err(e) => tracing::warn!(error = %e, "the purge of expired messages failed"),
             }
         }
     });

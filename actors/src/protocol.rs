@@ -15,6 +15,11 @@ pub enum ClientFrame {
         chat_id: i64,
         draft: Draft,
     },
+    /// A message the user can see, copied to 1 to 5 of their chats.
+    ForwardMessage {
+        message_id: i64,
+        chat_ids: Vec<i64>,
+    },
     Typing {
         chat_id: i64,
         is_typing: bool,
@@ -116,7 +121,9 @@ impl ClientFrame {
     /// The budget this frame draws on.
     pub fn kind(&self) -> FrameKind {
         match self {
-            ClientFrame::SendMessage { .. } => FrameKind::SendMessage,
+            ClientFrame::SendMessage { .. } | ClientFrame::ForwardMessage { .. } => {
+                FrameKind::SendMessage
+            }
             ClientFrame::Typing { .. } => FrameKind::Typing,
             ClientFrame::Read { .. } => FrameKind::Read,
             ClientFrame::Delivered { .. } => FrameKind::Delivered,
@@ -238,6 +245,12 @@ fn presence_ids(ids: Vec<i64>) -> Result<Vec<i64>, FrameError> {
 }
 
 #[derive(Deserialize)]
+struct Forward {
+    message_id: i64,
+    chat_ids: Vec<i64>,
+}
+
+#[derive(Deserialize)]
 struct Sync {
     #[serde(default)]
     since: i64,
@@ -321,6 +334,16 @@ fn decode_value(value: Value) -> Result<ClientFrame, FrameError> {
             let ChatId { chat_id } = field(value.clone())?;
             let draft: Draft = field(value)?;
             ClientFrame::SendMessage { chat_id, draft }
+        }
+        "forward-message" => {
+            let f: Forward = field(value)?;
+            crate::forward::check_targets(&f.chat_ids).map_err(|_| {
+                FrameError::invalid("chat_ids", "must list 1 to 5 distinct chat ids")
+            })?;
+            ClientFrame::ForwardMessage {
+                message_id: f.message_id,
+                chat_ids: f.chat_ids,
+            }
         }
         "typing" => {
             let f: Typing = field(value)?;

@@ -108,6 +108,7 @@ pub fn text(chat_id: i64, sender_id: i64, content: &str) -> NewMessage {
         location_name: None,
         contact_data: None,
         media: None,
+        forward_count: 0,
     }
 }
 

@@ -54,6 +54,8 @@ pub struct ChatItem {
     pub is_member: Option<bool>,
     /// The caller's own mute, archive and pin of the chat.
     pub settings: ChatSettings,
+    /// The chat's disappearing-messages timer in seconds (0: off).
+    pub disappearing_secs: i64,
 }
 
 impl crate::api::links::SignLinks for ChatItem {
@@ -204,3 +206,26 @@ pub struct ChatSettingsUpdated {
     pub chat_id: i64,
     pub settings: ChatSettings,
 }
+
+/// `PUT /api/chats/{id}/disappearing`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TimerRequest {
+    /// 0 (off), 86400 (24 hours), 604800 (7 days) or 7776000 (90 days).
+    pub seconds: i64,
+}
+
+/// The chat's timer now, and the system message that announced the change (none if the timer
+/// already had this value).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimerSet {
+    pub success: bool,
+    pub chat_id: i64,
+    pub disappearing_secs: i64,
+    pub message: Option<MessageView>,
+}
+
+sign_fields!(TimerSet {
+    links: [],
+    parts: [message]
+});

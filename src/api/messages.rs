@@ -74,3 +74,69 @@ sign_fields!(MessageInfo {
     links: [],
     parts: [recipients]
 });
+
+/// `POST` / `DELETE /api/messages/{id}/star`: the caller's star on the message.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StarDone {
+    pub success: bool,
+    pub message_id: i64,
+    pub is_starred: bool,
+    /// When it was starred (null once unstarred).
+    pub starred_at: Option<DateTime<Utc>>,
+}
+
+/// A message the caller starred.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StarredMessage {
+    pub message: MessageView,
+    pub starred_at: DateTime<Utc>,
+}
+
+sign_fields!(StarredMessage {
+    links: [],
+    parts: [message]
+});
+
+/// `GET /api/messages/starred`: newest star first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StarredPage {
+    pub messages: Vec<StarredMessage>,
+    pub pagination: crate::api::common::Pagination,
+}
+
+sign_fields!(StarredPage {
+    links: [],
+    parts: [messages]
+});
+
+/// `POST /api/messages/{id}/forward`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardRequest {
+    /// 1 to 5 distinct chats the caller is a current member of.
+    pub chat_ids: Vec<i64>,
+}
+
+/// The copies stored, one per chat, in the order of `chat_ids`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Forwarded {
+    pub success: bool,
+    pub messages: Vec<MessageView>,
+}
+
+sign_fields!(Forwarded {
+    links: [],
+    parts: [messages]
+});
+
+/// `GET /api/search`: matching messages, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchPage {
+    pub messages: Vec<MessageView>,
+    pub pagination: crate::api::chats::HistoryPagination,
+}
+
+sign_fields!(SearchPage {
+    links: [],
+    parts: [messages]
+});

@@ -24,6 +24,9 @@ pub struct PrivacySettings {
     /// How often the purge looks for work (60 s to 1 day); 0: never on this node (with several
     /// nodes, one is enough).
     pub purge_every_secs: u64,
+    /// How often messages whose disappearing timer ran out are purged (1 s to 1 hour); 0:
+    /// never on this node. Clients hide them at `expires_at` by themselves.
+    pub expire_every_secs: u64,
     /// Chats one user may pin at once.
     pub max_pinned_chats: u32,
 }
@@ -34,6 +37,7 @@ impl Default for PrivacySettings {
             account_purge_after_days: 30,
             message_purge_after_days: 30,
             purge_every_secs: 3600,
+            expire_every_secs: 60,
             max_pinned_chats: 3,
         }
     }
@@ -47,6 +51,7 @@ impl PrivacySettings {
             account_purge_after: days(self.account_purge_after_days),
             message_purge_after: days(self.message_purge_after_days),
             purge_every: Duration::from_secs(self.purge_every_secs),
+            expire_every: Duration::from_secs(self.expire_every_secs),
             max_pinned_chats: self.max_pinned_chats as usize,
         }
     }
@@ -61,6 +66,11 @@ impl PrivacySettings {
         if self.purge_every_secs != 0 && !(60..=86_400).contains(&self.purge_every_secs) {
             return Err(ConfigError(
                 "privacy.purge_every_secs must be 0 (off) or between 60 and 86400".into(),
+            ));
+        }
+        if self.expire_every_secs > 3600 {
+            return Err(ConfigError(
+                "privacy.expire_every_secs must be 0 (off) or between 1 and 3600".into(),
             ));
         }
         if self.max_pinned_chats == 0 || self.max_pinned_chats > 100 {

@@ -152,6 +152,7 @@ pub async fn send(
             location_name: None,
             contact_data: None,
             media: Some(Box::new(media)),
+            forward_count: 0,
         };
         match ask_room(&state, chat_id, |reply| RoomCmd::Send {
             message,

@@ -43,6 +43,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(
                 "/{id}/settings",
                 web::put().to(crate::routes::chat_settings::update),
+            )
+            .route(
+                "/{id}/disappearing",
+                web::put().to(crate::routes::chat_timer::set),
             ),
     );
 }
@@ -144,6 +148,7 @@ fn chat_json(
         participants_count: None,
         is_member: None,
         settings: ChatSettings::of(me, now),
+        disappearing_secs: chat.disappearing_secs.unwrap_or(0),
     };
     if chat.is_group() {
         item.name = Some(chat.name.clone());
@@ -353,6 +358,7 @@ pub(crate) async fn private(
         ("id" = i64, Path, description = "chat id"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "default 50"),
         ("before_message_id" = Option<i64>, Query, minimum = 1, description = "messages before this one"),
+        ("page" = Option<i64>, Query, minimum = 1, maximum = 10000, description = "from 1 (the newest page), counted from `before_message_id` when given"),
     ),
     responses((status = 200, body = MessagePage)))]
 pub(crate) async fn history(
@@ -363,6 +369,7 @@ pub(crate) async fn history(
 ) -> ApiResult<HttpResponse> {
     let chat_id = path.into_inner();
     let limit = int_param(&q, "limit", 50, 1, 100)?;
+    let number = int_param(&q, "page", 1, 1, 10_000)?;
     let before = match q.get("before_message_id") {
         Some(_) => Some(int_param(&q, "before_message_id", 0, 1, i64::MAX)?),
         None => None,
@@ -377,13 +384,20 @@ pub(crate) async fn history(
         before,
         me.last_visible_message_id.filter(|_| me.left_at.is_some()),
         limit + 1,
+        (number - 1) * limit,
     )
     .await?;
     let has_more = page.len() as i64 > limit;
     page.truncate(limit as usize);
     page.reverse();
     let members = chats::participants(&mut conn, chat_id).await?;
-    let views = views::build_for(&mut conn, user.user_id, &members, &page).await?;
+    let mut views = views::build_for(&mut conn, user.user_id, &members, &page).await?;
+    let ids: Vec<i64> = page.iter().map(|m| m.id).collect();
+    let starred =
+        courier_actors::store::stars::starred_among(&mut conn, user.user_id, &ids).await?;
+    for v in &mut views {
+        v.is_starred = Some(starred.contains(&v.id));
+    }
     let answer = MessagePage {
         messages: views,
         pagination: HistoryPagination {

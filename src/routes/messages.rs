@@ -10,6 +10,7 @@ use crate::api::messages::{
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, AuthUser};
 use crate::routes::chats::ask_room;
+use crate::routes::{message_forward, message_stars};
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 use courier_actors::room::{announce_hidden, RoomCmd};
@@ -23,11 +24,15 @@ use courier_actors::store::{chats, former, Conn};
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/messages")
+            .route("/starred", web::get().to(message_stars::starred))
             .route("/{id}", web::put().to(edit))
             .route("/{id}", web::delete().to(delete))
             .route("/{id}/reactions", web::post().to(react))
             .route("/{id}/reactions", web::delete().to(unreact))
-            .route("/{id}/info", web::get().to(info)),
+            .route("/{id}/info", web::get().to(info))
+            .route("/{id}/star", web::post().to(message_stars::star))
+            .route("/{id}/star", web::delete().to(message_stars::unstar))
+            .route("/{id}/forward", web::post().to(message_forward::forward)),
     );
 }
 
@@ -38,7 +43,7 @@ async fn visible(conn: &mut Conn<'_>, id: i64, user_id: i64) -> ApiResult<Messag
         .ok_or_else(|| ApiError::not_found("message"))
 }
 
-async fn load(state: &AppState, id: i64, user_id: i64) -> ApiResult<Message> {
+pub(crate) async fn load(state: &AppState, id: i64, user_id: i64) -> ApiResult<Message> {
     let mut conn = state.engine.db.get().await?;
     let m = visible(&mut conn.conn(), id, user_id).await?;
     Ok(m)

@@ -7,6 +7,7 @@ pub mod avatar;
 pub mod calls;
 pub mod chat_media;
 pub mod chat_settings;
+pub mod chat_timer;
 pub mod chats;
 pub mod contacts;
 pub mod group_invites;
@@ -15,8 +16,11 @@ pub mod group_media;
 pub mod groups;
 pub mod health;
 pub mod media;
+pub mod message_forward;
+pub mod message_stars;
 pub mod messages;
 pub mod reports;
+pub mod search;
 pub mod status;
 pub mod sync;
 pub mod users;
@@ -36,6 +40,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(calls::routes)
             .configure(status::routes)
             .configure(sync::routes)
+            .configure(search::routes)
             .configure(reports::routes)
             .configure(admin::routes)
             .configure(health::routes)

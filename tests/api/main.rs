@@ -11,6 +11,7 @@ mod chats;
 mod cluster;
 mod contacts;
 mod durability;
+mod everyday;
 mod former_members;
 mod group_consent;
 mod groups;

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use super::invites::announce_invites;
 use super::{view_of, ChatRoom, GroupCmd, Reply, RoomError};
 use crate::event::chat_channel;
+use crate::store::disappearing::SetTimer;
 use crate::store::groups::{AcceptInvite, AddMembers, Change, RemoveMember, SetRole, UpdateGroup};
 use crate::store::message_ops::{DeleteForEveryone, EditMessage, Refusal};
 use crate::store::messages::Message;
@@ -270,6 +271,11 @@ impl ChatRoom {
                 chat_id,
                 target,
                 role,
+            }),
+            GroupCmd::SetTimer { secs } => self.engine.submit(SetTimer {
+                actor,
+                chat_id,
+                secs,
             }),
         };
         self.in_order(ctx, answer, move |act, res, _| {

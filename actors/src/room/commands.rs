@@ -47,7 +47,7 @@ pub struct SendReply {
     pub duplicate: bool,
 }
 
-/// A change to a group's settings or members, by `actor`.
+/// A change to a group's settings or members, or to a chat's disappearing timer, by `actor`.
 #[derive(Debug, Clone)]
 pub enum GroupCmd {
     /// New name and/or description (`Some(None)` clears the description).
@@ -74,6 +74,11 @@ pub enum GroupCmd {
     SetRole {
         target: i64,
         role: &'static str,
+    },
+    /// The disappearing-messages timer, in seconds (0: off); any member of a private chat,
+    /// an admin of a group.
+    SetTimer {
+        secs: i64,
     },
 }
 

@@ -293,7 +293,8 @@ impl ChatRoom {
     }
 }
 
-fn view_of(stored: &Stored) -> MessageView {
+/// The view of a stored message, as its events carry it.
+pub fn view_of(stored: &Stored) -> MessageView {
     MessageView::new(
         &stored.message,
         Some(UserBrief::of(&stored.sender)),

@@ -90,6 +90,35 @@ impl WsSession {
                     });
                 self.hold(place, answer, ctx);
             }
+            ClientFrame::ForwardMessage {
+                message_id,
+                chat_ids,
+            } => {
+                let key = format!("msg:{}", self.user_id);
+                let limit = self.engine.realtime.messages_per_minute;
+                for _ in &chat_ids {
+                    if let Err(secs) = self.engine.limiter.hit(&key, limit, TimeDelta::minutes(1)) {
+                        let e = FrameError {
+                            retry_after: Some(secs),
+                            ..FrameError::new("rate_limited", "too many messages; slow down")
+                        };
+                        return self.error(&reference, None, &e, ctx);
+                    }
+                }
+                let (engine, user_id, conn) = (self.engine.clone(), self.user_id, self.conn);
+                let fut = async move {
+                    crate::forward::forward(&engine, user_id, message_id, &chat_ids, Some(conn))
+                        .await
+                };
+                let answer = fut.into_actor(self).map(move |res, act, ctx| match res {
+                    Ok(copies) => {
+                        let messages: Vec<_> = copies.into_iter().map(|c| c.message).collect();
+                        act.reply("ack", &reference, json!({ "messages": messages }), ctx);
+                    }
+                    Err(e) => act.error(&reference, None, &room_error(e), ctx),
+                });
+                self.hold(place, answer, ctx);
+            }
             ClientFrame::Typing { chat_id, is_typing } => {
                 let (reply, answer) = oneshot::channel();
                 self.to_room(

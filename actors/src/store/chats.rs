@@ -27,6 +27,8 @@ pub struct Chat {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub deleted_at: Option<NaiveDateTime>,
+    /// The disappearing-messages timer in seconds (None: off).
+    pub disappearing_secs: Option<i64>,
 }
 
 impl Chat {

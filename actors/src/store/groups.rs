@@ -79,7 +79,7 @@ impl Change {
     }
 }
 
-type Outcome = Result<Change, Refusal>;
+pub type Outcome = Result<Change, Refusal>;
 
 async fn user(tx: &mut Tx<'_>, id: i64) -> StoreResult<Option<User>> {
     super::users::find(&mut tx.conn, id).await
@@ -91,7 +91,7 @@ async fn existing(tx: &mut Tx<'_>, ids: &[i64]) -> StoreResult<Vec<User>> {
 }
 
 /// Inserts a `system` message recording a change, and makes it the chat's last message.
-async fn system_message(
+pub(super) async fn system_message(
     tx: &mut Tx<'_>,
     chat_id: i64,
     actor: &User,
@@ -123,6 +123,8 @@ async fn system_message(
         edited_at: None,
         deleted_at: None,
         updated_at: now,
+        forward_count: 0,
+        expires_at: None,
     };
     on_conn!(&mut tx.conn, |c| {
         diesel::insert_into(messages::table)
@@ -177,13 +179,13 @@ async fn load(
     }
 }
 
-fn is_admin(members: &[(Participant, User)], user: i64) -> bool {
+pub(super) fn is_admin(members: &[(Participant, User)], user: i64) -> bool {
     members
         .iter()
         .any(|(p, _)| p.user_id == user && p.is_current() && p.role == ADMIN)
 }
 
-async fn finish(
+pub(super) async fn finish(
     tx: &mut Tx<'_>,
     chat_id: i64,
     actor: User,

@@ -6,7 +6,9 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::messages::{Message, NewMessage};
-use super::schema::{message_hides, message_reactions, messages, users};
+use chrono::TimeDelta;
+
+use super::schema::{chats, message_hides, message_reactions, messages, users};
 use super::users::User;
 use super::{Conn, StoreError, StoreResult};
 use crate::on_conn;
@@ -86,6 +88,7 @@ pub async fn insert_batch(tx: &mut Tx<'_>, slots: &mut [&mut SendSlot]) -> Store
     .into_iter()
     .map(|u| (u.id, u))
     .collect();
+    let timers = disappearing_timers(tx, slots).await?;
 
     // Counted as the loop below assigns ids: a refused reply gets none, and a second copy of
     // a client_msg_id within this batch is a duplicate of the first stored one.
@@ -172,6 +175,10 @@ pub async fn insert_batch(tx: &mut Tx<'_>, slots: &mut [&mut SendSlot]) -> Store
             edited_at: None,
             deleted_at: None,
             updated_at: now,
+            forward_count: m.forward_count,
+            expires_at: timers
+                .get(&m.chat_id)
+                .map(|secs| now + TimeDelta::seconds(*secs)),
         };
         if let Some(cid) = &row.client_msg_id {
             // A second copy later in this same batch resolves to this one.
@@ -212,6 +219,29 @@ pub async fn insert_batch(tx: &mut Tx<'_>, slots: &mut [&mut SendSlot]) -> Store
         Conn::Pg(c) => super::pg_bulk::insert_messages(c, &rows).await?,
     }
     touch_chats(tx, &last_per_chat).await
+}
+
+/// The disappearing-messages timers (seconds) of the batch's chats that have one on: read in
+/// the batch's transaction, so a message is sent under the timer its chat has when it commits.
+async fn disappearing_timers(
+    tx: &mut Tx<'_>,
+    slots: &[&mut SendSlot],
+) -> StoreResult<HashMap<i64, i64>> {
+    let mut ids: Vec<i64> = slots.iter().map(|s| s.message.chat_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let found: Vec<(i64, Option<i64>)> = on_conn!(&mut tx.conn, |c| {
+        chats::table
+            .filter(chats::id.eq_any(&ids))
+            .filter(chats::disappearing_secs.is_not_null())
+            .select((chats::id, chats::disappearing_secs))
+            .load(c)
+            .await?
+    });
+    Ok(found
+        .into_iter()
+        .filter_map(|(id, secs)| Some((id, secs?)))
+        .collect())
 }
 
 /// Earlier messages with any of these exact `(sender_id, client_msg_id)` pairs, on SQLite:
@@ -348,7 +378,7 @@ impl WriteOp for DeleteForEveryone {
         // A reported file stays for the moderators (the report keeps its key).
         let keep = super::reports::is_reported(tx, m.id).await?;
         let media = m.media_url.as_ref().filter(|_| !keep);
-        let files: Vec<String> = [media, m.thumbnail_url.as_ref()]
+        let mut files: Vec<String> = [media, m.thumbnail_url.as_ref()]
             .into_iter()
             .flatten()
             .filter_map(|v| crate::storage::key_of(v).map(str::to_string))
@@ -380,6 +410,9 @@ impl WriteOp for DeleteForEveryone {
                 .get_result(c)
                 .await?
         });
+        // A forwarded copy shares the file: it stays while any other row refers to it.
+        let held = super::media_refs::referenced(&mut tx.conn, &files).await?;
+        files.retain(|k| !held.contains(k));
         Ok(Ok((row, files)))
     }
 }

@@ -44,6 +44,10 @@ pub struct Message {
     pub edited_at: Option<NaiveDateTime>,
     pub deleted_at: Option<NaiveDateTime>,
     pub updated_at: NaiveDateTime,
+    /// Forwards the content went through to reach this message (0: not forwarded).
+    pub forward_count: i32,
+    /// When the message disappears (sent under the chat's disappearing-messages timer).
+    pub expires_at: Option<NaiveDateTime>,
 }
 
 /// A new message as a client sends it (REST body or `send-message` frame).
@@ -91,6 +95,8 @@ pub struct NewMessage {
     pub contact_data: Option<String>,
     /// For image, video, audio and document messages.
     pub media: Option<Box<Media>>,
+    /// For a forwarded copy: the original's count plus one (0: not forwarded).
+    pub forward_count: i32,
 }
 
 /// A stored file a message carries (keys as stored, `store:…`).
@@ -167,6 +173,7 @@ impl Draft {
             location_name: None,
             contact_data: None,
             media: None,
+            forward_count: 0,
         };
         match kind {
             "text" => {
@@ -279,7 +286,8 @@ pub async fn find_visible(
 }
 
 /// A page of a chat's history as `user_id` sees it: newest first, ids below `before`,
-/// hidden messages left out, nothing after `last_visible` (for a former member).
+/// hidden messages left out, nothing after `last_visible` (for a former member); the first
+/// `skip` of those passed over (numbered pages).
 pub async fn page(
     conn: &mut Conn<'_>,
     chat_id: i64,
@@ -287,6 +295,7 @@ pub async fn page(
     before: Option<i64>,
     last_visible: Option<i64>,
     limit: i64,
+    skip: i64,
 ) -> StoreResult<Vec<Message>> {
     Ok(on_conn!(conn, |c| {
         let mut q = messages::table
@@ -304,7 +313,11 @@ pub async fn page(
         if let Some(last) = last_visible {
             q = q.filter(messages::id.le(last));
         }
-        q.order(messages::id.desc()).limit(limit).load(c).await?
+        q.order(messages::id.desc())
+            .limit(limit)
+            .offset(skip)
+            .load(c)
+            .await?
     }))
 }
 

@@ -43,11 +43,11 @@ pub async fn insert_messages(c: &mut AsyncPgConnection, rows: &[Message]) -> Sto
         "INSERT INTO messages (id, chat_id, sender_id, client_msg_id, reply_to_message_id, \
          message_type, content, media_url, media_size, media_duration, media_mime_type, \
          file_name, thumbnail_url, latitude, longitude, location_name, contact_data, seq, \
-         sent_at, updated_at) \
+         forward_count, expires_at, sent_at, updated_at) \
          SELECT *, $18, $18 FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], \
          $5::bigint[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::integer[], \
          $11::text[], $12::text[], $13::text[], $14::float8[], $15::float8[], $16::text[], \
-         $17::text[], $19::bigint[])",
+         $17::text[], $19::bigint[], $20::integer[], $21::timestamp[])",
     )
     .bind::<Array<BigInt>, _>(col(rows, |m| m.id))
     .bind::<Array<BigInt>, _>(col(rows, |m| m.chat_id))
@@ -68,6 +68,8 @@ pub async fn insert_messages(c: &mut AsyncPgConnection, rows: &[Message]) -> Sto
     .bind::<Array<Nullable<Text>>, _>(col(rows, |m| m.contact_data.clone()))
     .bind::<Timestamp, _>(first.sent_at)
     .bind::<Array<BigInt>, _>(col(rows, |m| m.seq))
+    .bind::<Array<Integer>, _>(col(rows, |m| m.forward_count))
+    .bind::<Array<Nullable<Timestamp>>, _>(col(rows, |m| m.expires_at))
     .execute(c)
     .await?;
     Ok(())

@@ -74,6 +74,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         deleted_at -> Nullable<Timestamp>,
+        disappearing_secs -> Nullable<BigInt>,
     }
 }
 
@@ -121,6 +122,16 @@ diesel::table! {
         edited_at -> Nullable<Timestamp>,
         deleted_at -> Nullable<Timestamp>,
         updated_at -> Timestamp,
+        forward_count -> Integer,
+        expires_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    message_stars (user_id, message_id) {
+        user_id -> BigInt,
+        message_id -> BigInt,
+        starred_at -> Timestamp,
     }
 }
 
@@ -291,6 +302,7 @@ diesel::joinable!(calls -> chats (chat_id));
 diesel::joinable!(group_invites -> chats (chat_id));
 diesel::joinable!(former_members -> chats (chat_id));
 diesel::joinable!(message_edits -> messages (message_id));
+diesel::joinable!(message_stars -> messages (message_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     counters,
@@ -312,5 +324,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     system_admins,
     audit_log,
     former_members,
-    message_edits
+    message_edits,
+    message_stars
 );

@@ -111,9 +111,21 @@ pub struct MessageView {
     pub edited_at: Option<DateTime<Utc>>,
     pub deleted_at: Option<DateTime<Utc>>,
     pub is_deleted: bool,
+    /// The content was forwarded from another message.
+    pub is_forwarded: bool,
+    /// Forwarded through a chain of five or more forwards (as WhatsApp labels it).
+    pub is_forwarded_many_times: bool,
+    /// When the message disappears (sent under the chat's disappearing-messages timer).
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Whether the viewer starred it; only in answers for one viewer (history, search).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_starred: Option<bool>,
     /// Change sequence of this message's current state (see `sync`).
     pub seq: i64,
 }
+
+/// From this many forwards on, a message is "forwarded many times".
+pub const MANY_FORWARDS: i32 = 5;
 
 impl MessageView {
     /// The view of a message with the parts that need other rows given.
@@ -153,6 +165,10 @@ impl MessageView {
             edited_at: utc(m.edited_at),
             deleted_at: utc(m.deleted_at),
             is_deleted: m.deleted_at.is_some(),
+            is_forwarded: m.forward_count > 0,
+            is_forwarded_many_times: m.forward_count >= MANY_FORWARDS,
+            expires_at: utc(m.expires_at),
+            is_starred: None,
             seq: m.seq,
         }
     }
