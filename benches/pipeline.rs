@@ -9,55 +9,22 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use chrono::TimeDelta;
 use courier_actors::room::RoomCmd;
-use courier_actors::store::auth::{CreateOtp, VerifyOtp, VerifyOutcome};
 use courier_actors::store::chats::GetOrCreatePrivate;
 use courier_actors::store::messages::NewMessage;
-use courier_actors::{Clock, Engine, Realtime};
+use courier_actors::Engine;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tokio::sync::oneshot;
 
 const SENDERS: usize = 100;
 const PER_SENDER: usize = 10;
 
-async fn user(engine: &Engine, n: usize) -> i64 {
-    let far = engine.clock.now() + TimeDelta::days(1);
-    let phone_hash = format!("bench-phone-{n}");
-    engine
-        .write(CreateOtp {
-            phone_hash: phone_hash.clone(),
-            country_code: "+1".into(),
-            code_hash: "h".into(),
-            expires_at: far,
-        })
-        .await
-        .unwrap();
-    let out = engine
-        .write(VerifyOtp {
-            phone_hash,
-            phone_number: format!("+1555{n:07}"),
-            code_hash: "h".into(),
-            max_attempts: 5,
-            name: Some(format!("user {n}")),
-            refresh_jti: format!("jti-{n}"),
-            session_expires_at: far,
-            user_agent: None,
-        })
-        .await
-        .unwrap();
-    match out {
-        VerifyOutcome::Verified { user, .. } => user.id,
-        other => panic!("{other:?}"),
-    }
-}
-
 /// Sender `i` talks in the private chat with user `i + SENDERS`.
 async fn setup(engine: &Engine) -> Vec<(i64, i64)> {
     let mut pairs = Vec::new();
     for i in 0..SENDERS {
-        let a = user(engine, i).await;
-        let b = user(engine, i + SENDERS).await;
+        let a = common::user(engine, i).await;
+        let b = common::user(engine, i + SENDERS).await;
         let (chat, _) = engine
             .write(GetOrCreatePrivate {
                 user_id: a,
@@ -110,30 +77,7 @@ fn pipeline(c: &mut Criterion) {
     let system = actix_rt::System::new();
     let (db, engine, pairs) = system.block_on(async {
         let db = common::BenchDb::create().await;
-        courier_actors::store::migrate(&db.url).await.unwrap();
-        let pool = courier_actors::store::Db::connect(&db.url, 8)
-            .await
-            .unwrap();
-        let write_pool = courier_actors::store::Db::connect(&db.url, 2)
-            .await
-            .unwrap();
-        let storage = courier_actors::storage::Storage::open(
-            &courier_actors::storage::Backend::Local {
-                dir: db.dir.path().join("media"),
-            },
-            b"bench-media-key".to_vec(),
-            String::new(),
-            std::time::Duration::from_secs(3600),
-            Clock::system(),
-        )
-        .unwrap();
-        let engine = Engine::start(
-            pool,
-            write_pool,
-            Clock::system(),
-            Realtime::default(),
-            storage,
-        );
+        let engine = common::engine(&db).await;
         let pairs = setup(&engine).await;
         (db, engine, pairs)
     });

@@ -12,6 +12,7 @@ pub mod fdlimit;
 pub mod media;
 pub mod memory;
 pub mod metrics;
+pub mod push;
 pub mod pusher;
 pub mod request_log;
 pub mod routes;

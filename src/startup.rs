@@ -2,6 +2,7 @@
 //! the integration tests (which bind port 0 and drive the clock).
 
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
@@ -21,6 +22,7 @@ use crate::deadline;
 use crate::error::ApiError;
 use crate::fdlimit;
 use crate::metrics;
+use crate::push::{Dispatcher, Providers};
 use crate::request_log;
 use crate::routes;
 use crate::secrets::Secrets;
@@ -39,6 +41,7 @@ pub struct Application {
     /// The `/metrics` listener and its port (none if `metrics.bind` is empty).
     metrics: Option<(Server, u16)>,
     shutdown: ShutdownFlag,
+    dispatcher: Dispatcher,
 }
 
 impl Application {
@@ -99,6 +102,10 @@ impl Application {
             false => None,
         };
 
+        let providers = Arc::new(Providers::from_settings(&settings.push)?);
+        let dispatcher = Dispatcher::new(engine.clone(), providers.clone(), settings.push.clone());
+        dispatcher.clone().spawn();
+
         let limiter = ConnLimiter::new(settings.server.max_connections_per_ip);
         let shutdown = ShutdownFlag::default();
         crate::memory::spawn_trimmer(limiter.clone(), shutdown.clone());
@@ -118,6 +125,7 @@ impl Application {
             secrets,
             sms,
             pusher,
+            push: providers,
             settings: settings.clone(),
             shutdown: shutdown.clone(),
         });
@@ -183,7 +191,13 @@ impl Application {
             engine,
             metrics,
             shutdown,
+            dispatcher,
         })
+    }
+
+    /// The push dispatcher (tests run its rounds themselves).
+    pub fn dispatcher(&self) -> Dispatcher {
+        self.dispatcher.clone()
     }
 
     pub fn port(&self) -> u16 {

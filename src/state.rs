@@ -25,6 +25,8 @@ pub struct AppState {
     pub shutdown: ShutdownFlag,
     /// The Pusher protocol's hub, when `[pusher]` has an app key.
     pub pusher: Option<Arc<Hub>>,
+    /// The push providers this server is configured for.
+    pub push: Arc<crate::push::Providers>,
 }
 
 impl AppState {

@@ -131,6 +131,8 @@ pub struct Engine {
     pub cluster: Option<Arc<Cluster>>,
     /// What the server counts, for `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// The live sockets of this node, by user and device session.
+    pub sessions: Arc<Directory>,
     writer_thread: ArbiterHandle,
     /// The threads rooms and calls run on (see [`Engine::thread_for`]).
     threads: Arc<[ArbiterHandle]>,
@@ -210,6 +212,7 @@ impl Engine {
                 storage,
                 cluster,
                 metrics,
+                sessions: sessions.clone(),
                 writer_thread,
                 threads,
                 routers: Arc::default(),

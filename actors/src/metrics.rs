@@ -48,6 +48,13 @@ pub struct Limit {
     pub limit: String,
 }
 
+/// A push's provider and what became of it (`sent`, `failed` for now, `dropped`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PushOutcome {
+    pub platform: String,
+    pub outcome: &'static str,
+}
+
 fn seconds() -> Histogram {
     // 100 µs to ~3 s.
     Histogram::new(exponential_buckets(0.0001, 2.0, 16))
@@ -73,6 +80,7 @@ pub struct Metrics {
     pub rate_limited: Family<Limit, Counter>,
     pub media_bytes_stored: Counter,
     pub db_pool_wait_seconds: Histogram,
+    pub pushes: Family<PushOutcome, Counter>,
 }
 
 impl Default for Metrics {
@@ -100,6 +108,7 @@ impl Metrics {
             rate_limited: Family::default(),
             media_bytes_stored: Counter::default(),
             db_pool_wait_seconds: seconds(),
+            pushes: Family::default(),
         };
         m.registered()
     }
@@ -177,7 +186,22 @@ impl Metrics {
             "Time spent waiting for a database connection from the read pool",
             self.db_pool_wait_seconds.clone(),
         );
+        r.register(
+            "pushes",
+            "Push notifications by provider and outcome (sent, failed and retried, dropped)",
+            self.pushes.clone(),
+        );
         self
+    }
+
+    /// Counts one push to `platform` that was `outcome` (`sent`, `failed`, `dropped`).
+    pub fn push(&self, platform: &str, outcome: &'static str) {
+        self.pushes
+            .get_or_create(&PushOutcome {
+                platform: platform.to_string(),
+                outcome,
+            })
+            .inc();
     }
 
     /// Counts a refusal by the limit named `key` (up to its first `:`, so per-user and

@@ -5,7 +5,10 @@
 
 pub mod client;
 
+use chrono::TimeDelta;
 use courier::Settings;
+use courier_actors::store::auth::{CreateOtp, VerifyOtp, VerifyOutcome};
+use courier_actors::Engine;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 /// A database for one bench run, dropped afterwards.
@@ -90,4 +93,65 @@ pub fn settings(db: &BenchDb) -> Settings {
     s.limits.messages_per_minute = 100_000_000;
     s.realtime.outbound_queue = 100_000;
     s
+}
+
+/// Signs up user number `n` through the writer (as the OTP flow would): answers its id.
+pub async fn user(engine: &Engine, n: usize) -> i64 {
+    let far = engine.clock.now() + TimeDelta::days(1);
+    let phone_hash = format!("bench-phone-{n}");
+    engine
+        .write(CreateOtp {
+            phone_hash: phone_hash.clone(),
+            country_code: "+1".into(),
+            code_hash: "h".into(),
+            expires_at: far,
+        })
+        .await
+        .unwrap();
+    let out = engine
+        .write(VerifyOtp {
+            phone_hash,
+            phone_number: format!("+1555{n:07}"),
+            code_hash: "h".into(),
+            max_attempts: 5,
+            name: Some(format!("user {n}")),
+            refresh_jti: format!("jti-{n}"),
+            session_expires_at: far,
+            user_agent: None,
+        })
+        .await
+        .unwrap();
+    match out {
+        VerifyOutcome::Verified { user, .. } => user.id,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// An engine on `db` (migrated first), with the system clock and default settings.
+pub async fn engine(db: &BenchDb) -> Engine {
+    use courier_actors::{Clock, Realtime};
+    courier_actors::store::migrate(&db.url).await.unwrap();
+    let pool = courier_actors::store::Db::connect(&db.url, 8)
+        .await
+        .unwrap();
+    let write_pool = courier_actors::store::Db::connect(&db.url, 2)
+        .await
+        .unwrap();
+    let storage = courier_actors::storage::Storage::open(
+        &courier_actors::storage::Backend::Local {
+            dir: db.dir.path().join("media"),
+        },
+        b"bench-media-key".to_vec(),
+        String::new(),
+        std::time::Duration::from_secs(3600),
+        Clock::system(),
+    )
+    .unwrap();
+    Engine::start(
+        pool,
+        write_pool,
+        Clock::system(),
+        Realtime::default(),
+        storage,
+    )
 }

@@ -9,6 +9,7 @@ pub mod calls;
 pub mod chats;
 pub mod common;
 pub mod contacts;
+pub mod devices;
 pub mod errors;
 pub mod groups;
 pub mod health;
@@ -65,6 +66,9 @@ use errors::Errors;
         routes::messages::react,
         routes::messages::unreact,
         routes::messages::info,
+        routes::devices::register,
+        routes::devices::show,
+        routes::devices::remove,
         routes::message_stars::star,
         routes::message_stars::unstar,
         routes::message_stars::starred,
@@ -124,7 +128,8 @@ use errors::Errors;
         (name = "auth", description = "Sign-in with a one-time code, tokens"),
         (name = "users", description = "Profiles, privacy, profile photo"),
         (name = "chats", description = "Chats, history, sending"),
-        (name = "messages", description = "Editing, deleting, reactions, receipts"),
+        (name = "messages", description = "Editing, deleting, reactions, receipts, forwarding, stars, search"),
+        (name = "devices", description = "Push notifications for a device session (FCM, APNs, Web Push, a signed webhook)"),
         (name = "groups", description = "Groups, members, roles, invites"),
         (name = "contacts", description = "Contacts, blocking, address-book matching"),
         (name = "calls", description = "Voice and video calls, ICE servers"),

@@ -157,6 +157,9 @@ pub const OPERATIONS: &[Op] = &[
         ],
     ),
     op("get", "/api/search", Bearer, NO_BODY, &[QUERY]),
+    op("get", "/api/devices", Bearer, NO_BODY, &[]),
+    op("post", "/api/devices", Bearer, Json, &[]),
+    op("delete", "/api/devices", Bearer, NO_BODY, &[]),
     op(
         "put",
         "/api/messages/{id}",

@@ -6,12 +6,14 @@
 
 mod moderation;
 mod privacy;
+mod push;
 mod secret;
 mod sections;
 mod validate;
 
 pub use moderation::{FilterActionSetting, ModerationSettings};
 pub use privacy::PrivacySettings;
+pub use push::{ApnsSettings, FcmSettings, PushSettings, WebPushSettings, WebhookSettings};
 pub use secret::Secret;
 pub use sections::*;
 
@@ -39,6 +41,7 @@ pub struct Settings {
     pub moderation: ModerationSettings,
     pub cluster: ClusterSettings,
     pub privacy: PrivacySettings,
+    pub push: PushSettings,
 }
 
 /// A configuration the server refuses to start with; the message says why in one line.

@@ -26,6 +26,7 @@ impl Settings {
         }
         self.moderation.check()?;
         self.privacy.check()?;
+        self.push.check()?;
         if self.database.pool_size == 0 {
             return fail("database.pool_size must be at least 1");
         }

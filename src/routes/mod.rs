@@ -10,6 +10,7 @@ pub mod chat_settings;
 pub mod chat_timer;
 pub mod chats;
 pub mod contacts;
+pub mod devices;
 pub mod group_invites;
 pub mod group_limits;
 pub mod group_media;
@@ -37,6 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(messages::routes)
             .configure(groups::routes)
             .configure(contacts::routes)
+            .configure(devices::routes)
             .configure(calls::routes)
             .configure(status::routes)
             .configure(sync::routes)

@@ -22,6 +22,8 @@ pub struct TestApp {
     pub clock: Clock,
     pub settings: Settings,
     pub engine: Engine,
+    /// The push dispatcher: tests run its rounds.
+    pub push: courier::push::Dispatcher,
     /// `http://127.0.0.1:{port}/metrics`, when the metrics listener is on.
     pub metrics_address: Option<String>,
     handle: ServerHandle,
@@ -86,6 +88,7 @@ async fn start(settings: Settings, clock: Clock, db: TestDb) -> TestApp {
         .map(|p| format!("http://127.0.0.1:{p}/metrics"));
     let handle = app.handle();
     let engine = app.engine();
+    let push = app.dispatcher();
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
@@ -96,6 +99,7 @@ async fn start(settings: Settings, clock: Clock, db: TestDb) -> TestApp {
         clock,
         settings,
         engine,
+        push,
         handle,
         metrics_address,
         _db: db,

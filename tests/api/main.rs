@@ -25,6 +25,7 @@ mod moderation;
 mod openapi;
 mod pg_tls;
 mod privacy;
+mod push;
 mod pusher;
 mod realtime;
 mod status;

@@ -179,6 +179,8 @@ pub async fn initiate(
             chat_id,
             caller_id: caller,
             call_type,
+            ring: chrono::TimeDelta::from_std(engine.realtime.ring_timeout)
+                .unwrap_or(chrono::TimeDelta::seconds(45)),
         })
         .await?;
     engine.registry.do_send(crate::registry::StartCall {

@@ -93,6 +93,13 @@ impl Directory {
         self.shard(user_id).contains_key(&user_id)
     }
 
+    /// Whether device session `auth_session` of `user_id` has a live socket here.
+    pub fn has_device(&self, user_id: i64, auth_session: i64) -> bool {
+        self.shard(user_id)
+            .get(&user_id)
+            .is_some_and(|entries| entries.iter().any(|e| e.auth_session == auth_session))
+    }
+
     /// Adds a session; `true` if it is the user's first.
     pub(super) fn add(&self, user_id: i64, entry: Entry) -> bool {
         let mut shard = self.shard(user_id);

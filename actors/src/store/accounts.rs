@@ -92,7 +92,7 @@ pub(crate) async fn revoke_all(
 ) -> StoreResult<Vec<i64>> {
     let now = tx.now;
     let reason = reason.to_string();
-    Ok(on_conn!(&mut tx.conn, |c| {
+    let ended: Vec<i64> = on_conn!(&mut tx.conn, |c| {
         diesel::update(
             auth_sessions::table
                 .filter(auth_sessions::user_id.eq(user_id))
@@ -105,7 +105,10 @@ pub(crate) async fn revoke_all(
         .returning(auth_sessions::id)
         .get_results(c)
         .await?
-    }))
+    });
+    // A device signed out is not woken any more.
+    super::push::forget_sessions(tx, &ended).await?;
+    Ok(ended)
 }
 
 /// Ends every device session of a user (`courier users sign-out`); answers how many were live.

@@ -413,6 +413,8 @@ async fn revoke(tx: &mut Tx<'_>, id: i64, reason: &str) -> StoreResult<bool> {
         .execute(c)
         .await?
     });
+    // A device signed out is not woken any more.
+    super::push::forget_sessions(tx, &[id]).await?;
     Ok(n > 0)
 }
 

@@ -29,6 +29,8 @@ pub struct CreateCall {
     pub chat_id: i64,
     pub caller_id: i64,
     pub call_type: &'static str,
+    /// How long it rings: the callees' pushes expire with it.
+    pub ring: chrono::TimeDelta,
 }
 
 impl WriteOp for CreateCall {
@@ -36,7 +38,7 @@ impl WriteOp for CreateCall {
 
     async fn apply(&mut self, tx: &mut Tx<'_>) -> StoreResult<Call> {
         let (chat, caller, kind, now) = (self.chat_id, self.caller_id, self.call_type, tx.now);
-        Ok(on_conn!(&mut tx.conn, |c| {
+        let call: Call = on_conn!(&mut tx.conn, |c| {
             diesel::insert_into(calls::table)
                 .values((
                     calls::chat_id.eq(chat),
@@ -48,8 +50,38 @@ impl WriteOp for CreateCall {
                 .returning(Call::as_returning())
                 .get_result(c)
                 .await?
-        }))
+        });
+        let notice = super::push::Notice {
+            kind: super::push::Kind::Call,
+            chat_id: chat,
+            message_id: None,
+            call_id: Some(call.id),
+            high_priority: true,
+            expires_at: now + self.ring,
+        };
+        push_to_callees(tx, &call, &notice).await?;
+        Ok(call)
     }
+}
+
+/// Queues `notice` for the chat's current members but the caller.
+async fn push_to_callees(
+    tx: &mut Tx<'_>,
+    call: &Call,
+    notice: &super::push::Notice,
+) -> StoreResult<()> {
+    use super::schema::chat_participants as cp;
+    let (chat, caller) = (call.chat_id, call.caller_id);
+    let callees: Vec<i64> = on_conn!(&mut tx.conn, |c| {
+        cp::table
+            .filter(cp::chat_id.eq(chat))
+            .filter(cp::left_at.is_null())
+            .filter(cp::user_id.ne(caller))
+            .select(cp::user_id)
+            .load(c)
+            .await?
+    });
+    super::push::enqueue(tx, &callees, notice).await
 }
 
 /// Records a call's new state; times are the batch's time where asked for.
@@ -87,7 +119,7 @@ impl WriteOp for UpdateCall {
             (None, Some(_)) => Some(0),
             _ => None,
         };
-        Ok(on_conn!(&mut tx.conn, |c| {
+        let call: Call = on_conn!(&mut tx.conn, |c| {
             diesel::update(calls::table.find(id))
                 .set((
                     calls::status.eq(status),
@@ -98,7 +130,19 @@ impl WriteOp for UpdateCall {
                 .returning(Call::as_returning())
                 .get_result(c)
                 .await?
-        }))
+        });
+        if status == "missed" && current.status != "missed" {
+            let notice = super::push::Notice {
+                kind: super::push::Kind::MissedCall,
+                chat_id: call.chat_id,
+                message_id: None,
+                call_id: Some(call.id),
+                high_priority: false,
+                expires_at: now + super::push::MESSAGE_TTL,
+            };
+            push_to_callees(tx, &call, &notice).await?;
+        }
+        Ok(call)
     }
 }
 

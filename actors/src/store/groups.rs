@@ -139,6 +139,20 @@ pub(super) async fn system_message(
             .execute(c)
             .await?
     });
+    // Being added to a group wakes the added users' phones.
+    let added = matches!(data["action"].as_str(), Some("created" | "added"));
+    if let (true, Some(ids)) = (added, data["user_ids"].as_array()) {
+        let ids: Vec<i64> = ids.iter().filter_map(|v| v.as_i64()).collect();
+        let notice = super::push::Notice {
+            kind: super::push::Kind::GroupAdded,
+            chat_id,
+            message_id: Some(id),
+            call_id: None,
+            high_priority: false,
+            expires_at: now + super::push::MESSAGE_TTL,
+        };
+        super::push::enqueue(tx, &ids, &notice).await?;
+    }
     Ok(Stored {
         message: row,
         sender: actor.clone(),

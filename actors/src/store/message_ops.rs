@@ -218,6 +218,7 @@ pub async fn insert_batch(tx: &mut Tx<'_>, slots: &mut [&mut SendSlot]) -> Store
         }
         Conn::Pg(c) => super::pg_bulk::insert_messages(c, &rows).await?,
     }
+    super::push::enqueue_messages(tx, &rows).await?;
     touch_chats(tx, &last_per_chat).await
 }
 

@@ -25,6 +25,7 @@ pub mod messages;
 mod pg_bulk;
 pub mod pg_tls;
 pub mod presence;
+pub mod push;
 pub mod reactions;
 pub mod receipts;
 pub mod reports;

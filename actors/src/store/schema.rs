@@ -136,6 +136,37 @@ diesel::table! {
 }
 
 diesel::table! {
+    push_targets (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        auth_session_id -> BigInt,
+        platform -> Text,
+        token -> Text,
+        p256dh -> Nullable<Text>,
+        auth -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    push_outbox (id) {
+        id -> BigInt,
+        target_id -> BigInt,
+        user_id -> BigInt,
+        kind -> Text,
+        chat_id -> BigInt,
+        message_id -> Nullable<BigInt>,
+        call_id -> Nullable<BigInt>,
+        priority -> Text,
+        expires_at -> Timestamp,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     message_hides (message_id, user_id) {
         message_id -> BigInt,
         user_id -> BigInt,
@@ -303,6 +334,7 @@ diesel::joinable!(group_invites -> chats (chat_id));
 diesel::joinable!(former_members -> chats (chat_id));
 diesel::joinable!(message_edits -> messages (message_id));
 diesel::joinable!(message_stars -> messages (message_id));
+diesel::joinable!(push_outbox -> push_targets (target_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     counters,
@@ -325,5 +357,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     former_members,
     message_edits,
-    message_stars
+    message_stars,
+    push_targets,
+    push_outbox
 );
