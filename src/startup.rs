@@ -97,6 +97,15 @@ impl Application {
             }
         }
 
+        // Exports a previous run left half-built are built again.
+        let unfinished = {
+            let mut conn = engine.db.get().await?;
+            courier_actors::store::exports::pending(&mut conn.conn()).await?
+        };
+        for export in unfinished {
+            engine.spawn_export(export);
+        }
+
         let pusher = match settings.pusher.enabled() {
             true => Some(Hub::start(settings.pusher.app(data_dir)?, clock.clone())),
             false => None,

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod cluster;
 pub mod engine;
 pub mod event;
+pub mod export;
 pub mod forward;
 pub mod metrics;
 pub mod moderation;

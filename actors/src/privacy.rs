@@ -9,6 +9,7 @@ use chrono::TimeDelta;
 use crate::engine::Engine;
 use crate::store::disappearing::{PurgeExpired, PURGE_BATCH as EXPIRE_BATCH};
 use crate::store::erasure::{self, PurgeAccount};
+use crate::store::exports::PurgeExports;
 use crate::store::message_purge::{PurgeDeletedMessages, PURGE_BATCH};
 use crate::store::StoreResult;
 
@@ -79,6 +80,9 @@ impl Engine {
                 purged.files += self.remove_unreferenced(keys).await?;
             }
         }
+        // Exports past their download window go, with their archives.
+        let keys = self.write(PurgeExports { now }).await?;
+        purged.files += self.remove_unreferenced(keys).await?;
         let before = now - policy.message_purge_after;
         for _ in 0..MESSAGE_ROUNDS {
             let n = self.write(PurgeDeletedMessages { before }).await?;

@@ -48,6 +48,8 @@ use errors::Errors;
         routes::auth::refresh,
         routes::auth::logout,
         routes::users::delete_account,
+        routes::user_export::start,
+        routes::user_export::show,
         routes::users::get_profile,
         routes::users::update_profile,
         routes::users::update_privacy,

@@ -157,6 +157,8 @@ pub const OPERATIONS: &[Op] = &[
         ],
     ),
     op("get", "/api/search", Bearer, NO_BODY, &[QUERY]),
+    op("post", "/api/user/export", Bearer, NO_BODY, &[LIMITED]),
+    op("get", "/api/user/export", Bearer, NO_BODY, &[NOT_FOUND]),
     op("get", "/api/devices", Bearer, NO_BODY, &[]),
     op("post", "/api/devices", Bearer, Json, &[]),
     op("delete", "/api/devices", Bearer, NO_BODY, &[]),

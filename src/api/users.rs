@@ -222,3 +222,28 @@ pub struct AccountDeleted {
     /// The latest time its messages, files, statuses, contacts and phone number are removed.
     pub purge_by: DateTime<Utc>,
 }
+
+/// A data export: `pending` while it is built, then `ready` (with its link) or `failed`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportView {
+    pub id: i64,
+    /// `pending`, `ready` or `failed`.
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Bytes of the ZIP, once ready.
+    pub size: Option<i64>,
+    /// A signed link to the ZIP, once ready; it expires with the link lifetime, ask again
+    /// for a fresh one until `expires_at`.
+    pub download_url: Option<String>,
+    /// Until when the ZIP can be downloaded.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// `POST` / `GET /api/user/export`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportAnswer {
+    pub export: ExportView,
+}

@@ -160,6 +160,8 @@ pub struct LimitSettings {
     pub group_invite_ttl_secs: u64,
     /// Profiles (`GET /api/users/{id}`) a user may look up per minute.
     pub profile_lookups_per_minute: u32,
+    /// Data exports (`POST /api/user/export`) a user may start per day.
+    pub exports_per_day: u32,
 }
 
 impl Default for LimitSettings {
@@ -175,6 +177,7 @@ impl Default for LimitSettings {
             group_adds_per_hour: 200,
             group_invite_ttl_secs: 72 * 3600,
             profile_lookups_per_minute: 60,
+            exports_per_day: 3,
         }
     }
 }

@@ -189,7 +189,8 @@ impl Dispatcher {
         }
     }
 
-    /// Runs [`Dispatcher::round`] every `push.poll_ms` (never if that is zero).
+    /// Runs [`Dispatcher::round`] every `push.poll_ms` (never if that is zero); in a cluster,
+    /// on one node at a time, so that no push is sent twice.
     pub fn spawn(self) {
         if self.settings.poll_ms == 0 {
             return;
@@ -198,6 +199,9 @@ impl Dispatcher {
         actix_web::rt::spawn(async move {
             loop {
                 self.engine.clock.sleep(every).await;
+                if !self.engine.runs_job("push-dispatch", every).await {
+                    continue;
+                }
                 if let Err(e) = self.round().await {
                     tracing::warn!(error = %e, "a push round failed");
                 }

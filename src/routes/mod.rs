@@ -24,6 +24,7 @@ pub mod reports;
 pub mod search;
 pub mod status;
 pub mod sync;
+pub mod user_export;
 pub mod users;
 
 use actix_web::web;

@@ -17,8 +17,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/search", web::get().to(search));
 }
 
-/// Messages whose text holds every word of `q` (each as a word or the start of one, case and
-/// accents aside), newest first: only what the caller's history shows them (never from before
+/// Messages whose text holds every word of `q` (as words, the last one also as the start of
+/// one, case and accents aside), newest first: only what the caller's history shows them (never from before
 /// they joined a group or after they left it, never deleted, hidden or system messages).
 #[utoipa::path(get, path = "/api/search", tag = "messages",
     params(

@@ -24,6 +24,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/profile", web::get().to(get_profile))
             .route("/profile", web::put().to(update_profile))
             .route("/privacy", web::put().to(update_privacy))
+            .route("/export", web::post().to(crate::routes::user_export::start))
+            .route("/export", web::get().to(crate::routes::user_export::show))
             .route("/avatar", web::post().to(crate::routes::avatar::upload)),
     )
     .route("/users/{id}", web::get().to(get_user));

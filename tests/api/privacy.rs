@@ -1,10 +1,11 @@
 //! Privacy operations through the real HTTP API and WebSocket, with the manual clock: account
 //! deletion and its purge, the purge of messages deleted for everyone, and each member's own
-//! chat settings (mute, archive, pin).
+//! chat settings (mute, archive, pin), and data exports.
 
 mod account;
 mod chat_settings;
 mod deleted_messages;
+mod export;
 
 use courier_actors::on_conn;
 use courier_actors::store::schema::*;

@@ -211,6 +211,24 @@ impl Storage {
         Ok(())
     }
 
+    /// Stores the file at `file` as an object, streamed (a multipart upload on S3), so that a
+    /// large object is never held in memory whole.
+    pub async fn put_file(&self, key: &str, file: &std::path::Path) -> Result<u64, StorageError> {
+        use tokio::io::AsyncWriteExt;
+        let mut from = tokio::fs::File::open(file)
+            .await
+            .map_err(|e| StorageError(e.to_string()))?;
+        let mut to = object_store::buffered::BufWriter::new(self.store.clone(), Path::from(key));
+        let copied = tokio::io::copy(&mut from, &mut to)
+            .await
+            .map_err(|e| StorageError(e.to_string()))?;
+        to.shutdown()
+            .await
+            .map_err(|e| StorageError(e.to_string()))?;
+        self.stored_bytes.inc_by(copied);
+        Ok(copied)
+    }
+
     /// Counts the bytes of every object stored from now on into `counter`.
     pub fn count_into(&mut self, counter: prometheus_client::metrics::counter::Counter) {
         self.stored_bytes = counter;
@@ -367,6 +385,7 @@ pub fn content_type(key: &str) -> &'static str {
         "amr" => "audio/amr",
         "flac" => "audio/flac",
         "pdf" => "application/pdf",
+        "zip" => "application/zip",
         "txt" => "text/plain; charset=utf-8",
         _ => "application/octet-stream",
     }

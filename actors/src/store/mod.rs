@@ -16,6 +16,7 @@ pub mod chats;
 pub mod contacts;
 pub mod disappearing;
 pub mod erasure;
+pub mod exports;
 pub mod former;
 pub mod groups;
 pub mod media_refs;

@@ -167,6 +167,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    data_exports (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        status -> Text,
+        object_key -> Nullable<Text>,
+        size -> Nullable<BigInt>,
+        error -> Nullable<Text>,
+        created_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+        expires_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     message_hides (message_id, user_id) {
         message_id -> BigInt,
         user_id -> BigInt,
@@ -359,5 +373,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     message_edits,
     message_stars,
     push_targets,
-    push_outbox
+    push_outbox,
+    data_exports
 );

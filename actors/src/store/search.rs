@@ -30,7 +30,8 @@ pub fn terms(q: &str) -> Vec<String> {
 #[derive(Debug, Clone)]
 pub struct Query {
     pub user_id: i64,
-    /// From [`terms`]: every one must match, each as a word or the start of one.
+    /// From [`terms`]: every one must match as a word, the last one (the word being typed)
+    /// as a word or the start of one.
     pub terms: Vec<String>,
     /// Within this chat only.
     pub chat_id: Option<i64>,
@@ -57,8 +58,9 @@ pub async fn messages(conn: &mut Conn<'_>, q: &Query) -> StoreResult<Vec<Message
     }
     match conn {
         Conn::Sqlite(c) => {
-            // Each term quoted (it holds letters and digits only) and a prefix: `"hel"*`.
-            let expr: Vec<String> = q.terms.iter().map(|t| format!("\"{t}\"*")).collect();
+            // Each term quoted (it holds letters and digits only), the last a prefix:
+            // `"hello" "wor"*`.
+            let expr: Vec<String> = last_a_prefix(&q.terms, |t| format!("\"{t}\""), "*");
             let sql = format!(
                 "SELECT m.* FROM messages_fts f JOIN messages m ON m.id = f.rowid {} \
                  AND messages_fts MATCH ?2 ORDER BY f.rowid DESC LIMIT ?5",
@@ -74,8 +76,8 @@ pub async fn messages(conn: &mut Conn<'_>, q: &Query) -> StoreResult<Vec<Message
                 .await?)
         }
         Conn::Pg(c) => {
-            // Every term, each a prefix: `hel:* & wor:*`.
-            let expr: Vec<String> = q.terms.iter().map(|t| format!("{t}:*")).collect();
+            // Every term, the last a prefix: `hello & wor:*`.
+            let expr: Vec<String> = last_a_prefix(&q.terms, |t| t.to_string(), ":*");
             let sql = format!(
                 "SELECT m.* FROM messages m {} \
                  AND to_tsvector('simple', m.content) @@ to_tsquery('simple', $2) \
@@ -92,6 +94,15 @@ pub async fn messages(conn: &mut Conn<'_>, q: &Query) -> StoreResult<Vec<Message
                 .await?)
         }
     }
+}
+
+/// Each term as `quote` writes it, with `prefix` after the last.
+fn last_a_prefix(terms: &[String], quote: impl Fn(&str) -> String, prefix: &str) -> Vec<String> {
+    let mut out: Vec<String> = terms.iter().map(|t| quote(t)).collect();
+    if let Some(last) = out.last_mut() {
+        last.push_str(prefix);
+    }
+    out
 }
 
 /// `{n}` in `sql` as the backend writes the n-th parameter (`?n` or `$n`).

@@ -20,12 +20,14 @@ CREATE INDEX idx_messages_expires ON messages (expires_at) WHERE expires_at IS N
 ALTER TABLE chats ADD COLUMN disappearing_secs BIGINT;
 
 -- Full-text index over message text (FTS5, external content: the text stays in `messages`).
--- The triggers keep it in step with every insert, edit, deletion and purge.
+-- The triggers keep it in step with every insert, edit, deletion and purge. Prefix indexes of
+-- 2 to 4 characters serve the word being typed (`"lun"*`) without merging every word it starts.
 CREATE VIRTUAL TABLE messages_fts USING fts5 (
     content,
     content = 'messages',
     content_rowid = 'id',
-    tokenize = 'unicode61 remove_diacritics 2'
+    tokenize = 'unicode61 remove_diacritics 2',
+    prefix = '2 3 4'
 );
 CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages
 WHEN new.content IS NOT NULL AND new.message_type <> 'system' BEGIN

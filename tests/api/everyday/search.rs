@@ -1,4 +1,4 @@
-//! Search: every word as a word or its start, newest first, over what the caller's history
+//! Search: every word whole, the last one also as a start, newest first, over what the caller's history
 //! shows them and nothing else.
 
 use serde_json::json;
@@ -40,6 +40,15 @@ async fn search_finds_words_and_their_starts_newest_first() {
         search(&app, &u[0], "q=lunch%20caf%C3%89").await,
         vec![cafe],
         "every word"
+    );
+    assert_eq!(
+        search(&app, &u[0], "q=lunch%20tomo").await,
+        vec![cafe],
+        "the last word being typed"
+    );
+    assert!(
+        search(&app, &u[0], "q=lun%20tomorrow").await.is_empty(),
+        "the others whole"
     );
     assert_eq!(
         search(&app, &u[0], &format!("q=lunch&chat_id={ab}")).await,
