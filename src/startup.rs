@@ -288,6 +288,10 @@ async fn open_storage(
     )
     .map_err(|e| anyhow::anyhow!("media store: {e}"))?
     .with_orphan_sweep(m.orphan_sweep());
+    let storage = match m.sealing_key() {
+        Some(key) => storage.sealed_with(&key),
+        None => storage,
+    };
     let probe = format!(".probe/{}", crate::media::upload_id());
     storage
         .put(&probe, bytes::Bytes::from_static(b"ok"))

@@ -232,4 +232,54 @@ mod tests {
             assert_eq!(e.unwrap_err().to_string().lines().count(), 1);
         }
     }
+
+    #[test]
+    fn media_encryption_and_push_settings_are_checked() {
+        let load = |pairs: &[(&str, &str)]| Settings::load_from(None, env(pairs));
+        let key = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
+        let ok = load(&[("COURIER__MEDIA__ENCRYPTION_KEY", key)]).unwrap();
+        assert_eq!(ok.media.sealing_key(), Some([42u8; 32]));
+        for (pairs, says) in [
+            (
+                vec![("COURIER__MEDIA__ENCRYPTION_KEY", "c2hvcnQ=")],
+                "32 bytes",
+            ),
+            (
+                vec![("COURIER__MEDIA__ENCRYPTION_KEY", "not base64!")],
+                "32 bytes",
+            ),
+            (
+                vec![
+                    ("COURIER__MEDIA__ENCRYPTION_KEY", key),
+                    ("COURIER__MEDIA__STORE", "s3"),
+                    ("COURIER__MEDIA__S3_BUCKET", "b"),
+                    ("COURIER__MEDIA__S3_ACCESS_KEY_ID", "a"),
+                    ("COURIER__MEDIA__S3_SECRET_ACCESS_KEY", "s"),
+                ],
+                "media.s3_sse",
+            ),
+            (vec![("COURIER__MEDIA__S3_SSE", "aes")], "media.s3_sse"),
+            (vec![("COURIER__MEDIA__S3_SSE_KMS_KEY_ID", "k")], "sse-kms"),
+            (vec![("COURIER__PUSH__POLL_MS", "5")], "poll_ms"),
+            (
+                vec![("COURIER__PUSH__WEBHOOK__URL", "ftp://x")],
+                "webhook.url",
+            ),
+            (
+                vec![
+                    ("COURIER__PUSH__WEBHOOK__URL", "https://x"),
+                    ("COURIER__PUSH__WEBHOOK__SECRET", "short"),
+                ],
+                "16 characters",
+            ),
+            (vec![("COURIER__PUSH__APNS__KEY_FILE", "/k.p8")], "key_id"),
+            (
+                vec![("COURIER__PUSH__WEBPUSH__VAPID_PRIVATE_KEY", "k")],
+                "subject",
+            ),
+        ] {
+            let err = load(&pairs).unwrap_err();
+            assert!(err.0.contains(says), "{pairs:?}: {err}");
+        }
+    }
 }

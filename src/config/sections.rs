@@ -352,6 +352,14 @@ pub struct MediaSettings {
     /// Hand out presigned S3 URLs (clients fetch from the store); false: links to Courier,
     /// which serves the files from the store.
     pub s3_presign: bool,
+    /// S3 server-side encryption of every object: empty (the bucket's default), `sse-s3`
+    /// (`AES256`) or `sse-kms`.
+    pub s3_sse: String,
+    /// The KMS key for `sse-kms` (empty: the account's default key).
+    pub s3_sse_kms_key_id: String,
+    /// The local store only: a 32-byte key (base64) that seals every file stored from then on
+    /// with AES-256-GCM, so a copied media folder is unreadable without it.
+    pub encryption_key: Secret,
     pub max_image_bytes: usize,
     pub max_video_bytes: usize,
     pub max_audio_bytes: usize,
@@ -381,6 +389,9 @@ impl Default for MediaSettings {
             s3_secret_access_key: Secret::default(),
             s3_path_style: true,
             s3_presign: true,
+            s3_sse: String::new(),
+            s3_sse_kms_key_id: String::new(),
+            encryption_key: Secret::default(),
             max_image_bytes: 10 * 1024 * 1024,
             max_video_bytes: 100 * 1024 * 1024,
             max_audio_bytes: 50 * 1024 * 1024,
@@ -406,6 +417,11 @@ impl MediaSettings {
                 secret_access_key: self.s3_secret_access_key.to_string(),
                 path_style: self.s3_path_style,
                 presign: self.s3_presign,
+                sse: match self.s3_sse.as_str() {
+                    "sse-s3" => courier_actors::storage::Sse::S3,
+                    "sse-kms" => courier_actors::storage::Sse::Kms(self.s3_sse_kms_key_id.clone()),
+                    _ => courier_actors::storage::Sse::None,
+                },
             },
             _ => Backend::Local {
                 dir: if self.dir.is_empty() {
@@ -415,6 +431,15 @@ impl MediaSettings {
                 },
             },
         }
+    }
+
+    /// The key that seals local files, when one is set (checked by `validate`).
+    pub fn sealing_key(&self) -> Option<[u8; 32]> {
+        use base64::Engine as _;
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(self.encryption_key.trim())
+            .ok()?;
+        raw.try_into().ok()
     }
 
     /// When stored files no row refers to are removed.

@@ -88,6 +88,22 @@ impl Settings {
             "s3" => {}
             other => return Err(ConfigError(format!("media.store {other:?} is not one of local, s3"))),
         }
+        if !matches!(m.s3_sse.as_str(), "" | "sse-s3" | "sse-kms") {
+            return fail("media.s3_sse must be empty, sse-s3 or sse-kms");
+        }
+        if !m.s3_sse_kms_key_id.is_empty() && m.s3_sse != "sse-kms" {
+            return fail("media.s3_sse_kms_key_id needs media.s3_sse = sse-kms");
+        }
+        if !m.encryption_key.is_empty() {
+            if m.store != "local" {
+                return fail("media.encryption_key seals the local store; for S3 use media.s3_sse");
+            }
+            if m.sealing_key().is_none() {
+                return fail(
+                    "media.encryption_key must be 32 bytes, base64 (openssl rand -base64 32)",
+                );
+            }
+        }
         if m.url_ttl_secs < 60 || m.uploads_per_minute == 0 {
             return fail(
                 "media.url_ttl_secs must be at least 60 and media.uploads_per_minute positive",

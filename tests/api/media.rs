@@ -6,6 +6,7 @@ mod groups;
 mod messages;
 mod orphans;
 mod s3;
+mod sealed;
 
 use std::io::Cursor;
 

@@ -6,6 +6,9 @@
 
 mod orphans;
 mod presign;
+pub mod sealed;
+
+use sealed::{open_stream, seal_file};
 
 pub use orphans::{avatar_kept_key, avatar_key, Listed, OrphanSweep, AVATAR_KEPT_SIZE};
 pub use presign::S3Signer;
@@ -15,8 +18,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
 use hmac::{Hmac, Mac};
-use object_store::aws::AmazonS3Builder;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{
@@ -64,7 +68,19 @@ pub enum Backend {
         path_style: bool,
         /// Links are presigned URLs to the store (else Courier-signed links it serves).
         presign: bool,
+        /// Server-side encryption of every object stored.
+        sse: Sse,
     },
+}
+
+/// S3 server-side encryption.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sse {
+    None,
+    /// SSE-S3: keys managed by the store (`AES256`).
+    S3,
+    /// SSE-KMS with this key id (empty: the account's default key).
+    Kms(String),
 }
 
 /// The media store and link signer. Cheap to clone.
@@ -83,6 +99,8 @@ pub struct Storage {
     clock: Clock,
     /// Bytes written to the store (see [`Storage::count_into`]).
     stored_bytes: prometheus_client::metrics::counter::Counter,
+    /// Seals every file stored from now on (the local store with `media.encryption_key`).
+    sealer: Option<Arc<sealed::Sealer>>,
 }
 
 /// Why a link was refused.
@@ -113,6 +131,7 @@ impl Storage {
                 access_key_id,
                 secret_access_key,
                 path_style,
+                sse,
                 ..
             } => {
                 let mut b = AmazonS3Builder::new()
@@ -121,6 +140,14 @@ impl Storage {
                     .with_access_key_id(access_key_id)
                     .with_secret_access_key(secret_access_key)
                     .with_virtual_hosted_style_request(!path_style);
+                b = match sse {
+                    Sse::None => b,
+                    Sse::S3 => {
+                        let key: AmazonS3ConfigKey = "aws_server_side_encryption".parse()?;
+                        b.with_config(key, "AES256")
+                    }
+                    Sse::Kms(key) => b.with_sse_kms_encryption(key.clone()),
+                };
                 if !endpoint.is_empty() {
                     // Virtual-hosted style: object_store wants the bucket in the endpoint's host.
                     let endpoint = if *path_style {
@@ -147,6 +174,7 @@ impl Storage {
                 secret_access_key,
                 path_style,
                 presign: true,
+                ..
             } => Some(Arc::new(S3Signer {
                 endpoint: if endpoint.is_empty() {
                     format!("https://s3.{region}.amazonaws.com")
@@ -174,7 +202,15 @@ impl Storage {
             ttl,
             clock,
             stored_bytes: Default::default(),
+            sealer: None,
         })
+    }
+
+    /// Seals every file stored from now on with `key` (AES-256-GCM; see [`sealed`]); files
+    /// stored before stay readable as they are.
+    pub fn sealed_with(mut self, key: &[u8; 32]) -> Self {
+        self.sealer = Some(Arc::new(sealed::Sealer::new(key)));
+        self
     }
 
     /// Sweeps orphan objects as `sweep` says (without it, they are never swept).
@@ -191,6 +227,10 @@ impl Storage {
     /// for clients that fetch it there.
     pub async fn put(&self, key: &str, data: Bytes) -> Result<(), StorageError> {
         let path = Path::from(key);
+        let data = match &self.sealer {
+            Some(s) => Bytes::from(s.seal(&data)),
+            None => data,
+        };
         let size = data.len() as u64;
         if self.presigner.is_some() {
             let attributes = Attributes::from_iter([(
@@ -219,9 +259,14 @@ impl Storage {
             .await
             .map_err(|e| StorageError(e.to_string()))?;
         let mut to = object_store::buffered::BufWriter::new(self.store.clone(), Path::from(key));
-        let copied = tokio::io::copy(&mut from, &mut to)
-            .await
-            .map_err(|e| StorageError(e.to_string()))?;
+        let copied = match &self.sealer {
+            None => tokio::io::copy(&mut from, &mut to)
+                .await
+                .map_err(|e| StorageError(e.to_string()))?,
+            Some(s) => seal_file(s, &mut from, &mut to)
+                .await
+                .map_err(|e| StorageError(e.to_string()))?,
+        };
         to.shutdown()
             .await
             .map_err(|e| StorageError(e.to_string()))?;
@@ -252,7 +297,7 @@ impl Storage {
     }
 
     /// An object's size and bytes, or None if there is no such object.
-    pub async fn get(
+    async fn raw_get(
         &self,
         key: &str,
     ) -> Result<Option<(u64, BoxStream<'static, object_store::Result<Bytes>>)>, StorageError> {
@@ -264,7 +309,7 @@ impl Storage {
     }
 
     /// An object's size, or None if there is no such object.
-    pub async fn size(&self, key: &str) -> Result<Option<u64>, StorageError> {
+    async fn raw_size(&self, key: &str) -> Result<Option<u64>, StorageError> {
         match self.store.head(&Path::from(key)).await {
             Ok(meta) => Ok(Some(meta.size)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
@@ -273,7 +318,7 @@ impl Storage {
     }
 
     /// The bytes `range` of an object (which must lie inside it), or None if it is gone.
-    pub async fn get_range(
+    async fn raw_range(
         &self,
         key: &str,
         range: std::ops::Range<u64>,
@@ -287,6 +332,88 @@ impl Storage {
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Whether a stored object is sealed, with its plaintext size: (sealed, stored size).
+    async fn sealed_size(&self, key: &str) -> Result<Option<(bool, u64)>, StorageError> {
+        let Some(size) = self.raw_size(key).await? else {
+            return Ok(None);
+        };
+        if self.sealer.is_none() || size < sealed::HEADER {
+            return Ok(Some((false, size)));
+        }
+        Ok(Some((self.header(key).await?.is_some(), size)))
+    }
+
+    /// A sealed object's header, or None if the object is not sealed.
+    async fn header(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        let Some(mut head) = self.raw_range(key, 0..sealed::HEADER).await? else {
+            return Ok(None);
+        };
+        let mut bytes = Vec::new();
+        while let Some(chunk) = head.next().await {
+            bytes.extend_from_slice(&chunk?);
+        }
+        Ok(sealed::is_sealed(&bytes).then_some(bytes))
+    }
+
+    /// An object's size (of its plaintext, when sealed), or None if there is no such object.
+    pub async fn size(&self, key: &str) -> Result<Option<u64>, StorageError> {
+        Ok(match self.sealed_size(key).await? {
+            Some((true, stored)) => sealed::plain_size(stored).map(|(_, plain)| plain),
+            Some((false, stored)) => Some(stored),
+            None => None,
+        })
+    }
+
+    /// An object's size and bytes (opened, when sealed), or None if there is no such object.
+    pub async fn get(
+        &self,
+        key: &str,
+    ) -> Result<Option<(u64, BoxStream<'static, object_store::Result<Bytes>>)>, StorageError> {
+        match self.sealed_size(key).await? {
+            Some((true, _)) => {
+                let Some(size) = self.size(key).await? else {
+                    return Ok(None);
+                };
+                Ok(self.get_range(key, 0..size).await?.map(|s| (size, s)))
+            }
+            Some((false, _)) => self.raw_get(key).await,
+            None => Ok(None),
+        }
+    }
+
+    /// The bytes `range` of an object (of its plaintext, when sealed; the range must lie
+    /// inside it), or None if it is gone. A sealed object's covering chunks are read and
+    /// opened as they arrive.
+    pub async fn get_range(
+        &self,
+        key: &str,
+        range: std::ops::Range<u64>,
+    ) -> Result<Option<BoxStream<'static, object_store::Result<Bytes>>>, StorageError> {
+        let (Some(sealer), Some((true, stored))) = (&self.sealer, self.sealed_size(key).await?)
+        else {
+            return self.raw_range(key, range).await;
+        };
+        let Some(header) = self.header(key).await? else {
+            return Ok(None);
+        };
+        let Some((chunks, _)) = sealed::plain_size(stored) else {
+            return Ok(None);
+        };
+        let (first, span, skip) = sealed::covering(&range, stored);
+        let Some(inner) = self.raw_range(key, span).await? else {
+            return Ok(None);
+        };
+        Ok(Some(open_stream(
+            sealer.clone(),
+            header,
+            inner,
+            first,
+            chunks,
+            skip,
+            range.end - range.start,
+        )))
     }
 
     fn signature(&self, key: &str, expires: i64) -> String {
