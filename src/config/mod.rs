@@ -39,6 +39,7 @@ pub struct Settings {
     pub moderation: ModerationSettings,
     pub cluster: ClusterSettings,
     pub privacy: PrivacySettings,
+    pub web: WebSettings,
 }
 
 /// A configuration the server refuses to start with; the message says why in one line.
