@@ -1,10 +1,13 @@
 // DOM helpers shared by the views: element building (text only, never innerHTML with data),
 // notices for refusals, times, avatars and a small modal dialog.
 
-/** `el('div.a.b', {attrs}, ...children)`; strings become text nodes. */
+/** `el('div#id.a.b', {attrs}, ...children)`; strings become text nodes. */
 export function el(spec, attrs = {}, ...children) {
-  const [tag, ...classes] = spec.split('.');
+  const tag = spec.match(/^[a-z0-9]*/i)[0];
+  const id = spec.match(/#([\w-]+)/)?.[1];
+  const classes = [...spec.matchAll(/\.([\w-]+)/g)].map((m) => m[1]);
   const node = document.createElement(tag || 'div');
+  if (id) node.id = id;
   if (classes.length) node.className = classes.join(' ');
   if (attrs === null || typeof attrs !== 'object' || attrs instanceof Node || Array.isArray(attrs)) {
     children.unshift(attrs);

@@ -72,8 +72,8 @@ export class Socket {
       this.emit('signed-out', { reason: e.reason });
       return;
     }
-    // Refused before `hello`: most likely an expired access token (a browser sees no status).
-    if (!this.helloSeen) {
+    // Refused before `hello` with an expired access token (a browser sees no status): refresh.
+    if (!this.helloSeen && expiresWithin(auth.token, 30)) {
       try { await refresh(); } catch (err) {
         if (err.status === 401 || err.status === 403) { this.emit('signed-out', { reason: err.message }); return; }
       }
@@ -170,6 +170,14 @@ export class Socket {
       .then((ack) => { for (const p of ack.presence || []) this.emit('presence', p); return ack; })
       .catch(() => null);
   }
+}
+
+/** Whether a JWT's `exp` is less than `secs` away (or unreadable). */
+function expiresWithin(token, secs) {
+  try {
+    const claims = JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
+    return claims.exp * 1000 - Date.now() < secs * 1000;
+  } catch { return true; }
 }
 
 export const socket = new Socket();
