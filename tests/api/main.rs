@@ -30,4 +30,5 @@ mod status;
 mod tls;
 mod tokens;
 mod users;
+mod web;
 mod ws;
