@@ -14,6 +14,7 @@ function overlay(status, text) {
   box.hidden = false;
   box.dataset.state = status;
   box.classList.toggle('video', call?.type === 'video');
+  box.classList.toggle('live', Boolean(call?.stream));
   $('#call-peer').textContent = call?.peer || '';
   $('#call-state').textContent = text;
   $('#call-answer').hidden = status !== 'incoming';
@@ -32,6 +33,7 @@ function finish(text) {
   $('#local-video').srcObject = null;
   const box = $('#call');
   box.dataset.state = 'over';
+  box.classList.remove('live');
   $('#call-state').textContent = text;
   $('#call-answer').hidden = true;
   $('#call-decline').hidden = true;
@@ -58,6 +60,7 @@ async function peer(type) {
   call.stream = await media(type);
   call.stream.getTracks().forEach((t) => pc.addTrack(t, call.stream));
   $('#local-video').srcObject = call.stream;
+  $('#call').classList.add('live');
   pc.onicecandidate = (e) => {
     if (e.candidate && call) socket.cast({ type: 'call-signal', call_id: call.id, kind: 'ice-candidate', payload: e.candidate.toJSON() });
   };

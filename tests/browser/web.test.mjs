@@ -9,6 +9,7 @@ import { chromium } from 'playwright-core';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
+import net from 'node:net';
 
 const URL = process.env.COURIER_URL || 'http://127.0.0.1:8080';
 const OTP = process.env.COURIER_OTP || '123456';
@@ -59,6 +60,32 @@ function png(size = 48) {
   return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
 }
 
+/**
+ * A TCP relay in front of the server, for one person: `drop()` cuts every connection and
+ * refuses new ones (the network is gone), `restore()` lets them through again.
+ */
+function relay(target) {
+  const { hostname, port } = new globalThis.URL(target);
+  const open = new Set();
+  let up = true;
+  const server = net.createServer((client) => {
+    if (!up) { client.destroy(); return; }
+    const upstream = net.connect(Number(port), hostname);
+    const pair = [client, upstream];
+    pair.forEach((s) => open.add(s));
+    const end = () => pair.forEach((s) => { s.destroy(); open.delete(s); });
+    client.pipe(upstream);
+    upstream.pipe(client);
+    pair.forEach((s) => { s.on('error', end); s.on('close', end); });
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
+    url: `http://127.0.0.1:${server.address().port}`,
+    drop() { up = false; for (const s of open) s.destroy(); open.clear(); },
+    restore() { up = true; },
+    close() { this.drop(); server.close(); },
+  })));
+}
+
 async function person(browser, name, viewport) {
   const context = await browser.newContext({ viewport, permissions: ['camera', 'microphone'] });
   // WEB_DEV_DIR=../../web serves the page's modules and style sheet from the work tree instead
@@ -77,8 +104,8 @@ async function person(browser, name, viewport) {
   return { name, context, page };
 }
 
-async function signIn({ page, name }, phone) {
-  await page.goto(URL);
+async function signIn({ page, name, url = URL }, phone) {
+  await page.goto(url);
   await page.fill('#phone', phone);
   await page.click('#send-code');
   await page.waitForSelector('#code-hint:has-text("console SMS provider")', WAIT);
@@ -108,6 +135,8 @@ async function main() {
   log(`Chromium ${browser.version()}`);
   const ana = await person(browser, 'Ana', { width: 1100, height: 720 });
   const bo = await person(browser, 'Bo', { width: 390, height: 800 }); // a phone-sized screen
+  const boNetwork = await relay(URL); // Bo reaches the server through a network we can cut
+  bo.url = boNetwork.url;
   try {
     await signIn(ana, '+15550100001');
     await signIn(bo, '+15550100002');
@@ -180,6 +209,57 @@ async function main() {
     await shot(bo.page, 'group-in-list');
     log('group created');
 
+    // A refusal shows the API's error: a number that is not a Courier user.
+    await ana.page.click('#open-contacts');
+    await ana.page.fill('#contact-phone', '+15550100999');
+    await ana.page.fill('#contact-name', 'Nobody');
+    await ana.page.click('#add-contact button[type=submit]');
+    await ana.page.waitForSelector('.notice.error:has-text("user_not_found")', WAIT);
+    await ana.page.click('#panel .panel-head button');
+    log('refusal shown');
+
+    // Ana edits, then deletes for everyone, her group message; Bo sees both live.
+    await bo.page.click('.chat-item:has-text("Weekend")');
+    await bo.page.waitForSelector('.msg.theirs:has-text("Who is in?")', WAIT);
+    await ana.page.click('.msg.mine:has-text("Who is in?") .bubble');
+    await ana.page.click('.modal button:has-text("Edit")');
+    await ana.page.fill('#edit-text', 'Who is in on Saturday?');
+    await ana.page.click('.modal footer button:has-text("Save")');
+    await bo.page.waitForSelector('.msg.theirs:has-text("Who is in on Saturday?") .edited', WAIT);
+    await ana.page.click('.msg.mine:has-text("Saturday") .bubble');
+    await ana.page.click('.modal button:has-text("Delete for everyone")');
+    await bo.page.waitForSelector('.msg.theirs .deleted:has-text("This message was deleted")', WAIT);
+    await bo.page.click('#back');
+    log('edit and delete for everyone seen live');
+
+    // A status from Ana, seen by Bo (they have each other in their contacts).
+    await ana.page.click('#open-status');
+    await ana.page.fill('#status-text', 'Out sailing ⛵');
+    await ana.page.click('#status-form button[type=submit]');
+    await ana.page.waitForSelector('#status-list li:has-text("My status")', WAIT);
+    await ana.page.click('#panel .panel-head button');
+    await bo.page.click('#open-status');
+    await bo.page.click('#status-list li:has-text("Ana")');
+    await bo.page.waitForSelector('.modal .status-text:has-text("Out sailing")', WAIT);
+    await shot(bo.page, 'status-on-phone');
+    await bo.page.click('.modal header button');
+    await bo.page.click('#panel .panel-head button');
+    log('status posted and viewed');
+
+    // Bo's network drops: his page says so, reconnects by itself and catches up with sync.
+    boNetwork.drop();
+    await bo.page.waitForSelector('#conn:has-text("Offline")', WAIT);
+    await ana.page.click('.chat-item:has-text("Bo")');
+    await ana.page.fill('#text', 'While you were away');
+    await ana.page.press('#text', 'Enter');
+    await ana.page.waitForSelector('.msg.mine:has-text("While you were away") .ticks[data-status="sent"]', WAIT);
+    await shot(bo.page, 'offline-on-phone');
+    boNetwork.restore();
+    await bo.page.waitForSelector('#conn', { state: 'hidden', timeout: 40000 });
+    await bo.page.waitForSelector('.chat-item:has-text("Ana") .preview:has-text("While you were away")', WAIT);
+    await ana.page.waitForSelector('.msg.mine:has-text("While you were away") .ticks[data-status="delivered"]', WAIT);
+    log('reconnected and caught up');
+
     // Ana calls Bo (video); Bo's phone rings, he answers; both show the call connected.
     await ana.page.click('.chat-item:has-text("Bo")');
     await ana.page.waitForSelector('#chat-title:has-text("Bo")', WAIT);
@@ -204,6 +284,15 @@ async function main() {
     await bo.page.waitForSelector('#call-state:has-text("ended by Ana")', WAIT);
     log('hung up');
 
+    // Bo calls back (audio); Ana declines; Bo is told.
+    await bo.page.waitForSelector('#call', { state: 'hidden', ...WAIT });
+    await bo.page.click('.chat-item:has-text("Ana")');
+    await bo.page.click('#call-audio');
+    await ana.page.waitForSelector('#call[data-state="incoming"]', WAIT);
+    await ana.page.click('#call-decline');
+    await bo.page.waitForSelector('#call-state:has-text("Ana declined")', WAIT);
+    log('declined call seen by the caller');
+
     if (problems.length) throw new Error(`the page reported problems:\n${problems.join('\n')}`);
     console.log(`screenshots in ${SHOTS}`);
     console.log('all web client checks passed');
@@ -211,6 +300,7 @@ async function main() {
     for (const p of [ana, bo]) await shot(p.page, `failure-${p.name}`).catch(() => {});
     throw e;
   } finally {
+    boNetwork.close();
     await browser.close();
   }
 }
