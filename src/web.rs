@@ -55,9 +55,10 @@ struct Policy(HeaderValue);
 
 impl Policy {
     fn new(settings: &Settings) -> Policy {
-        let media = origin(&settings.media.public_url)
+        let media: String = media_origins(settings)
+            .iter()
             .map(|o| format!(" {o}"))
-            .unwrap_or_default();
+            .collect();
         let csp = format!(
             "default-src 'self'; script-src 'self'; style-src 'self'; \
              connect-src 'self' ws: wss:; img-src 'self' blob: data:{media}; \
@@ -70,6 +71,20 @@ impl Policy {
             HeaderValue::from_str(&csp).unwrap_or(HeaderValue::from_static("default-src 'none'")),
         )
     }
+}
+
+/// Where media links point when not at this server: `media.public_url`, and with presigned
+/// S3 links the store itself (`media.s3_endpoint`, or AWS).
+fn media_origins(settings: &Settings) -> Vec<String> {
+    let m = &settings.media;
+    let mut origins: Vec<String> = origin(&m.public_url).into_iter().collect();
+    if m.store == "s3" && m.s3_presign {
+        match m.s3_endpoint.as_str() {
+            "" => origins.push("https://*.amazonaws.com".into()),
+            endpoint => origins.extend(origin(endpoint)),
+        }
+    }
+    origins
 }
 
 /// `scheme://host[:port]` of an absolute URL, if it is one.
@@ -153,6 +168,24 @@ mod tests {
         );
         assert_eq!(origin("/media"), None);
         assert_eq!(origin("javascript://x'y"), None);
+    }
+
+    #[test]
+    fn presigned_links_open_the_store_to_pictures() {
+        let mut s = Settings::default();
+        assert!(media_origins(&s).is_empty());
+        s.media.store = "s3".into();
+        s.media.s3_endpoint = "http://127.0.0.1:9000".into();
+        assert_eq!(media_origins(&s), ["http://127.0.0.1:9000"]);
+        s.media.s3_presign = false;
+        assert!(media_origins(&s).is_empty());
+        s.media.public_url = "https://cdn.example.org/m".into();
+        let csp = Policy::new(&s).0;
+        let csp = csp.to_str().unwrap();
+        assert!(
+            csp.contains("img-src 'self' blob: data: https://cdn.example.org;"),
+            "{csp}"
+        );
     }
 
     #[test]
