@@ -98,7 +98,10 @@ async function start() {
     $('#open-calls').addEventListener('click', openCallHistory);
   }
   banner({ online: false });
-  try { await loadChats(); } catch (err) { fail(err); }
+  try {
+    socket.cursor = (await get('/api/sync/cursor')).cursor;
+    await loadChats();
+  } catch (err) { fail(err); }
   refreshInvites();
   socket.start();
 }

@@ -137,12 +137,18 @@ function markRead() {
   const last = theirs[theirs.length - 1];
   const chat = state.chats.get(id);
   if (chat) chat.unread_count = 0;
-  if (last && last.id > (chat?.readUpTo || 0)) {
-    if (chat) chat.readUpTo = last.id;
-    socket.cast({ type: 'read', chat_id: id, message_id: last.id });
+  if (last && chat && last.id > (chat.readUpTo || 0)) {
+    chat.readUpTo = last.id;
+    // One frame for a burst of messages: the newest id a moment later.
+    clearTimeout(readTimers.get(id));
+    readTimers.set(id, setTimeout(() => {
+      readTimers.delete(id);
+      socket.cast({ type: 'read', chat_id: id, message_id: chat.readUpTo });
+    }, 250));
   }
   changed('chats');
 }
+const readTimers = new Map();
 
 function renderReply() {
   const box = $('#reply-box');

@@ -137,6 +137,20 @@ export async function loadMembers(chatId) {
   return g;
 }
 
+// `delivered` goes out batched: the newest id of each chat, once per short while, so a burst
+// of messages costs one frame (the server allows a few dozen a minute).
+const toConfirm = new Map();
+let confirmTimer = null;
+function confirmDelivery(chatId, messageId) {
+  toConfirm.set(chatId, Math.max(toConfirm.get(chatId) || 0, messageId));
+  confirmTimer ??= setTimeout(() => {
+    confirmTimer = null;
+    const ids = [...toConfirm.values()];
+    toConfirm.clear();
+    if (ids.length) socket.cast({ type: 'delivered', message_ids: ids.slice(0, 1000) });
+  }, 300);
+}
+
 function received(m) {
   const mine = m.sender_id === me();
   const chat = state.chats.get(m.chat_id);
@@ -166,7 +180,7 @@ export function listen() {
     upsert(message);
     received(message);
     if (!known) await ensureChat(chat_id).catch(() => {});
-    if (message.sender_id !== me()) socket.cast({ type: 'delivered', message_ids: [message.id] });
+    if (message.sender_id !== me()) confirmDelivery(chat_id, message.id);
     if (message.message_type === 'system') refreshChat(chat_id);
     changed('messages', chat_id);
     changed('chats');
@@ -240,9 +254,7 @@ export function listen() {
     for (const h of page.hidden) {
       for (const [chatId, map] of state.messages) if (map.delete(h.message_id)) chats.add(chatId);
     }
-    const newest = new Map();
-    for (const m of page.messages) if (m.sender_id !== me()) newest.set(m.chat_id, Math.max(newest.get(m.chat_id) || 0, m.id));
-    if (newest.size) socket.cast({ type: 'delivered', message_ids: [...newest.values()] });
+    for (const m of page.messages) if (m.sender_id !== me()) confirmDelivery(m.chat_id, m.id);
     for (const id of chats) { if (!state.chats.has(id)) ensureChat(id).catch(() => {}); changed('messages', id); }
     changed('chats');
   });

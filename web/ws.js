@@ -19,6 +19,8 @@ export class Socket {
     this.pending = new Map(); // client_msg_id -> send-message frame, until acked
     this.watched = new Set();
     this.helloSeen = false;
+    this.cursor = 0;
+    this.syncTimer = null;
   }
 
   /** `fn(data, frame)` for every server frame of `type` (`*`: all; `state`: connection). */
@@ -34,9 +36,8 @@ export class Socket {
     }
   }
 
-  get cursorKey() { return `courier.cursor.${auth.userId}`; }
-  get cursor() { return Number(localStorage.getItem(this.cursorKey) || 0); }
-  set cursor(v) { localStorage.setItem(this.cursorKey, String(v)); }
+  // The sync cursor lives with the page: the page keeps no history of its own, it loads the
+  // chat list and histories over REST and reads the cursor just before (GET /api/sync/cursor).
 
   start() {
     if (!this.stopped) return;
@@ -110,6 +111,14 @@ export class Socket {
     }
     this.emit(type, frame.data, frame);
     this.emit('*', frame.data, frame);
+    // Changes that sync would return move the cursor only through sync: catch up now and
+    // then, so a reconnect fetches little.
+    if (frame.seq !== undefined && !this.syncTimer) {
+      this.syncTimer = setTimeout(() => {
+        this.syncTimer = null;
+        if (this.online) this.syncAll().catch(() => {});
+      }, 20000);
+    }
   }
 
   async hello(frame) {

@@ -18,6 +18,7 @@ pub mod operations;
 pub mod pusher;
 pub mod reports;
 pub mod status;
+pub mod sync;
 pub mod users;
 
 use std::sync::OnceLock;
@@ -91,6 +92,7 @@ use errors::Errors;
         routes::status::views,
         routes::status::delete,
         routes::sync::since,
+        routes::sync::cursor,
         routes::reports::create,
         routes::admin::list_reports,
         routes::admin::get_report,

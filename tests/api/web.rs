@@ -145,6 +145,40 @@ async fn web_sign_in_page_learns_codes_are_in_the_log() {
     assert_eq!(res.body["delivery"], "console");
 }
 
+#[actix_rt::test]
+async fn web_sync_cursor_starts_after_the_current_state() {
+    let app = spawn_app().await;
+    let ana = app.signup("+15550108001", "Ana").await;
+    let bo = app.signup("+15550108002", "Bo").await;
+    let chat = app.private_chat(&ana, &bo).await;
+    app.send_text(&ana, chat, "before").await;
+
+    let res = app.get("/api/sync/cursor", &bo.token).await;
+    assert_eq!(res.status, StatusCode::OK);
+    let cursor = res.body["cursor"].as_i64().expect("a cursor");
+    let page = app
+        .get(&format!("/api/sync?since={cursor}"), &bo.token)
+        .await;
+    assert_eq!(
+        page.body["messages"],
+        json!([]),
+        "nothing before the cursor"
+    );
+    assert_eq!(page.body["cursor"], cursor);
+
+    app.send_text(&ana, chat, "after").await;
+    let page = app
+        .get(&format!("/api/sync?since={cursor}"), &bo.token)
+        .await;
+    let messages = page.body["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 1, "{:?}", page.body);
+    assert_eq!(messages[0]["content"], "after");
+    assert!(page.body["cursor"].as_i64().unwrap() > cursor);
+
+    let anonymous = get(&app, "/api/sync/cursor").await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+}
+
 /// Where screenshots go: next to the build, outside the repository.
 fn screenshot_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
@@ -182,6 +216,7 @@ async fn web_client_in_chromium_chats_and_calls() {
         .env("COURIER_OTP", OTP)
         .env("SCREENSHOT_DIR", &shots)
         .env("CHROMIUM", &chromium)
+        .env("COURIER_CLOCK", "stdout")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -194,12 +229,11 @@ async fn web_client_in_chromium_chats_and_calls() {
             return;
         }
     };
-    let out = tokio::time::timeout(SCRIPT_LIMIT, child.wait_with_output())
+    let out = tokio::time::timeout(SCRIPT_LIMIT, run_with_clock(child, &app))
         .await
-        .expect("the browser script finishes in time")
-        .expect("the browser script ran");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+        .expect("the browser script finishes in time");
+    let stdout = out.stdout;
+    let stderr = out.stderr;
     println!("{stdout}");
     println!("screenshots: {}", shots.display());
     assert!(
@@ -207,4 +241,40 @@ async fn web_client_in_chromium_chats_and_calls() {
         "the web client failed in Chromium:\n{stdout}\n{stderr}"
     );
     assert!(stdout.contains("all web client checks passed"), "{stdout}");
+}
+
+/// What the script printed, and how it ended.
+struct Output {
+    status: std::process::ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs the script to its end, moving the server's clock when it asks (a line
+/// `@clock advance <secs>` on its stdout): a missed call needs the ring timeout to pass.
+async fn run_with_clock(mut child: tokio::process::Child, app: &TestApp) -> Output {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    let err = tokio::spawn(async move {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text).await;
+        text
+    });
+    let mut lines = BufReader::new(stdout).lines();
+    let mut out = String::new();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if let Some(secs) = line.strip_prefix("@clock advance ") {
+            let secs: u64 = secs.trim().parse().expect("seconds");
+            app.clock.advance(Duration::from_secs(secs));
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    let status = child.wait().await.expect("the browser script ran");
+    Output {
+        status,
+        stdout: out,
+        stderr: err.await.unwrap_or_default(),
+    }
 }

@@ -218,9 +218,42 @@ async function main() {
     await ana.page.click('#panel .panel-head button');
     log('refusal shown');
 
+    // Ana renames the group from its page; Bo's list follows.
+    await ana.page.click('.chat-item:has-text("Weekend")');
+    await ana.page.click('#chat-head');
+    await ana.page.fill('#group-rename', 'Weekend trip');
+    await ana.page.click('#panel form button:has-text("Save")');
+    await bo.page.waitForSelector('.chat-item:has-text("Weekend trip")', WAIT);
+    await ana.page.click('#panel .panel-head button');
+    log('group renamed');
+
+    // History pages back: 35 more messages (over REST, with Ana's token), Bo loads the rest.
+    await ana.page.evaluate(async () => {
+      const { access_token } = JSON.parse(localStorage.getItem('courier.session'));
+      const chat = [...document.querySelectorAll('.chat-item')].find((li) => li.textContent.includes('Weekend trip')).dataset.chatId;
+      for (let i = 1; i <= 35; i++) {
+        const res = await fetch(`/api/chats/${chat}/messages`, {
+          method: 'POST', headers: { authorization: `Bearer ${access_token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ content: `plan ${i}`, client_msg_id: `plan-${i}` }),
+        });
+        if (!res.ok) throw new Error(`message ${i}: ${res.status} ${await res.text()}`);
+      }
+    });
+    await bo.page.reload(); // a fresh page holds nothing but what it loads
+    await bo.page.waitForSelector('#conn', { state: 'hidden', ...WAIT });
+    await bo.page.click('.chat-item:has-text("Weekend trip")');
+    await bo.page.waitForSelector('.msg.theirs:has-text("plan 35")', WAIT);
+    if (await bo.page.locator('.msg:has-text("Who is in?")').count()) throw new Error('the first page holds the whole history');
+    await bo.page.click('#earlier');
+    await bo.page.waitForSelector('.msg.theirs:has-text("Who is in?")', WAIT);
+    await bo.page.waitForSelector('.msg.theirs:has-text("plan 1")', WAIT);
+    await bo.page.click('#back');
+    log('history paged back');
+
     // Ana edits, then deletes for everyone, her group message; Bo sees both live.
     await bo.page.click('.chat-item:has-text("Weekend")');
     await bo.page.waitForSelector('.msg.theirs:has-text("Who is in?")', WAIT);
+    await ana.page.click('.chat-item:has-text("Weekend trip")');
     await ana.page.click('.msg.mine:has-text("Who is in?") .bubble');
     await ana.page.click('.modal button:has-text("Edit")');
     await ana.page.fill('#edit-text', 'Who is in on Saturday?');
@@ -231,6 +264,32 @@ async function main() {
     await bo.page.waitForSelector('.msg.theirs .deleted:has-text("This message was deleted")', WAIT);
     await bo.page.click('#back');
     log('edit and delete for everyone seen live');
+
+    // A document, and "delete for me" on Bo's side only.
+    await ana.page.click('.chat-item:has-text("Bo")');
+    await ana.page.setInputFiles('#file', { name: 'packing-list.txt', mimeType: 'text/plain', buffer: Buffer.from('tent\nstove\nmap\n') });
+    await ana.page.waitForSelector('.msg.mine a.document:has-text("packing-list.txt")', WAIT);
+    await bo.page.click('.chat-item:has-text("Ana")');
+    await bo.page.waitForSelector('.msg.theirs a.document:has-text("packing-list.txt")', WAIT);
+    await bo.page.click('.msg.theirs:has-text("Hello Bo") .bubble');
+    await bo.page.click('.modal button:has-text("Delete for me")');
+    await bo.page.waitForSelector('.msg:has-text("Hello Bo")', { state: 'detached', ...WAIT });
+    await ana.page.waitForSelector('.msg.mine:has-text("Hello Bo")', WAIT);
+    log('document sent, a message deleted for one side');
+
+    // Bo blocks Ana: her next message is refused with the server's code; he unblocks.
+    await bo.page.click('#back');
+    await bo.page.click('#open-contacts');
+    await bo.page.click('#contacts li:has-text("Ana") button:has-text("Block")');
+    await bo.page.waitForSelector('#contacts li:has-text("Ana") button:has-text("Unblock")', WAIT);
+    await ana.page.fill('#text', 'Are you there?');
+    await ana.page.press('#text', 'Enter');
+    await ana.page.waitForSelector('.notice.error:has-text("blocked")', WAIT);
+    await shot(ana.page, 'refused-across-a-block');
+    await bo.page.click('#contacts li:has-text("Ana") button:has-text("Unblock")');
+    await bo.page.waitForSelector('#contacts li:has-text("Ana") button:has-text("Block")', WAIT);
+    await bo.page.click('#panel .panel-head button');
+    log('block refused a message, unblock restored');
 
     // A status from Ana, seen by Bo (they have each other in their contacts).
     await ana.page.click('#open-status');
@@ -292,6 +351,21 @@ async function main() {
     await ana.page.click('#call-decline');
     await bo.page.waitForSelector('#call-state:has-text("Ana declined")', WAIT);
     log('declined call seen by the caller');
+
+    // Under the test harness the server's clock is ours to move: an unanswered call is missed.
+    if (process.env.COURIER_CLOCK === 'stdout') {
+      await bo.page.waitForSelector('#call', { state: 'hidden', ...WAIT });
+      await ana.page.click('#call-audio');
+      await bo.page.waitForSelector('#call[data-state="incoming"]', WAIT);
+      console.log('@clock advance 46'); // past calls.ring_timeout_secs (45)
+      await bo.page.waitForSelector('#call-state:has-text("Missed call")', WAIT);
+      await ana.page.waitForSelector('#call-state:has-text("No answer")', WAIT);
+      await ana.page.click('#open-calls');
+      await ana.page.waitForSelector('#call-history li[data-status="missed"]', WAIT);
+      await ana.page.waitForSelector('#call-history li[data-status="declined"]', WAIT);
+      await shot(ana.page, 'call-history');
+      log('missed call on both sides and in the history');
+    }
 
     if (problems.length) throw new Error(`the page reported problems:\n${problems.join('\n')}`);
     console.log(`screenshots in ${SHOTS}`);
