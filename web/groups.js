@@ -59,7 +59,7 @@ export async function openGroupInfo(chatId) {
   const reload = async () => { await refreshChat(chatId); p.close(); openGroupInfo(chatId); };
   const name = el('input#group-rename', { value: g.name, maxlength: 100 });
   const description = el('input', { value: g.description || '', maxlength: 512 });
-  const photo = el('input', { type: 'file', accept: 'image/*', disabled: !admin });
+  const photo = el('input#group-photo', { type: 'file', accept: 'image/*', disabled: !admin });
   const progress = el('progress', { max: 1, value: 0, hidden: true });
   photo.addEventListener('change', async () => {
     progress.hidden = false;
