@@ -3,7 +3,7 @@
 // runs `sync` until `has_more` is false, resends unacknowledged messages with their
 // `client_msg_id` and watches presence again (docs/protocol.md, "Reconnecting, in short").
 
-import { auth, refresh } from './api.js';
+import { api, auth, refresh } from './api.js';
 
 const FRAME_TIMEOUT_MS = 15000;
 
@@ -73,9 +73,14 @@ export class Socket {
       this.emit('signed-out', { reason: e.reason });
       return;
     }
-    // Refused before `hello` with an expired access token (a browser sees no status): refresh.
-    if (!this.helloSeen && expiresWithin(auth.token, 30)) {
-      try { await refresh(); } catch (err) {
+    // Refused before `hello`: a browser sees no status, so ask the API whether we are still
+    // signed in (an expired access token is refreshed on the way; a network error says
+    // nothing and we simply try again later).
+    if (!this.helloSeen) {
+      try {
+        if (expiresWithin(auth.token, 30)) await refresh();
+        else await api('GET', '/api/user/profile');
+      } catch (err) {
         if (err.status === 401 || err.status === 403) { this.emit('signed-out', { reason: err.message }); return; }
       }
     }
