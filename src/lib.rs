@@ -24,6 +24,7 @@ pub mod state;
 pub mod tls;
 pub mod tokens;
 pub mod validate;
+pub mod web;
 pub mod ws;
 
 pub use config::Settings;

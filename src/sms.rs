@@ -16,6 +16,12 @@ pub struct SmsError(pub String);
 /// Something that delivers a text message to a phone number.
 pub trait SmsSender: Send + Sync {
     fn send<'a>(&'a self, to: &'a str, body: &'a str) -> BoxFuture<'a, Result<(), SmsError>>;
+
+    /// How codes reach people, as `send-otp` tells clients: `sms`, or `console` when they
+    /// are written to the server's log (so a web page can say where to look).
+    fn delivery(&self) -> &'static str {
+        "sms"
+    }
 }
 
 /// Builds the provider the configuration names.
@@ -33,6 +39,10 @@ impl SmsSender for Console {
     fn send<'a>(&'a self, to: &'a str, body: &'a str) -> BoxFuture<'a, Result<(), SmsError>> {
         tracing::info!(target: "courier::sms", to, "SMS: {body}");
         async { Ok(()) }.boxed()
+    }
+
+    fn delivery(&self) -> &'static str {
+        "console"
     }
 }
 

@@ -154,6 +154,8 @@ impl Application {
                 .route("/ws", web::get().to(ws::connect))
                 .configure(crate::pusher::routes)
                 .configure(routes::media::routes)
+                // Last: the web client's paths cannot shadow the API, /ws or media links.
+                .configure(crate::web::routes(&state.settings))
                 .wrap(actix_web::middleware::from_fn(
                     deadline::close_on_unread_body,
                 ))

@@ -21,6 +21,9 @@ pub struct OtpSent {
     pub success: bool,
     pub message: String,
     pub expires_at: DateTime<Utc>,
+    /// `sms`: sent to the phone; `console`: written to the server's log (the development
+    /// provider, `sms.provider = "console"`), where whoever runs the server reads it.
+    pub delivery: String,
 }
 
 /// `POST /api/auth/verify-otp`.

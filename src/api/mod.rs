@@ -19,6 +19,7 @@ pub mod operations;
 pub mod pusher;
 pub mod reports;
 pub mod status;
+pub mod sync;
 pub mod users;
 
 use std::sync::OnceLock;
@@ -103,6 +104,7 @@ use errors::Errors;
         routes::status::views,
         routes::status::delete,
         routes::sync::since,
+        routes::sync::cursor,
         routes::reports::create,
         routes::admin::list_reports,
         routes::admin::get_report,

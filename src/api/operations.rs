@@ -409,6 +409,7 @@ pub const OPERATIONS: &[Op] = &[
     ),
     op("delete", "/api/status/{id}", Bearer, NO_BODY, &[NOT_FOUND]),
     op("get", "/api/sync", Bearer, NO_BODY, &[QUERY]),
+    op("get", "/api/sync/cursor", Bearer, NO_BODY, &[]),
     op(
         "post",
         "/api/reports",

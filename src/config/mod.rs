@@ -42,6 +42,7 @@ pub struct Settings {
     pub cluster: ClusterSettings,
     pub privacy: PrivacySettings,
     pub push: PushSettings,
+    pub web: WebSettings,
 }
 
 /// A configuration the server refuses to start with; the message says why in one line.

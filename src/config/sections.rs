@@ -519,3 +519,17 @@ impl ClusterSettings {
         !self.redis_url.is_empty()
     }
 }
+
+/// `[web]`: the embedded web client served at `/`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebSettings {
+    /// Serve the web client (`/` and `/web/…`); `false`: those paths answer 404.
+    pub enabled: bool,
+}
+
+impl Default for WebSettings {
+    fn default() -> Self {
+        WebSettings { enabled: true }
+    }
+}

@@ -100,6 +100,7 @@ pub(crate) async fn send_otp(
         success: true,
         message: "OTP sent successfully".into(),
         expires_at: expires_at.and_utc(),
+        delivery: state.sms.delivery().into(),
     }))
 }
 

@@ -32,4 +32,5 @@ mod status;
 mod tls;
 mod tokens;
 mod users;
+mod web;
 mod ws;

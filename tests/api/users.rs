@@ -146,7 +146,8 @@ async fn unknown_users_and_routes_are_404_in_the_error_shape() {
         "/api/users/999999",
         "/api/users/abc",
         "/api/nothing-here",
-        "/",
+        // `/` itself is the web client (tests/api/web.rs); any other root path is unknown.
+        "/nothing-here",
     ] {
         let r = app.get(path, &u.token).await;
         assert_eq!((r.status.as_u16(), r.code()), (404, "not_found"), "{path}");

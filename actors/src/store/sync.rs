@@ -88,6 +88,20 @@ impl SyncPage {
     }
 }
 
+/// The last committed change sequence number: a cursor from which `since` returns only what
+/// changes from now on (for a device that reads the current state some other way).
+pub async fn latest(conn: &mut Conn<'_>) -> StoreResult<i64> {
+    let value: Option<i64> = on_conn!(conn, |c| {
+        counters::table
+            .find("change_seq")
+            .select(counters::value)
+            .first(c)
+            .await
+            .optional()?
+    });
+    Ok(value.unwrap_or(0))
+}
+
 /// Changes with a sequence number above `since`, oldest first, at most `limit`.
 pub async fn since(
     conn: &mut Conn<'_>,
