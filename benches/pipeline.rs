@@ -55,6 +55,7 @@ async fn round(engine: &Engine, pairs: &[(i64, i64)], round: u64) {
                 contact_data: None,
                 media: None,
                 forward_count: 0,
+                flagged: false,
             };
             engine.room(
                 *chat,

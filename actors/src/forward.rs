@@ -59,6 +59,7 @@ fn copy_of(m: &Message, chat_id: i64, sender: i64) -> NewMessage {
         contact_data: m.contact_data.clone(),
         media,
         forward_count: m.forward_count.saturating_add(1),
+        flagged: false,
     }
 }
 

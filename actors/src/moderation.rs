@@ -114,25 +114,10 @@ fn expand(pattern: &str) -> String {
     }
 }
 
-/// After a message was committed: files the system's report of a flagged message, and checks
-/// whether a private message's sender now writes to too many strangers. `other` is the other
-/// member of a private chat.
-pub fn after_send(engine: &Engine, message: &Message, flagged: bool, other: Option<i64>) {
-    if flagged {
-        let answer = engine.submit(FileReport {
-            reporter_id: None,
-            target: Target::Message(Box::new(message.clone())),
-            reason: REASON_FILTER.into(),
-            note: Some("matched moderation.blocked_patterns".into()),
-            block: None,
-            auto_suspend: None,
-        });
-        actix::spawn(async move {
-            if !matches!(answer.await, Ok(Ok(_))) {
-                tracing::warn!("the content filter's report could not be stored");
-            }
-        });
-    }
+/// After a message was committed: checks whether a private message's sender now writes to too
+/// many strangers. `other` is the other member of a private chat. (A flagged message's report
+/// was filed in the message's own transaction, see [`report_flagged`].)
+pub fn after_send(engine: &Engine, message: &Message, other: Option<i64>) {
     let policy = &engine.realtime.moderation;
     // The count of strangers grows only with a chat written to for the first time within the
     // window: one check per sender and chat per window is enough (later messages of that chat
@@ -149,6 +134,25 @@ pub fn after_send(engine: &Engine, message: &Message, flagged: bool, other: Opti
             }
         });
     }
+}
+
+/// Files the content filter's report on a message it flagged, inside the transaction that
+/// stores the message (so a flagged message is never left unreported).
+pub(crate) async fn report_flagged(
+    tx: &mut crate::writer::Tx<'_>,
+    message: Message,
+) -> StoreResult<()> {
+    use crate::writer::WriteOp;
+    let mut report = FileReport {
+        reporter_id: None,
+        target: Target::Message(Box::new(message)),
+        reason: REASON_FILTER.into(),
+        note: Some("matched moderation.blocked_patterns".into()),
+        block: None,
+        auto_suspend: None,
+    };
+    report.apply(tx).await?;
+    Ok(())
 }
 
 /// Suspends `sender` if they wrote first to `stranger_limit` strangers within the window.

@@ -109,6 +109,7 @@ pub fn text(chat_id: i64, sender_id: i64, content: &str) -> NewMessage {
         contact_data: None,
         media: None,
         forward_count: 0,
+        flagged: false,
     }
 }
 

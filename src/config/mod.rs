@@ -88,6 +88,12 @@ impl Settings {
                 .prefix_separator("__")
                 .separator("__")
                 .try_parsing(true)
+                // Lists from the environment are comma-separated (`a,b`). Content-filter
+                // patterns, which may hold commas, come from the file only.
+                .list_separator(",")
+                .with_list_parse_key("moderation.admins")
+                .with_list_parse_key("calls.stun_urls")
+                .with_list_parse_key("calls.turn_urls")
                 .source(Some(env)),
         );
         let settings: Settings = builder
@@ -282,5 +288,38 @@ mod tests {
             let err = load(&pairs).unwrap_err();
             assert!(err.0.contains(says), "{pairs:?}: {err}");
         }
+    }
+
+    #[test]
+    fn lists_come_from_the_environment_comma_separated() {
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("COURIER__MODERATION__ADMINS", "+14155550100,+14155550101"),
+                (
+                    "COURIER__CALLS__STUN_URLS",
+                    "stun:a.example:3478,stun:b.example:3478",
+                ),
+                (
+                    "COURIER__CALLS__TURN_URLS",
+                    "turn:t.example:3478?transport=udp",
+                ),
+                ("COURIER__CALLS__TURN_SECRET", "a-turn-secret-of-length"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.moderation.admins, ["+14155550100", "+14155550101"]);
+        assert_eq!(
+            s.calls.stun_urls,
+            ["stun:a.example:3478", "stun:b.example:3478"]
+        );
+        assert_eq!(s.calls.turn_urls, ["turn:t.example:3478?transport=udp"]);
+        // Other settings keep their commas.
+        let s = Settings::load_from(
+            None,
+            env(&[("COURIER__MEDIA__PUBLIC_URL", "https://cdn.example/a,b")]),
+        )
+        .unwrap();
+        assert_eq!(s.media.public_url, "https://cdn.example/a,b");
     }
 }

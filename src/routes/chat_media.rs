@@ -153,6 +153,7 @@ pub async fn send(
             contact_data: None,
             media: Some(Box::new(media)),
             forward_count: 0,
+            flagged: false,
         };
         match ask_room(&state, chat_id, |reply| RoomCmd::Send {
             message,

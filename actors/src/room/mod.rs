@@ -226,7 +226,7 @@ impl ChatRoom {
 
     fn send(
         &mut self,
-        message: crate::store::messages::NewMessage,
+        mut message: crate::store::messages::NewMessage,
         conn: Option<ConnId>,
         reply: Reply<SendReply>,
         ctx: &mut Context<Self>,
@@ -249,6 +249,7 @@ impl ChatRoom {
             }
             screen => screen == crate::moderation::Screen::Flag,
         };
+        message.flagged = flagged;
         let (tx, answer) = oneshot::channel();
         self.engine
             .writer
@@ -268,7 +269,7 @@ impl ChatRoom {
                         .as_ref()
                         .filter(|c| !c.is_group())
                         .and_then(|_| act.members.keys().find(|&&u| u != sender).copied());
-                    crate::moderation::after_send(&act.engine, &stored.message, flagged, other);
+                    crate::moderation::after_send(&act.engine, &stored.message, other);
                     Ok(SendReply {
                         message: view,
                         duplicate: false,

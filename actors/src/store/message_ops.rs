@@ -219,6 +219,18 @@ pub async fn insert_batch(tx: &mut Tx<'_>, slots: &mut [&mut SendSlot]) -> Store
         Conn::Pg(c) => super::pg_bulk::insert_messages(c, &rows).await?,
     }
     super::push::enqueue_messages(tx, &rows).await?;
+    // A message the content filter flagged is reported in the transaction that stores it.
+    let flagged: Vec<Message> = slots
+        .iter()
+        .filter(|s| s.message.flagged)
+        .filter_map(|s| match &s.outcome {
+            Some(SendOutcome::Stored(st)) => Some(st.message.clone()),
+            _ => None,
+        })
+        .collect();
+    for m in flagged {
+        crate::moderation::report_flagged(tx, m).await?;
+    }
     touch_chats(tx, &last_per_chat).await
 }
 

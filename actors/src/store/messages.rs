@@ -97,6 +97,8 @@ pub struct NewMessage {
     pub media: Option<Box<Media>>,
     /// For a forwarded copy: the original's count plus one (0: not forwarded).
     pub forward_count: i32,
+    /// The content filter flagged it: a report is filed in the same transaction.
+    pub flagged: bool,
 }
 
 /// A stored file a message carries (keys as stored, `store:…`).
@@ -174,6 +176,7 @@ impl Draft {
             contact_data: None,
             media: None,
             forward_count: 0,
+            flagged: false,
         };
         match kind {
             "text" => {
