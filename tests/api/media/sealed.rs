@@ -111,12 +111,25 @@ async fn a_sealed_media_folder_holds_no_plaintext_and_serves_every_byte_range() 
 
 #[actix_web::test]
 async fn on_s3_every_object_is_stored_with_server_side_encryption() {
+    s3_objects_are_encrypted("sse-s3", "", "AES256").await;
+}
+
+#[actix_web::test]
+async fn on_s3_with_kms_every_object_names_its_key() {
+    s3_objects_are_encrypted("sse-kms", "courier-media-key", "aws:kms").await;
+}
+
+/// Uploads a document with `media.s3_sse = sse` (and `kms_key`) and checks how the store says
+/// it keeps it.
+async fn s3_objects_are_encrypted(sse: &str, kms_key: &str, header: &str) {
     let Some(s3) = crate::helpers::S3Server::start().await else {
         return;
     };
+    let (sse, kms_key) = (sse.to_string(), kms_key.to_string());
     let app = spawn_app_with(|s| {
         s3.configure(s);
-        s.media.s3_sse = "sse-s3".into();
+        s.media.s3_sse = sse;
+        s.media.s3_sse_kms_key_id = kms_key.clone();
     })
     .await;
     let ana = app.signup(&phone(1), "Ana").await;
@@ -133,10 +146,20 @@ async fn on_s3_every_object_is_stored_with_server_side_encryption() {
         res.headers()
             .get("x-amz-server-side-encryption")
             .map(|v| v.to_str().unwrap().to_string()),
-        Some("AES256".to_string()),
+        Some(header.to_string()),
         "{:?}",
         res.headers()
     );
+    if !kms_key.is_empty() {
+        assert_eq!(
+            res.headers()
+                .get("x-amz-server-side-encryption-aws-kms-key-id")
+                .map(|v| v.to_str().unwrap().to_string()),
+            Some(kms_key),
+            "{:?}",
+            res.headers()
+        );
+    }
     assert_eq!(
         res.bytes().await.unwrap().to_vec(),
         document(5000),
