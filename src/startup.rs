@@ -107,7 +107,11 @@ impl Application {
         }
 
         let pusher = match settings.pusher.enabled() {
-            true => Some(Hub::start(settings.pusher.app(data_dir)?, clock.clone())),
+            true => Some(Hub::start(
+                settings.pusher.app(data_dir)?,
+                clock.clone(),
+                engine.cluster.clone(),
+            )),
             false => None,
         };
 

@@ -163,6 +163,7 @@ pub async fn authorize(
     }
     drop(conn);
     hub.grant(&socket_id, (me, user.session_id), &channel, grant)
+        .await
         .map_err(|e| match e {
             GrantError::UnknownSocket => ApiError::forbidden(
                 "unknown_socket",
@@ -174,6 +175,11 @@ pub async fn authorize(
             GrantError::TooMany => ApiError::forbidden(
                 "too_many_channels",
                 "this socket holds as many channel authorizations as it may",
+            ),
+            GrantError::Unavailable => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the socket is on another node, which cannot be reached now",
             ),
         })?;
     let app = &hub.app;

@@ -175,6 +175,11 @@ impl Cluster {
                 auth_session,
             }),
             Body::Reload { chat_id } => engine.reload_room(chat_id),
+            Body::ChannelFrame {
+                channel,
+                text,
+                except,
+            } => self.channel_frame(&channel, text.into_owned(), except.as_deref()),
             Body::Presence {
                 user_id,
                 online,

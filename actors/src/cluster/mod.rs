@@ -12,10 +12,11 @@
 
 mod link;
 mod presence;
+mod stash;
 pub mod wire;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock, Weak};
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
@@ -28,6 +29,12 @@ const OUTBOX: usize = 100_000;
 
 /// A message on its way to Redis: the channel, and the encoded envelope.
 type Outgoing = (String, Vec<u8>);
+
+/// Where frames for a Pusher channel that another node relayed go on this node (the Pusher
+/// hub, when the protocol is on): to the channel's subscribers here, but `except`.
+pub trait ChannelFrames: Send + Sync {
+    fn relayed(&self, channel: &str, text: String, except: Option<&str>);
+}
 
 /// How a node joins its cluster (from the `[cluster]` configuration).
 #[derive(Debug, Clone)]
@@ -61,6 +68,8 @@ pub struct Cluster {
     up: AtomicBool,
     incoming: std::sync::Mutex<Option<mpsc::UnboundedReceiver<redis::PushInfo>>>,
     outgoing: std::sync::Mutex<Option<mpsc::Receiver<Outgoing>>>,
+    /// Set once, by the Pusher hub, when the protocol is on.
+    channel_frames: OnceLock<Weak<dyn ChannelFrames>>,
 }
 
 impl Cluster {
@@ -102,6 +111,7 @@ impl Cluster {
             up: AtomicBool::new(true),
             incoming: std::sync::Mutex::new(Some(incoming)),
             outgoing: std::sync::Mutex::new(Some(outgoing)),
+            channel_frames: OnceLock::new(),
         });
         cluster.renew_lease().await?;
         Ok(cluster)
@@ -120,6 +130,18 @@ impl Cluster {
     /// The live nodes (sorted), this one included while its lease holds.
     pub fn nodes(&self) -> Arc<[String]> {
         self.view.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Names where relayed Pusher channel frames go on this node (see [`ChannelFrames`]).
+    pub fn on_channel_frames(&self, to: Weak<dyn ChannelFrames>) {
+        let _ = self.channel_frames.set(to);
+    }
+
+    /// Hands a frame another node relayed to this node's subscribers of `channel`.
+    fn channel_frame(&self, channel: &str, text: String, except: Option<&str>) {
+        if let Some(to) = self.channel_frames.get().and_then(Weak::upgrade) {
+            to.relayed(channel, text, except);
+        }
     }
 
     fn key(&self, name: &str) -> String {

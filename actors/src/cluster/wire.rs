@@ -38,6 +38,13 @@ pub enum Body<'a> {
     EndSession { user_id: i64, auth_session: i64 },
     /// A chat's members or blocks changed: a running room loads them again.
     Reload { chat_id: i64 },
+    /// A Pusher frame for a channel's subscribers on every node but the socket `except`
+    /// (client events, events published on channels that are not Courier's).
+    ChannelFrame {
+        channel: Cow<'a, str>,
+        text: Cow<'a, str>,
+        except: Option<Cow<'a, str>>,
+    },
     /// A user came online or went offline (recorded at `at` by the sending node).
     Presence {
         user_id: i64,

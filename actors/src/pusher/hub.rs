@@ -3,22 +3,34 @@
 //! (a user with two tabs is one member). Engine events do not pass through here (they reach
 //! sockets through the registry, as for native sessions); client events and presence
 //! announcements do, encoded once per channel.
+//!
+//! In a cluster, `/broadcasting/auth` may reach any node. A grant for a socket another node
+//! holds is left in Redis (for [`GRANT_TTL`]), and the socket's node takes it when the client
+//! subscribes. Frames for a channel's subscribers (client events, events published on
+//! channels that are not Courier's) go to the other nodes too; presence channel members are
+//! counted per node.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
 
 use actix::prelude::*;
 use bytestring::ByteString;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::codec;
 use super::socket::{Out, PusherSocket, Tick};
 use super::PusherApp;
 use crate::clock::Clock;
+use crate::cluster::{wire::Body, ChannelFrames, Cluster};
 use crate::session::ConnId;
 
+/// How long a grant left for another node's socket waits to be taken.
+pub const GRANT_TTL: Duration = Duration::from_secs(60);
+
 /// A presence channel member as `/broadcasting/auth` described them.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Member {
     pub user_id: i64,
     /// `user_info` of the channel data (what other members see).
@@ -28,7 +40,7 @@ pub struct Member {
 }
 
 /// What a channel authorization granted a socket.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Grant {
     /// For presence channels: the member the socket joins as.
     pub member: Option<Member>,
@@ -45,6 +57,15 @@ pub enum GrantError {
     OtherUser,
     /// The socket holds as many grants as it may.
     TooMany,
+    /// The socket is not on this node, and Redis could not be reached to leave the grant.
+    Unavailable,
+}
+
+/// A grant on its way to another node's socket: for whom (user, device session), and what.
+#[derive(Serialize, Deserialize)]
+struct Stashed {
+    user: (i64, i64),
+    grant: Grant,
 }
 
 struct Live {
@@ -73,6 +94,8 @@ struct Inner {
 pub struct Hub {
     pub app: PusherApp,
     inner: Mutex<Inner>,
+    /// The other nodes, in cluster mode.
+    cluster: Option<Arc<Cluster>>,
 }
 
 /// The presence part of `subscription_succeeded`.
@@ -80,12 +103,17 @@ pub type PresenceData = Value;
 
 impl Hub {
     /// A hub, and the one timer that ticks every socket (activity checks), on the current
-    /// actix system.
-    pub fn start(app: PusherApp, clock: Clock) -> Arc<Hub> {
+    /// actix system; in a cluster, it takes the channel frames other nodes relay.
+    pub fn start(app: PusherApp, clock: Clock, cluster: Option<Arc<Cluster>>) -> Arc<Hub> {
         let hub = Arc::new(Hub {
             app,
             inner: Mutex::new(Inner::default()),
+            cluster,
         });
+        if let Some(cluster) = &hub.cluster {
+            let frames: Weak<dyn ChannelFrames> = Arc::downgrade(&hub) as Weak<Hub>;
+            cluster.on_channel_frames(frames);
+        }
         let weak = Arc::downgrade(&hub);
         let every = (hub.app.activity_timeout / 4).max(std::time::Duration::from_secs(1));
         actix::spawn(async move {
@@ -136,8 +164,29 @@ impl Hub {
     }
 
     /// Records that `user` (signed in on device session `auth_session`) may subscribe
-    /// `socket_id` to `channel`.
-    pub fn grant(
+    /// `socket_id` to `channel`: here, or for a socket on another node, in Redis.
+    pub async fn grant(
+        &self,
+        socket_id: &str,
+        user: (i64, i64),
+        channel: &str,
+        grant: Grant,
+    ) -> Result<(), GrantError> {
+        let here = self.lock().sockets.contains_key(socket_id);
+        match &self.cluster {
+            Some(cluster) if !here => {
+                let stashed = Stashed { user, grant };
+                let bytes = serde_json::to_vec(&stashed).map_err(|_| GrantError::Unavailable)?;
+                cluster
+                    .stash(&grant_name(socket_id, channel), &bytes, GRANT_TTL)
+                    .await
+                    .map_err(|_| GrantError::Unavailable)
+            }
+            _ => self.grant_here(socket_id, user, channel, grant),
+        }
+    }
+
+    fn grant_here(
         &self,
         socket_id: &str,
         user: (i64, i64),
@@ -169,6 +218,21 @@ impl Hub {
         let live = inner.sockets.get_mut(socket_id)?;
         let user = live.user?;
         Some((user, live.grants.remove(channel)?))
+    }
+
+    /// In a cluster, takes a grant another node left for this socket (at most once).
+    pub(super) fn take_grant_elsewhere(
+        &self,
+        socket_id: &str,
+        channel: &str,
+    ) -> Option<impl std::future::Future<Output = Option<((i64, i64), Grant)>> + 'static> {
+        let cluster = self.cluster.clone()?;
+        let name = grant_name(socket_id, channel);
+        Some(async move {
+            let bytes = cluster.take_stashed(&name).await.ok()??;
+            let s: Stashed = serde_json::from_slice(&bytes).ok()?;
+            Some((s.user, s.grant))
+        })
     }
 
     /// Subscribes a socket. For a presence channel, answers the members hash (with `member`
@@ -261,8 +325,20 @@ impl Hub {
         self.broadcast(channel, text, Some(socket_id))
     }
 
-    /// Sends a frame to every socket subscribed to `channel` but `except`; answers to how many.
+    /// Sends a frame to every socket subscribed to `channel` but `except`, on every node;
+    /// answers to how many on this one.
     pub fn broadcast(&self, channel: &str, text: String, except: Option<&str>) -> usize {
+        if let Some(cluster) = &self.cluster {
+            cluster.broadcast(Body::ChannelFrame {
+                channel: channel.into(),
+                text: text.as_str().into(),
+                except: except.map(Into::into),
+            });
+        }
+        self.send_here(channel, text, except)
+    }
+
+    fn send_here(&self, channel: &str, text: String, except: Option<&str>) -> usize {
         let socket_id = except.unwrap_or("");
         let inner = self.lock();
         let Some(ch) = inner.channels.get(channel) else {
@@ -331,6 +407,17 @@ impl Hub {
     pub fn socket_count(&self) -> usize {
         self.lock().sockets.len()
     }
+}
+
+impl ChannelFrames for Hub {
+    fn relayed(&self, channel: &str, text: String, except: Option<&str>) {
+        self.send_here(channel, text, except);
+    }
+}
+
+/// Where a grant for another node's socket waits in Redis.
+fn grant_name(socket_id: &str, channel: &str) -> String {
+    format!("pusher-grant:{socket_id}:{channel}")
 }
 
 /// A presence channel's listed members.

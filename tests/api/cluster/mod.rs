@@ -7,6 +7,7 @@
 
 mod messaging;
 mod presence;
+mod pusher;
 mod redis_down;
 
 use std::time::Duration;
@@ -61,6 +62,8 @@ impl Nodes {
             ("COURIER__MEDIA__S3_ACCESS_KEY_ID", "test"),
             ("COURIER__MEDIA__S3_SECRET_ACCESS_KEY", "test"),
             ("COURIER__MEDIA__S3_PATH_STYLE", "true"),
+            ("COURIER__PUSHER__APP_KEY", crate::pusher::client::KEY),
+            ("COURIER__PUSHER__APP_SECRET", crate::pusher::client::SECRET),
         ]
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -4,7 +4,10 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use hmac::{Hmac, Mac};
+use md5::{Digest, Md5};
 use serde_json::{json, Value};
+use sha2::Sha256;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -35,10 +38,12 @@ pub struct PusherClient {
 impl PusherClient {
     /// Opens `/app/{key}?{query}` and answers the first frame with the client.
     pub async fn open(app: &TestApp, key: &str, query: &str) -> (PusherClient, Value) {
-        let url = format!(
-            "{}/app/{key}?{query}",
-            app.address.replace("http://", "ws://")
-        );
+        Self::open_at(&app.address, key, query).await
+    }
+
+    /// Like [`PusherClient::open`], on the server at `address` (`http://…`).
+    pub async fn open_at(address: &str, key: &str, query: &str) -> (PusherClient, Value) {
+        let url = format!("{}/app/{key}?{query}", address.replace("http://", "ws://"));
         let (stream, _) = tokio_tungstenite::connect_async(url)
             .await
             .expect("websocket connects");
@@ -53,7 +58,13 @@ impl PusherClient {
 
     /// Connects as pusher-js does and reads `pusher:connection_established`.
     pub async fn connect(app: &TestApp) -> PusherClient {
-        let (mut c, first) = Self::open(app, KEY, "protocol=7&client=js&version=8.4.0").await;
+        Self::connect_to(&app.address).await
+    }
+
+    /// Like [`PusherClient::connect`], to the server at `address` (`http://…`).
+    pub async fn connect_to(address: &str) -> PusherClient {
+        let (mut c, first) =
+            Self::open_at(address, KEY, "protocol=7&client=js&version=8.4.0").await;
         assert_eq!(first["event"], "pusher:connection_established", "{first}");
         let data = data_of(&first);
         c.socket_id = data["socket_id"].as_str().unwrap().to_string();
@@ -169,6 +180,43 @@ pub fn data_of(frame: &Value) -> Value {
     match &frame["data"] {
         Value::String(s) => serde_json::from_str(s).unwrap_or(Value::String(s.clone())),
         other => other.clone(),
+    }
+}
+
+/// A request to Pusher's HTTP API at `address`, signed with `secret` as Pusher's server
+/// libraries sign it, at Unix time `ts`.
+pub async fn signed_request(
+    client: &reqwest::Client,
+    address: &str,
+    ts: i64,
+    (method, path): (&str, &str),
+    body: Option<&Value>,
+    secret: &str,
+) -> Resp {
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut q = format!("auth_key={KEY}&auth_timestamp={ts}&auth_version=1.0");
+    if !body.is_empty() {
+        q = format!("{q}&body_md5={}", hex::encode(Md5::digest(body.as_bytes())));
+    }
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{method}\n{path}\n{q}").as_bytes());
+    let sig = hex::encode(mac.finalize().into_bytes());
+    let url = format!("{address}{path}?{q}&auth_signature={sig}");
+    let req = match method {
+        "POST" => client
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body),
+        _ => client.get(url),
+    };
+    let res = req.send().await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let body = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap_or(Value::Null);
+    Resp {
+        status,
+        headers,
+        body,
     }
 }
 

@@ -2,12 +2,9 @@
 //! reach Pusher subscribers and native `/ws` sessions; unsigned, stale or tampered requests
 //! are refused. And `GET /api/sync`, how a Pusher client catches up.
 
-use hmac::{Hmac, Mac};
-use md5::{Digest, Md5};
 use serde_json::{json, Value};
-use sha2::Sha256;
 
-use super::client::{data_of, pusher_app, PusherClient, KEY, SECRET};
+use super::client::{data_of, pusher_app, signed_request, PusherClient, SECRET};
 use crate::helpers::{Resp, TestApp};
 use crate::ws::WsClient;
 
@@ -20,33 +17,8 @@ async fn signed(
     skew: i64,
     secret: &str,
 ) -> Resp {
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
     let ts = app.clock.now_utc().timestamp() + skew;
-    let mut q = format!("auth_key={KEY}&auth_timestamp={ts}&auth_version=1.0");
-    if !body.is_empty() {
-        q = format!("{q}&body_md5={}", hex::encode(Md5::digest(body.as_bytes())));
-    }
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(format!("{method}\n{path}\n{q}").as_bytes());
-    let sig = hex::encode(mac.finalize().into_bytes());
-    let url = format!("{}{path}?{q}&auth_signature={sig}", app.address);
-    let req = match method {
-        "POST" => app
-            .client
-            .post(url)
-            .header("content-type", "application/json")
-            .body(body),
-        _ => app.client.get(url),
-    };
-    let res = req.send().await.unwrap();
-    let status = res.status();
-    let headers = res.headers().clone();
-    let body = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap_or(Value::Null);
-    Resp {
-        status,
-        headers,
-        body,
-    }
+    signed_request(&app.client, &app.address, ts, (method, path), body, secret).await
 }
 
 #[actix_rt::test]

@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 
 use super::{PusherSocket, WATCH_CHUNK};
 use crate::pusher::codec::{self, codes, ChannelKind, PusherFrame, Refusal};
+use crate::pusher::{Grant, Member};
 use crate::registry::{Connect, Watch};
 use crate::room::RoomCmd;
 use actix::prelude::*;
@@ -54,7 +55,6 @@ impl PusherSocket {
             return self.send_text(text, ctx);
         }
         let kind = ChannelKind::of(&channel);
-        let mut member = None;
         if kind != ChannelKind::Public {
             let app = &self.hub.app;
             let data = channel_data
@@ -67,31 +67,73 @@ impl PusherSocket {
                 let text = error(401, "invalid signature for this socket and channel");
                 return self.send_text(text, ctx);
             }
-            let Some((user, grant)) = self.hub.take_grant(&self.socket_id, &channel) else {
-                let text = error(
-                    403,
-                    "not authorized: ask /broadcasting/auth for this socket",
-                );
-                return self.send_text(text, ctx);
-            };
-            if self.user.is_some_and(|u| u != user) {
-                let text = error(403, "this socket acts for another user");
-                return self.send_text(text, ctx);
-            }
-            if self.user.is_none() && !self.bind(user, ctx) {
-                return;
-            }
-            if !grant.watch.is_empty() {
-                for ids in grant.watch.chunks(WATCH_CHUNK) {
-                    self.engine.registry.do_send(Watch {
-                        conn: self.conn,
-                        viewer: user.0,
-                        user_ids: ids.to_vec(),
-                    });
+            match self.hub.take_grant(&self.socket_id, &channel) {
+                Some((user, grant)) => self.subscribe_granted(channel, kind, user, grant, ctx),
+                // In a cluster the grant may wait in Redis, left by the node that answered
+                // the authorization. The socket reads nothing else meanwhile, so frames
+                // keep their order.
+                None => {
+                    match self.hub.take_grant_elsewhere(&self.socket_id, &channel) {
+                        Some(taken) => ctx.wait(taken.into_actor(self).map(
+                            move |taken, act, ctx| match taken {
+                                Some((user, grant)) => {
+                                    act.subscribe_granted(channel, kind, user, grant, ctx)
+                                }
+                                None => act.send_text(not_granted(&channel), ctx),
+                            },
+                        )),
+                        None => self.send_text(not_granted(&channel), ctx),
+                    }
                 }
             }
-            member = grant.member;
+            return;
         }
+        self.subscribed(channel, kind, None, ctx);
+    }
+
+    /// Goes on with a subscription `/broadcasting/auth` granted `user`.
+    fn subscribe_granted(
+        &mut self,
+        channel: String,
+        kind: ChannelKind,
+        user: (i64, i64),
+        grant: Grant,
+        ctx: &mut Context<Self>,
+    ) {
+        if self.closing {
+            return;
+        }
+        if self.user.is_some_and(|u| u != user) {
+            let text =
+                codec::subscription_error(&channel, 403, "this socket acts for another user");
+            return self.send_text(text, ctx);
+        }
+        if self.channels.contains_key(&channel) {
+            let text =
+                codec::subscription_error(&channel, 400, "already subscribed to this channel");
+            return self.send_text(text, ctx);
+        }
+        if self.user.is_none() && !self.bind(user, ctx) {
+            return;
+        }
+        for ids in grant.watch.chunks(WATCH_CHUNK) {
+            self.engine.registry.do_send(Watch {
+                conn: self.conn,
+                viewer: user.0,
+                user_ids: ids.to_vec(),
+            });
+        }
+        self.subscribed(channel, kind, grant.member, ctx);
+    }
+
+    /// Joins the channel in the hub and answers `subscription_succeeded`.
+    fn subscribed(
+        &mut self,
+        channel: String,
+        kind: ChannelKind,
+        member: Option<Member>,
+        ctx: &mut Context<Self>,
+    ) {
         let presence = self
             .hub
             .subscribe(&self.socket_id, ctx.address(), &channel, member);
@@ -212,4 +254,13 @@ impl PusherSocket {
             }
         }
     }
+}
+
+/// The answer to a subscription nobody authorized for this socket.
+fn not_granted(channel: &str) -> String {
+    codec::subscription_error(
+        channel,
+        403,
+        "not authorized: ask /broadcasting/auth for this socket",
+    )
 }
