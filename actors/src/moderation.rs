@@ -17,8 +17,8 @@ use crate::event::chat_channel;
 use crate::store::audit;
 use crate::store::messages::{Message, NewMessage};
 use crate::store::reports::{self, FileReport, Target, REASON_FILTER};
+use crate::store::tx::{Tx, WriteOp};
 use crate::store::StoreResult;
-use crate::writer::{Tx, WriteOp};
 
 /// What the content filter does with a message that matches.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -139,10 +139,10 @@ pub fn after_send(engine: &Engine, message: &Message, other: Option<i64>) {
 /// Files the content filter's report on a message it flagged, inside the transaction that
 /// stores the message (so a flagged message is never left unreported).
 pub(crate) async fn report_flagged(
-    tx: &mut crate::writer::Tx<'_>,
+    tx: &mut crate::store::tx::Tx<'_>,
     message: Message,
 ) -> StoreResult<()> {
-    use crate::writer::WriteOp;
+    use crate::store::tx::WriteOp;
     let mut report = FileReport {
         reporter_id: None,
         target: Target::Message(Box::new(message)),

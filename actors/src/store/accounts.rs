@@ -9,7 +9,7 @@ use diesel_async::RunQueryDsl;
 use super::schema::{auth_sessions, chats, messages, users};
 use super::{Conn, StoreResult};
 use crate::on_conn;
-use crate::writer::{Tx, WriteOp};
+use crate::store::tx::{Tx, WriteOp};
 
 /// Why a session is revoked when an operator signs its user out.
 pub const REASON_SIGNED_OUT: &str = "signed out by an operator";

@@ -12,7 +12,7 @@ use super::messages::Message;
 use super::schema::{audit_log, chats, messages, system_admins, users};
 use super::{accounts, Conn, StoreResult};
 use crate::on_conn;
-use crate::writer::{Tx, WriteOp};
+use crate::store::tx::{Tx, WriteOp};
 
 /// An entry of the audit log.
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -12,7 +12,7 @@ use super::schema::{auth_sessions, otp_codes, users};
 use super::users::{find, find_by_phone_hash, User, DEFAULT_ABOUT};
 use super::{Conn, StoreResult};
 use crate::on_conn;
-use crate::writer::{Tx, WriteOp};
+use crate::store::tx::{Tx, WriteOp};
 
 /// A device session row.
 #[derive(Debug, Clone, Queryable, Selectable)]

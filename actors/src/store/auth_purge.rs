@@ -10,7 +10,7 @@ use diesel_async::RunQueryDsl;
 use super::schema::{auth_sessions, otp_codes};
 use super::{Conn, StoreResult};
 use crate::on_conn;
-use crate::writer::{Tx, WriteOp};
+use crate::store::tx::{Tx, WriteOp};
 
 /// Rows one purge transaction deletes at most, per table: a long backlog is worked off in
 /// short transactions that leave room for everyone else's writes.

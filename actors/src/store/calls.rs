@@ -7,7 +7,7 @@ use diesel_async::RunQueryDsl;
 use super::schema::{calls, chat_participants as cp};
 use super::{Conn, StoreResult};
 use crate::on_conn;
-use crate::writer::{Tx, WriteOp};
+use crate::store::tx::{Tx, WriteOp};
 
 /// A call row.
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -9,7 +9,7 @@ use super::chats::Participant;
 use super::schema::{chat_participants as cp, chats};
 use super::StoreResult;
 use crate::on_conn;
-use crate::writer::{Tx, WriteOp};
+use crate::store::tx::{Tx, WriteOp};
 
 /// A change of one member's settings of one chat; `None` leaves a setting as it is.
 pub struct SetChatSettings {

@@ -10,7 +10,7 @@ use super::schema::{chat_participants, chats, message_hides, messages, users};
 use super::users::User;
 use super::{Conn, StoreResult};
 use crate::on_conn;
-use crate::writer::{Tx, WriteOp};
+use crate::store::tx::{Tx, WriteOp};
 
 /// A chat row.
 #[derive(Debug, Clone, Queryable, Selectable)]

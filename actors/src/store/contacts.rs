@@ -12,7 +12,7 @@ use super::schema::{contacts, users};
 use super::users::User;
 use super::{Conn, StoreResult};
 use crate::on_conn;
-use crate::writer::{Tx, WriteOp};
+use crate::store::tx::{Tx, WriteOp};
 
 /// How an owner relates to another user in the owner's own list.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -13,7 +13,7 @@ use super::groups::{finish, is_admin, system_message, Outcome, Refusal};
 use super::schema::{chats as chats_t, messages};
 use super::StoreResult;
 use crate::on_conn;
-use crate::writer::{Tx, WriteOp};
+use crate::store::tx::{Tx, WriteOp};
 
 /// The timers a chat may have, in seconds (0: off).
 pub const TIMERS: [i64; 4] = [0, 24 * 3600, 7 * 24 * 3600, 90 * 24 * 3600];

@@ -15,7 +15,7 @@ use super::schema::{
 };
 use super::{Conn, StoreResult};
 use crate::on_conn;
-use crate::writer::{Tx, WriteOp};
+use crate::store::tx::{Tx, WriteOp};
 
 diesel::define_sql_function! {
     /// SQL `REPLACE(text, from, to)`, the same on both backends.

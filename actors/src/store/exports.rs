@@ -8,7 +8,7 @@ use diesel_async::RunQueryDsl;
 use super::schema::data_exports;
 use super::{Conn, StoreResult};
 use crate::on_conn;
-use crate::writer::{Tx, WriteOp};
+use crate::store::tx::{Tx, WriteOp};
 
 /// An export row.
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -21,7 +21,7 @@ use super::schema::{chat_participants as cp, former_members as fm, message_edits
 use super::users::User;
 use super::{Conn, StoreResult};
 use crate::on_conn;
-use crate::writer::Tx;
+use crate::store::tx::Tx;
 
 /// A member of the group as a former member last saw it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

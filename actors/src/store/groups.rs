@@ -25,7 +25,7 @@ use super::schema::{chat_participants as cp, chats as chats_t, group_invites, me
 use super::users::User;
 use super::StoreResult;
 use crate::on_conn;
-use crate::writer::{Tx, WriteOp};
+use crate::store::tx::{Tx, WriteOp};
 
 mod departure;
 pub use departure::{RemoveMember, SetRole};

@@ -12,7 +12,7 @@ use super::schema::{chats, message_hides, message_reactions, messages, users};
 use super::users::User;
 use super::{Conn, StoreError, StoreResult};
 use crate::on_conn;
-use crate::writer::{Tx, WriteOp};
+use crate::store::tx::{Tx, WriteOp};
 
 /// Rows per INSERT statement (SQLite caps the number of bound values).
 const INSERT_CHUNK: usize = 500;

@@ -10,7 +10,7 @@ use diesel_async::RunQueryDsl;
 use super::schema::messages;
 use super::StoreResult;
 use crate::on_conn;
-use crate::writer::{Tx, WriteOp};
+use crate::store::tx::{Tx, WriteOp};
 
 /// Messages one purge transaction removes at most.
 pub const PURGE_BATCH: i64 = 500;

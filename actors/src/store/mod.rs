@@ -36,6 +36,7 @@ pub mod stars;
 pub mod statuses;
 pub mod sync;
 mod timeouts;
+pub mod tx;
 pub mod users;
 pub mod views;
 

@@ -23,7 +23,7 @@ use super::messages::Message;
 use super::schema::{chat_participants as cp, contacts, push_outbox, push_targets};
 use super::{Conn, StoreResult};
 use crate::on_conn;
-use crate::writer::{Tx, WriteOp};
+use crate::store::tx::{Tx, WriteOp};
 
 /// How long a message push may wait for its provider before it is pointless.
 pub const MESSAGE_TTL: TimeDelta = TimeDelta::days(1);

@@ -12,7 +12,7 @@ use super::message_ops::{load, Refusal};
 use super::schema::{message_reactions, messages, users};
 use super::{Conn, StoreResult};
 use crate::on_conn;
-use crate::writer::{Tx, WriteOp};
+use crate::store::tx::{Tx, WriteOp};
 
 /// Who reacted.
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -17,7 +17,7 @@ use super::messages::Message;
 use super::schema::{chat_participants, messages, receipt_events};
 use super::{Conn, StoreResult};
 use crate::on_conn;
-use crate::writer::{Tx, WriteOp};
+use crate::store::tx::{Tx, WriteOp};
 
 /// Which cursor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

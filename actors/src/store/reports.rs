@@ -14,7 +14,7 @@ use super::messages::Message;
 use super::schema::{chat_participants, chats, contacts, messages, reports};
 use super::{audit, Conn, StoreResult};
 use crate::on_conn;
-use crate::writer::{Tx, WriteOp};
+use crate::store::tx::{Tx, WriteOp};
 
 /// The reasons a user may give.
 pub const REASONS: &[&str] = &[

@@ -13,7 +13,7 @@ use super::messages::Message;
 use super::schema::{chat_participants as cp, message_hides, message_stars, messages};
 use super::{Conn, StoreResult};
 use crate::on_conn;
-use crate::writer::{Tx, WriteOp};
+use crate::store::tx::{Tx, WriteOp};
 
 /// Stars a message for a user (again: nothing changes). Answers when it was starred.
 pub struct Star {

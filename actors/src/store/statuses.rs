@@ -13,7 +13,7 @@ use super::schema::{contacts, status_views, statuses, users};
 use super::users::User;
 use super::{Conn, StoreResult};
 use crate::on_conn;
-use crate::writer::{Tx, WriteOp};
+use crate::store::tx::{Tx, WriteOp};
 
 /// A status row.
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::schema::users;
 use super::{Conn, StoreResult};
 use crate::on_conn;
-use crate::writer::{Tx, WriteOp};
+use crate::store::tx::{Tx, WriteOp};
 
 /// The `about` a new account starts with.
 pub const DEFAULT_ABOUT: &str = "Hey there! I am using Courier.";

@@ -20,7 +20,6 @@
 //! PostgreSQL that row lock serialises writer transactions across nodes, so ids and sequence
 //! numbers grow in commit order everywhere.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,18 +40,6 @@ const MAX_BATCH: usize = 2048;
 
 /// A command with less than this share of its deadline left is refused rather than run.
 const MIN_LEFT_DIVISOR: u32 = 4;
-
-/// One write command. `apply` runs inside the batch transaction; it must leave nothing behind
-/// when it decides to refuse (return the refusal in `Output`, do not write first and then
-/// refuse). It may be run more than once (a failed batch is retried command by command), so
-/// it must not keep state between runs.
-pub trait WriteOp: Send + 'static {
-    /// What the caller receives after the commit.
-    type Output: Send + 'static;
-
-    /// Performs the write on the batch's transaction.
-    fn apply(&mut self, tx: &mut Tx<'_>) -> impl Future<Output = StoreResult<Self::Output>> + Send;
-}
 
 /// A queued command with the channel its answer goes to.
 trait Job: Send {
@@ -363,5 +350,5 @@ mod batch;
 #[cfg(test)]
 mod tests;
 
+pub use crate::store::tx::{Tx, WriteOp};
 use batch::commit_batch;
-pub use batch::Tx;

@@ -11,9 +11,9 @@ use crate::on_conn;
 use crate::store::chats::Participant;
 use crate::store::former;
 use crate::store::schema::chat_participants as cp;
+use crate::store::tx::{Tx, WriteOp};
 use crate::store::users::User;
 use crate::store::StoreResult;
-use crate::writer::{Tx, WriteOp};
 
 /// Removes a member (admins), or leaves (the member themself). When the last admin goes, the
 /// longest-standing member becomes admin.

@@ -16,9 +16,9 @@ use crate::store::contacts::{relation, relations_to};
 use crate::store::schema::{
     chat_participants as cp, chats as chats_t, group_invites, users as users_t,
 };
+use crate::store::tx::{Tx, WriteOp};
 use crate::store::users::{self, User};
 use crate::store::{Conn, StoreResult};
-use crate::writer::{Tx, WriteOp};
 
 /// A group invite row.
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -8,8 +8,8 @@ use super::invites::{consent, invite};
 use super::{
     check_targets, enroll, finish, is_admin, load, names, system_message, Outcome, Refusal, MEMBER,
 };
+use crate::store::tx::{Tx, WriteOp};
 use crate::store::StoreResult;
-use crate::writer::{Tx, WriteOp};
 
 /// Adds members (admins). Users already in the group are skipped; users whose `groups`
 /// privacy setting does not allow the actor get an invite instead (valid for `invite_ttl`).
