@@ -26,7 +26,7 @@ use crate::api::admin::{
 use crate::api::reports::ReportView;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{authenticate, bearer, parse, ApiJson};
-use crate::routes::chats::int_param;
+use crate::routes::common::int_param;
 use crate::routes::reports::note;
 use crate::state::AppState;
 

@@ -21,7 +21,7 @@ use crate::api::calls::{
 use crate::api::common::Pagination;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, AuthUser};
-use crate::routes::chats::int_param;
+use crate::routes::common::int_param;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -16,7 +16,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::AuthUser;
 use crate::media::{detached, images, read_form, upload_id, Kind};
 use crate::routes::avatar::{bad_image, put_all, upload_limit};
-use crate::routes::chats::{access, ask_room};
+use crate::routes::common::{access, ask_room};
 use crate::state::AppState;
 
 fn int_field(form: &crate::media::Form, name: &str, max: i64) -> ApiResult<Option<i64>> {

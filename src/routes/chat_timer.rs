@@ -7,7 +7,7 @@ use courier_actors::store::disappearing::TIMERS;
 use crate::api::chats::{TimerRequest, TimerSet};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, AuthUser};
-use crate::routes::chats::ask_room;
+use crate::routes::common::ask_room;
 use crate::state::AppState;
 
 /// Sets the timer: any member of a private chat, an admin of a group. Messages sent from now

@@ -10,8 +10,8 @@ use crate::api::common::Done;
 use crate::api::groups::{InviteAccepted, InviteList};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::AuthUser;
-use crate::routes::chats::ask_room;
-use crate::routes::groups::summary;
+use crate::routes::common::ask_room;
+use crate::routes::group_shapes::summary;
 use crate::state::AppState;
 
 /// Most invites listed at once (the newest).

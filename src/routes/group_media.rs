@@ -13,9 +13,9 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::AuthUser;
 use crate::media::{detached, read_form, upload_id, Form, Kind};
 use crate::routes::avatar::{avatar_files, store_avatar, upload_limit};
-use crate::routes::chats::ask_room;
+use crate::routes::common::ask_room;
 use crate::routes::group_limits::{invite_ttl, reserve_adds, reserve_group};
-use crate::routes::groups::{self, check_participants, description_of};
+use crate::routes::group_shapes::{self, check_participants, description_of};
 use crate::state::AppState;
 use crate::validate;
 
@@ -93,7 +93,7 @@ pub async fn create(
                 group_slot.keep(1);
                 add_slots.keep(change.added.len() + change.invited.len());
                 announce_new_group(&state.engine, &change);
-                Ok(HttpResponse::Created().json(state.signed(groups::created(&change))))
+                Ok(HttpResponse::Created().json(state.signed(group_shapes::created(&change))))
             }
             Err(e) => {
                 state.engine.storage.delete_quietly(&keys).await;

@@ -1,24 +1,24 @@
 //! `/api/groups/*`: creating groups, their settings, members and roles.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use actix_web::{guard, web, HttpResponse};
 use courier_actors::room::{announce_new_group, GroupCmd, RoomCmd};
 use courier_actors::store::contacts::relations_to;
 use courier_actors::store::groups::{Change, CreateGroup, ADMIN, MEMBER};
 use courier_actors::store::{chats, former};
-use serde_json::Value;
 
 use crate::api::common::{Done, Named};
 use crate::api::groups::{
     AddMembersRequest, CreateGroupRequest, GroupCreated, GroupDetail, GroupForm, GroupMember,
-    GroupSummary, GroupUpdated, MembersAdded, RoleRequest, RoleSet, UpdateGroupRequest,
+    GroupUpdated, MembersAdded, RoleRequest, RoleSet, UpdateGroupRequest,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, AuthUser};
-use crate::routes::chats::{access, ask_room};
+use crate::routes::common::{access, ask_room};
 use crate::routes::group_invites;
 use crate::routes::group_limits::{invite_ttl, outcome, reserve_adds, reserve_group};
+use crate::routes::group_shapes::{check_participants, created, description_of, distinct};
 use crate::routes::users::PublicProfile;
 use crate::state::AppState;
 use crate::validate;
@@ -55,76 +55,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/{id}/members/{user_id}/role", web::put().to(set_role))
             .route("/{id}/leave", web::post().to(leave)),
     );
-}
-
-const MAX_DESCRIPTION: usize = 512;
-
-/// A list of user ids without repeats (422 naming the repeated ones).
-fn distinct(field: &str, ids: &[i64]) -> ApiResult<()> {
-    let mut seen = HashSet::new();
-    let mut repeated: Vec<i64> = ids.iter().copied().filter(|id| !seen.insert(*id)).collect();
-    if repeated.is_empty() {
-        return Ok(());
-    }
-    repeated.dedup();
-    Err(ApiError {
-        ids: Some(repeated),
-        ..ApiError::invalid(field, "lists the same user more than once")
-    })
-}
-
-/// `description`: absent (keep), `null` or `""` (clear), or text up to 512 characters.
-pub fn description_of(value: Option<Value>) -> ApiResult<Option<Option<String>>> {
-    match value {
-        None => Ok(None),
-        Some(Value::Null) => Ok(Some(None)),
-        Some(Value::String(s)) if s.trim().is_empty() => Ok(Some(None)),
-        Some(Value::String(s)) => Ok(Some(Some(validate::text(
-            "description",
-            &s,
-            1,
-            MAX_DESCRIPTION,
-        )?))),
-        Some(_) => Err(ApiError::invalid("description", "must be a string or null")),
-    }
-}
-
-/// A new group's participants: no repeats, not the creator, within the size limit.
-pub fn check_participants(state: &AppState, creator: i64, ids: &[i64]) -> ApiResult<()> {
-    distinct("participants", ids)?;
-    if ids.contains(&creator) {
-        return Err(ApiError::invalid(
-            "participants",
-            "must not include yourself (you are added as admin)",
-        ));
-    }
-    if ids.len() + 1 > state.settings.limits.max_group_size {
-        return Err(ApiError {
-            code: "group_full",
-            ..ApiError::invalid(
-                "participants",
-                format!(
-                    "a group has at most {} members",
-                    state.settings.limits.max_group_size
-                ),
-            )
-        });
-    }
-    Ok(())
-}
-
-pub fn summary(change: &Change) -> GroupSummary {
-    let c = &change.chat;
-    GroupSummary {
-        id: c.id,
-        name: c.name.clone(),
-        description: c.description.clone(),
-        avatar_url: c.avatar_url.clone(),
-        created_by: c.created_by,
-        participants_count: change.current().len(),
-        created_at: c.created_at.and_utc(),
-        updated_at: c.updated_at.and_utc(),
-    }
 }
 
 /// Creates a group; the creator is its admin. Users whose privacy does not let the creator
@@ -168,16 +98,6 @@ pub(crate) async fn create(
     add_slots.keep(change.added.len() + change.invited.len());
     announce_new_group(&state.engine, &change);
     Ok(HttpResponse::Created().json(state.signed(created(&change))))
-}
-
-/// The answer to a group's creation: the group, who was added and who was invited.
-pub fn created(change: &Change) -> GroupCreated {
-    let (added_members, invited) = outcome(change);
-    GroupCreated {
-        group: summary(change),
-        added_members,
-        invited,
-    }
 }
 
 /// A group with its current members (a former member sees it as it was when they left).

@@ -11,7 +11,7 @@ use crate::api::common::Pagination;
 use crate::api::messages::{StarDone, StarredMessage, StarredPage};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::AuthUser;
-use crate::routes::chats::int_param;
+use crate::routes::common::int_param;
 use crate::routes::messages::load;
 use crate::state::AppState;
 

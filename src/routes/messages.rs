@@ -9,7 +9,7 @@ use crate::api::messages::{
 };
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, AuthUser};
-use crate::routes::chats::ask_room;
+use crate::routes::common::ask_room;
 use crate::routes::{message_forward, message_stars};
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};

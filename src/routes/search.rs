@@ -10,7 +10,7 @@ use crate::api::chats::HistoryPagination;
 use crate::api::messages::SearchPage;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::AuthUser;
-use crate::routes::chats::int_param;
+use crate::routes::common::int_param;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -12,7 +12,7 @@ use courier_actors::store::sync::{self, SyncView};
 use crate::api::sync::SyncCursor;
 use crate::error::ApiResult;
 use crate::extract::AuthUser;
-use crate::routes::chats::int_param;
+use crate::routes::common::int_param;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
