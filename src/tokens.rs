@@ -6,6 +6,7 @@ use courier_actors::Clock;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
+use crate::api::auth::TokenPair;
 use crate::error::ApiError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,6 +88,40 @@ impl Tokens {
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(ApiError::internal)?;
         Ok(Signed { token, expires_at })
+    }
+
+    /// The pair a sign-in or a refresh answers: a new access token, and the refresh token
+    /// whose id (`refresh_jti`) the device session now records.
+    pub fn pair(
+        &self,
+        user_id: i64,
+        phone_number: &str,
+        sid: i64,
+        refresh_jti: &str,
+        now: NaiveDateTime,
+    ) -> Result<TokenPair, ApiError> {
+        let access = self.sign(
+            TokenKind::Access,
+            user_id,
+            phone_number,
+            sid,
+            &new_jti(),
+            now,
+        )?;
+        let refresh = self.sign(
+            TokenKind::Refresh,
+            user_id,
+            phone_number,
+            sid,
+            refresh_jti,
+            now,
+        )?;
+        Ok(TokenPair {
+            access_token: access.token,
+            refresh_token: refresh.token,
+            expires_at: access.expires_at.and_utc(),
+            refresh_expires_at: refresh.expires_at.and_utc(),
+        })
     }
 
     /// Checks signature, algorithm, kind and expiry. Any failure is a 401.

@@ -171,22 +171,9 @@ pub(crate) async fn verify_otp(
             ))
         }
     };
-    let access = state.tokens.sign(
-        TokenKind::Access,
-        user.id,
-        &user.phone_number,
-        session.id,
-        &new_jti(),
-        now,
-    )?;
-    let refresh = state.tokens.sign(
-        TokenKind::Refresh,
-        user.id,
-        &user.phone_number,
-        session.id,
-        &jti,
-        now,
-    )?;
+    let tokens = state
+        .tokens
+        .pair(user.id, &user.phone_number, session.id, &jti, now)?;
     let answer = SignedIn {
         success: true,
         is_new_user: created,
@@ -198,12 +185,7 @@ pub(crate) async fn verify_otp(
             about: user.about,
             created_at: user.created_at.and_utc(),
         },
-        tokens: TokenPair {
-            access_token: access.token,
-            refresh_token: refresh.token,
-            expires_at: access.expires_at.and_utc(),
-            refresh_expires_at: refresh.expires_at.and_utc(),
-        },
+        tokens,
     };
     Ok(HttpResponse::Ok().json(state.signed(answer)))
 }
@@ -272,28 +254,10 @@ pub(crate) async fn refresh(
             return Err(ApiError::unauthorized("session ended; sign in again"))
         }
     };
-    let access = state.tokens.sign(
-        TokenKind::Access,
-        user.id,
-        &user.phone_number,
-        session.id,
-        &new_jti(),
-        now,
-    )?;
-    let refresh = state.tokens.sign(
-        TokenKind::Refresh,
-        user.id,
-        &user.phone_number,
-        session.id,
-        &jti,
-        now,
-    )?;
-    Ok(HttpResponse::Ok().json(TokenPair {
-        access_token: access.token,
-        refresh_token: refresh.token,
-        expires_at: access.expires_at.and_utc(),
-        refresh_expires_at: refresh.expires_at.and_utc(),
-    }))
+    let tokens = state
+        .tokens
+        .pair(user.id, &user.phone_number, session.id, &jti, now)?;
+    Ok(HttpResponse::Ok().json(tokens))
 }
 
 /// Ends the device session: its tokens stop working at once.

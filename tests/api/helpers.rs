@@ -39,6 +39,19 @@ pub struct Resp {
 }
 
 impl Resp {
+    /// Reads an answer whole (a body that is not JSON reads as `null`).
+    pub async fn of(res: reqwest::Response) -> Resp {
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.bytes().await.expect("body read");
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
     /// The `error.code` of an error answer.
     pub fn code(&self) -> &str {
         self.body["error"]["code"].as_str().unwrap_or("")
@@ -139,16 +152,7 @@ impl TestApp {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let res = req.send().await.expect("request sent");
-        let status = res.status();
-        let headers = res.headers().clone();
-        let bytes = res.bytes().await.expect("body read");
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Resp {
-            status,
-            headers,
-            body,
-        }
+        Resp::of(req.send().await.expect("request sent")).await
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Resp {
@@ -181,15 +185,7 @@ impl TestApp {
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        let res = req.send().await.expect("request sent");
-        let status = res.status();
-        let headers = res.headers().clone();
-        let body = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap_or(Value::Null);
-        Resp {
-            status,
-            headers,
-            body,
-        }
+        Resp::of(req.send().await.expect("request sent")).await
     }
 
     /// Signs a new user up through send-otp / verify-otp and names them.

@@ -145,15 +145,7 @@ impl Nodes {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let res = req.send().await.expect("request sent");
-        let status = res.status();
-        let headers = res.headers().clone();
-        let body = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap_or(Value::Null);
-        Resp {
-            status,
-            headers,
-            body,
-        }
+        Resp::of(req.send().await.expect("request sent")).await
     }
 
     pub async fn get(&self, i: usize, path: &str, token: Option<&str>) -> Resp {

@@ -209,15 +209,7 @@ pub async fn signed_request(
             .body(body),
         _ => client.get(url),
     };
-    let res = req.send().await.unwrap();
-    let status = res.status();
-    let headers = res.headers().clone();
-    let body = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap_or(Value::Null);
-    Resp {
-        status,
-        headers,
-        body,
-    }
+    Resp::of(req.send().await.expect("request sent")).await
 }
 
 /// `POST /broadcasting/auth` as JSON.
