@@ -2,20 +2,31 @@
 
 use crate::error::ApiError;
 
-/// A phone number in E.164 form: `+`, a non-zero digit, then 6 to 14 more digits.
-pub fn phone(field: &str, value: &str) -> Result<(), ApiError> {
-    let digits = value.strip_prefix('+').unwrap_or("");
-    let ok = (7..=15).contains(&digits.len())
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && !digits.starts_with('0');
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(
+/// A phone number in international form (`+` and the country code), answered in E.164
+/// (`+14155550123`), so that `+1 (415) 555-0123` and `+14155550123` are one number. Spaces,
+/// dashes, dots and brackets are allowed and dropped; the number must be valid for its
+/// country (libphonenumber's metadata, through the `phonenumber` crate).
+pub fn phone(field: &str, value: &str) -> Result<String, ApiError> {
+    let value = value.trim();
+    let refused = || {
+        ApiError::invalid(
             field,
-            "must be a phone number in E.164 form, like +14155550123",
-        ))
+            "must be a valid phone number in international form, like +14155550123",
+        )
+    };
+    let shaped = value.starts_with('+')
+        && value.len() <= 32
+        && value[1..]
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b" -.()".contains(&b));
+    if !shaped {
+        return Err(refused());
     }
+    let number = phonenumber::parse(None, value).map_err(|_| refused())?;
+    if !phonenumber::is_valid(&number) {
+        return Err(refused());
+    }
+    Ok(number.format().mode(phonenumber::Mode::E164).to_string())
 }
 
 /// A country calling code like `+1` or `+351`, which `phone` must start with.
@@ -108,16 +119,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn phone_numbers() {
-        for ok in ["+14155550123", "+351912345678", "+4915112345678"] {
-            assert!(phone("p", ok).is_ok(), "{ok}");
+    fn phone_numbers_are_checked_and_written_in_e164() {
+        for (given, e164) in [
+            ("+14155550123", "+14155550123"),
+            ("+1 (415) 555-0123", "+14155550123"),
+            (" +1 415.555.0123 ", "+14155550123"),
+            ("+351 912 345 678", "+351912345678"),
+            ("+4915112345678", "+4915112345678"),
+        ] {
+            assert_eq!(phone("p", given).unwrap(), e164, "{given}");
         }
         for bad in [
             "14155550123",
             "+0123456789",
             "+1",
             "+1415555012345678",
-            "+1415-555-0123",
+            "+15550100001",
+            "+1-800-FLOWERS",
+            "+999123456",
             "",
             "+",
         ] {

@@ -67,7 +67,7 @@ pub async fn user(engine: &Engine, n: u32) -> i64 {
     let verified = engine
         .write(VerifyOtp {
             phone_hash,
-            phone_number: format!("+1555000000{n}"),
+            phone_number: format!("+1415555000{n}"),
             code_hash: "h".into(),
             max_attempts: 5,
             name: Some(format!("user {n}")),

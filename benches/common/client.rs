@@ -9,7 +9,7 @@ pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Signs user `n` up (server with `auth.fixed_otp = "123456"`): their id and access token.
 pub async fn sign_up(http: &reqwest::Client, base: &str, n: usize) -> (i64, String) {
-    let phone = format!("+1555{n:07}");
+    let phone = format!("+1415{:07}", 2_000_000 + n);
     http.post(format!("{base}/api/auth/send-otp"))
         .json(&json!({"phone_number": phone}))
         .send()

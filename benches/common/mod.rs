@@ -111,7 +111,7 @@ pub async fn user(engine: &Engine, n: usize) -> i64 {
     let out = engine
         .write(VerifyOtp {
             phone_hash,
-            phone_number: format!("+1555{n:07}"),
+            phone_number: format!("+1415{:07}", 2_000_000 + n),
             code_hash: "h".into(),
             max_attempts: 5,
             name: Some(format!("user {n}")),

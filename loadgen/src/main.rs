@@ -75,8 +75,8 @@ struct Cli {
     /// The server's fixed one-time code (auth.fixed_otp).
     #[arg(long, global = true, default_value = "123456")]
     otp: String,
-    /// First phone number of this run's users: +1555 followed by 7 digits from this number on
-    /// (default: random, so that runs against one server do not collide).
+    /// First phone number of this run's users: +1415 followed by 7 digits from this number on,
+    /// at least 2000000 (default: random, so that runs against one server do not collide).
     #[arg(long, global = true)]
     phone_base: Option<u32>,
     /// Sign-ups, chat creations and socket connects in flight at once.
@@ -219,16 +219,18 @@ async fn run(cli: Cli) -> Result<bool> {
         health["version"].as_str().unwrap_or("?")
     ));
     let needed = users_needed(&cli.scenario);
-    if needed >= 10_000_000 {
-        bail!("{needed} users do not fit in 7-digit phone numbers");
+    let phones = setup::PHONES;
+    if needed >= phones.end - phones.start {
+        bail!("{needed} users do not fit in the load generator's phone numbers");
     }
     let phone_base = match cli.phone_base {
         Some(b) => b,
-        None => rand::random_range(0..10_000_000 - needed),
+        None => rand::random_range(phones.start..phones.end - needed),
     };
     let run_id: u32 = rand::random();
     progress::line(format!(
-        "run {run_id:08x}: {needed} users from +1555{phone_base:07} (--phone-base {phone_base})"
+        "run {run_id:08x}: {needed} users from {} (--phone-base {phone_base})",
+        setup::phone(phone_base)
     ));
     let ctx = Ctx {
         api,

@@ -11,6 +11,15 @@ use serde_json::{json, Value};
 
 use crate::progress;
 
+/// The numbers the load generator's users have: `+1 415` and an exchange from 200 on (valid
+/// North American numbers, which the server requires), so `number` is 7 digits from 2,000,000.
+pub const PHONES: std::ops::Range<u32> = 2_000_000..10_000_000;
+
+/// The phone number of user `number` (in [`PHONES`]).
+pub fn phone(number: u32) -> String {
+    format!("+1415{number:07}")
+}
+
 /// Where the server is: its HTTP base and the matching WebSocket base, and the WebSocket
 /// bases sockets are spread over (this node's, then the other nodes' of a cluster).
 #[derive(Debug, Clone)]
@@ -143,9 +152,9 @@ impl Api {
         serde_json::from_str(&text).context("health: answer is not JSON")
     }
 
-    /// Signs up (or in) the user with phone `+1555` + `number` (7 digits).
+    /// Signs up (or in) the user with phone number [`phone`]`(number)`.
     pub async fn sign_up(&self, number: u32) -> Result<User> {
-        let phone = format!("+1555{number:07}");
+        let phone = phone(number);
         let what = format!("sign-up of {phone}");
         let post = reqwest::Method::POST;
         self.call(
@@ -179,8 +188,14 @@ impl Api {
     ) -> Result<Vec<User>> {
         let end = base
             .checked_add(count)
-            .filter(|e| *e <= 10_000_000)
-            .ok_or_else(|| anyhow!("--phone-base {base} + {count} users passes +15559999999"))?;
+            .filter(|e| *e <= PHONES.end && PHONES.contains(&base))
+            .ok_or_else(|| {
+                anyhow!(
+                    "--phone-base {base} + {count} users leaves {}..{}",
+                    phone(PHONES.start),
+                    phone(PHONES.end - 1)
+                )
+            })?;
         let started = Instant::now();
         let (done, _ticker) = progress::steps("signed up", u64::from(count), "users");
         let users = stream::iter(base..end)

@@ -80,12 +80,12 @@ pub(super) async fn find(admin: &Admin, who: &str) -> AdminResult<User> {
     let who = who.trim();
     let mut conn = admin.db.get().await?;
     if who.starts_with('+') {
-        crate::validate::phone("phone", who).map_err(|_| {
+        let who = crate::validate::phone("phone", who).map_err(|_| {
             AdminError::usage(format!(
-                "{who:?} is not a phone number in E.164 form (like +14155550123)"
+                "{who:?} is not a valid phone number in international form (like +14155550123)"
             ))
         })?;
-        let hash = admin.secrets.phone_hash(who);
+        let hash = admin.secrets.phone_hash(&who);
         users::find_by_phone_hash(&mut conn.conn(), &hash)
             .await?
             .ok_or_else(|| AdminError::failed(format!("no user with phone {who}")))

@@ -178,7 +178,7 @@ mod tests {
             ("COURIER__SMS__PROVIDER", "twilio"),
             ("COURIER__SMS__TWILIO_ACCOUNT_SID", "AC1"),
             ("COURIER__SMS__TWILIO_AUTH_TOKEN", "t"),
-            ("COURIER__SMS__TWILIO_FROM", "+15550001111"),
+            ("COURIER__SMS__TWILIO_FROM", "+14155551111"),
         ];
         let err = Settings::load_from(None, env(&twilio)).unwrap_err();
         assert!(err.0.contains("jwt_secret"), "{err}");

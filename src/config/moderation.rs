@@ -75,9 +75,9 @@ impl ModerationSettings {
     /// Refuses malformed admin numbers, invalid patterns and empty windows.
     pub fn check(&self) -> Result<(), ConfigError> {
         for phone in &self.admins {
-            if crate::validate::phone("admins", phone).is_err() {
+            if crate::validate::phone("admins", phone).ok().as_ref() != Some(phone) {
                 return Err(ConfigError(format!(
-                    "moderation.admins: {phone:?} is not a phone number in E.164 form (like +14155550123)"
+                    "moderation.admins: {phone:?} is not a valid phone number in E.164 form (like +14155550123)"
                 )));
             }
         }

@@ -60,8 +60,8 @@ pub(crate) async fn send_otp(
     req: HttpRequest,
     body: ApiJson<SendOtpRequest>,
 ) -> ApiResult<HttpResponse> {
-    let body = body.0;
-    validate::phone("phone_number", &body.phone_number)?;
+    let mut body = body.0;
+    body.phone_number = validate::phone("phone_number", &body.phone_number)?;
     if let Some(cc) = &body.country_code {
         validate::country_code(cc, &body.phone_number)?;
     }
@@ -112,8 +112,8 @@ pub(crate) async fn verify_otp(
     req: HttpRequest,
     body: ApiJson<VerifyOtpRequest>,
 ) -> ApiResult<HttpResponse> {
-    let body = body.0;
-    validate::phone("phone_number", &body.phone_number)?;
+    let mut body = body.0;
+    body.phone_number = validate::phone("phone_number", &body.phone_number)?;
     if !(body.otp.len() == 6 && body.otp.bytes().all(|b| b.is_ascii_digit())) {
         return Err(ApiError::invalid("otp", "must be the 6-digit code"));
     }

@@ -68,8 +68,8 @@ pub(crate) async fn add(
     user: AuthUser,
     body: ApiJson<AddContactRequest>,
 ) -> ApiResult<HttpResponse> {
-    let body = body.0;
-    validate::phone("phone_number", &body.phone_number)?;
+    let mut body = body.0;
+    body.phone_number = validate::phone("phone_number", &body.phone_number)?;
     let name = validate::name("contact_name", &body.contact_name, 1, 255)?;
     let hash = state.secrets.phone_hash(&body.phone_number);
     let other = {
@@ -197,9 +197,15 @@ pub(crate) async fn sync(
             TimeDelta::minutes(1),
         )
         .map_err(ApiError::too_many)?;
-    let (valid, invalid): (Vec<String>, Vec<String>) = numbers
-        .into_iter()
-        .partition(|n| validate::phone("phone_numbers", n).is_ok());
+    // Numbers are matched in E.164, however the address book wrote them.
+    let mut valid = Vec::with_capacity(numbers.len());
+    let mut invalid = Vec::new();
+    for n in numbers {
+        match validate::phone("phone_numbers", &n) {
+            Ok(e164) => valid.push(e164),
+            Err(_) => invalid.push(n),
+        }
+    }
     let hashes: Vec<String> = valid.iter().map(|n| state.secrets.phone_hash(n)).collect();
     let mut conn = state.engine.db.get().await?;
     let mut conn = conn.conn();

@@ -100,7 +100,7 @@ async fn users_of_an_unknown_or_malformed_account_fail_with_one_line() {
         (phone(2), 1, "no user with phone"),
         ("4242".to_string(), 1, "no user with id 4242"),
         ("ana".to_string(), 2, "neither a phone number"),
-        ("+12".to_string(), 2, "E.164"),
+        ("+12".to_string(), 2, "international form"),
         ("-5".to_string(), 2, "neither a phone number"),
     ] {
         for action in [Action::Show, Action::Suspend, Action::SignOut] {

@@ -575,3 +575,67 @@ async fn a_twilio_refusal_is_a_502_with_a_clear_code() {
     assert_eq!((r.status.as_u16(), r.code()), (502, "sms_failed"));
     assert_eq!(seen.lock().unwrap().len(), 1);
 }
+
+#[actix_web::test]
+async fn a_number_written_two_ways_is_one_user_and_an_invalid_one_is_refused() {
+    let app = spawn_app().await;
+    // Signed up with the number as people write it; stored and answered in E.164.
+    let ana = app.signup("+1 (415) 555-0123", "Ana").await;
+    let me = app.get("/api/user/profile", &ana.token).await;
+    assert_eq!(me.body["phone_number"], "+14155550123", "{:?}", me.body);
+
+    // Signing in with the E.164 form is the same account, not a new one.
+    let r = app
+        .post(
+            "/api/auth/send-otp",
+            None,
+            json!({ "phone_number": "+14155550123", "country_code": "+1" }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = app
+        .post(
+            "/api/auth/verify-otp",
+            None,
+            json!({ "phone_number": "+1.415.555.0123", "otp": OTP }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["is_new_user"], false, "{:?}", r.body);
+    assert_eq!(r.body["user"]["id"], ana.id);
+
+    // Others find her by either form.
+    let bo = app.signup(&phone(2), "Bo").await;
+    let r = app
+        .post(
+            "/api/contacts/sync",
+            Some(&bo.token),
+            json!({ "phone_numbers": ["+1 415-555-0123", "+15550100001"] }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["matches"][0]["user"]["id"], ana.id, "{:?}", r.body);
+    assert_eq!(r.body["matches"][0]["phone_number"], "+14155550123");
+    assert_eq!(r.body["invalid"], json!(["+15550100001"]));
+    let r = app
+        .post(
+            "/api/contacts",
+            Some(&bo.token),
+            json!({ "phone_number": "+1 (415) 5550123", "contact_name": "Ana" }),
+        )
+        .await;
+    assert!(r.status.is_success(), "{:?}", r.body);
+
+    // A number that has the shape but no country's plan (+1 555 is not an area code).
+    for bad in ["+15550100001", "+999123456", "+1 415 555 0123 ext 7"] {
+        let r = app
+            .post("/api/auth/send-otp", None, json!({ "phone_number": bad }))
+            .await;
+        assert_eq!(
+            (r.status.as_u16(), r.body["error"]["field"].as_str()),
+            (422, Some("phone_number")),
+            "{bad}: {:?}",
+            r.body
+        );
+    }
+}

@@ -489,7 +489,8 @@ fn hex_id() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A phone number unique within a test: `+1555` and seven digits.
+/// A phone number unique within a test: `+1 415`, and an exchange from 200 on (valid numbers,
+/// as the server requires).
 pub fn phone(n: u32) -> String {
-    format!("+1555{:07}", n)
+    format!("+1415{:07}", 2_000_000 + n)
 }

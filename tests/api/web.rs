@@ -138,7 +138,7 @@ async fn web_sign_in_page_learns_codes_are_in_the_log() {
         .post(
             "/api/auth/send-otp",
             None,
-            json!({"phone_number": "+15550109999"}),
+            json!({"phone_number": "+14155569999"}),
         )
         .await;
     assert_eq!(res.status, StatusCode::OK);
@@ -148,8 +148,8 @@ async fn web_sign_in_page_learns_codes_are_in_the_log() {
 #[actix_rt::test]
 async fn web_sync_cursor_starts_after_the_current_state() {
     let app = spawn_app().await;
-    let ana = app.signup("+15550108001", "Ana").await;
-    let bo = app.signup("+15550108002", "Bo").await;
+    let ana = app.signup("+14155568001", "Ana").await;
+    let bo = app.signup("+14155568002", "Bo").await;
     let chat = app.private_chat(&ana, &bo).await;
     app.send_text(&ana, chat, "before").await;
 

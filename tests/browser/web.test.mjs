@@ -144,8 +144,8 @@ async function main() {
   const boNetwork = await relay(URL); // Bo reaches the server through a network we can cut
   bo.url = boNetwork.url;
   try {
-    await signIn(ana, '+15550100001');
-    await signIn(bo, '+15550100002');
+    await signIn(ana, '+14155560001');
+    await signIn(bo, '+14155560002');
     await shot(ana.page, 'signed-in');
 
     // Ana's profile: a photo (upload), an about line, and who may see her last seen.
@@ -161,9 +161,9 @@ async function main() {
     log('profile photo, about and privacy saved');
 
     // Contacts both ways (Bo's default "groups: contacts" lets Ana add him to a group).
-    await addContact(bo, '+15550100001', 'Ana');
+    await addContact(bo, '+14155560001', 'Ana');
     await bo.page.click('#panel .panel-head button');
-    await addContact(ana, '+15550100002', 'Bo');
+    await addContact(ana, '+14155560002', 'Bo');
     await ana.page.click('#contacts li:has-text("Bo") button:has-text("Message")');
     await ana.page.waitForSelector('#chat-title:has-text("Bo")', WAIT);
 
@@ -231,7 +231,7 @@ async function main() {
 
     // A refusal shows the API's error: a number that is not a Courier user.
     await ana.page.click('#open-contacts');
-    await ana.page.fill('#contact-phone', '+15550100999');
+    await ana.page.fill('#contact-phone', '+14155560999');
     await ana.page.fill('#contact-name', 'Nobody');
     await ana.page.click('#add-contact button[type=submit]');
     await ana.page.waitForSelector('.notice.error:has-text("user_not_found")', WAIT);

@@ -94,9 +94,9 @@ async function check(name, body) {
 }
 
 const stamp = String(Date.now()).slice(-6);
-const alice = await signup(`+1555${stamp}1`, 'Alice');
-const bob = await signup(`+1555${stamp}2`, 'Bob');
-const carol = await signup(`+1555${stamp}3`, 'Carol');
+const alice = await signup(`+14155${stamp.slice(-5)}1`, 'Alice');
+const bob = await signup(`+14155${stamp.slice(-5)}2`, 'Bob');
+const carol = await signup(`+14155${stamp.slice(-5)}3`, 'Carol');
 let r = await api('POST', '/api/chats/private', alice.token, { contact_id: bob.id });
 assert.ok(r.status === 200 || r.status === 201, JSON.stringify(r.body));
 const chat = r.body.id;

@@ -30,7 +30,7 @@ pub struct Ctx {
     pub concurrency: usize,
     /// Longest wait for one answer, one message or one connect.
     pub timeout: Duration,
-    /// First phone number of this run's users (`+1555` and 7 digits).
+    /// First phone number of this run's users (`+1415` and 7 digits, see `setup::phone`).
     pub phone_base: u32,
 }
 

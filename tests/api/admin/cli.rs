@@ -110,7 +110,7 @@ async fn users_stats_and_backup_work_beside_a_running_server() {
 #[test]
 fn commands_without_a_database_or_on_postgresql_say_what_to_do() {
     let dir = tempfile::tempdir().unwrap();
-    let out = courier(dir.path(), &["users", "show", "+15550000001"], &[])
+    let out = courier(dir.path(), &["users", "show", "+14155550001"], &[])
         .output()
         .unwrap();
     assert_fails(&out, 1, "no database at");

@@ -90,7 +90,7 @@ async fn malformed_frames_and_unknown_events_get_pusher_errors() {
 #[actix_rt::test]
 async fn subscribing_twice_and_unsigned_subscriptions_are_refused() {
     let app = pusher_app().await;
-    let alice = app.signup("+15550001001", "Alice").await;
+    let alice = app.signup("+14155551001", "Alice").await;
     let mut c = PusherClient::connect(&app).await;
     let channel = format!("private-user.{}", alice.id);
     let ok = c.join(&app, &alice, &channel).await;
@@ -116,8 +116,8 @@ async fn subscribing_twice_and_unsigned_subscriptions_are_refused() {
 #[actix_rt::test]
 async fn forged_and_replayed_signatures_are_refused() {
     let app = pusher_app().await;
-    let alice = app.signup("+15550001002", "Alice").await;
-    let bob = app.signup("+15550001003", "Bob").await;
+    let alice = app.signup("+14155551002", "Alice").await;
+    let bob = app.signup("+14155551003", "Bob").await;
     let chat = app.private_chat(&alice, &bob).await;
     let channel = format!("private-chat.{chat}");
     let mut a = PusherClient::connect(&app).await;
@@ -179,9 +179,9 @@ async fn r_for(
 #[actix_rt::test]
 async fn broadcasting_auth_refuses_strangers_and_bad_bodies() {
     let app = pusher_app().await;
-    let alice = app.signup("+15550001004", "Alice").await;
-    let bob = app.signup("+15550001005", "Bob").await;
-    let carol = app.signup("+15550001006", "Carol").await;
+    let alice = app.signup("+14155551004", "Alice").await;
+    let bob = app.signup("+14155551005", "Bob").await;
+    let carol = app.signup("+14155551006", "Carol").await;
     let chat = app.private_chat(&alice, &bob).await;
     let c = PusherClient::connect(&app).await;
     let sid = c.socket_id.clone();
@@ -245,8 +245,8 @@ async fn broadcasting_auth_refuses_strangers_and_bad_bodies() {
 #[actix_rt::test]
 async fn client_events_are_checked_sized_and_rate_limited() {
     let app = spawn_app_with_client_limit(8).await;
-    let alice = app.signup("+15550001007", "Alice").await;
-    let bob = app.signup("+15550001008", "Bob").await;
+    let alice = app.signup("+14155551007", "Alice").await;
+    let bob = app.signup("+14155551008", "Bob").await;
     let chat = app.private_chat(&alice, &bob).await;
     let private = format!("private-chat.{chat}");
     let mut a = PusherClient::connect(&app).await;

@@ -15,8 +15,8 @@ const QUIET: Duration = Duration::from_millis(400);
 #[actix_rt::test]
 async fn a_pusher_device_and_a_native_device_each_get_an_event_once() {
     let app = pusher_app().await;
-    let alice = app.signup("+15550002001", "Alice").await;
-    let bob = app.signup("+15550002002", "Bob").await;
+    let alice = app.signup("+14155552001", "Alice").await;
+    let bob = app.signup("+14155552002", "Bob").await;
     let chat = app.private_chat(&alice, &bob).await;
     let channel = format!("private-chat.{chat}");
     let mut p = PusherClient::connect(&app).await;
@@ -44,9 +44,9 @@ async fn a_pusher_device_and_a_native_device_each_get_an_event_once() {
 #[actix_rt::test]
 async fn events_of_channels_a_socket_did_not_subscribe_to_stay_away() {
     let app = pusher_app().await;
-    let alice = app.signup("+15550002003", "Alice").await;
-    let bob = app.signup("+15550002004", "Bob").await;
-    let carol = app.signup("+15550002005", "Carol").await;
+    let alice = app.signup("+14155552003", "Alice").await;
+    let bob = app.signup("+14155552004", "Bob").await;
+    let carol = app.signup("+14155552005", "Carol").await;
     let with_bob = app.private_chat(&alice, &bob).await;
     let with_carol = app.private_chat(&alice, &carol).await;
     let mut p = PusherClient::connect(&app).await;
@@ -62,8 +62,8 @@ async fn events_of_channels_a_socket_did_not_subscribe_to_stay_away() {
 #[actix_rt::test]
 async fn presence_members_count_users_not_tabs() {
     let app = pusher_app().await;
-    let alice = app.signup("+15550002006", "Alice").await;
-    let bob = app.signup("+15550002007", "Bob").await;
+    let alice = app.signup("+14155552006", "Alice").await;
+    let bob = app.signup("+14155552007", "Bob").await;
     let chat = app.private_chat(&alice, &bob).await;
     let channel = format!("presence-chat.{chat}");
     let mut a = PusherClient::connect(&app).await;
@@ -97,8 +97,8 @@ async fn presence_members_count_users_not_tabs() {
 #[actix_rt::test]
 async fn a_removed_member_subscriptions_end_at_once() {
     let app = pusher_app().await;
-    let admin = app.signup("+15550002008", "Admin").await;
-    let member = app.signup("+15550002009", "Member").await;
+    let admin = app.signup("+14155552008", "Admin").await;
+    let member = app.signup("+14155552009", "Member").await;
     app.open_to_groups(&member).await;
     let r = app
         .post(

@@ -24,8 +24,8 @@ async fn signed(
 #[actix_rt::test]
 async fn published_events_reach_pusher_and_native_clients() {
     let app = pusher_app().await;
-    let alice = app.signup("+15550003001", "Alice").await;
-    let bob = app.signup("+15550003002", "Bob").await;
+    let alice = app.signup("+14155553001", "Alice").await;
+    let bob = app.signup("+14155553002", "Bob").await;
     let chat = app.private_chat(&alice, &bob).await;
     let channel = format!("private-chat.{chat}");
     let mut p = PusherClient::connect(&app).await;
@@ -133,8 +133,8 @@ async fn unsigned_stale_and_tampered_requests_are_refused() {
 #[actix_rt::test]
 async fn rest_sync_returns_what_a_pusher_client_missed() {
     let app = pusher_app().await;
-    let alice = app.signup("+15550003003", "Alice").await;
-    let bob = app.signup("+15550003004", "Bob").await;
+    let alice = app.signup("+14155553003", "Alice").await;
+    let bob = app.signup("+14155553004", "Bob").await;
     let chat = app.private_chat(&alice, &bob).await;
     let first = app.send_text(&bob, chat, "one").await;
     let r = app.get("/api/sync?since=0", &alice.token).await;

@@ -36,7 +36,7 @@ async fn connects_per_address_are_limited_before_the_upgrade() {
 #[actix_rt::test]
 async fn a_socket_bound_to_a_user_over_their_cap_is_closed_4100() {
     let app = app_with(|s| s.realtime.max_sockets_per_user = 1).await;
-    let alice = app.signup("+15550004001", "Alice").await;
+    let alice = app.signup("+14155554001", "Alice").await;
     let _native = WsClient::connect(&app, &alice.token).await;
     let mut p = PusherClient::connect(&app).await;
     let r = super::client::authorize(
@@ -61,7 +61,7 @@ async fn a_socket_bound_to_a_user_over_their_cap_is_closed_4100() {
 #[actix_rt::test]
 async fn signing_out_closes_the_device_pusher_socket_4009() {
     let app = app_with(|_| {}).await;
-    let alice = app.signup("+15550004002", "Alice").await;
+    let alice = app.signup("+14155554002", "Alice").await;
     let mut p = PusherClient::connect(&app).await;
     p.join(&app, &alice, &format!("private-user.{}", alice.id))
         .await;
