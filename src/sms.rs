@@ -6,7 +6,7 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 
-use crate::config::SmsSettings;
+use crate::config::{SmsProvider, SmsSettings};
 
 /// Why an SMS could not be sent.
 #[derive(Debug, thiserror::Error)]
@@ -26,9 +26,9 @@ pub trait SmsSender: Send + Sync {
 
 /// Builds the provider the configuration names.
 pub fn from_settings(s: &SmsSettings) -> Result<Box<dyn SmsSender>, SmsError> {
-    match s.provider.as_str() {
-        "twilio" => Ok(Box::new(Twilio::new(s)?)),
-        _ => Ok(Box::new(Console)),
+    match s.provider {
+        SmsProvider::Twilio => Ok(Box::new(Twilio::new(s)?)),
+        SmsProvider::Console => Ok(Box::new(Console)),
     }
 }
 

@@ -78,7 +78,7 @@ impl Policy {
 fn media_origins(settings: &Settings) -> Vec<String> {
     let m = &settings.media;
     let mut origins: Vec<String> = origin(&m.public_url).into_iter().collect();
-    if m.store == "s3" && m.s3_presign {
+    if m.store == crate::config::MediaStore::S3 && m.s3_presign {
         match m.s3_endpoint.as_str() {
             "" => origins.push("https://*.amazonaws.com".into()),
             endpoint => origins.extend(origin(endpoint)),
@@ -174,7 +174,7 @@ mod tests {
     fn presigned_links_open_the_store_to_pictures() {
         let mut s = Settings::default();
         assert!(media_origins(&s).is_empty());
-        s.media.store = "s3".into();
+        s.media.store = crate::config::MediaStore::S3;
         s.media.s3_endpoint = "http://127.0.0.1:9000".into();
         assert_eq!(media_origins(&s), ["http://127.0.0.1:9000"]);
         s.media.s3_presign = false;

@@ -197,6 +197,33 @@ mod tests {
     }
 
     #[test]
+    fn every_problem_is_named_at_once_and_unknown_choices_are_refused() {
+        let err = Settings::load_from(
+            None,
+            env(&[
+                ("COURIER__SERVER__BIND", "nowhere"),
+                ("COURIER__DATABASE__POOL_SIZE", "0"),
+                ("COURIER__AUTH__FIXED_OTP", "12"),
+                ("COURIER__MEDIA__URL_TTL_SECS", "5"),
+            ]),
+        )
+        .unwrap_err();
+        for says in ["server.bind", "pool_size", "fixed_otp", "url_ttl_secs"] {
+            assert!(err.0.contains(says), "{says}: {err}");
+        }
+        assert_eq!(err.0.matches("; ").count(), 3, "{err}");
+        for (key, value) in [
+            ("COURIER__SMS__PROVIDER", "pigeon"),
+            ("COURIER__MEDIA__STORE", "floppy"),
+        ] {
+            let err = Settings::load_from(None, env(&[(key, value)])).unwrap_err();
+            assert!(err.0.contains(value), "{key}: {err}");
+        }
+        let s = Settings::load_from(None, env(&[("COURIER__MEDIA__S3_SSE", "sse-s3")])).unwrap();
+        assert_eq!(s.media.s3_sse, S3Sse::SseS3);
+    }
+
+    #[test]
     fn cluster_mode_refuses_what_belongs_to_one_node() {
         let full = [
             ("COURIER__CLUSTER__REDIS_URL", "redis://127.0.0.1:6379"),

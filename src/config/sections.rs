@@ -111,11 +111,43 @@ impl Default for AuthSettings {
     }
 }
 
+/// Who sends the sign-in codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmsProvider {
+    /// Codes are written to the server's log (development and demos).
+    Console,
+    Twilio,
+}
+
+/// Where media files are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MediaStore {
+    /// A folder (`media.dir`).
+    Local,
+    /// Any S3-compatible store.
+    S3,
+}
+
+/// S3 server-side encryption of every object stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum S3Sse {
+    /// The bucket's default.
+    #[serde(rename = "", alias = "none")]
+    None,
+    /// Keys managed by the store (`AES256`).
+    #[serde(rename = "sse-s3")]
+    SseS3,
+    /// A KMS key (`media.s3_sse_kms_key_id`, or the account's default).
+    #[serde(rename = "sse-kms")]
+    SseKms,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SmsSettings {
-    /// `console` (codes written to the log) or `twilio`.
-    pub provider: String,
+    pub provider: SmsProvider,
     pub twilio_account_sid: String,
     pub twilio_auth_token: Secret,
     /// Sender number (E.164) or messaging service SID.
@@ -127,7 +159,7 @@ pub struct SmsSettings {
 impl Default for SmsSettings {
     fn default() -> Self {
         SmsSettings {
-            provider: "console".into(),
+            provider: SmsProvider::Console,
             twilio_account_sid: String::new(),
             twilio_auth_token: Secret::default(),
             twilio_from: String::new(),
@@ -332,8 +364,7 @@ impl Default for CallSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MediaSettings {
-    /// `local` (a folder) or `s3` (any S3-compatible store).
-    pub store: String,
+    pub store: MediaStore,
     /// Folder for `local` (empty: `<data_dir>/media`).
     pub dir: String,
     /// Prefix of media links handed to clients, e.g. `https://chat.example.org`
@@ -352,9 +383,7 @@ pub struct MediaSettings {
     /// Hand out presigned S3 URLs (clients fetch from the store); false: links to Courier,
     /// which serves the files from the store.
     pub s3_presign: bool,
-    /// S3 server-side encryption of every object: empty (the bucket's default), `sse-s3`
-    /// (`AES256`) or `sse-kms`.
-    pub s3_sse: String,
+    pub s3_sse: S3Sse,
     /// The KMS key for `sse-kms` (empty: the account's default key).
     pub s3_sse_kms_key_id: String,
     /// The local store only: a 32-byte key (base64) that seals every file stored from then on
@@ -378,7 +407,7 @@ pub struct MediaSettings {
 impl Default for MediaSettings {
     fn default() -> Self {
         MediaSettings {
-            store: "local".into(),
+            store: MediaStore::Local,
             dir: String::new(),
             public_url: String::new(),
             url_ttl_secs: 3600,
@@ -389,7 +418,7 @@ impl Default for MediaSettings {
             s3_secret_access_key: Secret::default(),
             s3_path_style: true,
             s3_presign: true,
-            s3_sse: String::new(),
+            s3_sse: S3Sse::None,
             s3_sse_kms_key_id: String::new(),
             encryption_key: Secret::default(),
             max_image_bytes: 10 * 1024 * 1024,
@@ -408,8 +437,8 @@ impl MediaSettings {
     /// The store the settings name.
     pub fn backend(&self, data_dir: &Path) -> courier_actors::storage::Backend {
         use courier_actors::storage::Backend;
-        match self.store.as_str() {
-            "s3" => Backend::S3 {
+        match self.store {
+            MediaStore::S3 => Backend::S3 {
                 bucket: self.s3_bucket.clone(),
                 region: self.s3_region.clone(),
                 endpoint: self.s3_endpoint.clone(),
@@ -417,13 +446,15 @@ impl MediaSettings {
                 secret_access_key: self.s3_secret_access_key.to_string(),
                 path_style: self.s3_path_style,
                 presign: self.s3_presign,
-                sse: match self.s3_sse.as_str() {
-                    "sse-s3" => courier_actors::storage::Sse::S3,
-                    "sse-kms" => courier_actors::storage::Sse::Kms(self.s3_sse_kms_key_id.clone()),
-                    _ => courier_actors::storage::Sse::None,
+                sse: match self.s3_sse {
+                    S3Sse::SseS3 => courier_actors::storage::Sse::S3,
+                    S3Sse::SseKms => {
+                        courier_actors::storage::Sse::Kms(self.s3_sse_kms_key_id.clone())
+                    }
+                    S3Sse::None => courier_actors::storage::Sse::None,
                 },
             },
-            _ => Backend::Local {
+            MediaStore::Local => Backend::Local {
                 dir: if self.dir.is_empty() {
                     data_dir.join("media")
                 } else {

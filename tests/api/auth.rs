@@ -480,7 +480,7 @@ fn url_decode_form(body: &[u8]) -> Vec<(String, String)> {
 async fn app_with_twilio(status: u16) -> (TestApp, Arc<Mutex<Vec<Captured>>>) {
     let (base, seen) = fake_twilio(status).await;
     let app = spawn_app_with(move |s| {
-        s.sms.provider = "twilio".into();
+        s.sms.provider = courier::config::SmsProvider::Twilio;
         s.sms.twilio_account_sid = "AC0123456789".into();
         s.sms.twilio_auth_token = "secret-token".into();
         s.sms.twilio_from = "+15005550006".into();

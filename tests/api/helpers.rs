@@ -365,7 +365,7 @@ impl S3Server {
 
     /// Points a server's media settings at this store.
     pub fn configure(&self, s: &mut Settings) {
-        s.media.store = "s3".into();
+        s.media.store = courier::config::MediaStore::S3;
         s.media.s3_endpoint = self.endpoint.clone();
         s.media.s3_bucket = self.bucket.clone();
         s.media.s3_access_key_id = "test".into();

@@ -226,7 +226,7 @@ async fn an_api_request_is_answered_by_its_deadline_when_what_it_waits_for_stall
         s.server.body_timeout_ms = 200;
         s.database.timeout_ms = 200;
         s.server.request_timeout_ms = 500;
-        s.sms.provider = "twilio".into();
+        s.sms.provider = courier::config::SmsProvider::Twilio;
         s.sms.twilio_account_sid = "AC0123456789".into();
         s.sms.twilio_auth_token = "secret-token".into();
         s.sms.twilio_from = "+15005550006".into();

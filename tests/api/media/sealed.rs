@@ -3,6 +3,7 @@
 //! requests included; on S3, objects are stored with the configured server-side encryption.
 
 use base64::Engine as _;
+use courier::config::S3Sse;
 
 use super::{fetch, fetch_range, file, upload};
 use crate::helpers::{phone, spawn_app_with};
@@ -111,21 +112,21 @@ async fn a_sealed_media_folder_holds_no_plaintext_and_serves_every_byte_range() 
 
 #[actix_web::test]
 async fn on_s3_every_object_is_stored_with_server_side_encryption() {
-    s3_objects_are_encrypted("sse-s3", "", "AES256").await;
+    s3_objects_are_encrypted(S3Sse::SseS3, "", "AES256").await;
 }
 
 #[actix_web::test]
 async fn on_s3_with_kms_every_object_names_its_key() {
-    s3_objects_are_encrypted("sse-kms", "courier-media-key", "aws:kms").await;
+    s3_objects_are_encrypted(S3Sse::SseKms, "courier-media-key", "aws:kms").await;
 }
 
 /// Uploads a document with `media.s3_sse = sse` (and `kms_key`) and checks how the store says
 /// it keeps it.
-async fn s3_objects_are_encrypted(sse: &str, kms_key: &str, header: &str) {
+async fn s3_objects_are_encrypted(sse: S3Sse, kms_key: &str, header: &str) {
     let Some(s3) = crate::helpers::S3Server::start().await else {
         return;
     };
-    let (sse, kms_key) = (sse.to_string(), kms_key.to_string());
+    let kms_key = kms_key.to_string();
     let app = spawn_app_with(|s| {
         s3.configure(s);
         s.media.s3_sse = sse;
