@@ -134,6 +134,14 @@ pub fn avatar(bytes: &[u8]) -> Result<Vec<(u32, Vec<u8>)>, BadImage> {
         .collect())
 }
 
+/// Turns undecodable images into 422.
+pub fn bad_image(e: BadImage) -> crate::error::ApiError {
+    crate::error::ApiError {
+        code: "invalid_image",
+        ..crate::error::ApiError::invalid("file", format!("the image could not be decoded: {e}"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,17 +1,14 @@
-//! Uploads: reading a multipart form with the size limit enforced while the file streams in,
-//! and finding the file's type from its bytes (never from what the client says).
+//! Uploads: the kinds of media Courier takes, finding a file's type from its bytes (never
+//! from what the client says), and reading upload forms ([`form`]).
 
+mod form;
 pub mod images;
 
-use std::collections::HashMap;
-
-use actix_multipart::Multipart;
-use actix_web::http::StatusCode;
-use actix_web::web::{Bytes, BytesMut};
-use futures_util::StreamExt;
+pub use form::{
+    detached, put_all, receive, upload_limit, Body, FileSpec, Form, StoredObject, Upload,
+};
 
 use crate::config::MediaSettings;
-use crate::error::{ApiError, ApiResult};
 
 /// Whether a request carries a multipart form (a route guard: uploads go one way, JSON another).
 pub fn is_multipart(ctx: &actix_web::guard::GuardContext<'_>) -> bool {
@@ -135,189 +132,6 @@ fn is_text(head: &[u8]) -> bool {
     match std::str::from_utf8(head) {
         Ok(_) => true,
         Err(e) => e.error_len().is_none(),
-    }
-}
-
-/// Runs an upload's work as a task of its own and waits for it. If the client goes away, the
-/// request's future is dropped but the task goes on, so objects stored before a failure are
-/// always removed again (and a stored message is always acknowledged to the database).
-pub async fn detached<T: 'static>(
-    work: impl std::future::Future<Output = Result<T, crate::error::ApiError>> + 'static,
-) -> Result<T, crate::error::ApiError> {
-    actix_web::rt::spawn(work)
-        .await
-        .map_err(crate::error::ApiError::internal)?
-}
-
-/// An uploaded file, read whole (within its limit).
-pub struct Upload {
-    pub data: Bytes,
-    pub sniffed: Sniffed,
-    /// The client's file name, cleaned (see [`sanitize_file_name`]).
-    pub file_name: Option<String>,
-}
-
-/// A multipart form: text fields and at most one file.
-pub struct Form {
-    pub fields: HashMap<String, String>,
-    pub file: Option<Upload>,
-}
-
-impl Form {
-    pub fn text(&self, name: &str) -> Option<&str> {
-        self.fields.get(name).map(String::as_str)
-    }
-}
-
-fn too_large(limit: usize) -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
-        format!("the file is larger than {limit} bytes"),
-    )
-}
-
-fn unsupported(message: impl Into<String>) -> ApiError {
-    ApiError::new(
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported_media_type",
-        message,
-    )
-}
-
-/// Reads a form. The file field `file_field` is checked as it arrives: its type from its first
-/// bytes (415 if refused, or if `declared` — a kind given in an earlier field `kind_field`, or
-/// up front — does not match), its size against that type's limit (413 as soon as it is
-/// passed; nothing more is read). The whole form must arrive within `media.upload_timeout_ms`
-/// (408 otherwise); nothing is stored before it has.
-pub async fn read_form(
-    form: Multipart,
-    file_field: &str,
-    kind_field: Option<&str>,
-    declared: Option<Kind>,
-    settings: &MediaSettings,
-) -> ApiResult<Form> {
-    crate::deadline::read_within(
-        std::time::Duration::from_millis(settings.upload_timeout_ms),
-        read_fields(form, file_field, kind_field, declared, settings),
-    )
-    .await
-}
-
-async fn read_fields(
-    mut form: Multipart,
-    file_field: &str,
-    kind_field: Option<&str>,
-    mut declared: Option<Kind>,
-    settings: &MediaSettings,
-) -> ApiResult<Form> {
-    let mut fields = HashMap::new();
-    let mut file = None;
-    let mut count = 0;
-    while let Some(field) = form.next().await {
-        let mut field = field.map_err(|e| {
-            ApiError::bad_request("bad_multipart", format!("malformed multipart body: {e}"))
-        })?;
-        count += 1;
-        if count > 20 {
-            return Err(ApiError::bad_request(
-                "bad_multipart",
-                "too many form fields",
-            ));
-        }
-        let name = field.name().unwrap_or("").to_string();
-        if name == file_field {
-            if file.is_some() {
-                return Err(ApiError::invalid(file_field, "send one file"));
-            }
-            let file_name = field
-                .content_disposition()
-                .and_then(|d| d.get_filename())
-                .map(sanitize_file_name);
-            let mut data = BytesMut::new();
-            let mut sniffed: Option<Sniffed> = None;
-            let mut limit = settings
-                .max_video_bytes
-                .max(settings.max_audio_bytes)
-                .max(settings.max_document_bytes)
-                .max(settings.max_image_bytes);
-            while let Some(chunk) = field.next().await {
-                let chunk = chunk.map_err(|e| {
-                    ApiError::bad_request("bad_multipart", format!("upload interrupted: {e}"))
-                })?;
-                data.extend_from_slice(&chunk);
-                if sniffed.is_none() && data.len() >= 512 {
-                    let s = check_type(&data, declared)?;
-                    limit = s.kind.limit(settings);
-                    sniffed = Some(s);
-                }
-                if data.len() > limit {
-                    return Err(too_large(limit));
-                }
-            }
-            if data.is_empty() {
-                return Err(ApiError::invalid(file_field, "the file is empty"));
-            }
-            let sniffed = match sniffed {
-                Some(s) => s,
-                None => check_type(&data, declared)?,
-            };
-            if data.len() > sniffed.kind.limit(settings) {
-                return Err(too_large(sniffed.kind.limit(settings)));
-            }
-            file = Some(Upload {
-                data: data.freeze(),
-                sniffed,
-                file_name,
-            });
-        } else {
-            let mut text = BytesMut::new();
-            while let Some(chunk) = field.next().await {
-                let chunk = chunk.map_err(|e| {
-                    ApiError::bad_request("bad_multipart", format!("malformed multipart body: {e}"))
-                })?;
-                text.extend_from_slice(&chunk);
-                if text.len() > 16 * 1024 {
-                    return Err(ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "payload_too_large",
-                        format!("field {name} is too long"),
-                    ));
-                }
-            }
-            let text = String::from_utf8(text.to_vec())
-                .map_err(|_| ApiError::invalid(name.clone(), "must be UTF-8 text"))?;
-            if Some(name.as_str()) == kind_field {
-                declared = Some(Kind::parse(&text).ok_or_else(|| {
-                    ApiError::invalid(name.clone(), "must be image, video, audio or document")
-                })?);
-            }
-            fields.insert(name, text);
-        }
-    }
-    if let (Some(f), Some(d)) = (&file, declared) {
-        check_kind(f.sniffed, Some(d))?;
-    }
-    Ok(Form { fields, file })
-}
-
-fn check_type(head: &[u8], declared: Option<Kind>) -> ApiResult<Sniffed> {
-    let s = sniff(&head[..head.len().min(8192)])
-        .ok_or_else(|| unsupported("this type of file is not accepted"))?;
-    check_kind(s, declared)?;
-    Ok(s)
-}
-
-/// A document may be any accepted file; an image must be an image, and so on.
-fn check_kind(s: Sniffed, declared: Option<Kind>) -> ApiResult<()> {
-    match declared {
-        Some(d) if d != Kind::Document && d != s.kind => Err(unsupported(format!(
-            "the file is {} ({}), not {}",
-            s.kind.as_str(),
-            s.mime,
-            d.as_str()
-        ))),
-        _ => Ok(()),
     }
 }
 

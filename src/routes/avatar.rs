@@ -3,51 +3,15 @@
 use actix_multipart::Multipart;
 use actix_web::web::Bytes;
 use actix_web::{web, HttpResponse};
-use chrono::TimeDelta;
 use courier_actors::storage::{avatar_key, key_of, stored, AVATAR_KEPT_SIZE};
 use courier_actors::store::users::SetAvatar;
 
 use crate::api::users::{AvatarForm, AvatarSize, AvatarUploaded};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::AuthUser;
-use crate::media::{detached, images, read_form, upload_id, Kind};
+use crate::media::images::{self, bad_image};
+use crate::media::{detached, put_all, receive, upload_id, FileSpec};
 use crate::state::AppState;
-
-/// Applies the per-user upload limit.
-pub fn upload_limit(state: &AppState, user_id: i64) -> ApiResult<()> {
-    let limit = state.settings.media.uploads_per_minute;
-    state
-        .engine
-        .limiter
-        .hit(&format!("upload:{user_id}"), limit, TimeDelta::minutes(1))
-        .map_err(ApiError::too_many)
-}
-
-/// Turns undecodable images into 422.
-pub fn bad_image(e: images::BadImage) -> ApiError {
-    ApiError {
-        code: "invalid_image",
-        ..ApiError::invalid("file", format!("the image could not be decoded: {e}"))
-    }
-}
-
-/// Stores objects; on any failure removes those already stored, so nothing is left behind.
-pub async fn put_all(state: &AppState, objects: Vec<(String, Bytes)>) -> ApiResult<()> {
-    let mut done = Vec::new();
-    for (key, data) in objects {
-        if let Err(e) = state.engine.storage.put(&key, data).await {
-            state.engine.storage.delete_quietly(&done).await;
-            tracing::error!(error = %e, "could not store an upload");
-            return Err(ApiError::new(
-                actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "the file could not be stored; try again",
-            ));
-        }
-        done.push(key);
-    }
-    Ok(())
-}
 
 /// Stores a photo (the form's `avatar`) at every avatar size under `base`; answers the stored
 /// 300 px key (what profiles and groups keep) and every key written (to remove if what follows
@@ -95,20 +59,12 @@ pub async fn upload(
 ) -> ApiResult<HttpResponse> {
     // Runs to the end even if the client goes away, so a failure always cleans up.
     detached(async move {
-        upload_limit(&state, user.user_id)?;
-        let form = read_form(
-            form,
-            "avatar",
-            None,
-            Some(Kind::Image),
-            &state.settings.media,
-        )
-        .await?;
+        let form = receive(&state, user.user_id, form, FileSpec::image("avatar")).await?;
         let file = form
             .file
             .ok_or_else(|| ApiError::invalid("avatar", "is required (an image file)"))?;
         let base = format!("avatars/users/{}/{}", user.user_id, upload_id());
-        let (avatar_url, keys) = store_avatar(&state, &base, file.data).await?;
+        let (avatar_url, keys) = store_avatar(&state, &base, file.image()?.clone()).await?;
         let previous = match state
             .write(SetAvatar {
                 user_id: user.user_id,

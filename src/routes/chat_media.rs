@@ -14,8 +14,8 @@ use courier_actors::store::messages::{
 use crate::api::chats::MessageSent;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::AuthUser;
-use crate::media::{detached, images, read_form, upload_id, Kind};
-use crate::routes::avatar::{bad_image, put_all, upload_limit};
+use crate::media::images::{self, bad_image};
+use crate::media::{detached, put_all, receive, upload_id, FileSpec, Kind, Sniffed};
 use crate::routes::common::{access, ask_room};
 use crate::state::AppState;
 
@@ -47,7 +47,6 @@ pub async fn send(
                 return Err(ApiError::not_found("chat"));
             }
         }
-        upload_limit(&state, user.user_id)?;
         let limit = state.engine.realtime.messages_per_minute;
         state
             .engine
@@ -59,14 +58,23 @@ pub async fn send(
             )
             .map_err(ApiError::too_many)?;
 
-        let form = read_form(
-            form,
-            "file",
-            Some("message_type"),
-            None,
-            &state.settings.media,
-        )
-        .await?;
+        // The PRD's layout, with a random id in place of the message id: that id is assigned
+        // when the message is stored, after the upload. The folder is the declared kind's
+        // (the file's own when `message_type` comes after the file).
+        let now = state.engine.clock.now();
+        let id = upload_id();
+        let key_for = |s: Sniffed, declared: Option<Kind>| {
+            let folder = declared.unwrap_or(s.kind).folder();
+            let (year, month) = (now.year(), now.month());
+            format!("messages/{folder}/{year}/{month:02}/{id}.{}", s.ext)
+        };
+        let spec = FileSpec {
+            field: "file",
+            kind_field: Some("message_type"),
+            declared: None,
+            stream_to: Some(&key_for),
+        };
+        let form = receive(&state, user.user_id, form, spec).await?;
         let kind = form
             .text("message_type")
             .and_then(Kind::parse)
@@ -91,23 +99,18 @@ pub async fn send(
             .file
             .ok_or_else(|| ApiError::invalid("file", "is required"))?;
 
-        // The PRD's layout, with a random id in place of the message id: that id is assigned
-        // when the message is stored, after the upload.
-        let now = state.engine.clock.now();
-        let id = upload_id();
-        let folder = format!(
-            "messages/{}/{}/{:02}",
-            kind.folder(),
-            now.year(),
-            now.month()
-        );
-        let (objects, media) = if kind == Kind::Image {
-            let data = file.data.clone();
+        let (keys, media) = if kind == Kind::Image {
+            let data = file.image()?.clone();
             let img = images::process(move || images::message_image(&data))
                 .await
                 .map_err(ApiError::internal)?
                 .map_err(bad_image)?;
-            let key = format!("{folder}/{id}.jpg");
+            let folder = kind.folder();
+            let key = format!(
+                "messages/{folder}/{}/{:02}/{id}.jpg",
+                now.year(),
+                now.month()
+            );
             let thumb = format!("thumbnails/images/{id}_thumb.jpg");
             let media = Media {
                 url: stored(&key),
@@ -117,28 +120,27 @@ pub async fn send(
                 duration: None,
                 file_name: file.file_name.clone(),
             };
-            (
-                vec![(key, img.image.into()), (thumb, img.thumbnail.into())],
-                media,
-            )
+            let objects = vec![(key, img.image.into()), (thumb, img.thumbnail.into())];
+            let keys: Vec<String> = objects.iter().map(|(k, _)| k.clone()).collect();
+            put_all(&state, objects).await?;
+            (keys, media)
         } else {
-            let key = format!("{folder}/{id}.{}", file.sniffed.ext);
+            let (sniffed, size, file_name) = (file.sniffed, file.size, file.file_name.clone());
+            let key = file.store(&state, || key_for(sniffed, Some(kind))).await?;
             let media = Media {
                 url: stored(&key),
                 thumbnail_url: None,
-                size: file.data.len() as i64,
-                mime_type: file.sniffed.mime.to_string(),
+                size: size as i64,
+                mime_type: sniffed.mime.to_string(),
                 duration: if kind == Kind::Document {
                     None
                 } else {
                     duration
                 },
-                file_name: file.file_name.clone(),
+                file_name,
             };
-            (vec![(key, file.data)], media)
+            (vec![key], media)
         };
-        let keys: Vec<String> = objects.iter().map(|(k, _)| k.clone()).collect();
-        put_all(&state, objects).await?;
 
         let message = NewMessage {
             chat_id,

@@ -11,8 +11,8 @@ use serde_json::Value;
 use crate::api::groups::GroupUpdated;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::AuthUser;
-use crate::media::{detached, read_form, upload_id, Form, Kind};
-use crate::routes::avatar::{avatar_files, store_avatar, upload_limit};
+use crate::media::{detached, receive, upload_id, FileSpec, Form};
+use crate::routes::avatar::{avatar_files, store_avatar};
 use crate::routes::common::ask_room;
 use crate::routes::group_limits::{invite_ttl, reserve_adds, reserve_group};
 use crate::routes::group_shapes::{self, check_participants, description_of};
@@ -26,7 +26,7 @@ async fn photo(state: &AppState, form: &mut Form) -> ApiResult<(Option<String>, 
         return Ok((None, Vec::new()));
     };
     let base = format!("avatars/groups/{}", upload_id());
-    let (avatar_url, keys) = store_avatar(state, &base, file.data).await?;
+    let (avatar_url, keys) = store_avatar(state, &base, file.image()?.clone()).await?;
     Ok((Some(avatar_url), keys))
 }
 
@@ -56,15 +56,7 @@ pub async fn create(
     detached(async move {
         // Before the upload is read: a user over the limit makes the server take in nothing.
         let group_slot = reserve_group(&state, user.user_id)?;
-        upload_limit(&state, user.user_id)?;
-        let mut form = read_form(
-            form,
-            "avatar",
-            None,
-            Some(Kind::Image),
-            &state.settings.media,
-        )
-        .await?;
+        let mut form = receive(&state, user.user_id, form, FileSpec::image("avatar")).await?;
         let name = validate::name("name", form.text("name").unwrap_or(""), 1, 100)?;
         let description = description_of(
             form.text("description")
@@ -130,15 +122,7 @@ pub async fn update(
                 _ => return Err(ApiError::not_found("group")),
             }
         };
-        upload_limit(&state, user.user_id)?;
-        let mut form = read_form(
-            form,
-            "avatar",
-            None,
-            Some(Kind::Image),
-            &state.settings.media,
-        )
-        .await?;
+        let mut form = receive(&state, user.user_id, form, FileSpec::image("avatar")).await?;
         let name = form
             .text("name")
             .map(|n| validate::name("name", n, 1, 100))

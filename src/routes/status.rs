@@ -14,8 +14,8 @@ use crate::api::status::{
 };
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, AuthUser};
-use crate::media::{detached, images, read_form, upload_id, Kind};
-use crate::routes::avatar::{bad_image, put_all, upload_limit};
+use crate::media::images::{self, bad_image};
+use crate::media::{detached, put_all, receive, upload_id, FileSpec, Kind, Sniffed};
 use crate::state::AppState;
 use crate::validate;
 
@@ -125,15 +125,17 @@ async fn create_media(
 ) -> ApiResult<HttpResponse> {
     // Runs to the end even if the client goes away, so a failure always cleans up.
     detached(async move {
-        upload_limit(&state, user.user_id)?;
-        let form = read_form(
-            form,
-            "media",
-            Some("content_type"),
-            None,
-            &state.settings.media,
-        )
-        .await?;
+        let now = state.engine.clock.now();
+        let base = format!("status/{}/{:02}/{}", now.year(), now.month(), upload_id());
+        // A video goes into the store as it arrives; a photo is re-encoded first.
+        let video_key = |s: Sniffed, _: Option<Kind>| format!("{base}.{}", s.ext);
+        let spec = FileSpec {
+            field: "media",
+            kind_field: Some("content_type"),
+            declared: None,
+            stream_to: Some(&video_key),
+        };
+        let form = receive(&state, user.user_id, form, spec).await?;
         let (kind, content_type) = match form.text("content_type") {
             Some("image") => (Kind::Image, "image"),
             Some("video") => (Kind::Video, "video"),
@@ -152,19 +154,19 @@ async fn create_media(
         let file = form
             .file
             .ok_or_else(|| ApiError::invalid("media", "is required"))?;
-        let now = state.engine.clock.now();
-        let base = format!("status/{}/{:02}/{}", now.year(), now.month(), upload_id());
-        let (key, data) = if kind == Kind::Image {
-            let bytes = file.data.clone();
+        let key = if kind == Kind::Image {
+            let bytes = file.image()?.clone();
             let img = images::process(move || images::message_image(&bytes))
                 .await
                 .map_err(ApiError::internal)?
                 .map_err(|e| bad_image(e).with_field("media"))?;
-            (format!("{base}.jpg"), img.image.into())
+            let key = format!("{base}.jpg");
+            put_all(&state, vec![(key.clone(), img.image.into())]).await?;
+            key
         } else {
-            (format!("{base}.{}", file.sniffed.ext), file.data)
+            let sniffed = file.sniffed;
+            file.store(&state, || video_key(sniffed, None)).await?
         };
-        put_all(&state, vec![(key.clone(), data)]).await?;
         let created = state
             .write(CreateStatus {
                 user_id: user.user_id,

@@ -383,6 +383,17 @@ impl S3Server {
             .unwrap();
         body.matches("<Key>").count()
     }
+
+    /// How many multipart uploads the bucket holds unfinished.
+    pub async fn unfinished_uploads(&self) -> usize {
+        let body = reqwest::get(format!("{}/{}?uploads", self.endpoint, self.bucket))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        body.matches("<UploadId>").count()
+    }
 }
 
 impl Drop for S3Server {

@@ -7,6 +7,7 @@ mod messages;
 mod orphans;
 mod s3;
 mod sealed;
+mod streamed;
 
 use std::io::Cursor;
 

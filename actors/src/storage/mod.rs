@@ -7,8 +7,11 @@
 mod orphans;
 mod presign;
 pub mod sealed;
+mod upload;
 
-use sealed::{open_stream, seal_file};
+use sealed::open_stream;
+
+pub use upload::ObjectWriter;
 
 pub use orphans::{avatar_kept_key, avatar_key, Listed, OrphanSweep, AVATAR_KEPT_SIZE};
 pub use presign::S3Signer;
@@ -249,29 +252,6 @@ impl Storage {
         }
         self.stored_bytes.inc_by(size);
         Ok(())
-    }
-
-    /// Stores the file at `file` as an object, streamed (a multipart upload on S3), so that a
-    /// large object is never held in memory whole.
-    pub async fn put_file(&self, key: &str, file: &std::path::Path) -> Result<u64, StorageError> {
-        use tokio::io::AsyncWriteExt;
-        let mut from = tokio::fs::File::open(file)
-            .await
-            .map_err(|e| StorageError(e.to_string()))?;
-        let mut to = object_store::buffered::BufWriter::new(self.store.clone(), Path::from(key));
-        let copied = match &self.sealer {
-            None => tokio::io::copy(&mut from, &mut to)
-                .await
-                .map_err(|e| StorageError(e.to_string()))?,
-            Some(s) => seal_file(s, &mut from, &mut to)
-                .await
-                .map_err(|e| StorageError(e.to_string()))?,
-        };
-        to.shutdown()
-            .await
-            .map_err(|e| StorageError(e.to_string()))?;
-        self.stored_bytes.inc_by(copied);
-        Ok(copied)
     }
 
     /// Counts the bytes of every object stored from now on into `counter`.

@@ -16,7 +16,6 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
-use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Plaintext bytes per chunk.
 pub const CHUNK: u64 = 64 * 1024;
@@ -146,28 +145,6 @@ pub fn covering(range: &std::ops::Range<u64>, sealed: u64) -> (u64, std::ops::Ra
     let start = HEADER + first * (CHUNK + TAG);
     let end = (HEADER + (last + 1) * (CHUNK + TAG)).min(sealed);
     (first, start..end, range.start - first * CHUNK)
-}
-
-/// Seals the file `from` into `to`, chunk by chunk; answers the bytes written.
-pub(super) async fn seal_file(
-    sealer: &Sealer,
-    from: &mut tokio::fs::File,
-    to: &mut (impl AsyncWrite + Unpin),
-) -> std::io::Result<u64> {
-    let len = from.metadata().await?.len();
-    let chunks = len.div_ceil(CHUNK).max(1);
-    let header = sealer.header();
-    to.write_all(&header).await?;
-    let mut written = HEADER;
-    let mut buf = vec![0u8; CHUNK as usize];
-    for i in 0..chunks {
-        let n = (len - i * CHUNK).min(CHUNK) as usize;
-        from.read_exact(&mut buf[..n]).await?;
-        let sealed = sealer.seal_chunk(&header, i, i + 1 == chunks, &buf[..n]);
-        to.write_all(&sealed).await?;
-        written += sealed.len() as u64;
-    }
-    Ok(written)
 }
 
 /// The plaintext of a sealed file's chunks as `inner` (their sealed bytes, from chunk `first`
