@@ -139,6 +139,19 @@ enum Scenario {
     },
     /// Holds many idle sockets; with --server-pid, the server's memory per socket.
     Idle(IdleArgs),
+    /// --parallel video messages of --size-mb each over REST at once; with --server-pid, the
+    /// server's peak memory meanwhile (media.max_video_bytes must allow the size).
+    Uploads {
+        /// Uploads at once, each by its own user.
+        #[arg(long, default_value_t = 10)]
+        parallel: u32,
+        /// Megabytes (10^6 bytes) per file.
+        #[arg(long, default_value_t = 100)]
+        size_mb: u64,
+        /// The server's process id: its peak resident memory during the uploads is read.
+        #[arg(long)]
+        server_pid: Option<u32>,
+    },
 }
 
 #[derive(Args)]
@@ -194,6 +207,7 @@ fn users_needed(s: &Scenario) -> u32 {
         Scenario::Sequential { .. } => 2,
         Scenario::Flat { chats, .. } | Scenario::Paced { chats, .. } => 2 * chats,
         Scenario::Group { members, .. } => *members,
+        Scenario::Uploads { parallel, .. } => 2 * parallel,
         Scenario::Idle(a) => a.users.unwrap_or(a.sockets.div_ceil(a.max_per_user.max(1))),
     }
 }
@@ -261,6 +275,11 @@ async fn run(cli: Cli) -> Result<bool> {
         Scenario::Group { members, messages } => {
             scenarios::group::run(&ctx, *members, *messages).await?
         }
+        Scenario::Uploads {
+            parallel,
+            size_mb,
+            server_pid,
+        } => scenarios::uploads::run(&ctx, *parallel, *size_mb, *server_pid).await?,
         Scenario::Idle(a) => {
             let mut child_args = vec![
                 "--url".to_string(),

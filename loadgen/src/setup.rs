@@ -294,6 +294,41 @@ impl Api {
     }
 }
 
+impl Api {
+    /// Sends a media message over REST (a multipart form with the file `data`, sent as it is
+    /// read, never copied); the stored message.
+    pub async fn send_file(
+        &self,
+        u: &User,
+        chat: i64,
+        kind: &str,
+        data: bytes::Bytes,
+        timeout: Duration,
+    ) -> Result<Value> {
+        let len = data.len() as u64;
+        let file = reqwest::multipart::Part::stream_with_length(data, len).file_name("load.bin");
+        let form = reqwest::multipart::Form::new()
+            .text("message_type", kind.to_string())
+            .part("file", file);
+        let res = self
+            .http
+            .post(format!("{}/api/chats/{chat}/messages", self.base))
+            .bearer_auth(&u.token)
+            .multipart(form)
+            .timeout(timeout)
+            .send()
+            .await
+            .context("upload: request")?;
+        let status = res.status();
+        let text = res.text().await.context("upload: body")?;
+        if !status.is_success() {
+            return Err(refusal("upload", status, &text));
+        }
+        let v: Value = serde_json::from_str(&text).context("upload: answer is not JSON")?;
+        Ok(v["message"].clone())
+    }
+}
+
 /// Runs `f` over `items`, `concurrency` at a time, keeping their order.
 pub async fn bounded<T, R, F, Fut>(items: Vec<T>, concurrency: usize, f: F) -> Result<Vec<R>>
 where

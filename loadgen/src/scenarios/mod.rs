@@ -7,6 +7,7 @@ pub mod idle;
 pub mod idle_child;
 pub mod paced;
 pub mod sequential;
+pub mod uploads;
 
 use std::time::{Duration, Instant};
 
