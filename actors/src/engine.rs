@@ -181,7 +181,10 @@ impl Engine {
             n => n,
         };
         let threads: Arc<[ArbiterHandle]> = (0..count).map(|_| Arbiter::new().handle()).collect();
-        let limiter = Arc::new(RateLimiter::new(clock.clone()).counting_into(metrics.clone()));
+        let limiter = RateLimiter::new(clock.clone())
+            .counting_into(metrics.clone())
+            .shared_by(cluster.clone());
+        let limiter = Arc::new(limiter);
         let sockets = Arc::new(SocketSlots::new(
             realtime.max_sockets_per_user,
             realtime.frames.clone(),

@@ -174,17 +174,17 @@ pub async fn receive(
     form: Multipart,
     spec: FileSpec<'_>,
 ) -> ApiResult<Form> {
-    upload_limit(state, user_id)?;
+    upload_limit(state, user_id).await?;
     read_form(form, spec, &state.settings.media, &state.engine.storage).await
 }
 
 /// 429 when the caller has used up their uploads for this minute.
-pub fn upload_limit(state: &AppState, user_id: i64) -> ApiResult<()> {
+pub async fn upload_limit(state: &AppState, user_id: i64) -> ApiResult<()> {
     let limit = state.settings.media.uploads_per_minute;
     state
         .engine
         .limiter
-        .hit(&format!("upload:{user_id}"), limit, TimeDelta::minutes(1))
+        .hit(&format!("upload:{user_id}"), limit, TimeDelta::minutes(1)).await
         .map_err(ApiError::too_many)
 }
 

@@ -28,7 +28,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// Applies the per-address and per-phone limits of one auth endpoint.
-fn limit(state: &AppState, req: &HttpRequest, endpoint: &str, phone_hash: &str) -> ApiResult<()> {
+async fn limit(
+    state: &AppState,
+    req: &HttpRequest,
+    endpoint: &str,
+    phone_hash: &str,
+) -> ApiResult<()> {
     let minute = TimeDelta::minutes(1);
     let l = &state.settings.limits;
     let ip = client_ip(req, state);
@@ -39,7 +44,7 @@ fn limit(state: &AppState, req: &HttpRequest, endpoint: &str, phone_hash: &str) 
             &format!("{endpoint}:ip:{ip}"),
             l.otp_per_ip_per_minute,
             minute,
-        )
+        ).await
         .map_err(ApiError::too_many)?;
     state
         .engine
@@ -48,7 +53,7 @@ fn limit(state: &AppState, req: &HttpRequest, endpoint: &str, phone_hash: &str) 
             &format!("{endpoint}:phone:{phone_hash}"),
             l.otp_per_phone_per_minute,
             minute,
-        )
+        ).await
         .map_err(ApiError::too_many)
 }
 
@@ -66,7 +71,7 @@ pub(crate) async fn send_otp(
         validate::country_code(cc, &body.phone_number)?;
     }
     let phone_hash = state.secrets.phone_hash(&body.phone_number);
-    limit(&state, &req, "otp-send", &phone_hash)?;
+    limit(&state, &req, "otp-send", &phone_hash).await?;
 
     let auth = &state.settings.auth;
     let code = if auth.fixed_otp.is_empty() {
@@ -123,7 +128,7 @@ pub(crate) async fn verify_otp(
         .map(|n| validate::name("name", n, 1, 255))
         .transpose()?;
     let phone_hash = state.secrets.phone_hash(&body.phone_number);
-    limit(&state, &req, "otp-verify", &phone_hash)?;
+    limit(&state, &req, "otp-verify", &phone_hash).await?;
 
     let now = state.engine.clock.now();
     let jti = new_jti();
@@ -209,7 +214,7 @@ pub(crate) async fn refresh(
             &format!("refresh:ip:{ip}"),
             l.refresh_per_ip_per_minute,
             minute,
-        )
+        ).await
         .map_err(ApiError::too_many)?;
     let token = bearer(&req).ok_or_else(|| ApiError::unauthorized("missing bearer token"))?;
     let claims = state
@@ -222,7 +227,7 @@ pub(crate) async fn refresh(
             &format!("refresh:session:{}", claims.sid),
             l.refresh_per_minute,
             minute,
-        )
+        ).await
         .map_err(ApiError::too_many)?;
     let now = state.engine.clock.now();
     let jti = new_jti();

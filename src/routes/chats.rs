@@ -378,7 +378,7 @@ pub(crate) async fn send(
             &format!("msg:{}", user.user_id),
             limit,
             TimeDelta::minutes(1),
-        )
+        ).await
         .map_err(ApiError::too_many)?;
     let message = body
         .0

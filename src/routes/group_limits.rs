@@ -32,17 +32,18 @@ impl Reservation {
 impl Drop for Reservation {
     fn drop(&mut self) {
         if self.taken > 0 {
-            self.limiter.refund(&self.key, self.taken);
+            self.limiter.refund_soon(&self.key, self.taken);
         }
     }
 }
 
-fn reserve(state: &AppState, key: String, n: u32, limit: u32) -> ApiResult<Reservation> {
+async fn reserve(state: &AppState, key: String, n: u32, limit: u32) -> ApiResult<Reservation> {
     let hour = TimeDelta::hours(1);
     state
         .engine
         .limiter
         .hit_n(&key, n, limit, hour)
+        .await
         .map_err(ApiError::too_many)?;
     Ok(Reservation {
         limiter: state.engine.limiter.clone(),
@@ -52,14 +53,14 @@ fn reserve(state: &AppState, key: String, n: u32, limit: u32) -> ApiResult<Reser
 }
 
 /// One group creation by `user_id` (429 past `limits.groups_per_hour`).
-pub fn reserve_group(state: &AppState, user_id: i64) -> ApiResult<Reservation> {
+pub async fn reserve_group(state: &AppState, user_id: i64) -> ApiResult<Reservation> {
     let limit = state.settings.limits.groups_per_hour;
-    reserve(state, format!("group-create:user:{user_id}"), 1, limit)
+    reserve(state, format!("group-create:user:{user_id}"), 1, limit).await
 }
 
 /// `n` users added or invited by `user_id` (429 past `limits.group_adds_per_hour`; 422 on
 /// `field` if `n` alone is more than an hour allows).
-pub fn reserve_adds(
+pub async fn reserve_adds(
     state: &AppState,
     user_id: i64,
     field: &str,
@@ -75,7 +76,7 @@ pub fn reserve_adds(
             ))
         }
     };
-    reserve(state, format!("group-adds:user:{user_id}"), n, limit)
+    reserve(state, format!("group-adds:user:{user_id}"), n, limit).await
 }
 
 /// How long a group invite stays valid.

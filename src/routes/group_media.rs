@@ -55,7 +55,7 @@ pub async fn create(
     // Runs to the end even if the client goes away, so a failure always cleans up.
     detached(async move {
         // Before the upload is read: a user over the limit makes the server take in nothing.
-        let group_slot = reserve_group(&state, user.user_id)?;
+        let group_slot = reserve_group(&state, user.user_id).await?;
         let mut form = receive(&state, user.user_id, form, FileSpec::image("avatar")).await?;
         let name = validate::name("name", form.text("name").unwrap_or(""), 1, 100)?;
         let description = description_of(
@@ -65,7 +65,7 @@ pub async fn create(
         .flatten();
         let ids = participants(&form)?;
         check_participants(&state, user.user_id, &ids)?;
-        let add_slots = reserve_adds(&state, user.user_id, "participants", ids.len())?;
+        let add_slots = reserve_adds(&state, user.user_id, "participants", ids.len()).await?;
         let (avatar_url, keys) = photo(&state, &mut form).await?;
         let max = state.settings.limits.max_group_size;
         let created = state

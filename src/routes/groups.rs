@@ -74,13 +74,14 @@ pub(crate) async fn create(
     let name = validate::name("name", &body.name, 1, 100)?;
     let description = description_of(body.description)?.flatten();
     check_participants(&state, user.user_id, &body.participants)?;
-    let group_slot = reserve_group(&state, user.user_id)?;
+    let group_slot = reserve_group(&state, user.user_id).await?;
     let add_slots = reserve_adds(
         &state,
         user.user_id,
         "participants",
         body.participants.len(),
-    )?;
+    )
+    .await?;
     let max = state.settings.limits.max_group_size;
     let change = state
         .write(CreateGroup {
@@ -234,7 +235,7 @@ pub(crate) async fn add_members(
         ));
     }
     distinct("user_ids", &ids)?;
-    let slots = reserve_adds(&state, user.user_id, "user_ids", ids.len())?;
+    let slots = reserve_adds(&state, user.user_id, "user_ids", ids.len()).await?;
     let cmd = GroupCmd::Add {
         user_ids: ids,
         invite_ttl: invite_ttl(&state),

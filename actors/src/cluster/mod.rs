@@ -10,6 +10,7 @@
 //! is published meanwhile is dropped (clients catch up with `sync`), REST goes on, and
 //! [`Cluster::is_up`] says so for `/api/health`.
 
+mod limits;
 mod link;
 mod presence;
 mod stash;

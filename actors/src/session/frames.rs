@@ -47,75 +47,33 @@ impl WsSession {
         match frame {
             ClientFrame::Ping => self.reply("pong", &reference, json!({}), ctx),
             ClientFrame::SendMessage { chat_id, draft } => {
-                let key = format!("msg:{}", self.user_id);
-                let limit = self.engine.realtime.messages_per_minute;
-                if let Err(secs) = self.engine.limiter.hit(&key, limit, TimeDelta::minutes(1)) {
-                    let e = FrameError {
-                        retry_after: Some(secs),
-                        ..FrameError::new("rate_limited", "too many messages; slow down")
-                    };
-                    return self.error(&reference, client_msg_id.as_deref(), &e, ctx);
-                }
-                let message = match draft.validate(chat_id, self.user_id, true) {
-                    Ok(m) => m,
-                    Err(inv) => {
-                        let e = FrameError::invalid(inv.field, inv.message);
-                        return self.error(&reference, client_msg_id.as_deref(), &e, ctx);
-                    }
-                };
-                let (reply, answer) = oneshot::channel();
-                self.to_room(
-                    chat_id,
-                    RoomCmd::Send {
-                        message,
-                        conn: Some(self.conn),
-                        reply,
-                    },
-                );
-                let answer = answer
-                    .into_actor(self)
-                    .map(move |res, act, ctx| match flatten(res) {
-                        Ok(r) => {
-                            let extra = json!({
-                                "client_msg_id": client_msg_id,
-                                "duplicate": r.duplicate,
-                                "seq": r.message.seq,
-                                "message": r.message,
-                            });
-                            act.reply("ack", &reference, extra, ctx);
-                        }
-                        Err(e) => {
-                            act.error(&reference, client_msg_id.as_deref(), &room_error(e), ctx)
-                        }
-                    });
-                self.hold(place, answer, ctx);
+                // Counted on every node first; the session handles nothing else until it is,
+                // so the socket's sends keep their order.
+                let counted = self.count_messages(1);
+                let go_on = counted.into_actor(self).map(move |counted, act, ctx| match counted {
+                    Ok(()) => act.send_message(chat_id, draft, reference, client_msg_id, place, ctx),
+                    Err(e) => act.error(&reference, client_msg_id.as_deref(), &e, ctx),
+                });
+                ctx.wait(go_on);
             }
             ClientFrame::ForwardMessage {
                 message_id,
                 chat_ids,
             } => {
-                let key = format!("msg:{}", self.user_id);
-                let limit = self.engine.realtime.messages_per_minute;
-                for _ in &chat_ids {
-                    if let Err(secs) = self.engine.limiter.hit(&key, limit, TimeDelta::minutes(1)) {
-                        let e = FrameError {
-                            retry_after: Some(secs),
-                            ..FrameError::new("rate_limited", "too many messages; slow down")
-                        };
-                        return self.error(&reference, None, &e, ctx);
-                    }
-                }
+                let counted = self.count_messages(chat_ids.len() as u32);
                 let (engine, user_id, conn) = (self.engine.clone(), self.user_id, self.conn);
                 let fut = async move {
+                    counted.await?;
                     crate::forward::forward(&engine, user_id, message_id, &chat_ids, Some(conn))
                         .await
+                        .map_err(|e| room_error(e))
                 };
                 let answer = fut.into_actor(self).map(move |res, act, ctx| match res {
                     Ok(copies) => {
                         let messages: Vec<_> = copies.into_iter().map(|c| c.message).collect();
                         act.reply("ack", &reference, json!({ "messages": messages }), ctx);
                     }
-                    Err(e) => act.error(&reference, None, &room_error(e), ctx),
+                    Err(e) => act.error(&reference, None, &e, ctx),
                 });
                 self.hold(place, answer, ctx);
             }
@@ -332,6 +290,69 @@ impl WsSession {
             Ok(c) => self.reply("ack", reference, json!({ "call": call::summary(&c) }), ctx),
             Err(e) => self.error(reference, None, &call_error(e), ctx),
         }
+    }
+
+    /// Counts `n` messages of this user against `realtime.messages_per_minute`, on every node.
+    fn count_messages(
+        &self,
+        n: u32,
+    ) -> impl std::future::Future<Output = Result<(), FrameError>> + 'static {
+        let limiter = self.engine.limiter.clone();
+        let key = format!("msg:{}", self.user_id);
+        let limit = self.engine.realtime.messages_per_minute;
+        async move {
+            limiter
+                .hit_n(&key, n, limit, TimeDelta::minutes(1))
+                .await
+                .map_err(|secs| FrameError {
+                    retry_after: Some(secs),
+                    ..FrameError::new("rate_limited", "too many messages; slow down")
+                })
+        }
+    }
+
+    /// Sends a message once it has been counted: to its chat's room, answered with an `ack`
+    /// once it is stored.
+    fn send_message(
+        &mut self,
+        chat_id: i64,
+        draft: crate::store::messages::Draft,
+        reference: Value,
+        client_msg_id: Option<String>,
+        place: InFlight,
+        ctx: &mut Context<Self>,
+    ) {
+        let message = match draft.validate(chat_id, self.user_id, true) {
+            Ok(m) => m,
+            Err(inv) => {
+                let e = FrameError::invalid(inv.field, inv.message);
+                return self.error(&reference, client_msg_id.as_deref(), &e, ctx);
+            }
+        };
+        let (reply, answer) = oneshot::channel();
+        self.to_room(
+            chat_id,
+            RoomCmd::Send {
+                message,
+                conn: Some(self.conn),
+                reply,
+            },
+        );
+        let answer = answer
+            .into_actor(self)
+            .map(move |res, act, ctx| match flatten(res) {
+                Ok(r) => {
+                    let extra = json!({
+                        "client_msg_id": client_msg_id,
+                        "duplicate": r.duplicate,
+                        "seq": r.message.seq,
+                        "message": r.message,
+                    });
+                    act.reply("ack", &reference, extra, ctx);
+                }
+                Err(e) => act.error(&reference, client_msg_id.as_deref(), &room_error(e), ctx),
+            });
+        self.hold(place, answer, ctx);
     }
 
     /// Answers a room command's result with an ack (built by `ok`) or an error frame.

@@ -5,6 +5,7 @@
 //! Cluster mode needs PostgreSQL: without `COURIER_TEST_DATABASE_URL` these tests say they
 //! did not run. Redis is `COURIER_TEST_REDIS_URL` (default `redis://127.0.0.1:6379`).
 
+mod limits;
 mod messaging;
 mod presence;
 mod pusher;
@@ -40,8 +41,19 @@ impl Nodes {
         Nodes::start_on(n, &redis).await
     }
 
+    /// Like [`Nodes::start`], each node with the settings `extra` (`COURIER__…` variables) too.
+    pub async fn start_with(n: usize, extra: &[(&str, &str)]) -> Option<Nodes> {
+        let redis = std::env::var("COURIER_TEST_REDIS_URL")
+            .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        Nodes::start_on_with(n, &redis, extra).await
+    }
+
     /// Like [`Nodes::start`], on the Redis at `redis`.
     pub async fn start_on(n: usize, redis: &str) -> Option<Nodes> {
+        Nodes::start_on_with(n, redis, &[]).await
+    }
+
+    async fn start_on_with(n: usize, redis: &str, extra: &[(&str, &str)]) -> Option<Nodes> {
         if std::env::var("COURIER_TEST_DATABASE_URL").map_or(true, |u| u.is_empty()) {
             eprintln!("cluster tests need PostgreSQL (COURIER_TEST_DATABASE_URL); not run");
             return None;
@@ -66,6 +78,7 @@ impl Nodes {
             ("COURIER__PUSHER__APP_SECRET", crate::pusher::client::SECRET),
         ]
         .iter()
+        .chain(extra)
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
         let mut nodes = Nodes {
