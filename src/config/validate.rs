@@ -107,10 +107,6 @@ impl Settings {
         if m.orphan_grace_secs < 300 || m.orphan_sweep_secs < 60 {
             p.add("media.orphan_grace_secs must be at least 300 (uploads in progress must outlast it) and media.orphan_sweep_secs at least 60");
         }
-        // A presigned link lasts up to 1.25 × the TTL; S3 accepts at most seven days.
-        if s3 && m.s3_presign && m.url_ttl_secs > 7 * 24 * 3600 * 4 / 5 {
-            p.add("media.url_ttl_secs is at most 483840 (5.6 days) with presigned S3 links");
-        }
         let c = &self.calls;
         if c.ring_timeout_secs == 0 || c.max_signal_bytes < 1024 || c.turn_ttl_secs == 0 {
             p.add("calls: ring_timeout_secs and turn_ttl_secs must be positive, max_signal_bytes at least 1024");

@@ -1,19 +1,17 @@
 //! Media storage: a local folder by default, any S3-compatible store by configuration, behind
 //! one interface (`object_store`). The database keeps object keys; clients get signed,
-//! expiring links, made when a response or event is rendered for whoever may see it: for a
-//! local folder `/media/{key}?expires=…&sig=…` (an HMAC over key and expiry) that Courier
-//! checks and serves, for S3 a presigned URL to the store itself.
-
+//! expiring links, made when a response or event is rendered for whoever may see it:
+//! `/media/{key}?expires=…&sig=…` (an HMAC over key and expiry) that Courier checks, then
+//! serves, or for S3 with `presign` answers with a redirect to a URL the store itself serves
+//! (presigned by `object_store`, with whatever credentials it holds).
 mod links;
 mod orphans;
-mod presign;
 pub mod sealed;
 
 use sealed::{open_stream, seal_file};
 
-pub use links::{content_type, key_of, stored, Denied, KEY_PREFIX};
+pub use links::{content_type, disposition, key_of, stored, Denied, KEY_PREFIX};
 pub use orphans::{avatar_kept_key, avatar_key, Listed, OrphanSweep, AVATAR_KEPT_SIZE};
-pub use presign::S3Signer;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +19,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
-use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{
@@ -54,8 +52,11 @@ pub enum Backend {
         endpoint: String,
         access_key_id: String,
         secret_access_key: String,
+        /// The session token that goes with temporary keys (empty: none).
+        session_token: String,
         path_style: bool,
-        /// Links are presigned URLs to the store (else Courier-signed links it serves).
+        /// Courier's links redirect to URLs presigned for the store (else Courier serves the
+        /// bytes).
         presign: bool,
         /// Server-side encryption of every object stored.
         sse: Sse,
@@ -78,8 +79,8 @@ pub struct Storage {
     /// The folder of a local store (None for S3).
     local_dir: Option<std::path::PathBuf>,
     orphan_sweep: Option<OrphanSweep>,
-    /// For S3 stores whose links are presigned URLs.
-    presigner: Option<Arc<S3Signer>>,
+    /// The S3 store, typed so it can presign URLs, when links redirect there.
+    presigner: Option<Arc<AmazonS3>>,
     store: Arc<dyn ObjectStore>,
     signing_key: Arc<Vec<u8>>,
     /// Prefix of links, e.g. `https://chat.example.org` (empty: links start with `/media/`).
@@ -100,76 +101,17 @@ impl Storage {
         ttl: Duration,
         clock: Clock,
     ) -> Result<Storage, StorageError> {
-        let store: Arc<dyn ObjectStore> = match backend {
+        let (store, presigner): (Arc<dyn ObjectStore>, _) = match backend {
             Backend::Local { dir } => {
                 std::fs::create_dir_all(dir)
                     .map_err(|e| StorageError(format!("{}: {e}", dir.display())))?;
-                Arc::new(LocalFileSystem::new_with_prefix(dir)?.with_automatic_cleanup(true))
+                let local = LocalFileSystem::new_with_prefix(dir)?.with_automatic_cleanup(true);
+                (Arc::new(local), None)
             }
-            Backend::S3 {
-                bucket,
-                region,
-                endpoint,
-                access_key_id,
-                secret_access_key,
-                path_style,
-                sse,
-                ..
-            } => {
-                let mut b = AmazonS3Builder::new()
-                    .with_bucket_name(bucket)
-                    .with_region(region)
-                    .with_access_key_id(access_key_id)
-                    .with_secret_access_key(secret_access_key)
-                    .with_virtual_hosted_style_request(!path_style);
-                b = match sse {
-                    Sse::None => b,
-                    Sse::S3 => {
-                        let key: AmazonS3ConfigKey = "aws_server_side_encryption".parse()?;
-                        b.with_config(key, "AES256")
-                    }
-                    Sse::Kms(key) => b.with_sse_kms_encryption(key.clone()),
-                };
-                if !endpoint.is_empty() {
-                    // Virtual-hosted style: object_store wants the bucket in the endpoint's host.
-                    let endpoint = if *path_style {
-                        endpoint.clone()
-                    } else {
-                        match endpoint.split_once("://") {
-                            Some((scheme, host)) => format!("{scheme}://{bucket}.{host}"),
-                            None => format!("https://{bucket}.{endpoint}"),
-                        }
-                    };
-                    b = b
-                        .with_allow_http(endpoint.starts_with("http://"))
-                        .with_endpoint(endpoint);
-                }
-                Arc::new(b.build()?)
+            Backend::S3 { presign, .. } => {
+                let s3 = Arc::new(s3_store(backend)?);
+                (s3.clone(), presign.then_some(s3))
             }
-        };
-        let presigner = match backend {
-            Backend::S3 {
-                bucket,
-                region,
-                endpoint,
-                access_key_id,
-                secret_access_key,
-                path_style,
-                presign: true,
-                ..
-            } => Some(Arc::new(S3Signer {
-                endpoint: if endpoint.is_empty() {
-                    format!("https://s3.{region}.amazonaws.com")
-                } else {
-                    endpoint.clone()
-                },
-                bucket: bucket.clone(),
-                region: region.clone(),
-                access_key_id: access_key_id.clone(),
-                secret_access_key: secret_access_key.clone(),
-                path_style: *path_style,
-            })),
-            _ => None,
         };
         Ok(Storage {
             local_dir: match backend {
@@ -397,4 +339,54 @@ impl Storage {
             range.end - range.start,
         )))
     }
+}
+
+/// The S3 store `backend` names (which must be `Backend::S3`).
+fn s3_store(backend: &Backend) -> Result<AmazonS3, StorageError> {
+    let Backend::S3 {
+        bucket,
+        region,
+        endpoint,
+        access_key_id,
+        secret_access_key,
+        session_token,
+        path_style,
+        sse,
+        ..
+    } = backend
+    else {
+        return Err(StorageError("not an S3 store".into()));
+    };
+    let mut b = AmazonS3Builder::new()
+        .with_bucket_name(bucket)
+        .with_region(region)
+        .with_access_key_id(access_key_id)
+        .with_secret_access_key(secret_access_key)
+        .with_virtual_hosted_style_request(!path_style);
+    if !session_token.is_empty() {
+        b = b.with_token(session_token);
+    }
+    b = match sse {
+        Sse::None => b,
+        Sse::S3 => {
+            let key: AmazonS3ConfigKey = "aws_server_side_encryption".parse()?;
+            b.with_config(key, "AES256")
+        }
+        Sse::Kms(key) => b.with_sse_kms_encryption(key.clone()),
+    };
+    if !endpoint.is_empty() {
+        // Virtual-hosted style: object_store wants the bucket in the endpoint's host.
+        let endpoint = if *path_style {
+            endpoint.clone()
+        } else {
+            match endpoint.split_once("://") {
+                Some((scheme, host)) => format!("{scheme}://{bucket}.{host}"),
+                None => format!("https://{bucket}.{endpoint}"),
+            }
+        };
+        b = b
+            .with_allow_http(endpoint.starts_with("http://"))
+            .with_endpoint(endpoint);
+    }
+    Ok(b.build()?)
 }
