@@ -376,6 +376,8 @@ pub struct MediaSettings {
     pub s3_region: String,
     /// For S3-compatible stores other than AWS, e.g. `http://127.0.0.1:9000`.
     pub s3_endpoint: String,
+    /// With the secret; both empty: credentials from the `AWS_*` environment (keys, web
+    /// identity), then the container's or the instance's role.
     pub s3_access_key_id: String,
     pub s3_secret_access_key: Secret,
     /// The session token of temporary keys (from STS), sent with them (empty: none).

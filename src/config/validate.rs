@@ -83,12 +83,14 @@ impl Settings {
         }
         let m = &self.media;
         let s3 = m.store == MediaStore::S3;
-        if s3
-            && (m.s3_bucket.is_empty()
-                || m.s3_access_key_id.is_empty()
-                || m.s3_secret_access_key.is_empty())
-        {
-            p.add("media.store = s3 needs media.s3_bucket, media.s3_access_key_id and media.s3_secret_access_key");
+        if s3 && m.s3_bucket.is_empty() {
+            p.add("media.store = s3 needs media.s3_bucket");
+        }
+        if m.s3_access_key_id.is_empty() != m.s3_secret_access_key.is_empty() {
+            p.add("media.s3_access_key_id and media.s3_secret_access_key go together (neither: credentials from the environment or an IAM role)");
+        }
+        if !m.s3_session_token.is_empty() && m.s3_access_key_id.is_empty() {
+            p.add("media.s3_session_token goes with media.s3_access_key_id and media.s3_secret_access_key");
         }
         if !m.s3_sse_kms_key_id.is_empty() && m.s3_sse != S3Sse::SseKms {
             p.add("media.s3_sse_kms_key_id needs media.s3_sse = sse-kms");

@@ -50,6 +50,7 @@ pub enum Backend {
         bucket: String,
         region: String,
         endpoint: String,
+        /// Empty (with the secret): credentials from the environment or an IAM role.
         access_key_id: String,
         secret_access_key: String,
         /// The session token that goes with temporary keys (empty: none).
@@ -357,11 +358,18 @@ fn s3_store(backend: &Backend) -> Result<AmazonS3, StorageError> {
     else {
         return Err(StorageError("not an S3 store".into()));
     };
-    let mut b = AmazonS3Builder::new()
+    // Without keys, credentials come from where AWS tools find them: the `AWS_*` environment
+    // (keys, web identity), then the container's or the instance's role.
+    let mut b = if access_key_id.is_empty() {
+        AmazonS3Builder::from_env()
+    } else {
+        AmazonS3Builder::new()
+            .with_access_key_id(access_key_id)
+            .with_secret_access_key(secret_access_key)
+    };
+    b = b
         .with_bucket_name(bucket)
         .with_region(region)
-        .with_access_key_id(access_key_id)
-        .with_secret_access_key(secret_access_key)
         .with_virtual_hosted_style_request(!path_style);
     if !session_token.is_empty() {
         b = b.with_token(session_token);
