@@ -73,15 +73,19 @@ impl Policy {
     }
 }
 
-/// Where media links point when not at this server: `media.public_url`, and with presigned
-/// S3 links the store itself (`media.s3_endpoint`, or AWS).
+/// Where media comes from when not from this server: `media.public_url`, and with presigned
+/// S3 links the store itself, where media links redirect (`media.s3_endpoint`, with the bucket
+/// in the host name unless path-style, or AWS). A redirect is checked against the policy too.
 fn media_origins(settings: &Settings) -> Vec<String> {
     let m = &settings.media;
     let mut origins: Vec<String> = origin(&m.public_url).into_iter().collect();
     if m.store == crate::config::MediaStore::S3 && m.s3_presign {
-        match m.s3_endpoint.as_str() {
-            "" => origins.push("https://*.amazonaws.com".into()),
-            endpoint => origins.extend(origin(endpoint)),
+        match m.s3_endpoint.split_once("://") {
+            _ if m.s3_endpoint.is_empty() => origins.push("https://*.amazonaws.com".into()),
+            Some((scheme, host)) if !m.s3_path_style => {
+                origins.extend(origin(&format!("{scheme}://{}.{host}", m.s3_bucket)))
+            }
+            _ => origins.extend(origin(&m.s3_endpoint)),
         }
     }
     origins
@@ -177,6 +181,10 @@ mod tests {
         s.media.store = crate::config::MediaStore::S3;
         s.media.s3_endpoint = "http://127.0.0.1:9000".into();
         assert_eq!(media_origins(&s), ["http://127.0.0.1:9000"]);
+        s.media.s3_endpoint = "https://s3.example.org".into();
+        s.media.s3_bucket = "media".into();
+        s.media.s3_path_style = false;
+        assert_eq!(media_origins(&s), ["https://media.s3.example.org"]);
         s.media.s3_presign = false;
         assert!(media_origins(&s).is_empty());
         s.media.public_url = "https://cdn.example.org/m".into();

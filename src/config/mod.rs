@@ -224,6 +224,34 @@ mod tests {
     }
 
     #[test]
+    fn s3_keys_go_together_or_come_from_the_environment() {
+        let s3 = [
+            ("COURIER__MEDIA__STORE", "s3"),
+            ("COURIER__MEDIA__S3_BUCKET", "b"),
+        ];
+        let s = Settings::load_from(None, env(&s3)).unwrap();
+        assert!(s.media.s3_access_key_id.is_empty(), "an IAM role, say");
+        for extra in [
+            ("COURIER__MEDIA__S3_ACCESS_KEY_ID", "k"),
+            ("COURIER__MEDIA__S3_SECRET_ACCESS_KEY", "s"),
+            ("COURIER__MEDIA__S3_SESSION_TOKEN", "t"),
+        ] {
+            let mut with = s3.to_vec();
+            with.push(extra);
+            let err = Settings::load_from(None, env(&with)).unwrap_err();
+            assert!(err.0.contains("go"), "{extra:?}: {err}");
+        }
+        let mut temporary = s3.to_vec();
+        temporary.extend([
+            ("COURIER__MEDIA__S3_ACCESS_KEY_ID", "k"),
+            ("COURIER__MEDIA__S3_SECRET_ACCESS_KEY", "s"),
+            ("COURIER__MEDIA__S3_SESSION_TOKEN", "t"),
+        ]);
+        let s = Settings::load_from(None, env(&temporary)).unwrap();
+        assert_eq!(&*s.media.s3_session_token, "t");
+    }
+
+    #[test]
     fn cluster_mode_refuses_what_belongs_to_one_node() {
         let full = [
             ("COURIER__CLUSTER__REDIS_URL", "redis://127.0.0.1:6379"),

@@ -376,12 +376,16 @@ pub struct MediaSettings {
     pub s3_region: String,
     /// For S3-compatible stores other than AWS, e.g. `http://127.0.0.1:9000`.
     pub s3_endpoint: String,
+    /// With the secret; both empty: credentials from the `AWS_*` environment (keys, web
+    /// identity), then the container's or the instance's role.
     pub s3_access_key_id: String,
     pub s3_secret_access_key: Secret,
+    /// The session token of temporary keys (from STS), sent with them (empty: none).
+    pub s3_session_token: Secret,
     /// Path-style addressing (`endpoint/bucket/key`), as most S3-compatible servers want.
     pub s3_path_style: bool,
-    /// Hand out presigned S3 URLs (clients fetch from the store); false: links to Courier,
-    /// which serves the files from the store.
+    /// Courier's links redirect to short-lived URLs presigned for the store (clients fetch the
+    /// bytes there); false: Courier serves the files from the store itself.
     pub s3_presign: bool,
     pub s3_sse: S3Sse,
     /// The KMS key for `sse-kms` (empty: the account's default key).
@@ -416,6 +420,7 @@ impl Default for MediaSettings {
             s3_endpoint: String::new(),
             s3_access_key_id: String::new(),
             s3_secret_access_key: Secret::default(),
+            s3_session_token: Secret::default(),
             s3_path_style: true,
             s3_presign: true,
             s3_sse: S3Sse::None,
@@ -444,6 +449,7 @@ impl MediaSettings {
                 endpoint: self.s3_endpoint.clone(),
                 access_key_id: self.s3_access_key_id.clone(),
                 secret_access_key: self.s3_secret_access_key.to_string(),
+                session_token: self.s3_session_token.to_string(),
                 path_style: self.s3_path_style,
                 presign: self.s3_presign,
                 sse: match self.s3_sse {

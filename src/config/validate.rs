@@ -83,12 +83,14 @@ impl Settings {
         }
         let m = &self.media;
         let s3 = m.store == MediaStore::S3;
-        if s3
-            && (m.s3_bucket.is_empty()
-                || m.s3_access_key_id.is_empty()
-                || m.s3_secret_access_key.is_empty())
-        {
-            p.add("media.store = s3 needs media.s3_bucket, media.s3_access_key_id and media.s3_secret_access_key");
+        if s3 && m.s3_bucket.is_empty() {
+            p.add("media.store = s3 needs media.s3_bucket");
+        }
+        if m.s3_access_key_id.is_empty() != m.s3_secret_access_key.is_empty() {
+            p.add("media.s3_access_key_id and media.s3_secret_access_key go together (neither: credentials from the environment or an IAM role)");
+        }
+        if !m.s3_session_token.is_empty() && m.s3_access_key_id.is_empty() {
+            p.add("media.s3_session_token goes with media.s3_access_key_id and media.s3_secret_access_key");
         }
         if !m.s3_sse_kms_key_id.is_empty() && m.s3_sse != S3Sse::SseKms {
             p.add("media.s3_sse_kms_key_id needs media.s3_sse = sse-kms");
@@ -106,10 +108,6 @@ impl Settings {
         }
         if m.orphan_grace_secs < 300 || m.orphan_sweep_secs < 60 {
             p.add("media.orphan_grace_secs must be at least 300 (uploads in progress must outlast it) and media.orphan_sweep_secs at least 60");
-        }
-        // A presigned link lasts up to 1.25 × the TTL; S3 accepts at most seven days.
-        if s3 && m.s3_presign && m.url_ttl_secs > 7 * 24 * 3600 * 4 / 5 {
-            p.add("media.url_ttl_secs is at most 483840 (5.6 days) with presigned S3 links");
         }
         let c = &self.calls;
         if c.ring_timeout_secs == 0 || c.max_signal_bytes < 1024 || c.turn_ttl_secs == 0 {

@@ -1,16 +1,22 @@
 //! `GET /media/{key}?expires&sig`: serves a stored object to whoever holds a valid signed link
-//! (a tampered or expired one answers 403). Answers sign their links where they are built
-//! (`api::links`).
+//! (a tampered or expired one answers 403), or, for S3 with `media.s3_presign`, redirects to a
+//! short-lived URL presigned for the store, so the bytes come straight from there. Answers sign
+//! their links where they are built (`api::links`).
 
 use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use courier_actors::storage::{content_type, Denied};
+use courier_actors::storage::{content_type, disposition, Denied};
 use futures_util::StreamExt;
 use serde::Deserialize;
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+
+/// How long a redirect to the store works at most (and may be cached), in seconds: long
+/// enough to follow it and for a player to read a video in ranges, short enough that a leaked
+/// one soon stops working.
+const STORE_URL_SECS: i64 = 600;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/media/{key:.+}", web::get().to(serve));
@@ -34,6 +40,8 @@ pub(crate) struct Signed {
     ),
     responses(
         (status = 200, description = "the file, with its content type"),
+        (status = 302, description = "S3 with presigned links: the file is at `Location`, \
+            a URL presigned for the store that works for at most ten minutes"),
         (status = 206, description = "the range asked for"),
         (status = 416, description = "the range lies outside the file"),
     ))]
@@ -68,6 +76,22 @@ pub(crate) async fn serve(
         }
     }
     let now = state.engine.clock.now().and_utc().timestamp();
+    // Not longer than the link itself works (a valid link has at least a second left).
+    let valid_for = (expires - now).clamp(1, STORE_URL_SECS);
+    let at_store = storage
+        .store_url(&key, std::time::Duration::from_secs(valid_for as u64))
+        .await
+        .map_err(ApiError::internal)?;
+    if let Some(url) = at_store {
+        // The store answers for the object from here on (404 when it is gone, ranges).
+        return Ok(HttpResponse::Found()
+            .insert_header((header::LOCATION, url))
+            .insert_header((
+                header::CACHE_CONTROL,
+                format!("private, max-age={valid_for}"),
+            ))
+            .finish());
+    }
     let wanted = req
         .headers()
         .get(header::RANGE)
@@ -113,16 +137,9 @@ pub(crate) async fn serve(
     };
     let body = body.map(|chunk| chunk.map_err(|e| std::io::Error::other(e.to_string())));
     let mime = content_type(&key);
-    // Pictures, sound and video show inline; anything else is a download, never a page of ours.
-    let inline = ["image/", "video/", "audio/"]
-        .iter()
-        .any(|t| mime.starts_with(t));
     let mut res = HttpResponse::build(status);
     res.content_type(mime)
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            if inline { "inline" } else { "attachment" },
-        ))
+        .insert_header((header::CONTENT_DISPOSITION, disposition(mime)))
         .insert_header((header::CONTENT_SECURITY_POLICY, "sandbox"))
         .insert_header((header::ACCEPT_RANGES, "bytes"))
         // Cached no longer than the link works.

@@ -1,11 +1,11 @@
 //! Media storage: a local folder by default, any S3-compatible store by configuration, behind
 //! one interface (`object_store`). The database keeps object keys; clients get signed,
-//! expiring links, made when a response or event is rendered for whoever may see it: for a
-//! local folder `/media/{key}?expires=…&sig=…` (an HMAC over key and expiry) that Courier
-//! checks and serves, for S3 a presigned URL to the store itself.
-
+//! expiring links, made when a response or event is rendered for whoever may see it:
+//! `/media/{key}?expires=…&sig=…` (an HMAC over key and expiry) that Courier checks, then
+//! serves, or for S3 with `presign` answers with a redirect to a URL the store itself serves
+//! (presigned by `object_store`, with whatever credentials it holds).
+mod links;
 mod orphans;
-mod presign;
 pub mod sealed;
 mod upload;
 
@@ -13,8 +13,8 @@ use sealed::open_stream;
 
 pub use upload::ObjectWriter;
 
+pub use links::{content_type, disposition, key_of, stored, Denied, KEY_PREFIX};
 pub use orphans::{avatar_kept_key, avatar_key, Listed, OrphanSweep, AVATAR_KEPT_SIZE};
-pub use presign::S3Signer;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,28 +22,15 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
-use hmac::{Hmac, Mac};
-use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{
     Attribute, AttributeValue, Attributes, GetOptions, GetRange, ObjectStore, ObjectStoreExt,
     PutOptions, PutPayload,
 };
-use serde_json::Value;
-use sha2::Sha256;
 
 use crate::clock::Clock;
-
-/// Where stored keys are marked in JSON before they are signed (see [`Storage::sign_links`]).
-pub const KEY_PREFIX: &str = "store:";
-
-/// JSON fields that may carry a stored key.
-const LINK_FIELDS: [&str; 4] = ["avatar_url", "media_url", "thumbnail_url", "url"];
-
-/// JSON fields whose contents a client wrote (a shared contact card, a call signal's payload):
-/// never signed, or a client could name any stored key there and be handed a link to it.
-const CLIENT_FIELDS: [&str; 2] = ["contact_data", "payload"];
 
 /// A storage failure (the store is unreachable or refused).
 #[derive(Debug, thiserror::Error)]
@@ -66,10 +53,14 @@ pub enum Backend {
         bucket: String,
         region: String,
         endpoint: String,
+        /// Empty (with the secret): credentials from the environment or an IAM role.
         access_key_id: String,
         secret_access_key: String,
+        /// The session token that goes with temporary keys (empty: none).
+        session_token: String,
         path_style: bool,
-        /// Links are presigned URLs to the store (else Courier-signed links it serves).
+        /// Courier's links redirect to URLs presigned for the store (else Courier serves the
+        /// bytes).
         presign: bool,
         /// Server-side encryption of every object stored.
         sse: Sse,
@@ -92,8 +83,8 @@ pub struct Storage {
     /// The folder of a local store (None for S3).
     local_dir: Option<std::path::PathBuf>,
     orphan_sweep: Option<OrphanSweep>,
-    /// For S3 stores whose links are presigned URLs.
-    presigner: Option<Arc<S3Signer>>,
+    /// The S3 store, typed so it can presign URLs, when links redirect there.
+    presigner: Option<Arc<AmazonS3>>,
     store: Arc<dyn ObjectStore>,
     signing_key: Arc<Vec<u8>>,
     /// Prefix of links, e.g. `https://chat.example.org` (empty: links start with `/media/`).
@@ -106,13 +97,6 @@ pub struct Storage {
     sealer: Option<Arc<sealed::Sealer>>,
 }
 
-/// Why a link was refused.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Denied {
-    BadSignature,
-    Expired,
-}
-
 impl Storage {
     pub fn open(
         backend: &Backend,
@@ -121,76 +105,17 @@ impl Storage {
         ttl: Duration,
         clock: Clock,
     ) -> Result<Storage, StorageError> {
-        let store: Arc<dyn ObjectStore> = match backend {
+        let (store, presigner): (Arc<dyn ObjectStore>, _) = match backend {
             Backend::Local { dir } => {
                 std::fs::create_dir_all(dir)
                     .map_err(|e| StorageError(format!("{}: {e}", dir.display())))?;
-                Arc::new(LocalFileSystem::new_with_prefix(dir)?.with_automatic_cleanup(true))
+                let local = LocalFileSystem::new_with_prefix(dir)?.with_automatic_cleanup(true);
+                (Arc::new(local), None)
             }
-            Backend::S3 {
-                bucket,
-                region,
-                endpoint,
-                access_key_id,
-                secret_access_key,
-                path_style,
-                sse,
-                ..
-            } => {
-                let mut b = AmazonS3Builder::new()
-                    .with_bucket_name(bucket)
-                    .with_region(region)
-                    .with_access_key_id(access_key_id)
-                    .with_secret_access_key(secret_access_key)
-                    .with_virtual_hosted_style_request(!path_style);
-                b = match sse {
-                    Sse::None => b,
-                    Sse::S3 => {
-                        let key: AmazonS3ConfigKey = "aws_server_side_encryption".parse()?;
-                        b.with_config(key, "AES256")
-                    }
-                    Sse::Kms(key) => b.with_sse_kms_encryption(key.clone()),
-                };
-                if !endpoint.is_empty() {
-                    // Virtual-hosted style: object_store wants the bucket in the endpoint's host.
-                    let endpoint = if *path_style {
-                        endpoint.clone()
-                    } else {
-                        match endpoint.split_once("://") {
-                            Some((scheme, host)) => format!("{scheme}://{bucket}.{host}"),
-                            None => format!("https://{bucket}.{endpoint}"),
-                        }
-                    };
-                    b = b
-                        .with_allow_http(endpoint.starts_with("http://"))
-                        .with_endpoint(endpoint);
-                }
-                Arc::new(b.build()?)
+            Backend::S3 { presign, .. } => {
+                let s3 = Arc::new(s3_store(backend)?);
+                (s3.clone(), presign.then_some(s3))
             }
-        };
-        let presigner = match backend {
-            Backend::S3 {
-                bucket,
-                region,
-                endpoint,
-                access_key_id,
-                secret_access_key,
-                path_style,
-                presign: true,
-                ..
-            } => Some(Arc::new(S3Signer {
-                endpoint: if endpoint.is_empty() {
-                    format!("https://s3.{region}.amazonaws.com")
-                } else {
-                    endpoint.clone()
-                },
-                bucket: bucket.clone(),
-                region: region.clone(),
-                access_key_id: access_key_id.clone(),
-                secret_access_key: secret_access_key.clone(),
-                path_style: *path_style,
-            })),
-            _ => None,
         };
         Ok(Storage {
             local_dir: match backend {
@@ -395,119 +320,61 @@ impl Storage {
             range.end - range.start,
         )))
     }
+}
 
-    fn signature(&self, key: &str, expires: i64) -> String {
-        // unwrap: HMAC accepts keys of any length.
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.signing_key).unwrap();
-        mac.update(key.as_bytes());
-        mac.update(b"\n");
-        mac.update(expires.to_string().as_bytes());
-        hex(&mac.finalize().into_bytes())
+/// The S3 store `backend` names (which must be `Backend::S3`).
+fn s3_store(backend: &Backend) -> Result<AmazonS3, StorageError> {
+    let Backend::S3 {
+        bucket,
+        region,
+        endpoint,
+        access_key_id,
+        secret_access_key,
+        session_token,
+        path_style,
+        sse,
+        ..
+    } = backend
+    else {
+        return Err(StorageError("not an S3 store".into()));
+    };
+    // Without keys, credentials come from where AWS tools find them: the `AWS_*` environment
+    // (keys, web identity), then the container's or the instance's role.
+    let mut b = if access_key_id.is_empty() {
+        AmazonS3Builder::from_env()
+    } else {
+        AmazonS3Builder::new()
+            .with_access_key_id(access_key_id)
+            .with_secret_access_key(secret_access_key)
+    };
+    b = b
+        .with_bucket_name(bucket)
+        .with_region(region)
+        .with_virtual_hosted_style_request(!path_style);
+    if !session_token.is_empty() {
+        b = b.with_token(session_token);
     }
-
-    /// A link to `key` valid for the configured lifetime. The expiry is rounded up to the
-    /// next whole lifetime/4 so links stay the same for a while (clients can cache them).
-    pub fn link(&self, key: &str) -> String {
-        let ttl = self.ttl.as_secs().max(4) as i64;
-        let step = ttl / 4;
-        let now = self.clock.now().and_utc().timestamp();
-        if let Some(signer) = &self.presigner {
-            // Signed at the start of the current step, valid a full lifetime past its end.
-            let signed = now.div_euclid(step) * step;
-            let at = chrono::DateTime::from_timestamp(signed, 0)
-                .map(|d| d.naive_utc())
-                .unwrap_or_default();
-            return signer.presign(key, at, (ttl + step) as u64);
+    b = match sse {
+        Sse::None => b,
+        Sse::S3 => {
+            let key: AmazonS3ConfigKey = "aws_server_side_encryption".parse()?;
+            b.with_config(key, "AES256")
         }
-        let expires = (now + ttl).div_euclid(step) * step + step;
-        format!(
-            "{}/media/{}?expires={expires}&sig={}",
-            self.public_url,
-            key,
-            self.signature(key, expires)
-        )
-    }
-
-    /// Checks a link's signature and expiry.
-    pub fn verify(&self, key: &str, expires: i64, sig: &str) -> Result<(), Denied> {
-        let expected = self.signature(key, expires);
-        let same = expected.len() == sig.len()
-            && expected
-                .bytes()
-                .zip(sig.bytes())
-                .fold(0u8, |a, (x, y)| a | (x ^ y))
-                == 0;
-        if !same {
-            return Err(Denied::BadSignature);
-        }
-        if expires <= self.clock.now().and_utc().timestamp() {
-            return Err(Denied::Expired);
-        }
-        Ok(())
-    }
-
-    /// Replaces every stored key (`store:…`) in link fields of `value` with a signed link,
-    /// except inside what clients wrote themselves (see [`CLIENT_FIELDS`]).
-    pub fn sign_links(&self, value: &mut Value) {
-        match value {
-            Value::Object(map) => {
-                for (k, v) in map.iter_mut() {
-                    if CLIENT_FIELDS.contains(&k.as_str()) {
-                        continue;
-                    }
-                    match v {
-                        Value::String(s) if LINK_FIELDS.contains(&k.as_str()) => {
-                            if let Some(key) = s.strip_prefix(KEY_PREFIX) {
-                                *s = self.link(key);
-                            }
-                        }
-                        other => self.sign_links(other),
-                    }
-                }
+        Sse::Kms(key) => b.with_sse_kms_encryption(key.clone()),
+    };
+    if !endpoint.is_empty() {
+        // Virtual-hosted style: object_store wants the bucket in the endpoint's host.
+        let endpoint = if *path_style {
+            endpoint.clone()
+        } else {
+            match endpoint.split_once("://") {
+                Some((scheme, host)) => format!("{scheme}://{bucket}.{host}"),
+                None => format!("https://{bucket}.{endpoint}"),
             }
-            Value::Array(items) => items.iter_mut().for_each(|v| self.sign_links(v)),
-            _ => {}
-        }
+        };
+        b = b
+            .with_allow_http(endpoint.starts_with("http://"))
+            .with_endpoint(endpoint);
     }
-}
-
-/// The content type of a stored object, from its key's extension (keys are made by Courier,
-/// with the extension of the type found in the file's bytes).
-pub fn content_type(key: &str) -> &'static str {
-    match key.rsplit('.').next().unwrap_or("") {
-        "jpg" | "jpeg" => "image/jpeg",
-        "png" => "image/png",
-        "webp" => "image/webp",
-        "gif" => "image/gif",
-        "mp4" => "video/mp4",
-        "m4a" => "audio/mp4",
-        "webm" => "video/webm",
-        "mov" => "video/quicktime",
-        "3gp" => "video/3gpp",
-        "mkv" => "video/x-matroska",
-        "mp3" => "audio/mpeg",
-        "ogg" => "audio/ogg",
-        "wav" => "audio/wav",
-        "aac" => "audio/aac",
-        "amr" => "audio/amr",
-        "flac" => "audio/flac",
-        "pdf" => "application/pdf",
-        "zip" => "application/zip",
-        "txt" => "text/plain; charset=utf-8",
-        _ => "application/octet-stream",
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// How a stored key is kept in the database: marked, so renderers know to sign it.
-pub fn stored(key: &str) -> String {
-    format!("{KEY_PREFIX}{key}")
-}
-
-/// The key inside a stored value (`store:…`), if it is one.
-pub fn key_of(value: &str) -> Option<&str> {
-    value.strip_prefix(KEY_PREFIX)
+    Ok(b.build()?)
 }

@@ -139,7 +139,7 @@ async fn s3_objects_are_encrypted(sse: S3Sse, kms_key: &str, header: &str) {
     let form = file("file", "notes.pdf", document(5000)).text("message_type", "document");
     let (status, body) = upload(&app, &format!("/api/chats/{chat}/messages"), &ana, form).await;
     assert_eq!(status, 201, "{body}");
-    // The store says how it keeps the object when it hands it out (a presigned link).
+    // The store says how it keeps the object when it hands it out (where the link redirects).
     let link = body["message"]["media_url"].as_str().unwrap();
     let res = fetch(&app, link).await;
     assert_eq!(res.status(), 200, "{link}");
