@@ -30,15 +30,15 @@ async fn messages_and_codes_count_on_every_node_together() {
     // The fifth is refused wherever it goes, and nothing is stored.
     for i in 0..2 {
         let r = c.send_text(i, &ana, chat, "5").await;
-        assert_eq!((r.status, r.code()), (429, "rate_limited"), "{:?}", r.body);
+        assert_eq!((r.status.as_u16(), r.code()), (429, "rate_limited"), "{:?}", r.body);
     }
     let refused = on_2.send_text(chat, "5", "c-5").await;
     assert_eq!(
-        (&refused["type"], &refused["error"]["code"]),
+        (&refused["type"], &refused["code"]),
         (&json!("error"), &json!("rate_limited")),
         "{refused}"
     );
-    assert!(refused["error"]["retry_after"].as_u64().unwrap() > 0);
+    assert!(refused["retry_after"].as_u64().unwrap() > 0);
     let history = c
         .get(1, &format!("/api/chats/{chat}/messages"), Some(&bo.token))
         .await;
