@@ -2,11 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::secret::Secret;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerSettings {
     /// Address to listen on.
@@ -60,7 +60,7 @@ impl Default for ServerSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseSettings {
     /// `sqlite://<file>` (embedded) or `postgres://user:pass@host/db`.
@@ -81,7 +81,7 @@ impl Default for DatabaseSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthSettings {
     /// HMAC key for tokens. Empty: generated on first start and kept in `data_dir`.
@@ -112,7 +112,7 @@ impl Default for AuthSettings {
 }
 
 /// Who sends the sign-in codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SmsProvider {
     /// Codes are written to the server's log (development and demos).
@@ -121,7 +121,7 @@ pub enum SmsProvider {
 }
 
 /// Where media files are kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MediaStore {
     /// A folder (`media.dir`).
@@ -131,7 +131,7 @@ pub enum MediaStore {
 }
 
 /// S3 server-side encryption of every object stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 pub enum S3Sse {
     /// The bucket's default.
     #[serde(rename = "", alias = "none")]
@@ -144,7 +144,7 @@ pub enum S3Sse {
     SseKms,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SmsSettings {
     pub provider: SmsProvider,
@@ -169,7 +169,7 @@ impl Default for SmsSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LimitSettings {
     /// send-otp and verify-otp, each: requests per minute per phone number.
@@ -214,7 +214,7 @@ impl Default for LimitSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RealtimeSettings {
     /// Seconds between server pings.
@@ -268,7 +268,7 @@ impl Default for RealtimeSettings {
 /// beyond it a frame is answered with `rate_limited`, and past `refused` refusals a minute the
 /// socket refused next is closed.
 /// `send-message` is limited per user instead (`limits.messages_per_minute`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FramesPerMinute {
     pub typing: u32,
@@ -328,7 +328,7 @@ impl FramesPerMinute {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CallSettings {
     /// An unanswered call is missed after this many seconds.
@@ -361,7 +361,7 @@ impl Default for CallSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MediaSettings {
     pub store: MediaStore,
@@ -483,7 +483,7 @@ impl MediaSettings {
 }
 
 /// `[metrics]`: where `/metrics` is served, apart from the API.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MetricsSettings {
     /// Address of the metrics listener (loopback by default: metrics say much about the
@@ -500,14 +500,14 @@ impl Default for MetricsSettings {
 }
 
 /// `[log]`: how log lines are written.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogSettings {
     pub format: LogFormat,
 }
 
 /// `text` for people, `json` (one object per line) for log shippers.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     #[default]
@@ -516,7 +516,7 @@ pub enum LogFormat {
 }
 
 /// `[cluster]`: several nodes as one, over Redis. Off while `redis_url` is empty.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClusterSettings {
     /// `redis://host:port/db`: turns cluster mode on.
@@ -552,7 +552,7 @@ impl ClusterSettings {
 }
 
 /// `[web]`: the embedded web client served at `/`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebSettings {
     /// Serve the web client (`/` and `/web/…`); `false`: those paths answer 404.
