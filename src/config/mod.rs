@@ -5,8 +5,10 @@
 //! in `validate`, the commented `config.toml` printed from the defaults in `template`.
 
 mod moderation;
+mod notes;
 mod privacy;
 mod push;
+mod realtime;
 mod secret;
 mod sections;
 pub mod template;
@@ -15,6 +17,7 @@ mod validate;
 pub use moderation::{FilterActionSetting, ModerationSettings};
 pub use privacy::PrivacySettings;
 pub use push::{ApnsSettings, FcmSettings, PushSettings, WebPushSettings, WebhookSettings};
+pub use realtime::{FramesPerMinute, RealtimeSettings};
 pub use secret::Secret;
 pub use sections::*;
 
