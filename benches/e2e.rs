@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::client::{sign_up, socket, Ws};
+use common::client::{private_chat, sign_up, socket, Ws};
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -37,20 +37,11 @@ async fn setup(base: &str) -> Vec<Pair> {
     for i in 0..PAIRS {
         let (_, a) = sign_up(&http, base, i).await;
         let (b_id, b) = sign_up(&http, base, i + PAIRS).await;
-        let chat: Value = http
-            .post(format!("{base}/api/chats/private"))
-            .bearer_auth(&a)
-            .json(&json!({"contact_id": b_id}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let chat = private_chat(&http, base, &a, b_id).await;
         let (sender, sender_rx) = socket(base, &a).await.split();
         let (_, receiver) = socket(base, &b).await.split();
         pairs.push(Pair {
-            chat: chat["id"].as_i64().unwrap(),
+            chat,
             sender,
             sender_rx: Some(sender_rx),
             receiver: Some(receiver),
@@ -85,7 +76,7 @@ async fn next_delivery(rx: &mut SplitStream<Ws>) -> u128 {
 fn e2e(c: &mut Criterion) {
     let system = actix_rt::System::new();
     let (db, base, mut pairs) = system.block_on(async {
-        let db = common::BenchDb::create().await;
+        let db = common::database().await;
         let app = Application::build(common::settings(&db), Clock::system())
             .await
             .unwrap();
@@ -114,7 +105,7 @@ fn e2e(c: &mut Criterion) {
         .sample_size(30)
         .measurement_time(Duration::from_secs(10));
     group.bench_function(
-        format!("{}/{PAIRS}-senders-send-to-deliver", db.label),
+        format!("{}/{PAIRS}-senders-send-to-deliver", db.label()),
         |b| {
             b.iter_custom(|iters| {
                 system.block_on(async {
@@ -173,7 +164,7 @@ fn e2e(c: &mut Criterion) {
     let pct = |q: f64| l[((l.len() as f64 * q) as usize).min(l.len() - 1)] as f64 / 1e6;
     println!(
         "e2e/{}: paced 1000 msg/s for 10 s, {} deliveries: send->deliver p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        db.label,
+        db.label(),
         l.len(),
         pct(0.50),
         pct(0.95),

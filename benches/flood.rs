@@ -15,7 +15,7 @@
 
 mod common;
 
-use common::client::{sign_up, socket, try_socket, Ws};
+use common::client::{private_chat, sign_up, socket, try_socket, Ws};
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -185,12 +185,12 @@ fn main() {
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         actix_rt::System::new().block_on(async move {
-            let db = common::BenchDb::create().await;
+            let db = common::database().await;
             let mut settings = common::settings(&db);
             settings.realtime = Default::default();
             let app = Application::build(settings, Clock::system()).await.unwrap();
             addr_tx
-                .send((format!("http://127.0.0.1:{}", app.port()), db.label))
+                .send((format!("http://127.0.0.1:{}", app.port()), db.label()))
                 .unwrap();
             app.run_until_stopped().await.unwrap();
             drop(db);
@@ -211,17 +211,7 @@ fn main() {
         for round in 0..ROUNDS {
             mallories.push(sign_up(&http, &base, 3 + round).await.1);
         }
-        let chat: Value = http
-            .post(format!("{base}/api/chats/private"))
-            .bearer_auth(&ana)
-            .json(&json!({"contact_id": bo_id}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let chat = chat["id"].as_i64().unwrap();
+        let chat = private_chat(&http, &base, &ana, bo_id).await;
         let mut ana_ws = socket(&base, &ana).await;
         // Bo reads his socket so that his queue never fills.
         let bo_ws = socket(&base, &bo).await;

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use courier_actors::room::RoomCmd;
 use courier_actors::store::chats::GetOrCreatePrivate;
 use courier_actors::store::messages::NewMessage;
+use courier_actors::testing::user;
 use courier_actors::Engine;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tokio::sync::oneshot;
@@ -23,8 +24,8 @@ const PER_SENDER: usize = 10;
 async fn setup(engine: &Engine) -> Vec<(i64, i64)> {
     let mut pairs = Vec::new();
     for i in 0..SENDERS {
-        let a = common::user(engine, i).await;
-        let b = common::user(engine, i + SENDERS).await;
+        let a = user(engine, i as u32).await;
+        let b = user(engine, (i + SENDERS) as u32).await;
         let (chat, _) = engine
             .write(GetOrCreatePrivate {
                 user_id: a,
@@ -77,7 +78,7 @@ async fn round(engine: &Engine, pairs: &[(i64, i64)], round: u64) {
 fn pipeline(c: &mut Criterion) {
     let system = actix_rt::System::new();
     let (db, engine, pairs) = system.block_on(async {
-        let db = common::BenchDb::create().await;
+        let db = common::database().await;
         let engine = common::engine(&db).await;
         let pairs = setup(&engine).await;
         (db, engine, pairs)
@@ -89,7 +90,7 @@ fn pipeline(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(10));
     let mut counter = 0u64;
     group.bench_function(
-        format!("{}/{SENDERS}-senders-x{PER_SENDER}", db.label),
+        format!("{}/{SENDERS}-senders-x{PER_SENDER}", db.label()),
         |b| {
             b.iter_custom(|iters| {
                 system.block_on(async {

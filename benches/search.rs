@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use courier_actors::store::chats::GetOrCreatePrivate;
 use courier_actors::store::search::{self, Query};
 use courier_actors::store::Conn;
+use courier_actors::testing::user;
 use criterion::{criterion_group, criterion_main, Criterion};
 use diesel_async::RunQueryDsl;
 
@@ -63,12 +64,12 @@ fn search_bench(c: &mut Criterion) {
         .unwrap_or(1_000_000);
     let system = actix_rt::System::new();
     let (db, engine, me, my_chat) = system.block_on(async {
-        let db = common::BenchDb::create().await;
+        let db = common::database().await;
         let engine = common::engine(&db).await;
         let mut chats = Vec::new();
         for k in 0..CHATS {
-            let a = common::user(&engine, k).await;
-            let b = common::user(&engine, k + CHATS).await;
+            let a = user(&engine, k as u32).await;
+            let b = user(&engine, (k + CHATS) as u32).await;
             let (chat, _) = engine
                 .write(GetOrCreatePrivate {
                     user_id: a,
@@ -130,7 +131,7 @@ fn search_bench(c: &mut Criterion) {
             before: None,
             limit: 21,
         };
-        group.bench_function(format!("{}/{n}/{name}", db.label), |b| {
+        group.bench_function(format!("{}/{n}/{name}", db.label()), |b| {
             b.iter(|| {
                 system.block_on(async {
                     let mut pooled = engine.db.get().await.unwrap();

@@ -1,5 +1,6 @@
 //! The `courier` binary: `courier serve` runs the server, `courier migrate` applies migrations,
-//! and the operator's commands (`backup`, `users`, `stats`) run beside a live server.
+//! and the operator's commands (`backup`, `users`, `stats`) run beside a live server;
+//! `courier config defaults` prints the commented `config.toml`.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -61,6 +62,17 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// About the configuration itself.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Print every key with its default value, commented: the `config.toml` template.
+    Defaults,
 }
 
 /// Starts logging: the server logs to stdout (`info` and up, or `RUST_LOG`), in `log.format`;
@@ -92,6 +104,12 @@ fn init_logs(server: bool, format: LogFormat) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = match &cli.command {
+        Command::Config {
+            action: ConfigAction::Defaults,
+        } => {
+            print!("{}", courier::config::template::defaults());
+            return ExitCode::SUCCESS;
+        }
         Command::Serve { config }
         | Command::Migrate { config }
         | Command::Backup { config, .. }
@@ -146,7 +164,9 @@ fn admin_command(command: Command, settings: Settings) -> ExitCode {
             Command::Users { action, who, .. } => users::run(&admin, action, &who).await,
             Command::Admin { action, who, .. } => admin::admins::run(&admin, action, &who).await,
             Command::Stats { .. } => admin::stats::run(&admin).await,
-            Command::Serve { .. } | Command::Migrate { .. } => Ok(String::new()),
+            Command::Serve { .. } | Command::Migrate { .. } | Command::Config { .. } => {
+                Ok(String::new())
+            }
         }
     });
     match result {

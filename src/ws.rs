@@ -46,7 +46,8 @@ pub async fn connect(
             &format!("ws-connect:{}", user.user_id),
             per_minute.div_ceil(6),
             chrono::TimeDelta::seconds(10),
-        ).await
+        )
+        .await
         .map_err(ApiError::too_many)?;
     let slot = state
         .engine

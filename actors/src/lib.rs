@@ -22,8 +22,8 @@ pub mod session;
 pub mod sink;
 pub mod storage;
 pub mod store;
-#[cfg(test)]
-mod testing;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod writer;
 
 pub use clock::Clock;

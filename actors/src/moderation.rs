@@ -124,7 +124,10 @@ pub fn after_send(engine: &Engine, message: &Message, other: Option<i64>) {
     // cost nothing, a flood included).
     let first_in_window = || {
         let key = format!("stranger-check:{}:{}", message.sender_id, message.chat_id);
-        engine.limiter.hit_here(&key, 1, policy.stranger_window).is_ok()
+        engine
+            .limiter
+            .hit_here(&key, 1, policy.stranger_window)
+            .is_ok()
     };
     if other.is_some() && policy.stranger_limit > 0 && first_in_window() {
         let (engine, sender) = (engine.clone(), message.sender_id);

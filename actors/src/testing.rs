@@ -1,4 +1,6 @@
-//! Test support for the engine: an engine on a temporary SQLite database, users, messages.
+//! Test support: an engine on a temporary SQLite database, users, messages, and a scratch
+//! database for one test or bench run. The engine's tests use it, and (through the `testing`
+//! feature, a dev-dependency only) the server's integration tests and the benches.
 
 use std::time::Duration;
 
@@ -11,22 +13,16 @@ use crate::store::messages::NewMessage;
 use crate::store::{migrate, Db};
 use crate::{Clock, Engine, Realtime};
 
-/// A folder of its own under the system's temporary folder, removed on drop.
-pub struct TempDir(pub std::path::PathBuf);
+pub use tempfile::TempDir;
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
+/// An engine on a SQLite database in `dir`, with the system clock and default settings.
 pub async fn engine(dir: &TempDir) -> Engine {
     engine_with_timeout(dir, crate::store::DEFAULT_TIMEOUT).await
 }
 
 /// The database file of an engine made by [`engine`] in `dir`.
 pub fn db_path(dir: &TempDir) -> std::path::PathBuf {
-    dir.0.join("rooms.db")
+    dir.path().join("rooms.db")
 }
 
 /// An engine whose waits for the database last at most `timeout`.
@@ -35,7 +31,7 @@ pub async fn engine_with_timeout(dir: &TempDir, timeout: Duration) -> Engine {
     migrate(&url).await.unwrap();
     let storage = Storage::open(
         &Backend::Local {
-            dir: dir.0.join("media"),
+            dir: dir.path().join("media"),
         },
         b"room-test-key".to_vec(),
         String::new(),
@@ -52,6 +48,7 @@ pub async fn engine_with_timeout(dir: &TempDir, timeout: Duration) -> Engine {
     )
 }
 
+/// Signs up user number `n` through the writer, as the sign-in flow would: their id.
 pub async fn user(engine: &Engine, n: u32) -> i64 {
     let phone_hash = format!("room-test-{n}");
     let far = engine.clock.now() + TimeDelta::days(1);
@@ -67,7 +64,7 @@ pub async fn user(engine: &Engine, n: u32) -> i64 {
     let verified = engine
         .write(VerifyOtp {
             phone_hash,
-            phone_number: format!("+1415555000{n}"),
+            phone_number: phone(n),
             code_hash: "h".into(),
             max_attempts: 5,
             name: Some(format!("user {n}")),
@@ -80,17 +77,6 @@ pub async fn user(engine: &Engine, n: u32) -> i64 {
     match verified {
         VerifyOutcome::Verified { user, .. } => user.id,
         other => panic!("{other:?}"),
-    }
-}
-
-impl TempDir {
-    /// A fresh folder (removed on drop).
-    pub fn new() -> TempDir {
-        TempDir(std::env::temp_dir().join(format!(
-            "courier-test-{}-{}",
-            std::process::id(),
-            chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
-        )))
     }
 }
 
@@ -124,4 +110,102 @@ pub async fn two_in_a_chat(engine: &Engine) -> (i64, i64, i64) {
         .await
         .unwrap();
     (a, b, chat.id)
+}
+
+/// A phone number unique to `n`: `+1 415`, and an exchange from 200 on (valid numbers, as the
+/// server requires).
+pub fn phone(n: u32) -> String {
+    format!("+1415{:07}", 2_000_000 + n)
+}
+
+/// A database of its own for one test or bench run: a temporary SQLite file, or a new
+/// PostgreSQL database when the environment variable given to [`create`](Self::create) names
+/// a server (dropped with this).
+pub struct ScratchDb {
+    pub url: String,
+    /// A temporary folder for the SQLite file, data and media.
+    pub dir: TempDir,
+    pg: Option<(String, String)>,
+}
+
+impl ScratchDb {
+    /// A fresh database; `env` names the variable holding a PostgreSQL server's URL.
+    pub async fn create(env: &str) -> ScratchDb {
+        use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+        let dir = tempfile::tempdir().expect("temp dir");
+        match std::env::var(env) {
+            Ok(admin) if !admin.is_empty() => {
+                let id: u64 = rand::random();
+                let name = format!("courier_scratch_{id:016x}");
+                let mut conn = AsyncPgConnection::establish(&admin)
+                    .await
+                    .unwrap_or_else(|e| panic!("connect to {env}: {e}"));
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create a scratch database");
+                ScratchDb {
+                    url: replace_db_name(&admin, &name),
+                    dir,
+                    pg: Some((admin, name)),
+                }
+            }
+            _ => ScratchDb {
+                url: format!("sqlite://{}", dir.path().join("courier.db").display()),
+                dir,
+                pg: None,
+            },
+        }
+    }
+
+    /// `postgres` or `sqlite`.
+    pub fn label(&self) -> &'static str {
+        if self.pg.is_some() {
+            "postgres"
+        } else {
+            "sqlite"
+        }
+    }
+}
+
+impl Drop for ScratchDb {
+    fn drop(&mut self) {
+        use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+        if let Some((admin, name)) = self.pg.take() {
+            // Drop runs outside any async context we may block: use a thread of our own.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    if let Ok(mut conn) = AsyncPgConnection::establish(&admin).await {
+                        let _ = diesel::sql_query(format!(
+                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                        ))
+                        .execute(&mut conn)
+                        .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// `url` with its database name replaced by `name` (the query string kept).
+fn replace_db_name(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let base = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
 }

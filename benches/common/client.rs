@@ -1,6 +1,5 @@
 //! What the end-to-end benches do as clients: sign up over HTTP, open WebSockets.
 
-use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -9,25 +8,27 @@ pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Signs user `n` up (server with `auth.fixed_otp = "123456"`): their id and access token.
 pub async fn sign_up(http: &reqwest::Client, base: &str, n: usize) -> (i64, String) {
-    let phone = format!("+1415{:07}", 2_000_000 + n);
-    http.post(format!("{base}/api/auth/send-otp"))
-        .json(&json!({"phone_number": phone}))
-        .send()
-        .await
-        .unwrap();
-    let r: Value = http
-        .post(format!("{base}/api/auth/verify-otp"))
-        .json(&json!({"phone_number": phone, "otp": "123456", "name": format!("u{n}")}))
+    let phone = courier_actors::testing::phone(n as u32);
+    let r = super::sign_up::sign_up(http, base, &phone, &format!("u{n}"), "123456").await;
+    (
+        r["user"]["id"].as_i64().unwrap(),
+        r["tokens"]["access_token"].as_str().unwrap().to_string(),
+    )
+}
+
+/// Opens (or finds) the private chat of the user of `token` with `other`: its id.
+pub async fn private_chat(http: &reqwest::Client, base: &str, token: &str, other: i64) -> i64 {
+    let chat: serde_json::Value = http
+        .post(format!("{base}/api/chats/private"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "contact_id": other }))
         .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    (
-        r["user"]["id"].as_i64().unwrap(),
-        r["tokens"]["access_token"].as_str().unwrap().to_string(),
-    )
+    chat["id"].as_i64().unwrap()
 }
 
 /// Opens `/ws` with a bearer token.

@@ -1,86 +1,25 @@
 //! Shared bench setup: a fresh database (temp SQLite, or a new PostgreSQL database when
-//! `COURIER_BENCH_DATABASE_URL` names a server) and server settings without rate limits.
+//! `COURIER_BENCH_DATABASE_URL` names a server), server settings without rate limits, and
+//! users.
 
 #![allow(dead_code)]
 
 pub mod client;
+#[path = "../../tests/shared/sign_up.rs"]
+pub mod sign_up;
 
-use chrono::TimeDelta;
 use courier::Settings;
-use courier_actors::store::auth::{CreateOtp, VerifyOtp, VerifyOutcome};
+use courier_actors::testing::ScratchDb;
 use courier_actors::Engine;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
-/// A database for one bench run, dropped afterwards.
-pub struct BenchDb {
-    pub url: String,
-    pub label: &'static str,
-    pub dir: tempfile::TempDir,
-    pg: Option<(String, String)>,
-}
-
-impl BenchDb {
-    pub async fn create() -> BenchDb {
-        let dir = tempfile::tempdir().unwrap();
-        match std::env::var("COURIER_BENCH_DATABASE_URL") {
-            Ok(admin) if !admin.is_empty() => {
-                let name = format!("courier_bench_{}", std::process::id());
-                let mut conn = AsyncPgConnection::establish(&admin)
-                    .await
-                    .expect("connect to COURIER_BENCH_DATABASE_URL");
-                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut conn)
-                    .await;
-                diesel::sql_query(format!("CREATE DATABASE {name}"))
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
-                let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
-                BenchDb {
-                    url: format!("{base}/{name}"),
-                    label: "postgres",
-                    dir,
-                    pg: Some((admin, name)),
-                }
-            }
-            _ => {
-                let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-                BenchDb {
-                    url,
-                    label: "sqlite",
-                    dir,
-                    pg: None,
-                }
-            }
-        }
-    }
-}
-
-impl Drop for BenchDb {
-    fn drop(&mut self) {
-        if let Some((admin, name)) = self.pg.take() {
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                rt.block_on(async {
-                    if let Ok(mut conn) = AsyncPgConnection::establish(&admin).await {
-                        let _ = diesel::sql_query(format!(
-                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                        ))
-                        .execute(&mut conn)
-                        .await;
-                    }
-                });
-            })
-            .join();
-        }
-    }
+/// A database for one bench run, dropped afterwards: a temporary SQLite file, or a new
+/// PostgreSQL database when `COURIER_BENCH_DATABASE_URL` names a server.
+pub async fn database() -> ScratchDb {
+    ScratchDb::create("COURIER_BENCH_DATABASE_URL").await
 }
 
 /// Settings for a bench server: port 0, fixed code, limits out of the way.
-pub fn settings(db: &BenchDb) -> Settings {
+pub fn settings(db: &ScratchDb) -> Settings {
     let mut s = Settings::default();
     s.server.bind = "127.0.0.1:0".into();
     s.metrics.bind = String::new();
@@ -95,40 +34,8 @@ pub fn settings(db: &BenchDb) -> Settings {
     s
 }
 
-/// Signs up user number `n` through the writer (as the OTP flow would): answers its id.
-pub async fn user(engine: &Engine, n: usize) -> i64 {
-    let far = engine.clock.now() + TimeDelta::days(1);
-    let phone_hash = format!("bench-phone-{n}");
-    engine
-        .write(CreateOtp {
-            phone_hash: phone_hash.clone(),
-            country_code: "+1".into(),
-            code_hash: "h".into(),
-            expires_at: far,
-        })
-        .await
-        .unwrap();
-    let out = engine
-        .write(VerifyOtp {
-            phone_hash,
-            phone_number: format!("+1415{:07}", 2_000_000 + n),
-            code_hash: "h".into(),
-            max_attempts: 5,
-            name: Some(format!("user {n}")),
-            refresh_jti: format!("jti-{n}"),
-            session_expires_at: far,
-            user_agent: None,
-        })
-        .await
-        .unwrap();
-    match out {
-        VerifyOutcome::Verified { user, .. } => user.id,
-        other => panic!("{other:?}"),
-    }
-}
-
 /// An engine on `db` (migrated first), with the system clock and default settings.
-pub async fn engine(db: &BenchDb) -> Engine {
+pub async fn engine(db: &ScratchDb) -> Engine {
     use courier_actors::{Clock, Realtime};
     courier_actors::store::migrate(&db.url).await.unwrap();
     let pool = courier_actors::store::Db::connect(&db.url, 8)

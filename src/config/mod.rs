@@ -2,29 +2,33 @@
 //! variables, checked before anything starts.
 //!
 //! The sections and their defaults are in `sections`, the checks that refuse a configuration
-//! in `validate`.
+//! in `validate`, the commented `config.toml` printed from the defaults in `template`.
 
 mod moderation;
+mod notes;
 mod privacy;
 mod push;
+mod realtime;
 mod secret;
 mod sections;
+pub mod template;
 mod validate;
 
 pub use moderation::{FilterActionSetting, ModerationSettings};
 pub use privacy::PrivacySettings;
 pub use push::{ApnsSettings, FcmSettings, PushSettings, WebPushSettings, WebhookSettings};
+pub use realtime::{FramesPerMinute, RealtimeSettings};
 pub use secret::Secret;
 pub use sections::*;
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Everything the server can be told. Every field has a default that runs with nothing
 /// installed; `config.toml` documents each one.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     pub server: ServerSettings,

@@ -3,12 +3,12 @@
 
 use chrono::TimeDelta;
 use courier_actors::moderation::{FilterAction, Policy};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
 
 /// What the content filter does with a matching message.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FilterActionSetting {
     /// 422 `content_blocked`; nothing is stored.
@@ -18,7 +18,7 @@ pub enum FilterActionSetting {
     Flag,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ModerationSettings {
     /// Phone numbers (E.164) of system admins, besides those granted with `courier admin grant`.

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use courier_actors::privacy::Policy;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
 
@@ -12,7 +12,7 @@ use super::ConfigError;
 /// storage within 30 days. No setting may break it.
 const MAX_DAYS: u32 = 30;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PrivacySettings {
     /// A deleted account's messages, media, statuses, contacts and phone number are purged

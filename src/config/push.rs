@@ -2,11 +2,11 @@
 //! and (for tests and private deployments) their base URLs, and how pushes are sent. A
 //! provider left unconfigured is refused when a device registers for it.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{ConfigError, Secret};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PushSettings {
     /// How often the dispatcher looks for pushes to send, in milliseconds (50 to 60000); 0:
@@ -44,7 +44,7 @@ impl Default for PushSettings {
 }
 
 /// Firebase Cloud Messaging, HTTP v1 API, with a service account.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FcmSettings {
     /// The service account's JSON key file (as the Firebase console downloads it); empty: FCM
@@ -63,7 +63,7 @@ impl Default for FcmSettings {
 }
 
 /// Apple Push Notification service, token-based (a `.p8` signing key).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ApnsSettings {
     /// The `.p8` key file; empty: APNs is off.
@@ -90,7 +90,7 @@ impl Default for ApnsSettings {
 }
 
 /// Web Push with VAPID.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebPushSettings {
     /// The VAPID private key: 32 bytes, base64url (as `web-push generate-vapid-keys` prints
@@ -104,7 +104,7 @@ pub struct WebPushSettings {
 }
 
 /// A signed webhook: the operator's own service receives each push and delivers it.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebhookSettings {
     /// Where pushes are POSTed; empty: webhooks are off.

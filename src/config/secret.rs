@@ -1,10 +1,11 @@
 //! A configured secret (a key, a token): read like a string where it is used, never printed.
-//! `Debug` shows only whether it is set, so a logged or panicking `Settings` gives nothing away.
+//! `Debug` shows only whether it is set, so a logged or panicking `Settings` gives nothing away;
+//! it serializes as an empty string, so a printed configuration holds none.
 
 use std::fmt;
 use std::ops::Deref;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize, Serializer};
 
 /// A secret string from the configuration; see the module docs.
 #[derive(Clone, Default, PartialEq, Eq, Deserialize)]
@@ -28,6 +29,12 @@ impl From<&str> for Secret {
 impl From<String> for Secret {
     fn from(s: String) -> Self {
         Secret(s)
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("")
     }
 }
 
@@ -59,5 +66,6 @@ mod tests {
             ..Default::default()
         };
         assert!(!format!("{settings:?}").contains("nobody-may-read"));
+        assert_eq!(serde_json::to_string(&s).unwrap(), r#""""#);
     }
 }

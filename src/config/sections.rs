@@ -2,11 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::secret::Secret;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerSettings {
     /// Address to listen on.
@@ -60,7 +60,7 @@ impl Default for ServerSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseSettings {
     /// `sqlite://<file>` (embedded) or `postgres://user:pass@host/db`.
@@ -81,7 +81,7 @@ impl Default for DatabaseSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthSettings {
     /// HMAC key for tokens. Empty: generated on first start and kept in `data_dir`.
@@ -112,7 +112,7 @@ impl Default for AuthSettings {
 }
 
 /// Who sends the sign-in codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SmsProvider {
     /// Codes are written to the server's log (development and demos).
@@ -121,7 +121,7 @@ pub enum SmsProvider {
 }
 
 /// Where media files are kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MediaStore {
     /// A folder (`media.dir`).
@@ -131,7 +131,7 @@ pub enum MediaStore {
 }
 
 /// S3 server-side encryption of every object stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 pub enum S3Sse {
     /// The bucket's default.
     #[serde(rename = "", alias = "none")]
@@ -144,7 +144,7 @@ pub enum S3Sse {
     SseKms,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SmsSettings {
     pub provider: SmsProvider,
@@ -169,7 +169,7 @@ impl Default for SmsSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LimitSettings {
     /// send-otp and verify-otp, each: requests per minute per phone number.
@@ -214,121 +214,7 @@ impl Default for LimitSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RealtimeSettings {
-    /// Seconds between server pings.
-    pub heartbeat_secs: u64,
-    /// A socket silent this long is closed.
-    pub client_timeout_secs: u64,
-    /// Events queued for one slow socket before it is disconnected.
-    pub outbound_queue: usize,
-    /// Largest client frame, in bytes (larger: `error` frame).
-    pub max_frame_bytes: usize,
-    /// A typing indicator without refresh stops after this many seconds.
-    pub typing_ttl_secs: u64,
-    /// An idle chat room actor stops after this many seconds.
-    pub room_idle_secs: u64,
-    /// At most one typing event per typist and chat in this many seconds.
-    pub typing_interval_secs: u64,
-    /// Frames of one socket read and not yet answered; the socket is not read beyond this.
-    pub max_frames_in_flight: usize,
-    /// Sockets one user may hold open at once (more: 429 `too_many_sockets`).
-    pub max_sockets_per_user: usize,
-    /// WebSocket connects per user per minute (more: 429 `rate_limited`).
-    pub connects_per_minute: u32,
-    /// Users one socket may watch the presence of (`presence-subscribe`).
-    pub max_presence_watch: usize,
-    /// Frames each connection may send per minute, by kind.
-    pub frames_per_minute: FramesPerMinute,
-}
-
-impl Default for RealtimeSettings {
-    fn default() -> Self {
-        let engine = courier_actors::Realtime::default();
-        RealtimeSettings {
-            heartbeat_secs: 20,
-            client_timeout_secs: 60,
-            outbound_queue: 256,
-            max_frame_bytes: 64 * 1024,
-            typing_ttl_secs: 6,
-            room_idle_secs: 300,
-            typing_interval_secs: engine.typing_interval.as_secs(),
-            max_frames_in_flight: engine.max_frames_in_flight,
-            max_sockets_per_user: engine.max_sockets_per_user,
-            connects_per_minute: 30,
-            max_presence_watch: engine.max_presence_watch,
-            frames_per_minute: FramesPerMinute::default(),
-        }
-    }
-}
-
-/// Frame allowances per user (all their sockets together), per minute
-/// (`[realtime.frames_per_minute]`). A user may send a quarter of a minute's allowance at once;
-/// beyond it a frame is answered with `rate_limited`, and past `refused` refusals a minute the
-/// socket refused next is closed.
-/// `send-message` is limited per user instead (`limits.messages_per_minute`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct FramesPerMinute {
-    pub typing: u32,
-    pub read: u32,
-    pub delivered: u32,
-    pub sync: u32,
-    pub ping: u32,
-    /// `call-initiate`, `call-ringing`, `call-answer`, `call-decline`, `call-end` together.
-    pub call: u32,
-    pub call_signal: u32,
-    /// `presence-subscribe` and `presence-unsubscribe` together.
-    pub presence: u32,
-    /// `error` answers (refusals of any kind) before the socket is closed with 4029.
-    pub refused: u32,
-}
-
-impl Default for FramesPerMinute {
-    fn default() -> Self {
-        use courier_actors::protocol::FrameKind as K;
-        let d = courier_actors::session::FrameLimits::default();
-        FramesPerMinute {
-            typing: d.of(K::Typing),
-            read: d.of(K::Read),
-            delivered: d.of(K::Delivered),
-            sync: d.of(K::Sync),
-            ping: d.of(K::Ping),
-            call: d.of(K::Call),
-            call_signal: d.of(K::CallSignal),
-            presence: d.of(K::Presence),
-            refused: d.refusals_per_minute,
-        }
-    }
-}
-
-impl FramesPerMinute {
-    pub(super) fn limits(&self) -> courier_actors::session::FrameLimits {
-        use courier_actors::protocol::FrameKind as K;
-        let mut per_minute = [0; K::COUNT];
-        for kind in K::ALL {
-            per_minute[kind.index()] = match kind {
-                // Limited per user instead: `limits.messages_per_minute`.
-                K::SendMessage => u32::MAX,
-                K::Typing => self.typing,
-                K::Read => self.read,
-                K::Delivered => self.delivered,
-                K::Sync => self.sync,
-                K::Ping => self.ping,
-                K::Call => self.call,
-                K::CallSignal => self.call_signal,
-                K::Presence => self.presence,
-            };
-        }
-        courier_actors::session::FrameLimits {
-            per_minute,
-            refusals_per_minute: self.refused,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CallSettings {
     /// An unanswered call is missed after this many seconds.
@@ -361,7 +247,7 @@ impl Default for CallSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MediaSettings {
     pub store: MediaStore,
@@ -489,7 +375,7 @@ impl MediaSettings {
 }
 
 /// `[metrics]`: where `/metrics` is served, apart from the API.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MetricsSettings {
     /// Address of the metrics listener (loopback by default: metrics say much about the
@@ -506,14 +392,14 @@ impl Default for MetricsSettings {
 }
 
 /// `[log]`: how log lines are written.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogSettings {
     pub format: LogFormat,
 }
 
 /// `text` for people, `json` (one object per line) for log shippers.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     #[default]
@@ -522,7 +408,7 @@ pub enum LogFormat {
 }
 
 /// `[cluster]`: several nodes as one, over Redis. Off while `redis_url` is empty.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClusterSettings {
     /// `redis://host:port/db`: turns cluster mode on.
@@ -558,7 +444,7 @@ impl ClusterSettings {
 }
 
 /// `[web]`: the embedded web client served at `/`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebSettings {
     /// Serve the web client (`/` and `/web/…`); `false`: those paths answer 404.

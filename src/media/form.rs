@@ -184,7 +184,8 @@ pub async fn upload_limit(state: &AppState, user_id: i64) -> ApiResult<()> {
     state
         .engine
         .limiter
-        .hit(&format!("upload:{user_id}"), limit, TimeDelta::minutes(1)).await
+        .hit(&format!("upload:{user_id}"), limit, TimeDelta::minutes(1))
+        .await
         .map_err(ApiError::too_many)
 }
 

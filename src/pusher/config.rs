@@ -6,11 +6,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use courier_actors::pusher::PusherApp;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::ConfigError;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PusherSettings {
     /// The app id (the HTTP events API's `/apps/{app_id}`).

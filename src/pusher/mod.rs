@@ -51,7 +51,8 @@ pub async fn connect(
             &format!("pusher-connect:{}", client_ip(&req, &state)),
             per_minute.div_ceil(6),
             chrono::TimeDelta::seconds(10),
-        ).await
+        )
+        .await
         .map_err(ApiError::too_many)?;
     let (response, session, stream) = actix_ws::handle(&req, body).map_err(|e| {
         ApiError::bad_request("not_websocket", format!("WebSocket upgrade failed: {e}"))

@@ -44,7 +44,8 @@ async fn limit(
             &format!("{endpoint}:ip:{ip}"),
             l.otp_per_ip_per_minute,
             minute,
-        ).await
+        )
+        .await
         .map_err(ApiError::too_many)?;
     state
         .engine
@@ -53,7 +54,8 @@ async fn limit(
             &format!("{endpoint}:phone:{phone_hash}"),
             l.otp_per_phone_per_minute,
             minute,
-        ).await
+        )
+        .await
         .map_err(ApiError::too_many)
 }
 
@@ -214,7 +216,8 @@ pub(crate) async fn refresh(
             &format!("refresh:ip:{ip}"),
             l.refresh_per_ip_per_minute,
             minute,
-        ).await
+        )
+        .await
         .map_err(ApiError::too_many)?;
     let token = bearer(&req).ok_or_else(|| ApiError::unauthorized("missing bearer token"))?;
     let claims = state
@@ -227,7 +230,8 @@ pub(crate) async fn refresh(
             &format!("refresh:session:{}", claims.sid),
             l.refresh_per_minute,
             minute,
-        ).await
+        )
+        .await
         .map_err(ApiError::too_many)?;
     let now = state.engine.clock.now();
     let jti = new_jti();

@@ -55,7 +55,8 @@ pub async fn send(
                 &format!("msg:{}", user.user_id),
                 limit,
                 TimeDelta::minutes(1),
-            ).await
+            )
+            .await
             .map_err(ApiError::too_many)?;
 
         // The PRD's layout, with a random id in place of the message id: that id is assigned

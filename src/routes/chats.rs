@@ -378,7 +378,8 @@ pub(crate) async fn send(
             &format!("msg:{}", user.user_id),
             limit,
             TimeDelta::minutes(1),
-        ).await
+        )
+        .await
         .map_err(ApiError::too_many)?;
     let message = body
         .0

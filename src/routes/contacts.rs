@@ -195,7 +195,8 @@ pub(crate) async fn sync(
             &format!("contact-sync:{}", user.user_id),
             10,
             TimeDelta::minutes(1),
-        ).await
+        )
+        .await
         .map_err(ApiError::too_many)?;
     // Numbers are matched in E.164, however the address book wrote them.
     let mut valid = Vec::with_capacity(numbers.len());

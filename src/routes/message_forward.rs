@@ -33,7 +33,8 @@ pub(crate) async fn forward(
                 &format!("msg:{}", user.user_id),
                 limit,
                 TimeDelta::minutes(1),
-            ).await
+            )
+            .await
             .map_err(ApiError::too_many)?;
     }
     let copies = forward_to(

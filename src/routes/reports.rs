@@ -60,7 +60,8 @@ pub(crate) async fn create(
             &format!("report:{}", user.user_id),
             m.reports_per_hour,
             TimeDelta::hours(1),
-        ).await
+        )
+        .await
         .map_err(ApiError::too_many)?;
     let me = user.user_id;
     let (target, block) = {

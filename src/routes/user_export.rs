@@ -41,7 +41,8 @@ pub(crate) async fn start(state: web::Data<AppState>, user: AuthUser) -> ApiResu
             &format!("export:{}", user.user_id),
             limit,
             TimeDelta::days(1),
-        ).await
+        )
+        .await
         .map_err(ApiError::too_many)?;
     let (export, new) = state
         .write(StartExport {

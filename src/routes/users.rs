@@ -148,7 +148,8 @@ pub(crate) async fn get_user(
             &format!("profile-lookup:user:{}", viewer.user_id),
             state.settings.limits.profile_lookups_per_minute,
             TimeDelta::minutes(1),
-        ).await
+        )
+        .await
         .map_err(ApiError::too_many)?;
     let mut conn = state.engine.db.get().await?;
     let mut conn = conn.conn();
@@ -189,7 +190,8 @@ pub(crate) async fn delete_account(
             &format!("otp-verify:phone:{phone_hash}"),
             state.settings.limits.otp_per_phone_per_minute,
             TimeDelta::minutes(1),
-        ).await
+        )
+        .await
         .map_err(ApiError::too_many)?;
     let outcome = state
         .write(DeleteAccount {

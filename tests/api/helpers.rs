@@ -2,13 +2,13 @@
 //! SQLite file, or a new PostgreSQL database when `COURIER_TEST_DATABASE_URL` is set), with a
 //! manual clock the test moves forward.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use courier::{Application, Settings};
+pub use courier_actors::testing::phone;
+use courier_actors::testing::ScratchDb;
 use courier_actors::{Clock, Engine};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -74,7 +74,7 @@ pub async fn spawn_app() -> TestApp {
 /// Starts a server after `tweak` adjusts the test settings.
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     init_logs();
-    let db = TestDb::create().await;
+    let db = TestDb::create("COURIER_TEST_DATABASE_URL").await;
     let mut settings = Settings::default();
     settings.server.bind = "127.0.0.1:0".into();
     settings.metrics.bind = "127.0.0.1:0".into();
@@ -190,29 +190,13 @@ impl TestApp {
 
     /// Signs a new user up through send-otp / verify-otp and names them.
     pub async fn signup(&self, phone: &str, name: &str) -> TestUser {
-        let r = self
-            .post("/api/auth/send-otp", None, json!({ "phone_number": phone }))
-            .await;
-        assert_eq!(r.status, 200, "send-otp: {:?}", r.body);
-        let r = self
-            .post(
-                "/api/auth/verify-otp",
-                None,
-                json!({ "phone_number": phone, "otp": OTP, "name": name }),
-            )
-            .await;
-        assert_eq!(r.status, 200, "verify-otp: {:?}", r.body);
+        let body = crate::sign_up::sign_up(&self.client, &self.address, phone, name, OTP).await;
+        let token = |kind: &str| body["tokens"][kind].as_str().unwrap().to_string();
         TestUser {
-            id: r.body["user"]["id"].as_i64().unwrap(),
+            id: body["user"]["id"].as_i64().unwrap(),
             phone: phone.to_string(),
-            token: r.body["tokens"]["access_token"]
-                .as_str()
-                .unwrap()
-                .to_string(),
-            refresh: r.body["tokens"]["refresh_token"]
-                .as_str()
-                .unwrap()
-                .to_string(),
+            token: token("access_token"),
+            refresh: token("refresh_token"),
         }
     }
 
@@ -404,83 +388,7 @@ impl Drop for S3Server {
 }
 
 /// A database for one test, removed when the test ends.
-pub struct TestDb {
-    pub url: String,
-    pub dir: tempfile::TempDir,
-    pg: Option<(String, String)>,
-}
-
-impl TestDb {
-    pub async fn create() -> TestDb {
-        let dir = tempfile::tempdir().expect("temp dir");
-        match std::env::var("COURIER_TEST_DATABASE_URL") {
-            Ok(admin) if !admin.is_empty() => {
-                let name = format!("courier_test_{}", hex_id());
-                let mut conn = AsyncPgConnection::establish(&admin)
-                    .await
-                    .expect("connect to COURIER_TEST_DATABASE_URL");
-                diesel::sql_query(format!("CREATE DATABASE {name}"))
-                    .execute(&mut conn)
-                    .await
-                    .expect("create test database");
-                let url = replace_db_name(&admin, &name);
-                TestDb {
-                    url,
-                    dir,
-                    pg: Some((admin, name)),
-                }
-            }
-            _ => {
-                let path: PathBuf = dir.path().join("courier.db");
-                TestDb {
-                    url: format!("sqlite://{}", path.display()),
-                    dir,
-                    pg: None,
-                }
-            }
-        }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Some((admin, name)) = self.pg.take() {
-            // Drop runs outside any async context we may block: use a thread of our own.
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                rt.block_on(async {
-                    if let Ok(mut conn) = AsyncPgConnection::establish(&admin).await {
-                        let _ = diesel::sql_query(format!(
-                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                        ))
-                        .execute(&mut conn)
-                        .await;
-                    }
-                });
-            })
-            .join();
-        }
-    }
-}
-
-fn replace_db_name(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let base = match base[scheme_end..].find('/') {
-        Some(i) => &base[..scheme_end + i],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{base}/{name}?{q}"),
-        None => format!("{base}/{name}"),
-    }
-}
+pub type TestDb = ScratchDb;
 
 /// Server logs in test output (shown for failing tests); `RUST_LOG` picks the level.
 fn init_logs() {
@@ -498,10 +406,4 @@ fn init_logs() {
 fn hex_id() -> String {
     let bytes: [u8; 8] = rand::random();
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A phone number unique within a test: `+1 415`, and an exchange from 200 on (valid numbers,
-/// as the server requires).
-pub fn phone(n: u32) -> String {
-    format!("+1415{:07}", 2_000_000 + n)
 }

@@ -28,6 +28,8 @@ mod privacy;
 mod push;
 mod pusher;
 mod realtime;
+#[path = "../shared/sign_up.rs"]
+mod sign_up;
 mod status;
 mod tls;
 mod tokens;

@@ -68,18 +68,49 @@ async fn a_shared_window_counts_both_nodes_and_reopens_with_time() {
         .unwrap()
         .naive_utc();
     let at = |secs: i64| t0 + chrono::TimeDelta::seconds(secs);
-    assert_eq!(a.take_window("k", 2, 3, minute, at(0)).await.unwrap(), Ok(()));
-    assert_eq!(b.take_window("k", 1, 3, minute, at(10)).await.unwrap(), Ok(()));
+    assert_eq!(
+        a.take_window("k", 2, 3, minute, at(0)).await.unwrap(),
+        Ok(())
+    );
+    assert_eq!(
+        b.take_window("k", 1, 3, minute, at(10)).await.unwrap(),
+        Ok(())
+    );
     // Full on both nodes: one more waits for the first two to expire, two more too.
-    assert_eq!(b.take_window("k", 1, 3, minute, at(20)).await.unwrap(), Err(40));
-    assert_eq!(a.take_window("k", 2, 3, minute, at(20)).await.unwrap(), Err(40));
-    assert_eq!(a.take_window("k", 3, 3, minute, at(20)).await.unwrap(), Err(50));
-    assert_eq!(a.take_window("k", 4, 3, minute, at(20)).await.unwrap(), Err(60), "never fits");
-    assert_eq!(a.take_window("other", 1, 3, minute, at(20)).await.unwrap(), Ok(()));
+    assert_eq!(
+        b.take_window("k", 1, 3, minute, at(20)).await.unwrap(),
+        Err(40)
+    );
+    assert_eq!(
+        a.take_window("k", 2, 3, minute, at(20)).await.unwrap(),
+        Err(40)
+    );
+    assert_eq!(
+        a.take_window("k", 3, 3, minute, at(20)).await.unwrap(),
+        Err(50)
+    );
+    assert_eq!(
+        a.take_window("k", 4, 3, minute, at(20)).await.unwrap(),
+        Err(60),
+        "never fits"
+    );
+    assert_eq!(
+        a.take_window("other", 1, 3, minute, at(20)).await.unwrap(),
+        Ok(())
+    );
     // Given back on one node, taken on the other.
     b.give_back("k", 1).await.unwrap();
-    assert_eq!(a.take_window("k", 1, 3, minute, at(21)).await.unwrap(), Ok(()));
+    assert_eq!(
+        a.take_window("k", 1, 3, minute, at(21)).await.unwrap(),
+        Ok(())
+    );
     // The first two stop counting a minute on.
-    assert_eq!(b.take_window("k", 2, 3, minute, at(60)).await.unwrap(), Ok(()));
-    assert_eq!(b.take_window("k", 1, 3, minute, at(61)).await.unwrap(), Err(20));
+    assert_eq!(
+        b.take_window("k", 2, 3, minute, at(60)).await.unwrap(),
+        Ok(())
+    );
+    assert_eq!(
+        b.take_window("k", 1, 3, minute, at(61)).await.unwrap(),
+        Err(20)
+    );
 }

@@ -27,7 +27,7 @@ type RoomReply = Result<super::SendReply, super::RoomError>;
 
 #[actix::test]
 async fn a_crashed_room_is_replaced_and_nothing_hangs() {
-    let dir = TempDir::new();
+    let dir = TempDir::new().unwrap();
     let engine = engine(&dir).await;
     let (ana, _, chat) = two_in_a_chat(&engine).await;
     let first = send(&engine, chat, ana, "before").await.unwrap();

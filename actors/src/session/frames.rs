@@ -50,10 +50,14 @@ impl WsSession {
                 // Counted on every node first; the session handles nothing else until it is,
                 // so the socket's sends keep their order.
                 let counted = self.count_messages(1);
-                let go_on = counted.into_actor(self).map(move |counted, act, ctx| match counted {
-                    Ok(()) => act.send_message(chat_id, draft, reference, client_msg_id, place, ctx),
-                    Err(e) => act.error(&reference, client_msg_id.as_deref(), &e, ctx),
-                });
+                let go_on = counted
+                    .into_actor(self)
+                    .map(move |counted, act, ctx| match counted {
+                        Ok(()) => {
+                            act.send_message(chat_id, draft, reference, client_msg_id, place, ctx)
+                        }
+                        Err(e) => act.error(&reference, client_msg_id.as_deref(), &e, ctx),
+                    });
                 ctx.wait(go_on);
             }
             ClientFrame::ForwardMessage {
@@ -66,7 +70,7 @@ impl WsSession {
                     counted.await?;
                     crate::forward::forward(&engine, user_id, message_id, &chat_ids, Some(conn))
                         .await
-                        .map_err(|e| room_error(e))
+                        .map_err(room_error)
                 };
                 let answer = fut.into_actor(self).map(move |res, act, ctx| match res {
                     Ok(copies) => {

@@ -248,8 +248,8 @@ mod tests {
     #[actix::test]
     async fn pieces_written_come_back_whole() {
         for key in [None, Some(&[9u8; 32])] {
-            let dir = crate::testing::TempDir::new();
-            let s = local(dir.0.as_path(), key);
+            let dir = tempfile::tempdir().unwrap();
+            let s = local(dir.path(), key);
             for total in [0, 1, CHUNK as usize, 2 * CHUNK as usize, 700_001] {
                 let plain: Vec<u8> = (0..total).map(|i| (i % 251) as u8).collect();
                 let name = format!("f/{total}.bin");
@@ -263,7 +263,7 @@ mod tests {
                     plain,
                     "{total} bytes, sealed: {key:?}"
                 );
-                let raw = std::fs::read(dir.0.as_path().join(&name)).unwrap();
+                let raw = std::fs::read(dir.path().join(&name)).unwrap();
                 if key.is_some() {
                     assert!(sealed::is_sealed(&raw));
                     let sealer = sealed::Sealer::new(&[9; 32]);
@@ -278,14 +278,14 @@ mod tests {
     /// An aborted object leaves no file, staging files included.
     #[actix::test]
     async fn an_aborted_object_leaves_nothing() {
-        let dir = crate::testing::TempDir::new();
-        let s = local(dir.0.as_path(), None);
+        let dir = tempfile::tempdir().unwrap();
+        let s = local(dir.path(), None);
         let mut w = s.writer("a/b.bin").await.unwrap();
         for _ in 0..8 {
             w.write(Bytes::from(vec![1u8; LOCAL_PART])).await.unwrap();
         }
         w.abort().await;
         assert_eq!(s.size("a/b.bin").await.unwrap(), None);
-        assert_eq!(files(dir.0.as_path()), Vec::<std::path::PathBuf>::new());
+        assert_eq!(files(dir.path()), Vec::<std::path::PathBuf>::new());
     }
 }

@@ -9,7 +9,7 @@ use diesel_async::RunQueryDsl;
 use serde_json::json;
 
 use super::chats::{self, Chat};
-use super::groups::{finish, is_admin, system_message, Outcome, Refusal};
+use super::groups::{is_admin, Outcome, Record, Refusal};
 use super::schema::{chats as chats_t, messages};
 use super::StoreResult;
 use crate::on_conn;
@@ -60,7 +60,7 @@ impl WriteOp for SetTimer {
         }
         let secs = Some(self.secs).filter(|s| *s > 0);
         if secs == chat.disappearing_secs {
-            return finish(tx, chat.id, actor, None, Vec::new(), None, Vec::new()).await;
+            return Record::default().finish(tx, chat.id, actor).await;
         }
         let (id, now) = (chat.id, tx.now);
         on_conn!(&mut tx.conn, |c| {
@@ -85,8 +85,11 @@ impl WriteOp for SetTimer {
             "actor_id": actor.id,
             "seconds": secs.unwrap_or(0),
         });
-        let system = system_message(tx, id, &actor, text, data).await?;
-        finish(tx, id, actor, Some(system), Vec::new(), None, Vec::new()).await
+        Record::default()
+            .note(tx, id, &actor, text, data)
+            .await?
+            .finish(tx, id, actor)
+            .await
     }
 }
 

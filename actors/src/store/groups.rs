@@ -199,29 +199,73 @@ pub(super) fn is_admin(members: &[(Participant, User)], user: i64) -> bool {
         .any(|(p, _)| p.user_id == user && p.is_current() && p.role == ADMIN)
 }
 
-pub(super) async fn finish(
-    tx: &mut Tx<'_>,
-    chat_id: i64,
-    actor: User,
-    system: Option<Stored>,
-    added: Vec<User>,
-    removed: Option<User>,
-    roles: Vec<(i64, String)>,
-) -> StoreResult<Outcome> {
-    let chat = chats::find(&mut tx.conn, chat_id)
-        .await?
-        .ok_or(diesel::result::Error::NotFound)?;
-    let members = chats::participants(&mut tx.conn, chat_id).await?;
-    Ok(Ok(Change {
-        chat,
-        members,
-        system,
-        actor,
-        added,
-        invited: Vec::new(),
-        removed,
-        roles,
-    }))
+/// What a group change records besides the group itself: its system message, and who was
+/// added, invited, removed or changed role. [`Record::finish`] reads the group back with it.
+#[derive(Default)]
+pub(super) struct Record {
+    pub system: Option<Stored>,
+    pub added: Vec<User>,
+    pub invited: Vec<Invited>,
+    pub removed: Option<User>,
+    pub roles: Vec<(i64, String)>,
+}
+
+impl Record {
+    /// Records the change with a `system` message by `actor`.
+    pub(super) async fn note(
+        mut self,
+        tx: &mut Tx<'_>,
+        chat_id: i64,
+        actor: &User,
+        text: String,
+        data: Value,
+    ) -> StoreResult<Self> {
+        self.system = Some(system_message(tx, chat_id, actor, text, data).await?);
+        Ok(self)
+    }
+
+    /// Enrolls `users` as members and records it with a `system` message by `actor`, whose
+    /// `data` gains `actor_id` and `user_ids`: how creating a group, adding members and
+    /// accepting an invite end.
+    async fn admit(
+        mut self,
+        tx: &mut Tx<'_>,
+        chat: &Chat,
+        actor: &User,
+        users: Vec<User>,
+        text: String,
+        mut data: Value,
+    ) -> StoreResult<Self> {
+        let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
+        enroll(tx, chat, &ids, MEMBER).await?;
+        data["actor_id"] = json!(actor.id);
+        data["user_ids"] = json!(ids);
+        self.added = users;
+        self.note(tx, chat.id, actor, text, data).await
+    }
+
+    /// The change as done: the group and its members read back, with this record.
+    pub(super) async fn finish(
+        self,
+        tx: &mut Tx<'_>,
+        chat_id: i64,
+        actor: User,
+    ) -> StoreResult<Outcome> {
+        let chat = chats::find(&mut tx.conn, chat_id)
+            .await?
+            .ok_or(diesel::result::Error::NotFound)?;
+        let members = chats::participants(&mut tx.conn, chat_id).await?;
+        Ok(Ok(Change {
+            chat,
+            members,
+            system: self.system,
+            actor,
+            added: self.added,
+            invited: self.invited,
+            removed: self.removed,
+            roles: self.roles,
+        }))
+    }
 }
 
 /// Adds users as members (or back as members), cursors at the chat's current end. An invite
@@ -348,17 +392,17 @@ impl WriteOp for CreateGroup {
                 .await?
         });
         enroll(tx, &chat, &[creator.id], ADMIN).await?;
-        let ids: Vec<i64> = added.iter().map(|u| u.id).collect();
-        enroll(tx, &chat, &ids, MEMBER).await?;
-        let text = format!("{} created the group \"{}\"", creator.name, self.name);
-        let data = json!({ "action": "created", "actor_id": creator.id, "user_ids": ids });
-        let system = system_message(tx, chat.id, &creator, text, data).await?;
         let invited = invites::invite(tx, chat.id, creator.id, invitees, self.invite_ttl).await?;
-        let mut out = finish(tx, chat.id, creator, Some(system), added, None, Vec::new()).await?;
-        if let Ok(change) = &mut out {
-            change.invited = invited;
+        let text = format!("{} created the group \"{}\"", creator.name, self.name);
+        let data = json!({ "action": "created" });
+        Record {
+            invited,
+            ..Record::default()
         }
-        Ok(out)
+        .admit(tx, &chat, &creator, added, text, data)
+        .await?
+        .finish(tx, chat.id, creator)
+        .await
     }
 }
 
@@ -410,7 +454,7 @@ impl WriteOp for UpdateGroup {
             parts.push("changed the group photo".to_string());
         }
         if parts.is_empty() {
-            return finish(tx, id, actor, None, Vec::new(), None, Vec::new()).await;
+            return Record::default().finish(tx, id, actor).await;
         }
         let text = format!("{} {}", actor.name, parts.join(" and "));
         let data = json!({
@@ -420,7 +464,10 @@ impl WriteOp for UpdateGroup {
             "description": description,
             "photo_changed": avatar.is_some(),
         });
-        let system = system_message(tx, id, &actor, text, data).await?;
-        finish(tx, id, actor, Some(system), Vec::new(), None, Vec::new()).await
+        Record::default()
+            .note(tx, id, &actor, text, data)
+            .await?
+            .finish(tx, id, actor)
+            .await
     }
 }

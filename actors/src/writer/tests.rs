@@ -15,7 +15,7 @@ use crate::testing::{db_path, engine, engine_with_timeout, text, two_in_a_chat, 
 /// send gets the lower sequence number, as the room that queued them publishes them.
 #[actix::test]
 async fn a_batch_keeps_the_order_of_its_commands() {
-    let dir = TempDir::new();
+    let dir = TempDir::new().unwrap();
     let engine = engine(&dir).await;
     let (ana, bo, chat) = two_in_a_chat(&engine).await;
     let stored = |outcome| match outcome {
@@ -91,7 +91,7 @@ async fn a_batch_keeps_the_order_of_its_commands() {
 /// A message resent before its first copy was stored is stored once, and takes one id.
 #[actix::test]
 async fn copies_in_one_batch_take_one_id() {
-    let dir = TempDir::new();
+    let dir = TempDir::new().unwrap();
     let engine = engine(&dir).await;
     let (ana, _, chat) = two_in_a_chat(&engine).await;
     let mut answers = Vec::new();
@@ -135,7 +135,7 @@ async fn copies_in_one_batch_take_one_id() {
 async fn a_locked_database_fails_a_batch_at_once_and_the_writer_carries_on() {
     // Long enough for an ordinary commit on a busy machine (the last send below must make it).
     let deadline = Duration::from_millis(1000);
-    let dir = TempDir::new();
+    let dir = TempDir::new().unwrap();
     let engine = engine_with_timeout(&dir, deadline).await;
     let (ana, _, chat) = two_in_a_chat(&engine).await;
     let mut lock = SqliteConnection::establish(db_path(&dir).to_str().unwrap()).unwrap();

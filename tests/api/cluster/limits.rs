@@ -30,7 +30,12 @@ async fn messages_and_codes_count_on_every_node_together() {
     // The fifth is refused wherever it goes, and nothing is stored.
     for i in 0..2 {
         let r = c.send_text(i, &ana, chat, "5").await;
-        assert_eq!((r.status.as_u16(), r.code()), (429, "rate_limited"), "{:?}", r.body);
+        assert_eq!(
+            (r.status.as_u16(), r.code()),
+            (429, "rate_limited"),
+            "{:?}",
+            r.body
+        );
     }
     let refused = on_2.send_text(chat, "5", "c-5").await;
     assert_eq!(

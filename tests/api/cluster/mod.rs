@@ -58,7 +58,7 @@ impl Nodes {
             eprintln!("cluster tests need PostgreSQL (COURIER_TEST_DATABASE_URL); not run");
             return None;
         }
-        let db = TestDb::create().await;
+        let db = TestDb::create("COURIER_TEST_DATABASE_URL").await;
         let s3 = S3Server::start().await?;
         let prefix = format!("test-{:016x}", rand::random::<u64>());
         let env = [

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::json;
 
-use super::{finish, is_admin, load, system_message, Outcome, Refusal, ADMIN, MEMBER};
+use super::{is_admin, load, system_message, Outcome, Record, Refusal, ADMIN, MEMBER};
 use crate::on_conn;
 use crate::store::chats::Participant;
 use crate::store::former;
@@ -89,16 +89,13 @@ impl WriteOp for RemoveMember {
             });
             roles.push((heir, ADMIN.to_string()));
         }
-        let outcome = finish(
-            tx,
-            chat_id,
-            actor,
-            Some(system),
-            Vec::new(),
-            Some(target),
+        let record = Record {
+            system: Some(system),
+            removed: Some(target),
             roles,
-        )
-        .await?;
+            ..Record::default()
+        };
+        let outcome = record.finish(tx, chat_id, actor).await?;
         if let Ok(change) = &outcome {
             former::record(tx, &change.chat, &change.members, target_id).await?;
         }
@@ -133,7 +130,7 @@ impl WriteOp for SetRole {
             return Ok(Err(Refusal::NotFound("member")));
         };
         if target.role == self.role {
-            return finish(tx, chat.id, actor, None, Vec::new(), None, Vec::new()).await;
+            return Record::default().finish(tx, chat.id, actor).await;
         }
         let admins = members
             .iter()
@@ -154,15 +151,11 @@ impl WriteOp for SetRole {
             .execute(c)
             .await?
         });
-        finish(
-            tx,
-            chat_id,
-            actor,
-            None,
-            Vec::new(),
-            None,
-            vec![(target_id, role.to_string())],
-        )
+        Record {
+            roles: vec![(target_id, role.to_string())],
+            ..Record::default()
+        }
+        .finish(tx, chat_id, actor)
         .await
     }
 }

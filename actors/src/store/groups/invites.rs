@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::json;
 
-use super::{enroll, finish, Outcome, Refusal, MEMBER};
+use super::{Outcome, Record, Refusal};
 use crate::on_conn;
 use crate::store::chats::{self, Chat};
 use crate::store::contacts::{relation, relations_to};
@@ -227,7 +227,7 @@ impl WriteOp for AcceptInvite {
         {
             // Already in: nothing to join; the invite is spent.
             spend(tx, invite.id).await?;
-            return finish(tx, chat.id, user, None, Vec::new(), None, Vec::new()).await;
+            return Record::default().finish(tx, chat.id, user).await;
         }
         if relation(&mut tx.conn, user.id, invite.invited_by)
             .await?
@@ -239,20 +239,16 @@ impl WriteOp for AcceptInvite {
             return Ok(Err(Refusal::TooMany { max: self.max_size }));
         }
         let inviter = users::find(&mut tx.conn, invite.invited_by).await?;
-        enroll(tx, &chat, &[user.id], MEMBER).await?;
         let text = match &inviter {
             Some(by) => format!("{} joined, invited by {}", user.name, by.name),
             None => format!("{} joined", user.name),
         };
-        let data = json!({
-            "action": "joined",
-            "actor_id": user.id,
-            "user_ids": [user.id],
-            "invited_by": invite.invited_by,
-        });
-        let system = super::system_message(tx, chat.id, &user, text, data).await?;
-        let added = vec![user.clone()];
-        finish(tx, chat.id, user, Some(system), added, None, Vec::new()).await
+        let data = json!({ "action": "joined", "invited_by": invite.invited_by });
+        Record::default()
+            .admit(tx, &chat, &user, vec![user.clone()], text, data)
+            .await?
+            .finish(tx, chat.id, user)
+            .await
     }
 }
 

@@ -5,9 +5,7 @@ use chrono::TimeDelta;
 use serde_json::json;
 
 use super::invites::{consent, invite};
-use super::{
-    check_targets, enroll, finish, is_admin, load, names, system_message, Outcome, Refusal, MEMBER,
-};
+use super::{check_targets, is_admin, load, names, Outcome, Record, Refusal};
 use crate::store::tx::{Tx, WriteOp};
 use crate::store::StoreResult;
 
@@ -55,19 +53,17 @@ impl WriteOp for AddMembers {
         // setting allows the actor.
         let (added, invitees) = consent(tx, actor.id, targets).await?;
         let invited = invite(tx, chat.id, actor.id, invitees, self.invite_ttl).await?;
-        let system = if added.is_empty() {
-            None
-        } else {
-            let ids: Vec<i64> = added.iter().map(|u| u.id).collect();
-            enroll(tx, &chat, &ids, MEMBER).await?;
-            let text = format!("{} added {}", actor.name, names(&added));
-            let data = json!({ "action": "added", "actor_id": actor.id, "user_ids": ids });
-            Some(system_message(tx, chat.id, &actor, text, data).await?)
+        let record = Record {
+            invited,
+            ..Record::default()
         };
-        let mut out = finish(tx, chat.id, actor, system, added, None, Vec::new()).await?;
-        if let Ok(change) = &mut out {
-            change.invited = invited;
-        }
-        Ok(out)
+        let record = if added.is_empty() {
+            record
+        } else {
+            let text = format!("{} added {}", actor.name, names(&added));
+            let data = json!({ "action": "added" });
+            record.admit(tx, &chat, &actor, added, text, data).await?
+        };
+        record.finish(tx, chat.id, actor).await
     }
 }
