@@ -64,16 +64,16 @@ pub async fn send(
         // (the file's own when `message_type` comes after the file).
         let now = state.engine.clock.now();
         let id = upload_id();
-        let key_for = |s: Sniffed, declared: Option<Kind>| {
-            let folder = declared.unwrap_or(s.kind).folder();
-            let (year, month) = (now.year(), now.month());
-            format!("messages/{folder}/{year}/{month:02}/{id}.{}", s.ext)
+        let key = |kind: Kind, ext: &str| {
+            let (folder, year, month) = (kind.folder(), now.year(), now.month());
+            format!("messages/{folder}/{year}/{month:02}/{id}.{ext}")
         };
+        let stream_to = |s: Sniffed, declared: Option<Kind>| key(declared.unwrap_or(s.kind), s.ext);
         let spec = FileSpec {
             field: "file",
             kind_field: Some("message_type"),
             declared: None,
-            stream_to: Some(&key_for),
+            stream_to: Some(&stream_to),
         };
         let form = receive(&state, user.user_id, form, spec).await?;
         let kind = form
@@ -106,12 +106,7 @@ pub async fn send(
                 .await
                 .map_err(ApiError::internal)?
                 .map_err(bad_image)?;
-            let folder = kind.folder();
-            let key = format!(
-                "messages/{folder}/{}/{:02}/{id}.jpg",
-                now.year(),
-                now.month()
-            );
+            let key = key(kind, "jpg");
             let thumb = format!("thumbnails/images/{id}_thumb.jpg");
             let media = Media {
                 url: stored(&key),
@@ -127,7 +122,7 @@ pub async fn send(
             (keys, media)
         } else {
             let (sniffed, size, file_name) = (file.sniffed, file.size, file.file_name.clone());
-            let key = file.store(&state, || key_for(sniffed, Some(kind))).await?;
+            let key = file.store(&state, || key(kind, sniffed.ext)).await?;
             let media = Media {
                 url: stored(&key),
                 thumbnail_url: None,

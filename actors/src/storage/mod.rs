@@ -25,10 +25,7 @@ use futures_util::StreamExt;
 use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{
-    Attribute, AttributeValue, Attributes, GetOptions, GetRange, ObjectStore, ObjectStoreExt,
-    PutOptions, PutPayload,
-};
+use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
 
 use crate::clock::Clock;
 
@@ -154,29 +151,12 @@ impl Storage {
     /// Stores an object. On S3 its content type (from the key's extension) is stored with it,
     /// for clients that fetch it there.
     pub async fn put(&self, key: &str, data: Bytes) -> Result<(), StorageError> {
-        let path = Path::from(key);
-        let data = match &self.sealer {
-            Some(s) => Bytes::from(s.seal(&data)),
-            None => data,
-        };
-        let size = data.len() as u64;
-        if self.presigner.is_some() {
-            let attributes = Attributes::from_iter([(
-                Attribute::ContentType,
-                AttributeValue::from(content_type(key)),
-            )]);
-            let options = PutOptions {
-                attributes,
-                ..Default::default()
-            };
-            self.store
-                .put_opts(&path, PutPayload::from(data), options)
-                .await?;
-        } else {
-            self.store.put(&path, PutPayload::from(data)).await?;
+        let mut out = self.writer(key).await?;
+        if let Err(e) = out.write(data).await {
+            out.abort().await;
+            return Err(e);
         }
-        self.stored_bytes.inc_by(size);
-        Ok(())
+        out.finish().await.map(|_| ())
     }
 
     /// Counts the bytes of every object stored from now on into `counter`.
