@@ -6,8 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::http::KeepAlive;
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::web;
 use anyhow::Context as _;
 use courier_actors::cluster::Cluster;
 use courier_actors::pusher::Hub;
@@ -17,21 +16,16 @@ use courier_actors::store::{self, users::ResetPresence, Db};
 use courier_actors::{Clock, Engine};
 
 use crate::config::Settings;
-use crate::connections::{self, ConnLimiter};
-use crate::deadline;
-use crate::error::ApiError;
+use crate::connections::ConnLimiter;
 use crate::fdlimit;
+use crate::listener::{self, Listen};
 use crate::metrics;
 use crate::push::{Dispatcher, Providers};
-use crate::request_log;
-use crate::routes;
 use crate::secrets::Secrets;
 use crate::shutdown::ShutdownFlag;
 use crate::sms;
 use crate::state::AppState;
-use crate::tls;
 use crate::tokens::Tokens;
-use crate::ws;
 
 /// A built server, listening but not yet running.
 pub struct Application {
@@ -142,54 +136,21 @@ impl Application {
             settings: settings.clone(),
             shutdown: shutdown.clone(),
         });
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
-                .app_data(
-                    web::PathConfig::default()
-                        .error_handler(|_, _| ApiError::not_found("resource").into()),
-                )
-                .app_data(
-                    web::QueryConfig::default()
-                        .error_handler(|e, _| ApiError::invalid("query", e.to_string()).into()),
-                )
-                .configure(routes::configure)
-                .configure(routes::health::probes)
-                .route("/ws", web::get().to(ws::connect))
-                .configure(crate::pusher::routes)
-                .configure(routes::media::routes)
-                // Last: the web client's paths cannot shadow the API, /ws or media links.
-                .configure(crate::web::routes(&state.settings))
-                .wrap(actix_web::middleware::from_fn(
-                    deadline::close_on_unread_body,
-                ))
-                .wrap(actix_web::middleware::from_fn(deadline::request_deadline))
-                .wrap(actix_web::middleware::from_fn(connections::refuse_over_cap))
-                .wrap(actix_web::middleware::from_fn(metrics::count_requests))
-                .wrap(actix_web::middleware::from_fn(request_log::log_requests))
-                .default_service(web::to(no_route))
-        })
-        .on_connect(limiter.on_connect())
-        .client_request_timeout(Duration::from_millis(settings.server.header_timeout_ms))
-        .keep_alive(match settings.server.keep_alive_secs {
-            0 => KeepAlive::Disabled,
-            secs => KeepAlive::Timeout(Duration::from_secs(secs)),
-        })
-        .max_connections(per_worker);
         let s = &settings.server;
         let tls = !s.tls_cert.is_empty();
-        let server = if tls {
-            let config = tls::server_config(s.tls_cert.as_ref(), s.tls_key.as_ref())?;
-            server.listen_rustls_0_23(listener, config)?
-        } else {
-            server.listen(listener)?
-        };
-        let mut server = server
-            .shutdown_timeout(settings.server.shutdown_timeout_secs)
-            .disable_signals();
-        if settings.server.workers > 0 {
-            server = server.workers(settings.server.workers);
-        }
+        let server = listener::serve(
+            listener,
+            Listen {
+                state,
+                limiter,
+                keep_alive_secs: s.keep_alive_secs,
+                header_timeout: Duration::from_millis(s.header_timeout_ms),
+                per_worker,
+                workers: s.workers,
+                shutdown_timeout_secs: s.shutdown_timeout_secs,
+                tls: tls.then(|| (s.tls_cert.to_string(), s.tls_key.to_string())),
+            },
+        )?;
         let metrics = match settings.metrics.bind.as_str() {
             "" => None,
             bind => Some(metrics::listen(bind, engine.metrics.clone())?),
@@ -202,7 +163,7 @@ impl Application {
         );
         Ok(Application {
             port,
-            server: server.run(),
+            server,
             engine,
             metrics,
             shutdown,
@@ -362,14 +323,4 @@ async fn wait_for_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
-}
-
-async fn no_route(req: HttpRequest) -> HttpResponse {
-    use actix_web::ResponseError;
-    ApiError::new(
-        actix_web::http::StatusCode::NOT_FOUND,
-        "not_found",
-        format!("no route for {} {}", req.method(), req.path()),
-    )
-    .error_response()
 }

@@ -9,16 +9,13 @@ use courier_actors::session::WsSession;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{authenticate, bearer};
 use crate::state::AppState;
+use crate::upgrade;
 
 /// Frames larger than this end the connection (1009); frames up to `realtime.max_frame_bytes`
 /// are read, and those between the two get an `error` frame with the socket kept open.
 const HARD_FRAME_LIMIT: usize = 1024 * 1024;
 
-pub async fn connect(
-    req: HttpRequest,
-    body: web::Payload,
-    state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
+pub async fn connect(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     if state.shutdown.is_started() {
         return Err(ApiError::new(
             actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
@@ -63,23 +60,11 @@ pub async fn connect(
                 ),
             )
         })?;
-    let (response, session, stream) = actix_ws::handle(&req, body).map_err(|e| {
-        ApiError::bad_request("not_websocket", format!("WebSocket upgrade failed: {e}"))
-    })?;
     let limit = HARD_FRAME_LIMIT.max(state.settings.realtime.max_frame_bytes * 2);
-    let stream = stream
-        .max_frame_size(limit)
-        .aggregate_continuations()
-        .max_continuation_size(limit);
-    WsSession::start(
-        user.user_id,
-        user.session_id,
-        state.engine.clone(),
-        slot,
-        session,
-        stream,
-    );
-    Ok(response)
+    let engine = state.engine.clone();
+    upgrade::accept(&req, limit, move |socket| {
+        WsSession::start(user.user_id, user.session_id, engine, slot, socket);
+    })
 }
 
 fn query_token(query: &str) -> Option<String> {

@@ -20,6 +20,7 @@ pub mod registry;
 pub mod room;
 pub mod session;
 pub mod sink;
+pub mod socket;
 pub mod storage;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]

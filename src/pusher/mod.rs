@@ -20,6 +20,7 @@ use courier_actors::pusher::PusherSocket;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::client_ip;
 use crate::state::AppState;
+use crate::upgrade;
 
 /// Frames larger than this end the connection (1009).
 const HARD_FRAME_LIMIT: usize = 1024 * 1024;
@@ -35,7 +36,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// unknown app key, 4007 unsupported protocol) or starts the socket.
 pub async fn connect(
     req: HttpRequest,
-    body: web::Payload,
     key: web::Path<String>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
@@ -54,33 +54,29 @@ pub async fn connect(
         )
         .await
         .map_err(ApiError::too_many)?;
-    let (response, session, stream) = actix_ws::handle(&req, body).map_err(|e| {
-        ApiError::bad_request("not_websocket", format!("WebSocket upgrade failed: {e}"))
-    })?;
     let protocol = query_param(req.query_string(), "protocol").and_then(|p| p.parse::<u32>().ok());
-    if key.as_str() != hub.app.key {
-        actix_web::rt::spawn(PusherSocket::refuse(
-            session,
-            codes::UNKNOWN_APP,
-            "App key not in this cluster",
-        ));
-        return Ok(response);
-    }
-    if protocol != Some(PROTOCOL) {
-        actix_web::rt::spawn(PusherSocket::refuse(
-            session,
-            codes::UNSUPPORTED_PROTOCOL,
-            "Unsupported protocol version: this server speaks protocol 7",
-        ));
-        return Ok(response);
-    }
     let limit = HARD_FRAME_LIMIT.max(state.settings.realtime.max_frame_bytes * 2);
-    let stream = stream
-        .max_frame_size(limit)
-        .aggregate_continuations()
-        .max_continuation_size(limit);
-    PusherSocket::start(hub, state.engine.clone(), session, stream);
-    Ok(response)
+    let engine = state.engine.clone();
+    upgrade::accept(&req, limit, move |socket| {
+        let refusal = if key.as_str() != hub.app.key {
+            Some((codes::UNKNOWN_APP, "App key not in this cluster"))
+        } else if protocol != Some(PROTOCOL) {
+            Some((
+                codes::UNSUPPORTED_PROTOCOL,
+                "Unsupported protocol version: this server speaks protocol 7",
+            ))
+        } else {
+            None
+        };
+        match refusal {
+            Some((code, message)) => {
+                actix_web::rt::spawn(PusherSocket::refuse(socket.sender, code, message));
+            }
+            None => {
+                PusherSocket::start(hub, engine, socket);
+            }
+        }
+    })
 }
 
 fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {

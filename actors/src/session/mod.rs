@@ -20,8 +20,8 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use crate::socket::{CloseCode, CloseReason, ProtocolError, Sender, Socket, WsMessage};
 use actix::prelude::*;
-use actix_ws::{AggregatedMessage as WsMessage, CloseCode, CloseReason, ProtocolError};
 use bytestring::ByteString;
 use chrono::NaiveDateTime;
 use futures_util::StreamExt;
@@ -103,7 +103,7 @@ pub struct WsSession {
     user_id: i64,
     auth_session: i64,
     engine: Engine,
-    ws: actix_ws::Session,
+    ws: Sender,
     queue: VecDeque<ByteString>,
     writing: bool,
     closing: bool,
@@ -128,9 +128,12 @@ impl WsSession {
         auth_session: i64,
         engine: Engine,
         slot: SocketSlot,
-        ws: actix_ws::Session,
-        stream: impl futures_util::Stream<Item = Result<WsMessage, ProtocolError>> + 'static,
+        socket: Socket,
     ) -> Addr<WsSession> {
+        let Socket {
+            frames: stream,
+            sender: ws,
+        } = socket;
         WsSession::create(move |ctx| {
             // The next frame is read only once it has a place in flight.
             let places = Arc::new(Semaphore::new(engine.realtime.max_frames_in_flight));

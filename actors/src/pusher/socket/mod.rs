@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 mod frames;
 
+use crate::socket::{CloseCode, CloseReason, ProtocolError, Sender, Socket, WsMessage};
 use actix::prelude::*;
-use actix_ws::{AggregatedMessage as WsMessage, CloseCode, CloseReason, ProtocolError};
 use bytestring::ByteString;
 use chrono::NaiveDateTime;
 use serde_json::json;
@@ -73,7 +73,7 @@ impl Bucket {
 pub struct PusherSocket {
     hub: Arc<Hub>,
     engine: Engine,
-    ws: actix_ws::Session,
+    ws: Sender,
     socket_id: Arc<str>,
     conn: ConnId,
     /// The user and device session it acts for, once bound.
@@ -96,14 +96,10 @@ pub struct PusherSocket {
 
 impl PusherSocket {
     /// Starts a socket on the current thread for an upgraded connection.
-    pub fn start(
-        hub: Arc<Hub>,
-        engine: Engine,
-        ws: actix_ws::Session,
-        stream: impl futures_util::Stream<Item = Result<WsMessage, ProtocolError>> + 'static,
-    ) -> Addr<PusherSocket> {
+    pub fn start(hub: Arc<Hub>, engine: Engine, socket: Socket) -> Addr<PusherSocket> {
         PusherSocket::create(move |ctx| {
-            ctx.add_stream(stream);
+            ctx.add_stream(socket.frames);
+            let ws = socket.sender;
             let now = engine.clock.now();
             let conn = ConnId::next(true);
             let app = &hub.app;
@@ -130,7 +126,7 @@ impl PusherSocket {
     }
 
     /// Answers an upgraded connection that may not go on: `pusher:error`, then the close.
-    pub async fn refuse(mut ws: actix_ws::Session, code: u16, message: &str) {
+    pub async fn refuse(mut ws: Sender, code: u16, message: &str) {
         let _ = ws.text(codec::error(Some(code), message)).await;
         let reason = CloseReason {
             code: CloseCode::Other(code),
