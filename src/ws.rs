@@ -53,6 +53,7 @@ pub async fn connect(
         .engine
         .sockets
         .take(user.user_id, state.engine.clock.now())
+        .await
         .ok_or_else(|| {
             ApiError::new(
                 actix_web::http::StatusCode::TOO_MANY_REQUESTS,
