@@ -50,6 +50,7 @@ pub async fn connect(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<
         .engine
         .sockets
         .take(user.user_id, state.engine.clock.now())
+        .await
         .ok_or_else(|| {
             ApiError::new(
                 actix_web::http::StatusCode::TOO_MANY_REQUESTS,

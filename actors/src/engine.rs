@@ -99,7 +99,8 @@ pub struct Engine {
     pub clock: Clock,
     pub limiter: Arc<RateLimiter>,
     pub realtime: Arc<Realtime>,
-    /// Open sockets per user, capped at `realtime.max_sockets_per_user`.
+    /// Open sockets per user, capped at `realtime.max_sockets_per_user` (on every node
+    /// together, in a cluster).
     pub sockets: Arc<SocketSlots>,
     /// Media objects and their signed links.
     pub storage: Storage,
@@ -161,10 +162,9 @@ impl Engine {
             .counting_into(metrics.clone())
             .shared_by(cluster.clone());
         let limiter = Arc::new(limiter);
-        let sockets = Arc::new(SocketSlots::new(
-            realtime.max_sockets_per_user,
-            realtime.frames.clone(),
-        ));
+        let sockets = SocketSlots::new(realtime.max_sockets_per_user, realtime.frames.clone())
+            .shared_by(cluster.clone());
+        let sockets = Arc::new(sockets);
         let realtime = Arc::new(realtime);
         let mut engine = None;
         let sessions = Arc::new(Directory::default());

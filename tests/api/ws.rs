@@ -50,7 +50,12 @@ impl WsClient {
 
     /// Tries to connect; answers the HTTP status and JSON body of a refused upgrade.
     pub async fn try_connect(app: &TestApp, token: &str) -> Result<WsClient, (u16, Value)> {
-        let url = format!("{}/ws", app.address.replace("http://", "ws://"));
+        WsClient::try_connect_to(&app.address, token).await
+    }
+
+    /// Like [`WsClient::try_connect`], to the server at `address` (`http://host:port`).
+    pub async fn try_connect_to(address: &str, token: &str) -> Result<WsClient, (u16, Value)> {
+        let url = format!("{}/ws", address.replace("http://", "ws://"));
         let mut req = url.into_client_request().unwrap();
         req.headers_mut()
             .insert("authorization", format!("Bearer {token}").parse().unwrap());

@@ -75,8 +75,11 @@ impl Cluster {
         });
         let me = self.clone();
         actix::spawn(async move {
-            // A node that ran under this id before and died left its users online.
+            // A node that ran under this id before and died left its users online, and its
+            // socket counts; the sockets this node took meanwhile are recorded again.
             me.bury_and_announce(&me.node.clone(), &engine).await;
+            engine.sockets.record_all_again();
+            actix::spawn(engine.sockets.clone().keep_recorded());
             let every = me.node_ttl / 3;
             loop {
                 tokio::time::sleep(every.max(Duration::from_millis(100))).await;
@@ -95,6 +98,7 @@ impl Cluster {
                                 router.do_send(ForgetRooms);
                             }
                             me.reassert_presence(&engine, &sessions_for_lease).await;
+                            engine.sockets.record_all_again();
                         }
                     }
                     Err(e) if was_up => {
@@ -122,8 +126,12 @@ impl Cluster {
         }
     }
 
-    /// Takes dead `node` out of presence and announces who went offline with it.
+    /// Takes dead `node` out of presence and announces who went offline with it; its sockets
+    /// stop counting against their users' cap.
     async fn bury_and_announce(&self, node: &str, engine: &Engine) {
+        if let Err(e) = self.forget_sockets(node).await {
+            tracing::warn!(node, error = %e, "a dead node's socket counts stay for now");
+        }
         match self.bury(node).await {
             Ok(gone) => {
                 for user_id in gone {

@@ -13,6 +13,7 @@
 mod limits;
 mod link;
 mod presence;
+mod sockets;
 mod stash;
 pub mod wire;
 
@@ -227,7 +228,8 @@ impl Cluster {
         held.unwrap_or(0) == 1
     }
 
-    /// Gives up this node's lease (a clean shutdown), so the others need not wait it out.
+    /// Gives up this node's lease (a clean shutdown), so the others need not wait it out,
+    /// and its socket counts.
     pub async fn leave(&self) {
         let mut conn = self.conn.clone();
         let _: redis::RedisResult<()> = redis::cmd("ZREM")
@@ -235,6 +237,7 @@ impl Cluster {
             .arg(&self.node)
             .query_async(&mut conn)
             .await;
+        let _ = self.forget_sockets(&self.node).await;
     }
 }
 

@@ -114,3 +114,53 @@ async fn a_shared_window_counts_both_nodes_and_reopens_with_time() {
         Err(20)
     );
 }
+
+#[tokio::test]
+async fn a_users_sockets_count_on_every_live_node_and_a_dead_nodes_stop_counting() {
+    let prefix = format!("test-{:016x}", rand::random::<u64>());
+    let (Some(a), Some(b)) = (node(&prefix, "a").await, node(&prefix, "b").await) else {
+        return;
+    };
+    // At most 3 for user 7: two on `a`, one on `b`, then no more on either.
+    assert!(a.take_socket(7, 1, 3).await.unwrap());
+    assert!(a.take_socket(7, 2, 3).await.unwrap());
+    assert!(b.take_socket(7, 1, 3).await.unwrap());
+    assert!(!b.take_socket(7, 2, 3).await.unwrap());
+    assert!(!a.take_socket(7, 3, 3).await.unwrap());
+    assert!(b.take_socket(8, 1, 3).await.unwrap(), "another user");
+    // One closes on `a`: `b` takes its place.
+    a.record_sockets(&[(7, 1)], false).await.unwrap();
+    assert!(b.take_socket(7, 2, 3).await.unwrap());
+    assert!(!a.take_socket(7, 2, 3).await.unwrap());
+    // `a` records all its counts again (as after an outage): what it no longer holds goes.
+    a.record_sockets(&[(9, 1)], true).await.unwrap();
+    assert!(b.take_socket(7, 3, 3).await.unwrap());
+    a.record_sockets(&[(7, 2)], true).await.unwrap();
+    assert!(!b.take_socket(7, 2, 3).await.unwrap());
+
+    // `a` stops renewing its lease (as if it died): once it has run out, its sockets stop
+    // counting, before anyone buries it.
+    let mut conn = a.conn.clone();
+    let _: () = redis::cmd("ZADD")
+        .arg(a.key("nodes"))
+        .arg(0)
+        .arg("a")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(b.take_socket(7, 3, 3).await.unwrap());
+    // The node that finds it dead buries it, and its counts with it.
+    assert_eq!(b.renew_lease().await.unwrap(), vec!["a".to_string()]);
+    b.forget_sockets("a").await.unwrap();
+    let left: i64 = redis::cmd("EXISTS")
+        .arg(a.socket_counts_key("a"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+    // `a` comes back and records its counts again: they count once more.
+    a.renew_lease().await.unwrap();
+    a.record_sockets(&[(7, 1)], true).await.unwrap();
+    assert!(!b.take_socket(7, 3, 3).await.unwrap());
+    assert!(b.take_socket(7, 2, 3).await.unwrap());
+}

@@ -10,6 +10,7 @@ mod messaging;
 mod presence;
 mod pusher;
 mod redis_down;
+mod sockets;
 
 use std::time::Duration;
 

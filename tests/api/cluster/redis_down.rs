@@ -1,5 +1,6 @@
 //! Redis stopped and started again under a running cluster: REST goes on, `/api/health`
-//! says realtime across nodes is paused, and the nodes reconnect by themselves.
+//! says realtime across nodes is paused, and the nodes reconnect by themselves and record
+//! their users' sockets again.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -58,7 +59,11 @@ async fn with_redis_away_rest_goes_on_and_realtime_resumes_when_it_is_back() {
     let redis = RedisServer::start(port);
     let url = format!("redis://127.0.0.1:{port}");
     redis_answers(&url).await;
-    let Some(c) = Nodes::start_on(2, &url).await else {
+    let extra = [
+        ("COURIER__REALTIME__MAX_SOCKETS_PER_USER", "2"),
+        ("COURIER__REALTIME__CONNECTS_PER_MINUTE", "6000"),
+    ];
+    let Some(c) = Nodes::start_on_with(2, &url, &extra).await else {
         return;
     };
     let ana = c.signup(0, &phone(1), "Ana").await;
@@ -77,6 +82,8 @@ async fn with_redis_away_rest_goes_on_and_realtime_resumes_when_it_is_back() {
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert!(r.body.to_string().contains("while Redis is away"));
+    // A socket opened meanwhile counts on its node.
+    let _bo_on_1 = WsClient::connect_to(&c.address(0), &bo.token).await;
 
     // Back (empty, as after a restart): both nodes reconnect by themselves, and messages
     // cross nodes live again.
@@ -92,6 +99,26 @@ async fn with_redis_away_rest_goes_on_and_realtime_resumes_when_it_is_back() {
         })
         .await;
     assert!(!frames.is_empty());
+    // Redis came back empty, and each node recorded Bo's socket again: a third is refused.
+    cap_is_full(&c, 0, &bo.token).await;
+}
+
+/// Waits until node `i` refuses `token` one more socket (a socket it lets open meanwhile is
+/// closed again).
+async fn cap_is_full(c: &Nodes, i: usize, token: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match WsClient::try_connect_to(&c.address(i), token).await {
+            Err((429, body)) if body["error"]["code"] == "too_many_sockets" => return,
+            Err(other) => panic!("unexpected refusal: {other:?}"),
+            Ok(ws) => ws.close().await,
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "node {i} never counted the other node's sockets"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Waits until the Redis at `url` answers a PING.

@@ -8,6 +8,7 @@ use crate::pusher::codec::{self, codes, ChannelKind, PusherFrame, Refusal};
 use crate::pusher::{Grant, Member};
 use crate::registry::{Connect, Watch};
 use crate::room::RoomCmd;
+use crate::session::SocketSlot;
 use actix::prelude::*;
 
 impl PusherSocket {
@@ -113,13 +114,34 @@ impl PusherSocket {
                 codec::subscription_error(&channel, 400, "already subscribed to this channel");
             return self.send_text(text, ctx);
         }
-        if self.user.is_none() && !self.bind(user, ctx) {
+        if self.user.is_none() {
+            // The slot is counted on every node in a cluster. The socket reads nothing else
+            // meanwhile, so frames keep their order.
+            let (slots, now) = (self.engine.sockets.clone(), self.engine.clock.now());
+            let taken = async move { slots.take(user.0, now).await };
+            ctx.wait(taken.into_actor(self).map(move |slot, act, ctx| {
+                if !act.closing && act.bind(user, slot, ctx) {
+                    act.subscribe_bound(channel, kind, user.0, grant, ctx);
+                }
+            }));
             return;
         }
+        self.subscribe_bound(channel, kind, user.0, grant, ctx);
+    }
+
+    /// Goes on with a subscription granted to `viewer`, the user this socket is bound to.
+    fn subscribe_bound(
+        &mut self,
+        channel: String,
+        kind: ChannelKind,
+        viewer: i64,
+        grant: Grant,
+        ctx: &mut Context<Self>,
+    ) {
         for ids in grant.watch.chunks(WATCH_CHUNK) {
             self.engine.registry.do_send(Watch {
                 conn: self.conn,
-                viewer: user.0,
+                viewer,
                 user_ids: ids.to_vec(),
             });
         }
@@ -147,9 +169,15 @@ impl PusherSocket {
         self.send_text(text, ctx);
     }
 
-    /// Makes this socket one of `user`'s sessions; closes it (4100) if they hold the most.
-    fn bind(&mut self, user: (i64, i64), ctx: &mut Context<Self>) -> bool {
-        let Some(slot) = self.engine.sockets.take(user.0, self.engine.clock.now()) else {
+    /// Makes this socket one of `user`'s sessions with `slot`; closes it (4100) without one
+    /// (they hold the most).
+    fn bind(
+        &mut self,
+        user: (i64, i64),
+        slot: Option<SocketSlot>,
+        ctx: &mut Context<Self>,
+    ) -> bool {
+        let Some(slot) = slot else {
             self.fail(codes::OVER_CAPACITY, "too many sockets for this user", ctx);
             return false;
         };
