@@ -12,6 +12,7 @@
 use std::any::Any;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
+use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
 use actix_tls::accept::rustls_0_23::TlsStream;
@@ -31,7 +32,8 @@ pub struct ConnLimiter {
 }
 
 /// One admitted connection; its address's count goes down when the connection ends (actix
-/// drops a connection's extensions, and this with them, when the connection closes).
+/// drops a connection's extensions, and this with them, when the connection closes; an
+/// upgraded connection holds it until the socket closes).
 pub struct ConnSlot {
     limiter: Arc<ConnLimiter>,
     key: IpAddr,
@@ -97,7 +99,9 @@ impl ConnLimiter {
                     if let Err(e) = stream.set_nodelay(true) {
                         tracing::debug!(error = %e, "TCP_NODELAY not set");
                     }
-                    ext.insert(slot);
+                    // Shared: a WebSocket keeps its place after actix-http lets the
+                    // connection go (see `crate::upgrade`).
+                    ext.insert(Rc::new(slot));
                 }
                 None => {
                     tracing::debug!(ip = %peer.ip(), "connection over the per-address cap");

@@ -19,6 +19,7 @@ use actix_web::{HttpMessage, HttpRequest, HttpResponse};
 use courier_actors::socket::{self, Socket};
 use futures_util::SinkExt;
 
+use crate::connections::ConnSlot;
 use crate::error::ApiError;
 
 /// Marks a request that came through the upgrade path: only those can become sockets.
@@ -99,6 +100,9 @@ where
     S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
     B: MessageBody + 'static,
 {
+    // actix-http drops the connection's data (its place under the per-address cap with it)
+    // when it hands the connection over: the socket holds the place until it closes.
+    let place = req.conn_data::<Rc<ConnSlot>>().cloned();
     req.extensions_mut().insert(Upgradable);
     let mut res = match app.call(req).await {
         Ok(res) => res.into_parts().1.map_into_boxed_body(),
@@ -115,6 +119,7 @@ where
             drop(parts.write_buf);
             start(socket);
             socket::pump(write).await;
+            drop(place);
         }
         None => {
             head.head_mut().set_connection_type(ConnectionType::Close);

@@ -212,6 +212,56 @@ async fn connections_over_the_per_address_cap_are_refused_at_once() {
 }
 
 #[actix_web::test]
+async fn open_websockets_count_under_the_per_address_cap_until_they_close() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let app = spawn_app_with(|s| s.server.max_connections_per_ip = 2).await;
+    let ana = app.signup(&phone(1), "Ana").await;
+    let addr = socket_addr(&app.address);
+    let url = format!("{}/ws", app.address.replace("http://", "ws://"));
+    // Two sockets from 127.0.0.2, each proven open by its `hello`.
+    let mut sockets = Vec::new();
+    for _ in 0..2 {
+        let tcp = connect_from("127.0.0.2", addr).await.unwrap();
+        let mut req = url.as_str().into_client_request().unwrap();
+        req.headers_mut().insert(
+            "authorization",
+            format!("Bearer {}", ana.token).parse().unwrap(),
+        );
+        let (mut ws, _) = tokio_tungstenite::client_async(req, tcp).await.unwrap();
+        let hello = ws.next().await.unwrap().unwrap().into_text().unwrap();
+        assert!(hello.contains(r#""type":"hello""#), "{hello}");
+        sockets.push(ws);
+    }
+    // Both hold their places: a third connection from that address is refused.
+    let mut third = connect_from("127.0.0.2", addr).await.unwrap();
+    third
+        .write_all(b"GET /api/health HTTP/1.1\r\nhost: courier\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_to_close(&mut third, Duration::from_secs(2))
+        .await
+        .expect("refused and closed at once");
+    assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
+
+    // Once one socket has closed, its place is free again.
+    let mut first = sockets.remove(0);
+    first.close(None).await.unwrap();
+    while let Some(Ok(_)) = first.next().await {}
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut again = connect_from("127.0.0.2", addr).await.unwrap();
+        match health_on(&mut again).await.as_deref() {
+            Some("HTTP/1.1 200 OK") => break,
+            other => assert!(Instant::now() < deadline, "still refused: {other:?}"),
+        }
+        tokio::task::yield_now().await;
+    }
+    sockets[0].send("ping".into()).await.unwrap();
+}
+
+#[actix_web::test]
 async fn an_api_request_is_answered_by_its_deadline_when_what_it_waits_for_stalls() {
     // An SMS provider that accepts connections and never answers.
     let stalled = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
