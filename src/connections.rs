@@ -1,5 +1,6 @@
-//! Concurrent connections per client address, capped as each socket is accepted (before any
-//! HTTP is parsed, before auth), for HTTP and WebSocket alike. A connection over the cap
+//! Concurrent connections per client address (and in all, within the open-file budget),
+//! capped as each socket is accepted (before any HTTP is parsed, before auth), for HTTP and
+//! WebSocket alike. A connection over the cap
 //! gets a 429 `too_many_connections` written straight to its socket and is closed at once, so
 //! one address cannot hold the server's file descriptors.
 //!
@@ -13,6 +14,7 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use actix_tls::accept::rustls_0_23::TlsStream;
@@ -25,10 +27,15 @@ use actix_web::ResponseError;
 
 use crate::error::ApiError;
 
-/// Open connections per address, shared by every worker.
+/// Open connections per address, and in all, shared by every worker.
 pub struct ConnLimiter {
     max: usize,
     open: Mutex<HashMap<IpAddr, usize>>,
+    /// Connections open from every address: HTTP ones and WebSockets, which actix-server's
+    /// own per-worker count stops counting once they are upgraded.
+    total: AtomicUsize,
+    /// At most this many in all (0: no cap): the sockets' share of the open-file limit.
+    max_total: usize,
 }
 
 /// One admitted connection; its address's count goes down when the connection ends (actix
@@ -46,9 +53,16 @@ pub struct Refused;
 impl ConnLimiter {
     /// A cap of `max` connections per address (0: no cap).
     pub fn new(max: usize) -> Arc<ConnLimiter> {
+        ConnLimiter::with_total(max, 0)
+    }
+
+    /// A cap of `max` connections per address and `max_total` in all (0: no cap).
+    pub fn with_total(max: usize, max_total: usize) -> Arc<ConnLimiter> {
         Arc::new(ConnLimiter {
             max,
             open: Mutex::new(HashMap::new()),
+            total: AtomicUsize::new(0),
+            max_total,
         })
     }
 
@@ -60,7 +74,11 @@ impl ConnLimiter {
         if self.max > 0 && *count >= self.max {
             return None;
         }
+        if self.max_total > 0 && self.total.load(Ordering::Relaxed) >= self.max_total {
+            return None;
+        }
         *count += 1;
+        self.total.fetch_add(1, Ordering::Relaxed);
         Some(ConnSlot {
             limiter: self.clone(),
             key,
@@ -69,8 +87,7 @@ impl ConnLimiter {
 
     /// Connections open now, from every address.
     pub fn open_total(&self) -> usize {
-        let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        open.values().sum()
+        self.total.load(Ordering::Relaxed)
     }
 
     /// Connections open from `ip` now.
@@ -121,6 +138,7 @@ impl ConnLimiter {
 impl Drop for ConnSlot {
     fn drop(&mut self) {
         let mut open = self.limiter.open.lock().unwrap_or_else(|e| e.into_inner());
+        self.limiter.total.fetch_sub(1, Ordering::Relaxed);
         if let Some(count) = open.get_mut(&self.key) {
             *count -= 1;
             if *count == 0 {
@@ -148,7 +166,7 @@ fn refused_error() -> ApiError {
     ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
         "too_many_connections",
-        "too many connections from your address; close some and try again",
+        "too many connections from your address, or to this server; close some and try again",
     )
 }
 
@@ -224,6 +242,17 @@ mod tests {
         let mapped: IpAddr = "::ffff:10.0.0.7".parse().unwrap();
         let _v4 = limiter.admit(mapped).unwrap();
         assert_eq!(limiter.open_from("10.0.0.7".parse().unwrap()), 1);
+    }
+
+    #[test]
+    fn the_total_cap_counts_every_address() {
+        let limiter = ConnLimiter::with_total(0, 2);
+        let a = limiter.admit("10.0.0.1".parse().unwrap()).unwrap();
+        let _b = limiter.admit("10.0.0.2".parse().unwrap()).unwrap();
+        assert!(limiter.admit("10.0.0.3".parse().unwrap()).is_none());
+        assert_eq!(limiter.open_total(), 2);
+        drop(a);
+        assert!(limiter.admit("10.0.0.3".parse().unwrap()).is_some());
     }
 
     #[test]

@@ -79,6 +79,8 @@ pub struct Listen {
     pub shutdown_timeout_secs: u64,
     /// Certificate and key (PEM files) for HTTPS and WSS; plain HTTP without.
     pub tls: Option<(String, String)>,
+    /// Where the upgraded sockets are counted.
+    pub upgraded: upgrade::Upgraded,
 }
 
 /// Serves on `listener` (already bound): the server, ready to be awaited.
@@ -100,6 +102,7 @@ pub fn serve(listener: TcpListener, listen: Listen) -> anyhow::Result<Server> {
         limiter,
         header_timeout,
         tls,
+        upgraded,
         ..
     } = listen;
     let on_connect = Arc::new(limiter.on_connect());
@@ -127,7 +130,7 @@ pub fn serve(listener: TcpListener, listen: Listen) -> anyhow::Result<Server> {
                 .client_disconnect_timeout(Duration::from_secs(1))
                 .h1_allow_half_closed(true)
                 .on_connect_ext(move |io: &_, ext: _| (on_connect)(io as &dyn Any, ext))
-                .upgrade(upgrade::service(make(&state)))
+                .upgrade(upgrade::service(make(&state), upgraded.clone()))
                 .finish(make(&state))
         }};
     }

@@ -26,6 +26,7 @@ use crate::shutdown::ShutdownFlag;
 use crate::sms;
 use crate::state::AppState;
 use crate::tokens::Tokens;
+use crate::upgrade::Upgraded;
 
 /// A built server, listening but not yet running.
 pub struct Application {
@@ -36,6 +37,9 @@ pub struct Application {
     metrics: Option<(Server, u16)>,
     shutdown: ShutdownFlag,
     dispatcher: Dispatcher,
+    /// The open WebSockets, which outlive actix-server's connection count.
+    upgraded: Upgraded,
+    shutdown_timeout: Duration,
 }
 
 impl Application {
@@ -44,7 +48,7 @@ impl Application {
     pub async fn build(settings: Settings, clock: Clock) -> anyhow::Result<Application> {
         settings.validate()?;
         // First: a limit too low to serve anyone stops the start before anything is opened.
-        let per_worker = connection_budget(&settings)?;
+        let (per_worker, workers) = connection_budget(&settings)?;
         let data_dir = &settings.server.data_dir;
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("cannot create data folder {}", data_dir.display()))?;
@@ -113,7 +117,10 @@ impl Application {
         let dispatcher = Dispatcher::new(engine.clone(), providers.clone(), settings.push.clone());
         dispatcher.clone().spawn();
 
-        let limiter = ConnLimiter::new(settings.server.max_connections_per_ip);
+        // Upgraded WebSockets leave actix-server's per-worker count: the limiter keeps every
+        // connection within the open-file budget.
+        let limiter =
+            ConnLimiter::with_total(settings.server.max_connections_per_ip, per_worker * workers);
         let shutdown = ShutdownFlag::default();
         crate::memory::spawn_trimmer(limiter.clone(), shutdown.clone());
         let listener = TcpListener::bind(&settings.server.bind)
@@ -138,6 +145,7 @@ impl Application {
         });
         let s = &settings.server;
         let tls = !s.tls_cert.is_empty();
+        let upgraded = Upgraded::default();
         let server = listener::serve(
             listener,
             Listen {
@@ -149,6 +157,7 @@ impl Application {
                 workers: s.workers,
                 shutdown_timeout_secs: s.shutdown_timeout_secs,
                 tls: tls.then(|| (s.tls_cert.to_string(), s.tls_key.to_string())),
+                upgraded: upgraded.clone(),
             },
         )?;
         let metrics = match settings.metrics.bind.as_str() {
@@ -168,6 +177,8 @@ impl Application {
             metrics,
             shutdown,
             dispatcher,
+            upgraded,
+            shutdown_timeout: Duration::from_secs(settings.server.shutdown_timeout_secs),
         })
     }
 
@@ -216,18 +227,22 @@ impl Application {
         let handle = self.server.handle();
         let engine = self.engine.clone();
         let shutdown = self.shutdown.clone();
+        let upgraded = self.upgraded.clone();
+        let grace = self.shutdown_timeout;
         actix_web::rt::spawn(async move {
             wait_for_signal().await;
             shutdown.start();
-            // The stop command goes out now (no new connections); its future ends once the
-            // workers are done.
-            let stopped = handle.stop(true);
+            // New sockets are refused from now on. Open ones get their close frames before
+            // the workers stop: actix-server no longer counts them, so its graceful stop would
+            // not wait for them.
             let sockets = engine.close_sockets().await;
+            let _ = tokio::time::timeout(grace, upgraded.closed()).await;
             tracing::info!(
                 sockets,
                 "shutting down: sockets closed, finishing requests and writes"
             );
-            stopped.await;
+            // No new connections from here; the future ends once the workers are done.
+            handle.stop(true).await;
         });
         let engine = self.engine.clone();
         let result = self.run_until_stopped().await;
@@ -271,10 +286,10 @@ async fn open_storage(
     Ok(storage)
 }
 
-/// Raises the open-file limit and answers how many connections each worker may hold, so that
-/// sockets never take the descriptors the database and files need. Refuses a limit too low to
-/// serve anyone.
-fn connection_budget(settings: &Settings) -> anyhow::Result<usize> {
+/// Raises the open-file limit and answers how many connections each worker may hold (and how
+/// many workers there are), so that sockets never take the descriptors the database and files
+/// need. Refuses a limit too low to serve anyone.
+fn connection_budget(settings: &Settings) -> anyhow::Result<(usize, usize)> {
     let workers = match settings.server.workers {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
@@ -282,7 +297,7 @@ fn connection_budget(settings: &Settings) -> anyhow::Result<usize> {
     // The read pool and the writer's two connections.
     let db_connections = settings.database.pool_size + 2;
     let Some(limit) = fdlimit::raise_open_file_limit() else {
-        return Ok(25_000);
+        return Ok((25_000, workers));
     };
     let plan = fdlimit::plan(limit, workers, db_connections).map_err(anyhow::Error::msg)?;
     let sockets = plan.per_worker * workers;
@@ -300,7 +315,7 @@ fn connection_budget(settings: &Settings) -> anyhow::Result<usize> {
             "open-file limit"
         );
     }
-    Ok(plan.per_worker)
+    Ok((plan.per_worker, workers))
 }
 
 async fn wait_for_signal() {

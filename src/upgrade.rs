@@ -8,6 +8,8 @@
 //! as it is and the connection closes.
 
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use actix_codec::{AsyncRead, AsyncWrite, Framed};
 use actix_http::body::{BodySize, MessageBody};
@@ -18,9 +20,55 @@ use actix_web::dev::ServiceResponse;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse};
 use courier_actors::socket::{self, Socket};
 use futures_util::SinkExt;
+use tokio::sync::Notify;
 
 use crate::connections::ConnSlot;
 use crate::error::ApiError;
+
+/// The upgraded sockets still open, which actix-server no longer counts: a graceful shutdown
+/// waits for their close frames to go out before it stops the workers.
+#[derive(Clone, Default)]
+pub struct Upgraded(Arc<Open>);
+
+#[derive(Default)]
+struct Open {
+    count: AtomicUsize,
+    none_left: Notify,
+}
+
+/// One open socket in [`Upgraded`].
+struct OpenSocket(Upgraded);
+
+impl Upgraded {
+    fn opened(&self) -> OpenSocket {
+        self.0.count.fetch_add(1, Ordering::Relaxed);
+        OpenSocket(self.clone())
+    }
+
+    /// Sockets open now.
+    pub fn open(&self) -> usize {
+        self.0.count.load(Ordering::Relaxed)
+    }
+
+    /// Resolves once no socket is open.
+    pub async fn closed(&self) {
+        loop {
+            let none_left = self.0.none_left.notified();
+            if self.open() == 0 {
+                return;
+            }
+            none_left.await;
+        }
+    }
+}
+
+impl Drop for OpenSocket {
+    fn drop(&mut self) {
+        if self.0 .0.count.fetch_sub(1, Ordering::Relaxed) == 1 {
+            self.0 .0.none_left.notify_waiters();
+        }
+    }
+}
 
 /// Marks a request that came through the upgrade path: only those can become sockets.
 #[derive(Clone, Copy)]
@@ -56,9 +104,11 @@ pub fn accept(
     Ok(res)
 }
 
-/// The upgrade service for one worker, running `app` (an instance of the whole app).
+/// The upgrade service for one worker, running `app` (an instance of the whole app); the
+/// sockets it opens count in `upgraded`.
 pub fn service<T, A, B>(
     app: A,
+    upgraded: Upgraded,
 ) -> impl ServiceFactory<
     (Request, Framed<T, Codec>),
     Config = (),
@@ -67,7 +117,7 @@ pub fn service<T, A, B>(
     InitError = (),
 >
 where
-    T: AsyncRead + AsyncWrite + Unpin + 'static,
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     A: ServiceFactory<
             Request,
             Config = (),
@@ -79,24 +129,26 @@ where
 {
     fn_factory(move || {
         let app = app.new_service(());
+        let upgraded = upgraded.clone();
         async move {
             let app = Rc::new(app.await?);
             Ok(fn_service(move |(req, framed)| {
-                upgrade(app.clone(), req, framed)
+                upgrade(app.clone(), upgraded.clone(), req, framed)
             }))
         }
     })
 }
 
-/// Runs one upgrade request through the app; for an accepted socket, lives as long as the
-/// socket's write side.
+/// Runs one upgrade request through the app; an accepted socket's write side goes on in a
+/// task of its own.
 async fn upgrade<T, S, B>(
     app: Rc<S>,
+    upgraded: Upgraded,
     req: Request,
     mut framed: Framed<T, Codec>,
 ) -> Result<(), actix_web::Error>
 where
-    T: AsyncRead + AsyncWrite + Unpin + 'static,
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
     B: MessageBody + 'static,
 {
@@ -104,7 +156,9 @@ where
     // when it hands the connection over: the socket holds the place until it closes.
     let place = req.conn_data::<Rc<ConnSlot>>().cloned();
     req.extensions_mut().insert(Upgradable);
-    let mut res = match app.call(req).await {
+    // Boxed: the app's future is large, and an upgrade future that held room for it inline
+    // would keep that room for the socket's whole life.
+    let mut res = match Box::pin(app.call(req)).await {
         Ok(res) => res.into_parts().1.map_into_boxed_body(),
         Err(e) => e.error_response(),
     };
@@ -118,8 +172,13 @@ where
             let (socket, write) = socket::split(parts.io, parts.read_buf, max_frame);
             drop(parts.write_buf);
             start(socket);
-            socket::pump(write).await;
-            drop(place);
+            // The connection's task, sized for any HTTP exchange, ends here: the write side
+            // goes on in a small task of its own, holding the connection's places.
+            let open = upgraded.opened();
+            actix_web::rt::spawn(async move {
+                socket::pump(write).await;
+                drop((place, open));
+            });
         }
         None => {
             head.head_mut().set_connection_type(ConnectionType::Close);

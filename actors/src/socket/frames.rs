@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use actix_codec::Decoder;
@@ -10,8 +11,9 @@ use actix_http::ws::{Codec, Frame, Item};
 use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
 use futures_util::Stream;
-use tokio::io::{AsyncRead, ReadBuf};
+use tokio::io::ReadBuf;
 
+use super::outbox::{give_back, Outbox, ReadSide};
 use super::{ProtocolError, WsMessage};
 
 /// Bytes read from a socket in one call. One buffer of this size exists per thread, not per
@@ -31,7 +33,9 @@ struct Partial {
 /// The client's messages, continuations joined, control frames as they come; see the module
 /// docs. Ends at the end of the connection, or after the first protocol error.
 pub struct Frames {
-    io: Pin<Box<dyn AsyncRead>>,
+    io: ReadSide,
+    /// Where the read half goes back when the session drops this.
+    outbox: Arc<Mutex<Outbox>>,
     /// Bytes read but not yet parsed: empty (and unallocated) unless a frame is cut.
     pub(super) buf: BytesMut,
     codec: Codec,
@@ -41,7 +45,12 @@ pub struct Frames {
 }
 
 impl Frames {
-    pub(super) fn new(io: Pin<Box<dyn AsyncRead>>, read_ahead: BytesMut, max_frame: usize) -> Self {
+    pub(super) fn new(
+        io: ReadSide,
+        outbox: Arc<Mutex<Outbox>>,
+        read_ahead: BytesMut,
+        max_frame: usize,
+    ) -> Self {
         // What came with the handshake is copied out of the connection's large buffer.
         let buf = match read_ahead.is_empty() {
             true => BytesMut::new(),
@@ -49,6 +58,7 @@ impl Frames {
         };
         Frames {
             io,
+            outbox,
             buf,
             codec: Codec::new().max_size(max_frame),
             partial: None,
@@ -139,6 +149,34 @@ impl Frames {
             }
         })
     }
+}
+
+impl Drop for Frames {
+    fn drop(&mut self) {
+        let io = std::mem::replace(&mut self.io, Box::pin(tokio::io::empty()));
+        give_back(&self.outbox, io);
+    }
+}
+
+/// Reads and drops what the connection still brings, until its end.
+pub(super) async fn drain(io: &mut ReadSide) {
+    std::future::poll_fn(|cx| loop {
+        let done = SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            let mut read = ReadBuf::new(&mut scratch[..]);
+            match io.as_mut().poll_read(cx, &mut read) {
+                Poll::Ready(Ok(())) if !read.filled().is_empty() => Poll::Ready(false),
+                Poll::Ready(_) => Poll::Ready(true),
+                Poll::Pending => Poll::Pending,
+            }
+        });
+        match done {
+            Poll::Ready(false) => continue,
+            Poll::Ready(true) => return Poll::Ready(()),
+            Poll::Pending => return Poll::Pending,
+        }
+    })
+    .await
 }
 
 fn text(bytes: Bytes) -> Result<ByteString, ProtocolError> {

@@ -12,8 +12,10 @@
 //! Frames are parsed and encoded by actix-http's WebSocket codec; the messages the sessions see
 //! are actix-ws's ([`WsMessage`]), with continuations already joined.
 //!
-//! The socket closes when both halves are gone: the session drops [`Frames`] when it stops,
-//! and the pump ends after a close frame, on a write error, or once every [`Sender`] is dropped.
+//! The pump ends after a close frame, on a write error, or once every [`Sender`] is dropped.
+//! It then shuts its side down and, once the session has dropped [`Frames`] (which hands the
+//! read half back), reads what the client still sends until it hangs up (a second at most),
+//! so that closing never resets a connection the close frame is still travelling on.
 
 mod frames;
 mod outbox;
@@ -39,12 +41,12 @@ pub struct Socket {
 /// socket with [`ProtocolError::Overflow`].
 pub fn split<T>(io: T, read_ahead: BytesMut, max_frame: usize) -> (Socket, outbox::WriteSide<T>)
 where
-    T: AsyncRead + AsyncWrite + Unpin + 'static,
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (read, write) = tokio::io::split(io);
-    let (sender, write_side) = outbox::new(write);
+    let (sender, write_side, shared) = outbox::new(write);
     let socket = Socket {
-        frames: Frames::new(Box::pin(read), read_ahead, max_frame),
+        frames: Frames::new(Box::pin(read), shared, read_ahead, max_frame),
         sender,
     };
     (socket, write_side)

@@ -8,14 +8,16 @@
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Poll, Waker};
+use std::time::Duration;
 
 use actix_codec::Encoder;
 use actix_http::ws::{Codec, Message};
 use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
-use tokio::io::{AsyncWrite, AsyncWriteExt, WriteHalf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, WriteHalf};
 
 use super::CloseReason;
 
@@ -28,17 +30,38 @@ pub const QUEUE_MESSAGES: usize = 8;
 pub struct Closed;
 
 #[derive(Default)]
-struct Outbox {
+pub(super) struct Outbox {
     queue: VecDeque<Message>,
     /// Live [`Sender`]s: at zero the pump ends.
     senders: usize,
     /// A close frame is queued (or the pump ended): nothing more is taken.
     closing: bool,
+    /// When the close frame was queued: the pump gives it [`CLOSE_GRACE`] to go out, even
+    /// once the session is gone.
+    closing_since: Option<tokio::time::Instant>,
     /// The pump has ended: everything it will ever write is written.
     ended: bool,
     pump: Option<Waker>,
     /// Senders waiting for room in the queue, or for the pump to end.
     waiting: Vec<Waker>,
+    /// The read half, given back by the session's `Frames` when it is dropped, so that the
+    /// pump can read what the client still sends before the connection closes.
+    read_half: Option<ReadSide>,
+    /// `Frames` is gone (its read half is in `read_half`).
+    reader_gone: bool,
+}
+
+/// A socket's read half, type-erased.
+pub(super) type ReadSide = Pin<Box<dyn AsyncRead + Send>>;
+
+/// Gives the read half back to the pump (`Frames` is dropped).
+pub(super) fn give_back(outbox: &Mutex<Outbox>, read: ReadSide) {
+    let mut outbox = lock(outbox);
+    outbox.read_half = Some(read);
+    outbox.reader_gone = true;
+    if let Some(pump) = outbox.pump.take() {
+        pump.wake();
+    }
 }
 
 /// A handle for sending on a socket; cheap to clone. The socket's pump ends when the last
@@ -53,7 +76,7 @@ pub struct WriteSide<T> {
     outbox: Arc<Mutex<Outbox>>,
 }
 
-pub(super) fn new<T>(io: WriteHalf<T>) -> (Sender, WriteSide<T>) {
+pub(super) fn new<T>(io: WriteHalf<T>) -> (Sender, WriteSide<T>, Arc<Mutex<Outbox>>) {
     let outbox = Arc::new(Mutex::new(Outbox {
         senders: 1,
         ..Outbox::default()
@@ -61,7 +84,14 @@ pub(super) fn new<T>(io: WriteHalf<T>) -> (Sender, WriteSide<T>) {
     let sender = Sender {
         outbox: outbox.clone(),
     };
-    (sender, WriteSide { io, outbox })
+    (
+        sender,
+        WriteSide {
+            io,
+            outbox: outbox.clone(),
+        },
+        outbox,
+    )
 }
 
 fn lock(outbox: &Mutex<Outbox>) -> MutexGuard<'_, Outbox> {
@@ -127,6 +157,7 @@ impl Sender {
                 return Err(Closed);
             }
             outbox.closing = true;
+            outbox.closing_since = Some(tokio::time::Instant::now());
             outbox.queue.push_back(Message::Close(reason));
             if let Some(pump) = outbox.pump.take() {
                 pump.wake();
@@ -206,18 +237,28 @@ async fn next(outbox: &Mutex<Outbox>, codec: &mut Codec) -> Next {
 }
 
 /// Resolves once every sender is gone, so that a write to a client that stopped reading does
-/// not outlive its session.
+/// not outlive its session; once a close frame is queued, [`CLOSE_GRACE`] after that instead
+/// (the session may be gone by then, the close frame still goes out).
 async fn abandoned(outbox: &Mutex<Outbox>) {
-    poll_fn(|cx| {
+    let closing_since = poll_fn(|cx| {
         let mut outbox = lock(outbox);
+        if let Some(since) = outbox.closing_since {
+            return Poll::Ready(Some(since));
+        }
         if outbox.senders == 0 {
-            return Poll::Ready(());
+            return Poll::Ready(None);
         }
         outbox.pump = Some(cx.waker().clone());
         Poll::Pending
     })
-    .await
+    .await;
+    if let Some(since) = closing_since {
+        tokio::time::sleep_until(since + CLOSE_GRACE).await;
+    }
 }
+
+/// How long a close frame may wait for a client that is not reading.
+pub const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// Writes what the session sends until a close frame is written, a write fails, or every
 /// [`Sender`] is dropped. The connection's write side is shut down at the end.
@@ -245,5 +286,29 @@ pub async fn pump<T: AsyncWrite>(side: WriteSide<T>) {
         outbox.queue = VecDeque::new();
         wake_all(&mut outbox.waiting);
     }
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), io.shutdown()).await;
+    let _ = tokio::time::timeout(LINGER, io.shutdown()).await;
+    // Closing a connection with unread bytes in it resets it, and a reset can destroy the
+    // close frame before the client reads it: what the client still sends (its own close
+    // frame, a pong) is read and dropped until it hangs up, for a bounded time.
+    let read = poll_fn(|cx| {
+        let mut outbox = lock(&outbox);
+        if let Some(read) = outbox.read_half.take() {
+            return Poll::Ready(Some(read));
+        }
+        if outbox.reader_gone {
+            return Poll::Ready(None);
+        }
+        outbox.pump = Some(cx.waker().clone());
+        Poll::Pending
+    });
+    if let Ok(Some(mut read)) = tokio::time::timeout(READER_WAIT, read).await {
+        let _ = tokio::time::timeout(LINGER, super::frames::drain(&mut read)).await;
+    }
 }
+
+/// How long a closing connection waits for the client to hang up.
+const LINGER: Duration = Duration::from_secs(1);
+
+/// How long the pump waits for the session to give the read half back (it does once its
+/// close frame has gone out, or its grace for that has passed).
+const READER_WAIT: Duration = Duration::from_secs(10);

@@ -169,6 +169,10 @@ async fn the_pump_writes_in_order_then_the_close_frame() {
             Frame::Close(Some(reason)),
         ]
     );
+    // The session stops: the pump reads the client's last bytes until it hangs up.
+    drop(socket.frames);
+    client.write_all(b"unread").await.unwrap();
+    client.shutdown().await.unwrap();
     pump.await.unwrap();
     let mut rest = Vec::new();
     client.read_to_end(&mut rest).await.unwrap();
@@ -207,5 +211,31 @@ async fn a_sender_waits_while_the_queue_is_full() {
         Some(&Frame::Text(Bytes::from_static(b"last")))
     );
     drop(sender);
+    drop(socket.frames);
+    drop(client);
+    pump.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_close_frame_still_goes_out_after_the_session_is_gone() {
+    // A client that is not reading while the session sends, closes and stops.
+    let (server, mut client) = tokio::io::duplex(64);
+    let (socket, write) = split(server, BytesMut::new(), 1024);
+    let pump = tokio::spawn(pump(write));
+    let mut sender = socket.sender;
+    let long = "x".repeat(1000);
+    sender.text(long.clone()).await.unwrap();
+    let closing = tokio::spawn(sender.clone().close(Some(CloseCode::Policy.into())));
+    drop(sender);
+    drop(socket.frames);
+    // Once it reads, it gets what was sent, then the close frame.
+    let frames = read_frames(&mut client, 2).await;
+    assert_eq!(frames[0], Frame::Text(Bytes::from(long)));
+    assert!(
+        matches!(&frames[1], Frame::Close(Some(r)) if r.code == CloseCode::Policy),
+        "{frames:?}"
+    );
+    closing.await.unwrap().unwrap();
+    drop(client);
     pump.await.unwrap();
 }
