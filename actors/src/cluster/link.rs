@@ -79,6 +79,7 @@ impl Cluster {
             // socket counts; the sockets this node took meanwhile are recorded again.
             me.bury_and_announce(&me.node.clone(), &engine).await;
             engine.sockets.record_all_again();
+            me.members_lost();
             actix::spawn(engine.sockets.clone().keep_recorded());
             let every = me.node_ttl / 3;
             loop {
@@ -99,6 +100,7 @@ impl Cluster {
                             }
                             me.reassert_presence(&engine, &sessions_for_lease).await;
                             engine.sockets.record_all_again();
+                            me.members_lost();
                         }
                     }
                     Err(e) if was_up => {
@@ -127,7 +129,8 @@ impl Cluster {
     }
 
     /// Takes dead `node` out of presence and announces who went offline with it; its sockets
-    /// stop counting against their users' cap.
+    /// stop counting against their users' cap, and its Pusher presence channel members are
+    /// announced gone where no other node holds them.
     async fn bury_and_announce(&self, node: &str, engine: &Engine) {
         if let Err(e) = self.forget_sockets(node).await {
             tracing::warn!(node, error = %e, "a dead node's socket counts stay for now");
@@ -143,6 +146,7 @@ impl Cluster {
             }
             Err(e) => tracing::warn!(node, error = %e, "a dead node's users stay online for now"),
         }
+        self.bury_members_and_announce(node).await;
     }
 
     /// Acts on one pub/sub message (`[channel, payload]`).

@@ -12,6 +12,7 @@
 
 mod limits;
 mod link;
+mod members;
 mod presence;
 mod sockets;
 mod stash;
@@ -25,6 +26,7 @@ use redis::aio::ConnectionManager;
 use tokio::sync::mpsc;
 
 pub use link::ClusterBus;
+pub use members::member_removed;
 
 /// Published messages waiting for Redis; beyond this, new ones are dropped (counted).
 const OUTBOX: usize = 100_000;
@@ -36,6 +38,10 @@ type Outgoing = (String, Vec<u8>);
 /// hub, when the protocol is on): to the channel's subscribers here, but `except`.
 pub trait ChannelFrames: Send + Sync {
     fn relayed(&self, channel: &str, text: String, except: Option<&str>);
+
+    /// Redis may have lost this node's presence channel members (it was away, or this node
+    /// was buried meanwhile): they are to be recorded again.
+    fn members_lost(&self) {}
 }
 
 /// How a node joins its cluster (from the `[cluster]` configuration).
@@ -139,6 +145,13 @@ impl Cluster {
         let _ = self.channel_frames.set(to);
     }
 
+    /// Tells the Pusher hub that Redis may have lost this node's presence channel members.
+    fn members_lost(&self) {
+        if let Some(to) = self.channel_frames.get().and_then(Weak::upgrade) {
+            to.members_lost();
+        }
+    }
+
     /// Hands a frame another node relayed to this node's subscribers of `channel`.
     fn channel_frame(&self, channel: &str, text: String, except: Option<&str>) {
         if let Some(to) = self.channel_frames.get().and_then(Weak::upgrade) {
@@ -229,7 +242,8 @@ impl Cluster {
     }
 
     /// Gives up this node's lease (a clean shutdown), so the others need not wait it out,
-    /// and its socket counts.
+    /// its socket counts and its presence channel members (announced gone where they were
+    /// present on no other node).
     pub async fn leave(&self) {
         let mut conn = self.conn.clone();
         let _: redis::RedisResult<()> = redis::cmd("ZREM")
@@ -238,6 +252,25 @@ impl Cluster {
             .query_async(&mut conn)
             .await;
         let _ = self.forget_sockets(&self.node).await;
+        if let Ok(gone) = self.bury_members(&self.node).await {
+            let mut pipe = redis::pipe();
+            for (channel, user_id) in gone {
+                let text = members::member_removed(&channel, user_id);
+                let envelope = wire::Envelope {
+                    from: self.node.as_str().into(),
+                    body: wire::Body::ChannelFrame {
+                        channel: channel.as_str().into(),
+                        text: text.as_str().into(),
+                        except: None,
+                    },
+                };
+                if let Ok(bytes) = serde_json::to_vec(&envelope) {
+                    pipe.cmd("PUBLISH").arg(self.key("all")).arg(bytes).ignore();
+                }
+            }
+            // Published at once: the outbox may not be sent before the process ends.
+            let _: redis::RedisResult<()> = pipe.query_async(&mut conn).await;
+        }
     }
 }
 

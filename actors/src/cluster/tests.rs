@@ -164,3 +164,51 @@ async fn a_users_sockets_count_on_every_live_node_and_a_dead_nodes_stop_counting
     assert!(!b.take_socket(7, 3, 3).await.unwrap());
     assert!(b.take_socket(7, 2, 3).await.unwrap());
 }
+
+#[tokio::test]
+async fn a_channel_member_is_added_and_removed_once_whatever_the_nodes() {
+    let prefix = format!("test-{:016x}", rand::random::<u64>());
+    let (Some(a), Some(b)) = (node(&prefix, "a").await, node(&prefix, "b").await) else {
+        return;
+    };
+    let ch = "presence-chat.1";
+    // User 7 first on `a`: new everywhere; then on `b` too: not new.
+    assert!(a.member_joined(ch, 7, r#"{"name":"Ana"}"#).await.unwrap());
+    assert!(!b.member_joined(ch, 7, r#"{"name":"Ana"}"#).await.unwrap());
+    // Writing again what a node holds is harmless, and announces nothing.
+    assert!(!a.member_joined(ch, 7, r#"{"name":"Ana"}"#).await.unwrap());
+    assert!(b.member_joined(ch, 9, r#"{"name":"Bo"}"#).await.unwrap());
+    let mut seen = a.members_elsewhere(ch).await.unwrap();
+    seen.sort();
+    assert_eq!(
+        seen,
+        vec![
+            (7, r#"{"name":"Ana"}"#.into()),
+            (9, r#"{"name":"Bo"}"#.into())
+        ]
+    );
+    // 7 leaves `a`: still on `b`; then leaves `b`: gone everywhere, once.
+    assert!(!a.member_left(ch, 7).await.unwrap());
+    assert!(b.member_left(ch, 7).await.unwrap());
+    assert!(!b.member_left(ch, 7).await.unwrap());
+
+    // Recorded again (Redis lost them, say), `a`'s members replace what it held.
+    a.record_members_again(&[(ch.into(), vec![(5, "{}".into()), (9, "{}".into())])])
+        .await
+        .unwrap();
+    assert_eq!(b.members_elsewhere(ch).await.unwrap().len(), 2);
+    // `a` dies: burying it removes 5 (nowhere else) and not 9 (still on `b`).
+    let mut conn = a.conn.clone();
+    let _: () = redis::cmd("ZREM")
+        .arg(a.key("nodes"))
+        .arg("a")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(b.members_elsewhere(ch).await.unwrap(), vec![]);
+    assert_eq!(
+        b.bury_members("a").await.unwrap(),
+        vec![(ch.to_string(), 5)]
+    );
+    assert_eq!(b.bury_members("a").await.unwrap(), vec![]);
+}

@@ -7,19 +7,19 @@
 //! In a cluster, `/broadcasting/auth` may reach any node. A grant for a socket another node
 //! holds is left in Redis (for [`GRANT_TTL`]), and the socket's node takes it when the client
 //! subscribes. Frames for a channel's subscribers (client events, events published on
-//! channels that are not Courier's) go to the other nodes too; presence channel members are
-//! counted per node.
+//! channels that are not Courier's) go to the other nodes too, and presence channel members
+//! are counted across nodes (see `members`).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
 
 use actix::prelude::*;
 use bytestring::ByteString;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::codec;
+use super::members::{self, Change, Changes};
 use super::socket::{Out, PusherSocket, Tick};
 use super::PusherApp;
 use crate::clock::Clock;
@@ -96,10 +96,9 @@ pub struct Hub {
     inner: Mutex<Inner>,
     /// The other nodes, in cluster mode.
     cluster: Option<Arc<Cluster>>,
+    /// In cluster mode, where changes of this node's presence channel members go.
+    changes: OnceLock<Changes>,
 }
-
-/// The presence part of `subscription_succeeded`.
-pub type PresenceData = Value;
 
 impl Hub {
     /// A hub, and the one timer that ticks every socket (activity checks), on the current
@@ -109,8 +108,12 @@ impl Hub {
             app,
             inner: Mutex::new(Inner::default()),
             cluster,
+            changes: OnceLock::new(),
         });
         if let Some(cluster) = &hub.cluster {
+            let _ = hub
+                .changes
+                .set(members::start(Arc::downgrade(&hub), cluster.clone()));
             let frames: Weak<dyn ChannelFrames> = Arc::downgrade(&hub) as Weak<Hub>;
             cluster.on_channel_frames(frames);
         }
@@ -235,61 +238,83 @@ impl Hub {
         })
     }
 
-    /// Subscribes a socket. For a presence channel, answers the members hash (with `member`
-    /// in it) and, when the member is new and listed, tells the other subscribers.
+    /// Subscribes a socket. For a presence channel, answers this node's members (`member`
+    /// among them, listed or not) and, when the member is new and listed, tells the other
+    /// subscribers: here, or in a cluster on every node once Redis says they are new there.
     pub(super) fn subscribe(
         &self,
         socket_id: &Arc<str>,
         addr: Addr<PusherSocket>,
         channel: &str,
         member: Option<Member>,
-    ) -> Option<PresenceData> {
+    ) -> Option<Vec<(i64, Value)>> {
         let mut inner = self.lock();
         let ch = inner.channels.entry(channel.to_string()).or_default();
         ch.subscribers.insert(socket_id.clone(), addr);
         let member = member?;
         let id = member.user_id;
-        let announce = member.listed.then(|| {
-            codec::frame(
-                "pusher_internal:member_added",
-                Some(channel),
-                &json!({ "user_id": id, "user_info": member.info }),
-            )
-        });
-        let entry = ch.members.entry(id).or_insert((0, member));
+        let entry = ch.members.entry(id).or_insert((0, member.clone()));
         entry.0 += 1;
-        if entry.0 == 1 {
-            if let Some(text) = announce {
-                let text = ByteString::from(text);
-                for (sid, s) in &ch.subscribers {
-                    if sid != socket_id {
-                        s.do_send(Out(text.clone()));
+        if entry.0 == 1 && member.listed {
+            match self.changes.get() {
+                Some(changes) => {
+                    let _ = changes.send(Change::Joined {
+                        channel: channel.to_string(),
+                        member,
+                        socket: socket_id.clone(),
+                    });
+                }
+                None => {
+                    let text = ByteString::from(members::member_added(channel, &member));
+                    for (sid, s) in &ch.subscribers {
+                        if sid != socket_id {
+                            s.do_send(Out(text.clone()));
+                        }
                     }
                 }
             }
         }
-        let listed: Vec<(&i64, &Member)> = ch
-            .members
-            .iter()
-            .filter(|(uid, (_, m))| m.listed || **uid == id)
-            .map(|(uid, (_, m))| (uid, m))
-            .collect();
-        let ids: Vec<String> = listed.iter().map(|(uid, _)| uid.to_string()).collect();
-        let hash: serde_json::Map<String, Value> = listed
-            .iter()
-            .map(|(uid, m)| (uid.to_string(), m.info.clone()))
-            .collect();
-        Some(json!({ "presence": { "ids": ids, "hash": hash, "count": ids.len() } }))
+        Some(
+            ch.members
+                .iter()
+                .filter(|(uid, (_, m))| m.listed || **uid == id)
+                .map(|(uid, (_, m))| (*uid, m.info.clone()))
+                .collect(),
+        )
+    }
+
+    /// In a cluster, the listed members of `channel` on the other live nodes (user id, info
+    /// as JSON), read once this node's changes so far are recorded (so a member whose
+    /// subscription succeeded is listed to later subscribers on every node); nothing when
+    /// Redis does not answer, and `None` (this node's members alone) while it is away.
+    pub(super) fn members_elsewhere(
+        &self,
+        channel: &str,
+    ) -> Option<impl std::future::Future<Output = Vec<(i64, String)>> + 'static> {
+        let cluster = self.cluster.clone().filter(|c| c.is_up())?;
+        let (done, recorded) = tokio::sync::oneshot::channel();
+        let _ = self.changes.get()?.send(Change::Recorded(done));
+        let channel = channel.to_string();
+        Some(async move {
+            let _ = recorded.await;
+            cluster
+                .members_elsewhere(&channel)
+                .await
+                .inspect_err(
+                    |e| tracing::warn!(error = %e, "channel members on other nodes unknown"),
+                )
+                .unwrap_or_default()
+        })
     }
 
     /// Unsubscribes a socket; a presence member whose last socket this was is removed, and
     /// the others are told.
     pub(super) fn unsubscribe(&self, socket_id: &str, channel: &str, user_id: Option<i64>) {
         let mut inner = self.lock();
-        Self::leave(&mut inner, socket_id, channel, user_id);
+        self.leave(&mut inner, socket_id, channel, user_id);
     }
 
-    fn leave(inner: &mut Inner, socket_id: &str, channel: &str, user_id: Option<i64>) {
+    fn leave(&self, inner: &mut Inner, socket_id: &str, channel: &str, user_id: Option<i64>) {
         let Some(ch) = inner.channels.get_mut(channel) else {
             return;
         };
@@ -302,15 +327,21 @@ impl Hub {
                 if *count == 0 {
                     let listed = member.listed;
                     ch.members.remove(&uid);
-                    if listed {
-                        let text = ByteString::from(codec::frame(
-                            "pusher_internal:member_removed",
-                            Some(channel),
-                            &json!({ "user_id": uid }),
-                        ));
-                        for s in ch.subscribers.values() {
-                            s.do_send(Out(text.clone()));
+                    match self.changes.get() {
+                        Some(changes) if listed => {
+                            let _ = changes.send(Change::Left {
+                                channel: channel.to_string(),
+                                user_id: uid,
+                            });
                         }
+                        None if listed => {
+                            let text =
+                                ByteString::from(crate::cluster::member_removed(channel, uid));
+                            for s in ch.subscribers.values() {
+                                s.do_send(Out(text.clone()));
+                            }
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -338,7 +369,9 @@ impl Hub {
         self.send_here(channel, text, except)
     }
 
-    fn send_here(&self, channel: &str, text: String, except: Option<&str>) -> usize {
+    /// Sends a frame to the sockets subscribed to `channel` on this node but `except`;
+    /// answers to how many.
+    pub(super) fn send_here(&self, channel: &str, text: String, except: Option<&str>) -> usize {
         let socket_id = except.unwrap_or("");
         let inner = self.lock();
         let Some(ch) = inner.channels.get(channel) else {
@@ -361,11 +394,12 @@ impl Hub {
         let mut inner = self.lock();
         inner.sockets.remove(socket_id);
         for c in channels {
-            Self::leave(&mut inner, socket_id, c, user_id);
+            self.leave(&mut inner, socket_id, c, user_id);
         }
     }
 
-    /// Channels with subscribers now: name, subscriber count, presence member count.
+    /// Channels with subscribers on this node now: name, subscriber count, presence member
+    /// count.
     pub fn channels(&self) -> Vec<(String, usize, usize)> {
         let inner = self.lock();
         inner
@@ -375,7 +409,8 @@ impl Hub {
             .collect()
     }
 
-    /// One channel's subscriber and presence member counts (`None`: nobody subscribed).
+    /// One channel's subscriber and presence member counts on this node (`None`: nobody
+    /// subscribed here).
     pub fn channel(&self, name: &str) -> Option<(usize, usize)> {
         let inner = self.lock();
         let ch = inner.channels.get(name)?;
@@ -387,7 +422,7 @@ impl Hub {
         self.lock().sockets.get(socket_id).map(|l| l.conn)
     }
 
-    /// A presence channel's listed members.
+    /// A presence channel's listed members on this node.
     pub fn members(&self, channel: &str) -> Vec<i64> {
         let inner = self.lock();
         inner
@@ -407,11 +442,32 @@ impl Hub {
     pub fn socket_count(&self) -> usize {
         self.lock().sockets.len()
     }
+
+    /// Every presence channel's listed members on this node, with their info as JSON.
+    pub(super) fn listed_members(&self) -> Vec<(String, Vec<(i64, String)>)> {
+        let inner = self.lock();
+        inner
+            .channels
+            .iter()
+            .map(|(name, ch)| {
+                let members = ch.members.iter().filter(|(_, (_, m))| m.listed);
+                let members = members.map(|(id, (_, m))| (*id, m.info.to_string()));
+                (name.clone(), members.collect::<Vec<_>>())
+            })
+            .filter(|(_, members)| !members.is_empty())
+            .collect()
+    }
 }
 
 impl ChannelFrames for Hub {
     fn relayed(&self, channel: &str, text: String, except: Option<&str>) {
         self.send_here(channel, text, except);
+    }
+
+    fn members_lost(&self) {
+        if let Some(changes) = self.changes.get() {
+            let _ = changes.send(Change::All);
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod codec;
 mod hub;
+mod members;
 mod socket;
 
 pub use hub::{Grant, GrantError, Hub, Member};

@@ -9,6 +9,7 @@ mod limits;
 mod messaging;
 mod presence;
 mod pusher;
+mod pusher_presence;
 mod redis_down;
 mod sockets;
 

@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 
 use super::{PusherSocket, WATCH_CHUNK};
 use crate::pusher::codec::{self, codes, ChannelKind, PusherFrame, Refusal};
+use crate::pusher::members;
 use crate::pusher::{Grant, Member};
 use crate::registry::{Connect, Watch};
 use crate::room::RoomCmd;
@@ -156,17 +157,25 @@ impl PusherSocket {
         member: Option<Member>,
         ctx: &mut Context<Self>,
     ) {
-        let presence = self
+        let here = self
             .hub
             .subscribe(&self.socket_id, ctx.address(), &channel, member);
         self.channels.insert(channel.clone(), kind);
-        let data = presence.unwrap_or_else(|| json!({}));
-        let text = codec::frame(
-            "pusher_internal:subscription_succeeded",
-            Some(&channel),
-            &data,
-        );
-        self.send_text(text, ctx);
+        let Some(here) = here else {
+            return self.send_text(succeeded(&channel, &json!({})), ctx);
+        };
+        match self.hub.members_elsewhere(&channel) {
+            // In a cluster, the members on the other nodes too. The socket reads nothing else
+            // meanwhile, and what its channels send waits: `subscription_succeeded` comes
+            // before any `member_added` or event of the channel.
+            Some(elsewhere) => {
+                ctx.wait(elsewhere.into_actor(self).map(move |elsewhere, act, ctx| {
+                    let all = members::merge(here, elsewhere);
+                    act.send_text(succeeded(&channel, &members::presence_data(&all)), ctx);
+                }))
+            }
+            None => self.send_text(succeeded(&channel, &members::presence_data(&here)), ctx),
+        }
     }
 
     /// Makes this socket one of `user`'s sessions with `slot`; closes it (4100) without one
@@ -285,6 +294,15 @@ impl PusherSocket {
 }
 
 /// The answer to a subscription nobody authorized for this socket.
+/// `pusher_internal:subscription_succeeded` on `channel`, with `data`.
+fn succeeded(channel: &str, data: &Value) -> String {
+    codec::frame(
+        "pusher_internal:subscription_succeeded",
+        Some(channel),
+        data,
+    )
+}
+
 fn not_granted(channel: &str) -> String {
     codec::subscription_error(
         channel,
