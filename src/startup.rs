@@ -136,6 +136,7 @@ impl Application {
                 settings.auth.refresh_ttl_secs,
             ),
             engine: engine.clone(),
+            shared_engine: Arc::new(engine.clone()),
             secrets,
             sms,
             pusher,

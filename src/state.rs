@@ -1,8 +1,9 @@
 //! What every request handler can reach.
 
+use std::sync::Arc;
+
 use courier_actors::store::StoreError;
 use courier_actors::writer::WriteOp;
-use std::sync::Arc;
 
 use courier_actors::pusher::Hub;
 use courier_actors::Engine;
@@ -18,6 +19,9 @@ use crate::tokens::Tokens;
 pub struct AppState {
     pub settings: Settings,
     pub engine: Engine,
+    /// The same engine behind one shared pointer, for the sessions: each socket holds a
+    /// pointer rather than a copy of its handles.
+    pub shared_engine: Arc<Engine>,
     pub tokens: Tokens,
     pub secrets: Secrets,
     pub sms: Box<dyn SmsSender>,

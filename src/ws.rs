@@ -62,7 +62,7 @@ pub async fn connect(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<
             )
         })?;
     let limit = HARD_FRAME_LIMIT.max(state.settings.realtime.max_frame_bytes * 2);
-    let engine = state.engine.clone();
+    let engine = state.shared_engine.clone();
     upgrade::accept(&req, limit, move |socket| {
         WsSession::start(user.user_id, user.session_id, engine, slot, socket);
     })

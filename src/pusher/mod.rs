@@ -56,7 +56,7 @@ pub async fn connect(
         .map_err(ApiError::too_many)?;
     let protocol = query_param(req.query_string(), "protocol").and_then(|p| p.parse::<u32>().ok());
     let limit = HARD_FRAME_LIMIT.max(state.settings.realtime.max_frame_bytes * 2);
-    let engine = state.engine.clone();
+    let engine = state.shared_engine.clone();
     upgrade::accept(&req, limit, move |socket| {
         let refusal = if key.as_str() != hub.app.key {
             Some((codes::UNKNOWN_APP, "App key not in this cluster"))

@@ -102,7 +102,7 @@ pub struct WsSession {
     conn: ConnId,
     user_id: i64,
     auth_session: i64,
-    engine: Engine,
+    engine: Arc<Engine>,
     ws: Sender,
     queue: VecDeque<ByteString>,
     writing: bool,
@@ -126,7 +126,7 @@ impl WsSession {
     pub fn start(
         user_id: i64,
         auth_session: i64,
-        engine: Engine,
+        engine: Arc<Engine>,
         slot: SocketSlot,
         socket: Socket,
     ) -> Addr<WsSession> {

@@ -111,7 +111,9 @@ async fn media_links_redirect_to_the_store() {
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "application/pdf");
     assert_eq!(
-        res.headers().get("content-disposition").map(|v| v.to_str().unwrap()),
+        res.headers()
+            .get("content-disposition")
+            .map(|v| v.to_str().unwrap()),
         Some("attachment"),
         "{:?} {:?}",
         res.url(),

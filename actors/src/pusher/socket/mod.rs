@@ -72,7 +72,7 @@ impl Bucket {
 /// The Pusher socket actor; see the module docs.
 pub struct PusherSocket {
     hub: Arc<Hub>,
-    engine: Engine,
+    engine: Arc<Engine>,
     ws: Sender,
     socket_id: Arc<str>,
     conn: ConnId,
@@ -96,7 +96,7 @@ pub struct PusherSocket {
 
 impl PusherSocket {
     /// Starts a socket on the current thread for an upgraded connection.
-    pub fn start(hub: Arc<Hub>, engine: Engine, socket: Socket) -> Addr<PusherSocket> {
+    pub fn start(hub: Arc<Hub>, engine: Arc<Engine>, socket: Socket) -> Addr<PusherSocket> {
         PusherSocket::create(move |ctx| {
             ctx.add_stream(socket.frames);
             let ws = socket.sender;
