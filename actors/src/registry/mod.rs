@@ -15,6 +15,7 @@ pub use presence::{PresenceChanged, PresenceElsewhere, Unwatch, Watch};
 pub use rooms::{ForgetRooms, IdleSweep, MembershipChanged, RoomRouter, RoomStopped, ToRoom};
 
 use std::collections::{HashMap, HashSet};
+use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::call::{CallActor, CallCmd, CallError, Ring};
@@ -76,8 +77,21 @@ impl Registry {
     /// alone, that is their presence; in a cluster, Redis tells whether another node holds
     /// a socket of theirs (without Redis, this node's view is announced).
     fn arrived_or_left(&mut self, user_id: i64, arrived: bool, ctx: &mut Context<Self>) {
+        let recorded = self.record_presence(user_id, arrived, ctx);
+        ctx.spawn(recorded);
+    }
+
+    /// Records the change in the cluster's presence (alone: announces it at once); the future
+    /// ends once it is recorded, and announced if it was the first or last socket anywhere.
+    fn record_presence(
+        &mut self,
+        user_id: i64,
+        arrived: bool,
+        ctx: &mut Context<Self>,
+    ) -> Pin<Box<dyn ActorFuture<Self, Output = ()>>> {
         let Some(cluster) = self.engine.cluster.clone() else {
-            return self.announce_presence(user_id, arrived, ctx);
+            self.announce_presence(user_id, arrived, ctx);
+            return Box::pin(actix::fut::ready(()));
         };
         let changed = async move {
             match arrived {
@@ -85,14 +99,14 @@ impl Registry {
                 false => cluster.user_left(user_id).await,
             }
         };
-        ctx.spawn(changed.into_actor(self).map(move |changed, _, ctx| {
+        Box::pin(changed.into_actor(self).map(move |changed, _, ctx| {
             if changed.unwrap_or(true) {
                 ctx.notify(PresenceChanged {
                     user_id,
                     online: arrived,
                 });
             }
-        }));
+        }))
     }
 
     /// Forgets that `user_id` is in `call_id` (and busy because of it).
@@ -129,7 +143,9 @@ impl Actor for Registry {
     }
 }
 
-/// A session opened (sent by the session when it starts).
+/// A session opened (sent by the session when it starts). Answered once the user's presence
+/// is recorded, on every node of a cluster: a session says `hello` only then, so a client that
+/// has its `hello` may count on the other nodes knowing it is there.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Connect {
@@ -140,18 +156,20 @@ pub struct Connect {
 }
 
 impl Handler<Connect> for Registry {
-    type Result = ();
+    type Result = ResponseActFuture<Self, ()>;
 
-    fn handle(&mut self, msg: Connect, ctx: &mut Self::Context) {
+    fn handle(&mut self, msg: Connect, ctx: &mut Self::Context) -> Self::Result {
         let entry = Entry {
             conn: msg.conn,
             auth_session: msg.auth_session,
             addr: msg.addr,
         };
         if self.users.add(msg.user_id, entry) {
-            self.arrived_or_left(msg.user_id, true, ctx);
+            let recorded = self.record_presence(msg.user_id, true, ctx);
             self.calls_of(msg.user_id, None);
+            return recorded;
         }
+        Box::pin(actix::fut::ready(()))
     }
 }
 

@@ -76,6 +76,9 @@ pub type InFlight = Option<OwnedSemaphorePermit>;
 /// A frame as the session reads it, with its place in flight.
 type Incoming = (Result<WsMessage, ProtocolError>, InFlight);
 
+/// Longest wait for the registry to record a new session's presence before `hello`.
+const PRESENCE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// How long a close frame may wait for a client that is not reading.
 const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -290,19 +293,24 @@ impl Actor for WsSession {
         let m = &self.engine.metrics;
         m.socket_connects.get_or_create(&metrics::NATIVE).inc();
         m.sockets_open.get_or_create(&metrics::NATIVE).inc();
-        self.engine.registry.do_send(Connect {
+        let connect = self.engine.registry.send(Connect {
             user_id: self.user_id,
             auth_session: self.auth_session,
             conn: self.conn,
             addr: ctx.address().into(),
         });
-        let r = &self.engine.realtime;
-        let hello = json!({
-            "user_id": self.user_id,
-            "heartbeat_secs": r.heartbeat.as_secs(),
-            "max_frame_bytes": r.max_frame_bytes,
-        });
-        self.send_text(protocol::frame("hello", &Value::Null, hello), ctx);
+        // `hello` (and the first frame read) waits until the user's presence is recorded, on
+        // every node of a cluster; with Redis slow or away, a moment at most.
+        let recorded = tokio::time::timeout(PRESENCE_WAIT, connect);
+        ctx.wait(recorded.into_actor(self).map(|_, act, ctx| {
+            let r = &act.engine.realtime;
+            let hello = json!({
+                "user_id": act.user_id,
+                "heartbeat_secs": r.heartbeat.as_secs(),
+                "max_frame_bytes": r.max_frame_bytes,
+            });
+            act.send_text(protocol::frame("hello", &Value::Null, hello), ctx);
+        }));
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {

@@ -35,39 +35,6 @@ pub struct Nodes {
 }
 
 impl Nodes {
-    /// Waits until Redis records that node `node` (`n1`, `n2`, …) holds a socket of `user`:
-    /// a socket's `hello` comes before its node has told the others.
-    pub async fn wait_presence_recorded(&self, user: i64, node: &str) {
-        let setting = |key: &str| {
-            self.env
-                .iter()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default()
-        };
-        let url = setting("COURIER__CLUSTER__REDIS_URL");
-        let key = format!(
-            "{}:presence:{user}",
-            setting("COURIER__CLUSTER__KEY_PREFIX")
-        );
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        loop {
-            let out = tokio::process::Command::new("redis-cli")
-                .args(["-u", &url, "HEXISTS", &key, node])
-                .output()
-                .await
-                .expect("redis-cli runs");
-            if String::from_utf8_lossy(&out.stdout).trim() == "1" {
-                return;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{key} never held {node}"
-            );
-            tokio::task::yield_now().await;
-        }
-    }
-
     /// Starts `n` nodes (`n1`, `n2`, …); `None` (the test did not run) without PostgreSQL or
     /// an S3-compatible server.
     pub async fn start(n: usize) -> Option<Nodes> {
