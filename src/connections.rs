@@ -51,13 +51,8 @@ pub struct ConnSlot {
 pub struct Refused;
 
 impl ConnLimiter {
-    /// A cap of `max` connections per address (0: no cap).
-    pub fn new(max: usize) -> Arc<ConnLimiter> {
-        ConnLimiter::with_total(max, 0)
-    }
-
     /// A cap of `max` connections per address and `max_total` in all (0: no cap).
-    pub fn with_total(max: usize, max_total: usize) -> Arc<ConnLimiter> {
+    pub fn new(max: usize, max_total: usize) -> Arc<ConnLimiter> {
         Arc::new(ConnLimiter {
             max,
             open: Mutex::new(HashMap::new()),
@@ -218,7 +213,7 @@ mod tests {
 
     #[test]
     fn slots_count_per_address_and_free_on_drop() {
-        let limiter = ConnLimiter::new(2);
+        let limiter = ConnLimiter::new(2, 0);
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "10.0.0.2".parse().unwrap();
         let first = limiter.admit(a).unwrap();
@@ -235,7 +230,7 @@ mod tests {
 
     #[test]
     fn an_ipv6_client_counts_per_64_prefix() {
-        let limiter = ConnLimiter::new(1);
+        let limiter = ConnLimiter::new(1, 0);
         let _one = limiter.admit("2001:db8:1:2::1".parse().unwrap()).unwrap();
         assert!(limiter.admit("2001:db8:1:2::9".parse().unwrap()).is_none());
         assert!(limiter.admit("2001:db8:1:3::1".parse().unwrap()).is_some());
@@ -246,7 +241,7 @@ mod tests {
 
     #[test]
     fn the_total_cap_counts_every_address() {
-        let limiter = ConnLimiter::with_total(0, 2);
+        let limiter = ConnLimiter::new(0, 2);
         let a = limiter.admit("10.0.0.1".parse().unwrap()).unwrap();
         let _b = limiter.admit("10.0.0.2".parse().unwrap()).unwrap();
         assert!(limiter.admit("10.0.0.3".parse().unwrap()).is_none());
@@ -257,7 +252,7 @@ mod tests {
 
     #[test]
     fn no_cap_when_zero() {
-        let limiter = ConnLimiter::new(0);
+        let limiter = ConnLimiter::new(0, 0);
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
         let slots: Vec<_> = (0..1000).map(|_| limiter.admit(ip).unwrap()).collect();
         assert_eq!(limiter.open_from(ip), slots.len());

@@ -120,7 +120,7 @@ impl Application {
         // Upgraded WebSockets leave actix-server's per-worker count: the limiter keeps every
         // connection within the open-file budget.
         let limiter =
-            ConnLimiter::with_total(settings.server.max_connections_per_ip, per_worker * workers);
+            ConnLimiter::new(settings.server.max_connections_per_ip, per_worker * workers);
         let shutdown = ShutdownFlag::default();
         crate::memory::spawn_trimmer(limiter.clone(), shutdown.clone());
         let listener = TcpListener::bind(&settings.server.bind)

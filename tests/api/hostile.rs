@@ -72,6 +72,19 @@ pub async fn read_answer(stream: &mut TcpStream, within: Duration) -> Option<Str
     }
 }
 
+/// Waits until a new connection from `from` is served again (the address's count went down).
+pub async fn wait_until_admitted(from: &str, addr: SocketAddr) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut again = connect_from(from, addr).await.unwrap();
+        match health_on(&mut again).await.as_deref() {
+            Some("HTTP/1.1 200 OK") => return,
+            other => assert!(Instant::now() < deadline, "still refused: {other:?}"),
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
 /// Sends `GET /api/health` on an open connection and answers the status line.
 pub async fn health_on(stream: &mut TcpStream) -> Option<String> {
     stream

@@ -135,20 +135,30 @@ impl Frames {
     /// Reads what the connection has into `buf`, through the thread's scratch buffer.
     /// `Ready(Ok(0))` is the end of the connection.
     fn read(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<usize>> {
-        SCRATCH.with(|scratch| {
-            let mut scratch = scratch.borrow_mut();
-            let mut read = ReadBuf::new(&mut scratch[..]);
-            match self.io.as_mut().poll_read(cx, &mut read) {
-                Poll::Ready(Ok(())) => {
-                    let filled = read.filled();
-                    self.buf.extend_from_slice(filled);
-                    Poll::Ready(Ok(filled.len()))
-                }
-                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-                Poll::Pending => Poll::Pending,
-            }
-        })
+        let buf = &mut self.buf;
+        read_scratch(&mut self.io, cx, |bytes| buf.extend_from_slice(bytes))
     }
+}
+
+/// Reads what the connection has into the thread's scratch buffer and hands it to `take`;
+/// answers how many bytes came (`0`: the end of the connection).
+fn read_scratch(
+    io: &mut ReadSide,
+    cx: &mut Context<'_>,
+    take: impl FnOnce(&[u8]),
+) -> Poll<std::io::Result<usize>> {
+    SCRATCH.with(|scratch| {
+        let mut scratch = scratch.borrow_mut();
+        let mut read = ReadBuf::new(&mut scratch[..]);
+        match io.as_mut().poll_read(cx, &mut read) {
+            Poll::Ready(Ok(())) => {
+                take(read.filled());
+                Poll::Ready(Ok(read.filled().len()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    })
 }
 
 impl Drop for Frames {
@@ -161,18 +171,9 @@ impl Drop for Frames {
 /// Reads and drops what the connection still brings, until its end.
 pub(super) async fn drain(io: &mut ReadSide) {
     std::future::poll_fn(|cx| loop {
-        let done = SCRATCH.with(|scratch| {
-            let mut scratch = scratch.borrow_mut();
-            let mut read = ReadBuf::new(&mut scratch[..]);
-            match io.as_mut().poll_read(cx, &mut read) {
-                Poll::Ready(Ok(())) if !read.filled().is_empty() => Poll::Ready(false),
-                Poll::Ready(_) => Poll::Ready(true),
-                Poll::Pending => Poll::Pending,
-            }
-        });
-        match done {
-            Poll::Ready(false) => continue,
-            Poll::Ready(true) => return Poll::Ready(()),
+        match read_scratch(io, cx, |_| ()) {
+            Poll::Ready(Ok(n)) if n > 0 => continue,
+            Poll::Ready(_) => return Poll::Ready(()),
             Poll::Pending => return Poll::Pending,
         }
     })

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
 
-use super::{connect_from, health_on, read_to_close, socket_addr};
+use super::{connect_from, health_on, read_to_close, socket_addr, wait_until_admitted};
 use crate::helpers::{phone, spawn_app_with};
 use crate::media::{picture, stored_files};
 
@@ -200,15 +200,7 @@ async fn connections_over_the_per_address_cap_are_refused_at_once() {
 
     // When the address lets go, it may connect again.
     drop(held);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let mut again = connect_from("127.0.0.2", addr).await.unwrap();
-        match health_on(&mut again).await.as_deref() {
-            Some("HTTP/1.1 200 OK") => break,
-            other => assert!(Instant::now() < deadline, "still refused: {other:?}"),
-        }
-        tokio::task::yield_now().await;
-    }
+    wait_until_admitted("127.0.0.2", addr).await;
 }
 
 #[actix_web::test]
@@ -249,15 +241,7 @@ async fn open_websockets_count_under_the_per_address_cap_until_they_close() {
     let mut first = sockets.remove(0);
     first.close(None).await.unwrap();
     while let Some(Ok(_)) = first.next().await {}
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let mut again = connect_from("127.0.0.2", addr).await.unwrap();
-        match health_on(&mut again).await.as_deref() {
-            Some("HTTP/1.1 200 OK") => break,
-            other => assert!(Instant::now() < deadline, "still refused: {other:?}"),
-        }
-        tokio::task::yield_now().await;
-    }
+    wait_until_admitted("127.0.0.2", addr).await;
     sockets[0].send("ping".into()).await.unwrap();
 }
 
