@@ -89,9 +89,12 @@ impl Application {
         // no call goes on. In a cluster, the other nodes' sockets and calls do.
         if engine.cluster.is_none() {
             engine.write(ResetPresence).await?;
-            let closed = engine.write(CloseInterruptedCalls).await?;
-            if closed > 0 {
-                tracing::info!(count = closed, "closed calls left live by the previous run");
+            let closed = engine.write(CloseInterruptedCalls { only: None }).await?;
+            if !closed.is_empty() {
+                tracing::info!(
+                    count = closed.len(),
+                    "closed calls left live by the previous run"
+                );
             }
         }
 

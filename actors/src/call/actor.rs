@@ -9,9 +9,10 @@ use serde_json::{json, Value};
 
 use super::{ended, summary, CallError, CallReply};
 use crate::bus::Delivery;
+use crate::cluster::wire::Body;
 use crate::engine::Engine;
 use crate::event::chat_channel;
-use crate::registry::{CallFinished, LeftCall};
+use crate::registry::{CallFinished, InCall, LeftCall};
 use crate::session::ConnId;
 use crate::store::calls::{Call, UpdateCall};
 use crate::store::users::User;
@@ -116,6 +117,27 @@ impl CallActor {
         }
     }
 
+    /// `user_id` is in the call, and busy for others: on this node, and (before the event
+    /// that says so goes out) on the others.
+    pub(super) fn joined(&self, user_id: i64) {
+        let call_id = self.call.id;
+        self.engine.registry.do_send(InCall { user_id, call_id });
+        self.tell_nodes(Body::InCall {
+            user_id,
+            call_id,
+            busy: true,
+        });
+    }
+
+    /// Tells the cluster's other nodes who is in the call. Sent from here, before the event
+    /// that announces the change, so that a node has the news by the time its users have the
+    /// event (both go out in order on the node's one Redis link).
+    fn tell_nodes(&self, body: Body<'_>) {
+        if let Some(cluster) = &self.engine.cluster {
+            cluster.broadcast(body);
+        }
+    }
+
     pub(super) fn summary(&self) -> Value {
         summary(&self.call)
     }
@@ -175,6 +197,9 @@ impl CallActor {
                     act.call = call;
                     if ended {
                         act.state = State::Over;
+                        act.tell_nodes(Body::CallOver {
+                            call_id: act.call.id,
+                        });
                     }
                     then(act, ctx);
                     if let Some(r) = reply {
@@ -219,6 +244,10 @@ impl CallActor {
                     self.participants.remove(&user_id);
                     self.gone.remove(&user_id);
                     self.engine.registry.do_send(LeftCall {
+                        user_id,
+                        call_id: self.call.id,
+                    });
+                    self.tell_nodes(Body::LeftCall {
                         user_id,
                         call_id: self.call.id,
                     });

@@ -6,7 +6,6 @@ use serde_json::{json, Value};
 
 use super::actor::{CallActor, State};
 use super::{ended, CallCmd, CallError, CallReply};
-use crate::registry::InCall;
 use crate::session::ConnId;
 
 fn not_found() -> CallError {
@@ -14,7 +13,7 @@ fn not_found() -> CallError {
 }
 
 fn not_in_call() -> CallError {
-    CallError::Conflict("not_in_call", "you are not in this call")
+    CallError::Conflict("not_in_call", "you are not in this call".into())
 }
 
 impl Handler<CallCmd> for CallActor {
@@ -79,7 +78,7 @@ impl CallActor {
         } else if user_id == self.call.caller_id {
             let _ = reply.send(Err(CallError::Conflict(
                 "own_call",
-                "this is your own call",
+                "this is your own call".into(),
             )));
         } else if self.state == State::Over {
             let _ = reply.send(Err(ended()));
@@ -117,25 +116,22 @@ impl CallActor {
         } else if user_id == caller && self.in_call(user_id) {
             let _ = reply.send(Err(CallError::Conflict(
                 "own_call",
-                "you cannot answer your own call",
+                "you cannot answer your own call".into(),
             )));
         } else if self.in_call(user_id) {
             let _ = reply.send(Err(CallError::Conflict(
                 "already_answered",
-                "answered on another device",
+                "answered on another device".into(),
             )));
         } else if self.state == State::Answered && !self.is_group() {
             let _ = reply.send(Err(CallError::Conflict(
                 "already_answered",
-                "the call was already answered",
+                "the call was already answered".into(),
             )));
         } else if self.state == State::Answered {
             // Another member joins (or rejoins) a group call under way.
             self.participants.insert(user_id, conn);
-            self.engine.registry.do_send(InCall {
-                user_id,
-                call_id: self.call.id,
-            });
+            self.joined(user_id);
             let data = json!({ "call": self.summary(), "answered_by": self.brief(user_id) });
             self.publish(self.chat_members.clone(), "call-answered", data, conn, None);
             let _ = reply.send(Ok(self.call.clone()));
@@ -151,10 +147,7 @@ impl CallActor {
                     act.state = State::Answered;
                     act.participants.insert(user_id, conn);
                     for user in [user_id, caller] {
-                        act.engine.registry.do_send(InCall {
-                            user_id: user,
-                            call_id: act.call.id,
-                        });
+                        act.joined(user);
                     }
                     act.announce("call-answered", data, conn);
                 },
@@ -169,14 +162,14 @@ impl CallActor {
         } else if user_id == self.call.caller_id {
             let _ = reply.send(Err(CallError::Conflict(
                 "own_call",
-                "end your own call instead",
+                "end your own call instead".into(),
             )));
         } else if self.state == State::Over {
             let _ = reply.send(Err(ended()));
         } else if self.state == State::Answered {
             let _ = reply.send(Err(CallError::Conflict(
                 "already_answered",
-                "the call was answered; end it instead",
+                "the call was answered; end it instead".into(),
             )));
         } else {
             self.declined.insert(user_id);

@@ -7,16 +7,21 @@
 
 mod actor;
 mod commands;
+pub mod remote;
 
 pub use actor::{CallActor, Ring};
+
+use std::borrow::Cow;
 
 use actix::prelude::*;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
+use crate::bus::Delivery;
 use crate::engine::Engine;
+use crate::event::chat_channel;
 use crate::session::ConnId;
-use crate::store::calls::{Call, CreateCall};
+use crate::store::calls::{Call, CloseInterruptedCalls, CreateCall};
 use crate::store::chats;
 use crate::store::contacts::blocks_among;
 use crate::store::users::User;
@@ -28,9 +33,9 @@ pub enum CallError {
     /// No such call (or chat) for this user.
     NotFound(&'static str),
     /// Not allowed at all (`code`, message), e.g. calling someone across a block.
-    Forbidden(&'static str, &'static str),
+    Forbidden(&'static str, Cow<'static, str>),
     /// Not allowed in the call's current state (`code`, message).
-    Conflict(&'static str, &'static str),
+    Conflict(&'static str, Cow<'static, str>),
     /// A field breaks a rule.
     Invalid(&'static str, String),
     /// The call is not live here (it is over, or never existed).
@@ -165,13 +170,13 @@ pub async fn initiate(
     if blocked {
         return Err(CallError::Forbidden(
             "blocked",
-            "calls between these users are blocked",
+            "calls between these users are blocked".into(),
         ));
     }
     if members.len() < 2 {
         return Err(CallError::Conflict(
             "nobody_to_call",
-            "there is nobody else in this chat",
+            "there is nobody else in this chat".into(),
         ));
     }
     let call = engine
@@ -183,10 +188,62 @@ pub async fn initiate(
                 .unwrap_or(chrono::TimeDelta::seconds(45)),
         })
         .await?;
+    if let Some(cluster) = &engine.cluster {
+        // Before anyone hears of the call: an answer through another node finds it here.
+        if let Err(e) = cluster.own_call(call.id).await {
+            tracing::warn!(call = call.id, error = %e, "other nodes cannot reach this call (Redis)");
+        }
+    }
     engine.registry.do_send(crate::registry::StartCall {
         actor: CallActor::new(call.clone(), engine.clone(), members, conn),
     });
     Ok(call)
+}
+
+/// Closes the calls of a dead node of a cluster (their actors died with it) and tells the
+/// members of their chats, as the actor would have: `call-missed` for a call never answered,
+/// `call-ended` (`ended_by` null) for one that was.
+pub async fn close_orphaned(engine: &Engine, call_ids: Vec<i64>) {
+    let closed = match engine
+        .write(CloseInterruptedCalls {
+            only: Some(call_ids),
+        })
+        .await
+    {
+        Ok(closed) => closed,
+        Err(e) => return tracing::warn!(error = %e, "a dead node's calls could not be closed"),
+    };
+    for call in closed {
+        let members = match engine.db.get().await {
+            Ok(mut c) => chats::participants(&mut c.conn(), call.chat_id).await,
+            Err(e) => Err(e),
+        };
+        let members: Vec<i64> = match members {
+            Ok(m) => m
+                .into_iter()
+                .filter(|(p, _)| p.is_current())
+                .map(|(p, _)| p.user_id)
+                .collect(),
+            Err(e) => {
+                tracing::warn!(call = call.id, error = %e, "a closed call was not announced");
+                continue;
+            }
+        };
+        let (name, data) = match call.status.as_str() {
+            "ended" => (
+                "call-ended",
+                json!({ "call": summary(&call), "ended_by": null }),
+            ),
+            _ => ("call-missed", json!({ "call": summary(&call) })),
+        };
+        let event = engine.event(name, chat_channel(call.chat_id), None, data);
+        engine.bus.publish(Delivery {
+            users: members,
+            event,
+            skip: None,
+            only: None,
+        });
+    }
 }
 
 /// A call as events and answers show it.
@@ -205,5 +262,5 @@ pub fn summary(c: &Call) -> Value {
 }
 
 fn ended() -> CallError {
-    CallError::Conflict("call_ended", "the call is over")
+    CallError::Conflict("call_ended", "the call is over".into())
 }

@@ -11,7 +11,10 @@ use super::wire::{self, Body, Envelope};
 use super::Cluster;
 use crate::bus::{Bus, Delivery};
 use crate::engine::Engine;
-use crate::registry::{Directory, EndAuthSession, ForgetRooms, PresenceChanged, PresenceElsewhere};
+use crate::registry::{
+    CallFromNode, CallNews, Directory, EndAuthSession, ForgetRooms, PresenceChanged,
+    PresenceElsewhere,
+};
 
 /// Most messages sent in one pipeline.
 const PIPELINE: usize = 256;
@@ -147,6 +150,18 @@ impl Cluster {
             Err(e) => tracing::warn!(node, error = %e, "a dead node's users stay online for now"),
         }
         self.bury_members_and_announce(node).await;
+        match self.bury_calls(node).await {
+            Ok(calls) if !calls.is_empty() => {
+                tracing::info!(node, count = calls.len(), "closing a dead node's calls");
+                for &call_id in &calls {
+                    self.broadcast(Body::CallOver { call_id });
+                    engine.registry.do_send(CallNews::Over { call_id });
+                }
+                crate::call::close_orphaned(engine, calls).await;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(node, error = %e, "a dead node's calls stay live for now"),
+        }
     }
 
     /// Acts on one pub/sub message (`[channel, payload]`).
@@ -201,6 +216,31 @@ impl Cluster {
                 online,
                 at,
             }),
+            Body::CallCmd {
+                call_id,
+                request,
+                cmd,
+            } => engine.registry.do_send(CallFromNode {
+                from: envelope.from.into_owned(),
+                call_id,
+                request,
+                cmd,
+            }),
+            Body::CallAnswer { request, answer } => self.answered(request, answer),
+            Body::InCall {
+                user_id,
+                call_id,
+                busy,
+            } => engine.registry.do_send(CallNews::InCall {
+                node: envelope.from.into_owned(),
+                user_id,
+                call_id,
+                busy,
+            }),
+            Body::LeftCall { user_id, call_id } => engine
+                .registry
+                .do_send(CallNews::LeftCall { user_id, call_id }),
+            Body::CallOver { call_id } => engine.registry.do_send(CallNews::Over { call_id }),
         }
     }
 }

@@ -10,6 +10,7 @@
 //! is published meanwhile is dropped (clients catch up with `sync`), REST goes on, and
 //! [`Cluster::is_up`] says so for `/api/health`.
 
+mod calls;
 mod limits;
 mod link;
 mod members;
@@ -78,6 +79,10 @@ pub struct Cluster {
     outgoing: std::sync::Mutex<Option<mpsc::Receiver<Outgoing>>>,
     /// Set once, by the Pusher hub, when the protocol is on.
     channel_frames: OnceLock<Weak<dyn ChannelFrames>>,
+    /// Longest wait for another node's answer.
+    forward_timeout: Duration,
+    /// Actions on other nodes' calls waiting for their answers (see `calls`).
+    asked: calls::Asked,
 }
 
 impl Cluster {
@@ -120,6 +125,8 @@ impl Cluster {
             incoming: std::sync::Mutex::new(Some(incoming)),
             outgoing: std::sync::Mutex::new(Some(outgoing)),
             channel_frames: OnceLock::new(),
+            forward_timeout: config.forward_timeout,
+            asked: calls::Asked::default(),
         });
         cluster.renew_lease().await?;
         Ok(cluster)
@@ -166,6 +173,12 @@ impl Cluster {
     /// Queues `body` for every other node.
     pub fn broadcast(&self, body: wire::Body<'_>) {
         let channel = self.key("all");
+        self.publish(channel, body);
+    }
+
+    /// Queues `body` for node `node` alone.
+    pub fn send_to(&self, node: &str, body: wire::Body<'_>) {
+        let channel = self.key(&format!("node:{node}"));
         self.publish(channel, body);
     }
 

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::bus::Delivery;
+use crate::call::remote::{RemoteAnswer, RemoteCmd};
 use crate::event::Event;
 use crate::session::ConnId;
 
@@ -51,6 +52,26 @@ pub enum Body<'a> {
         online: bool,
         at: chrono::NaiveDateTime,
     },
+    /// An action on a call whose actor runs on the receiving node (sent to it alone);
+    /// `request` numbers the answer the sender waits for (none for socket notices).
+    CallCmd {
+        call_id: i64,
+        request: Option<u64>,
+        cmd: RemoteCmd,
+    },
+    /// The answer to the sender's `CallCmd` numbered `request` (sent to that node alone).
+    CallAnswer { request: u64, answer: RemoteAnswer },
+    /// A user is in a call that the sending node runs: as its caller, or (`busy`) having
+    /// answered it, so that new calls reach them marked busy.
+    InCall {
+        user_id: i64,
+        call_id: i64,
+        busy: bool,
+    },
+    /// A user left a call that goes on.
+    LeftCall { user_id: i64, call_id: i64 },
+    /// A call is over: nobody is in it any more.
+    CallOver { call_id: i64 },
 }
 
 impl<'a> Body<'a> {

@@ -4,10 +4,12 @@
 //! heartbeat timer every session and room shares. Commands for chat rooms do not pass through
 //! it: a [`RoomRouter`] on each engine thread routes them (see [`rooms`]).
 
+mod calls;
 mod directory;
 mod presence;
 mod rooms;
 
+pub use calls::{CallFinished, CallFromNode, CallNews, InCall, LeftCall, StartCall, ToCall};
 pub use directory::Directory;
 use directory::Entry;
 
@@ -18,7 +20,7 @@ use std::collections::{HashMap, HashSet};
 use std::pin::Pin;
 use std::sync::Arc;
 
-use crate::call::{CallActor, CallCmd, CallError, Ring};
+use crate::call::CallActor;
 use crate::engine::Engine;
 use crate::session::{Close, ConnId, Heartbeat};
 use crate::sink::SessionAddr;
@@ -33,6 +35,8 @@ pub struct Registry {
     in_calls: HashMap<i64, HashSet<i64>>,
     /// Users in an answered call, with those calls: new calls reach them marked busy.
     busy: HashMap<i64, HashSet<i64>>,
+    /// The node that runs each call another node runs that someone is in (a cluster's).
+    owners: HashMap<i64, String>,
     /// Presence announcements in flight, by user: the number of the latest. Only the latest
     /// is published, so a quick connect-disconnect cannot end on a stale "online".
     presence: HashMap<i64, u64>,
@@ -50,48 +54,27 @@ impl Registry {
             calls: HashMap::new(),
             in_calls: HashMap::new(),
             busy: HashMap::new(),
+            owners: HashMap::new(),
             presence: HashMap::new(),
             presence_counter: 0,
             watches: presence::Watches::default(),
         }
     }
 
-    /// Tells the live calls a user is in about their sockets: `gone` is the socket that
-    /// closed (`last` if it was their last one); `None` means their first socket opened.
-    fn calls_of(&self, user_id: i64, gone: Option<(ConnId, bool)>) {
-        for call in self.in_calls.get(&user_id).into_iter().flatten() {
-            if let Some(addr) = self.calls.get(call) {
-                addr.do_send(match gone {
-                    Some((conn, last)) => CallCmd::Gone {
-                        user_id,
-                        conn,
-                        last,
-                    },
-                    None => CallCmd::Back { user_id },
-                });
-            }
-        }
-    }
-
     /// The user's first socket on this node opened (`arrived`), or their last one closed:
     /// alone, that is their presence; in a cluster, Redis tells whether another node holds
-    /// a socket of theirs (without Redis, this node's view is announced).
-    fn arrived_or_left(&mut self, user_id: i64, arrived: bool, ctx: &mut Context<Self>) {
-        let recorded = self.record_presence(user_id, arrived, ctx);
-        ctx.spawn(recorded);
-    }
-
-    /// Records the change in the cluster's presence (alone: announces it at once); the future
-    /// ends once it is recorded, and announced if it was the first or last socket anywhere.
+    /// a socket of theirs (without Redis, this node's view is announced). Records the change
+    /// (alone: announces it at once); the future ends once it is recorded, and announced if
+    /// it was the first or last socket anywhere, and answers whether it was.
     fn record_presence(
         &mut self,
         user_id: i64,
         arrived: bool,
         ctx: &mut Context<Self>,
-    ) -> Pin<Box<dyn ActorFuture<Self, Output = ()>>> {
+    ) -> Pin<Box<dyn ActorFuture<Self, Output = bool>>> {
         let Some(cluster) = self.engine.cluster.clone() else {
             self.announce_presence(user_id, arrived, ctx);
-            return Box::pin(actix::fut::ready(()));
+            return Box::pin(actix::fut::ready(true));
         };
         let changed = async move {
             match arrived {
@@ -100,25 +83,15 @@ impl Registry {
             }
         };
         Box::pin(changed.into_actor(self).map(move |changed, _, ctx| {
-            if changed.unwrap_or(true) {
+            let changed = changed.unwrap_or(true);
+            if changed {
                 ctx.notify(PresenceChanged {
                     user_id,
                     online: arrived,
                 });
             }
+            changed
         }))
-    }
-
-    /// Forgets that `user_id` is in `call_id` (and busy because of it).
-    fn out_of_call(&mut self, user_id: i64, call_id: i64) {
-        for map in [&mut self.busy, &mut self.in_calls] {
-            if let Some(calls) = map.get_mut(&user_id) {
-                calls.remove(&call_id);
-                if calls.is_empty() {
-                    map.remove(&user_id);
-                }
-            }
-        }
     }
 
     /// Re-arms the shared heartbeat: every tick, each session pings or times out, and each
@@ -167,7 +140,7 @@ impl Handler<Connect> for Registry {
         if self.users.add(msg.user_id, entry) {
             let recorded = self.record_presence(msg.user_id, true, ctx);
             self.calls_of(msg.user_id, None);
-            return recorded;
+            return Box::pin(recorded.map(|_, _, _| ()));
         }
         Box::pin(actix::fut::ready(()))
     }
@@ -188,10 +161,15 @@ impl Handler<Disconnect> for Registry {
         // `None`: already gone (a session reports its end twice).
         if let Some(last) = self.users.remove(msg.user_id, msg.conn) {
             self.watches.drop_conn(msg.conn);
-            if last {
-                self.arrived_or_left(msg.user_id, false, ctx);
+            let (user_id, conn) = (msg.user_id, msg.conn);
+            if !last {
+                return self.calls_of(user_id, Some((conn, false)));
             }
-            self.calls_of(msg.user_id, Some((msg.conn, last)));
+            // A call hears of the user's last socket once it is their last on every node.
+            let recorded = self.record_presence(user_id, false, ctx);
+            ctx.spawn(recorded.map(move |everywhere, act, _| {
+                act.calls_of(user_id, Some((conn, everywhere)));
+            }));
         }
     }
 }
@@ -278,118 +256,5 @@ impl Handler<Shutdown> for Registry {
             router.do_send(ForgetRooms);
         }
         ctx.stop();
-    }
-}
-
-/// A new call: the registry starts its actor and has it ring.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct StartCall {
-    pub actor: CallActor,
-}
-
-impl Handler<StartCall> for Registry {
-    type Result = ();
-
-    fn handle(&mut self, msg: StartCall, _: &mut Self::Context) {
-        let (id, caller) = (msg.actor.id(), msg.actor.caller());
-        let busy: HashSet<i64> = msg
-            .actor
-            .callees()
-            .filter(|u| self.busy.contains_key(u))
-            .collect();
-        let actor = msg.actor;
-        let addr = CallActor::start_in_arbiter(self.engine.thread_for(id), move |_| actor);
-        addr.do_send(Ring { busy });
-        self.calls.insert(id, addr);
-        self.engine.metrics.calls_live.set(self.calls.len() as i64);
-        self.in_calls.entry(caller).or_default().insert(id);
-    }
-}
-
-/// An action on a live call. A call that is not live (over, or never was) is refused with
-/// `CallError::NotLive`.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct ToCall {
-    pub call_id: i64,
-    pub cmd: CallCmd,
-}
-
-impl Handler<ToCall> for Registry {
-    type Result = ();
-
-    fn handle(&mut self, msg: ToCall, _: &mut Self::Context) {
-        match self.calls.get(&msg.call_id).filter(|a| a.connected()) {
-            Some(addr) => addr.do_send(msg.cmd),
-            None => msg.cmd.refuse(CallError::NotLive),
-        }
-    }
-}
-
-/// A user answered a call (or is the caller of a call just answered): they are in it, and
-/// busy for other calls.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct InCall {
-    pub user_id: i64,
-    pub call_id: i64,
-}
-
-impl Handler<InCall> for Registry {
-    type Result = ();
-
-    fn handle(&mut self, msg: InCall, _: &mut Self::Context) {
-        self.busy
-            .entry(msg.user_id)
-            .or_default()
-            .insert(msg.call_id);
-        self.in_calls
-            .entry(msg.user_id)
-            .or_default()
-            .insert(msg.call_id);
-    }
-}
-
-/// A user left a call that goes on: they are no longer in it, nor busy because of it.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct LeftCall {
-    pub user_id: i64,
-    pub call_id: i64,
-}
-
-impl Handler<LeftCall> for Registry {
-    type Result = ();
-
-    fn handle(&mut self, msg: LeftCall, _: &mut Self::Context) {
-        self.out_of_call(msg.user_id, msg.call_id);
-    }
-}
-
-/// A call is over; its actor has stopped. Everyone it marked as in the call, or busy, is
-/// cleared, whether or not they were still in it.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct CallFinished {
-    pub call_id: i64,
-}
-
-impl Handler<CallFinished> for Registry {
-    type Result = ();
-
-    fn handle(&mut self, msg: CallFinished, _: &mut Self::Context) {
-        self.calls.remove(&msg.call_id);
-        self.engine.metrics.calls_live.set(self.calls.len() as i64);
-        let users: HashSet<i64> = self
-            .in_calls
-            .iter()
-            .chain(self.busy.iter())
-            .filter(|(_, calls)| calls.contains(&msg.call_id))
-            .map(|(user, _)| *user)
-            .collect();
-        for user in users {
-            self.out_of_call(user, msg.call_id);
-        }
     }
 }

@@ -10,7 +10,7 @@ use crate::on_conn;
 use crate::store::tx::{Tx, WriteOp};
 
 /// A call row.
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize, serde::Deserialize)]
 #[diesel(table_name = calls)]
 pub struct Call {
     pub id: i64,
@@ -146,51 +146,59 @@ impl WriteOp for UpdateCall {
     }
 }
 
-/// Closes the calls a previous run left live (calls live only in memory, so none survives a
-/// restart): never answered ones become `missed` (duration 0), answered ones `ended`. Their
-/// `ended_at` is the time of this write (the restart): when the previous run stopped is not
-/// recorded, so the duration of an answered call counts up to the restart. Answers how many
-/// calls it closed.
-pub struct CloseInterruptedCalls;
+/// Closes live calls whose actor is gone: those a previous run left (calls live only in
+/// memory, so none survives a restart; `only: None`), or those of a dead node of a cluster
+/// (`only`: their ids). Never answered ones become `missed` (duration 0), answered ones
+/// `ended`. Their `ended_at` is the time of this write: when the actor stopped is not
+/// recorded, so the duration of an answered call counts up to now. Answers the calls it
+/// closed, as they are now.
+pub struct CloseInterruptedCalls {
+    pub only: Option<Vec<i64>>,
+}
 
 impl WriteOp for CloseInterruptedCalls {
-    type Output = usize;
+    type Output = Vec<Call>;
 
-    async fn apply(&mut self, tx: &mut Tx<'_>) -> StoreResult<usize> {
+    async fn apply(&mut self, tx: &mut Tx<'_>) -> StoreResult<Vec<Call>> {
         let now = tx.now;
-        let missed = on_conn!(&mut tx.conn, |c| {
-            diesel::update(calls::table.filter(calls::status.eq_any(["initiated", "ringing"])))
-                .set((
-                    calls::status.eq("missed"),
-                    calls::ended_at.eq(Some(now)),
-                    calls::duration.eq(Some(0)),
-                ))
-                .execute(c)
-                .await?
+        let only = self.only.clone();
+        let live: Vec<Call> = on_conn!(&mut tx.conn, |c| {
+            let mut q = calls::table
+                .filter(calls::status.eq_any(["initiated", "ringing", "answered"]))
+                .select(Call::as_select())
+                .into_boxed();
+            if let Some(ids) = &only {
+                q = q.filter(calls::id.eq_any(ids.clone()));
+            }
+            q.load(c).await?
         });
-        let answered: Vec<(i64, Option<NaiveDateTime>)> = on_conn!(&mut tx.conn, |c| {
-            calls::table
-                .filter(calls::status.eq("answered"))
-                .select((calls::id, calls::started_at))
-                .load(c)
-                .await?
-        });
-        for (id, started_at) in &answered {
-            let started = started_at.unwrap_or(now);
-            let duration = (now - started).num_seconds().clamp(0, i32::MAX as i64) as i32;
-            on_conn!(&mut tx.conn, |c| {
-                diesel::update(calls::table.find(*id))
+        let mut closed = Vec::with_capacity(live.len());
+        for call in live {
+            let answered = call.status == "answered";
+            let started = match answered {
+                true => Some(call.started_at.unwrap_or(now)),
+                false => call.started_at,
+            };
+            let duration = match (answered, started) {
+                (true, Some(s)) => (now - s).num_seconds().clamp(0, i32::MAX as i64) as i32,
+                _ => 0,
+            };
+            let status = if answered { "ended" } else { "missed" };
+            let call: Call = on_conn!(&mut tx.conn, |c| {
+                diesel::update(calls::table.find(call.id))
                     .set((
-                        calls::status.eq("ended"),
-                        calls::started_at.eq(Some(started)),
+                        calls::status.eq(status),
+                        calls::started_at.eq(started),
                         calls::ended_at.eq(Some(now)),
                         calls::duration.eq(Some(duration)),
                     ))
-                    .execute(c)
+                    .returning(Call::as_returning())
+                    .get_result(c)
                     .await?
             });
+            closed.push(call);
         }
-        Ok(missed + answered.len())
+        Ok(closed)
     }
 }
 

@@ -5,6 +5,7 @@
 //! Cluster mode needs PostgreSQL: without `COURIER_TEST_DATABASE_URL` these tests say they
 //! did not run. Redis is `COURIER_TEST_REDIS_URL` (default `redis://127.0.0.1:6379`).
 
+mod calls;
 mod limits;
 mod messaging;
 mod presence;
