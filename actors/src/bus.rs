@@ -20,6 +20,19 @@ pub struct Delivery {
     pub event: Arc<Event>,
     pub skip: Option<ConnId>,
     pub only: Option<ConnId>,
+    /// For a new message: its place in its chat (see [`Order`]).
+    pub order: Option<Order>,
+}
+
+/// Where a new message sits in its chat: `after` is the chat's newest message when it was
+/// stored. Messages of one chat sent through different nodes of a cluster can reach a node
+/// out of order (each node publishes its own); the node delivers them in this chain's order
+/// (see `cluster::order`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Order {
+    pub chat_id: i64,
+    pub id: i64,
+    pub after: Option<i64>,
 }
 
 /// Carries deliveries to sessions.

@@ -225,6 +225,7 @@ pub fn announce_deleted(engine: &Engine, members: Vec<i64>, m: &Message) {
         event,
         skip: None,
         only: None,
+        order: None,
     });
 }
 
@@ -237,6 +238,7 @@ pub fn announce_group_deleted(engine: &Engine, chat_id: i64, members: Vec<i64>) 
         event,
         skip: None,
         only: None,
+        order: None,
     });
     engine.membership_changed(chat_id);
 }

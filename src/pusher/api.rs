@@ -163,6 +163,7 @@ async fn publish(state: &AppState, hub: &Hub, p: Publish, channels: Vec<String>)
                 event: state.engine.event(name, channel, None, value.clone()),
                 skip,
                 only: None,
+                order: None,
             }),
             None => {
                 let frame = EventFrame {

@@ -85,6 +85,7 @@ pub(crate) async fn update(
         event,
         skip: None,
         only: None,
+        order: None,
     });
     Ok(HttpResponse::Ok().json(ChatSettingsUpdated {
         success: true,

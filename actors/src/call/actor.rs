@@ -158,6 +158,7 @@ impl CallActor {
             event,
             skip,
             only,
+            order: None,
         });
     }
 

@@ -242,6 +242,7 @@ pub async fn close_orphaned(engine: &Engine, call_ids: Vec<i64>) {
             event,
             skip: None,
             only: None,
+            order: None,
         });
     }
 }

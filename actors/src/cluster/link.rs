@@ -3,12 +3,12 @@
 //! nodes sent, renewing the lease).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use redis::{PushKind, Value};
 
-use super::wire::{self, Body, Envelope};
-use super::Cluster;
+use super::wire::{Body, Envelope};
+use super::{order, Cluster};
 use crate::bus::{Bus, Delivery};
 use crate::engine::Engine;
 use crate::registry::{
@@ -29,10 +29,13 @@ pub struct ClusterBus {
 
 impl Bus for ClusterBus {
     fn publish(&self, delivery: Delivery) {
-        self.sessions.deliver(&delivery);
         if delivery.only.is_none_or(|conn| !conn.is_local()) {
             self.cluster.broadcast(Body::deliver(&delivery));
         }
+        // A message of this node can still come after one another node stored before it.
+        self.cluster
+            .order
+            .offer(delivery, Instant::now(), |d| self.sessions.deliver(d));
     }
 }
 
@@ -64,6 +67,14 @@ impl Cluster {
                 if let Err(e) = pipe.query_async::<()>(&mut conn).await {
                     tracing::warn!(error = %e, "messages to other nodes were lost (Redis)");
                 }
+            }
+        });
+        let me = self.clone();
+        let held = sessions.clone();
+        actix::spawn(async move {
+            loop {
+                tokio::time::sleep(order::TICK).await;
+                me.order.expire(Instant::now(), |d| held.deliver(d));
             }
         });
         let me = self.clone();
@@ -177,23 +188,12 @@ impl Cluster {
             return; // Acted on here before it was published.
         }
         match envelope.body {
-            Body::Deliver {
-                users,
-                name,
-                channel,
-                seq,
-                data,
-                skip,
-                only,
-            } => sessions.deliver(&wire::delivery(
-                users.into_owned(),
-                name.into_owned(),
-                channel.into_owned(),
-                seq,
-                data.into_owned(),
-                skip,
-                only,
-            )),
+            body @ Body::Deliver { .. } => {
+                if let Some(delivery) = body.into_delivery() {
+                    self.order
+                        .offer(delivery, Instant::now(), |d| sessions.deliver(d));
+                }
+            }
             Body::EndSession {
                 user_id,
                 auth_session,

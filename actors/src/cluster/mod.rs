@@ -14,6 +14,7 @@ mod calls;
 mod limits;
 mod link;
 mod members;
+mod order;
 mod presence;
 mod sockets;
 mod stash;
@@ -83,6 +84,8 @@ pub struct Cluster {
     forward_timeout: Duration,
     /// Actions on other nodes' calls waiting for their answers (see `calls`).
     asked: calls::Asked,
+    /// Each chat's new messages in order (see `order`).
+    order: order::Sequencer,
 }
 
 impl Cluster {
@@ -127,6 +130,7 @@ impl Cluster {
             channel_frames: OnceLock::new(),
             forward_timeout: config.forward_timeout,
             asked: calls::Asked::default(),
+            order: order::Sequencer::default(),
         });
         cluster.renew_lease().await?;
         Ok(cluster)

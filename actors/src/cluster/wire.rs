@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::bus::Delivery;
+use crate::bus::{Delivery, Order};
 use crate::call::remote::{RemoteAnswer, RemoteCmd};
 use crate::event::Event;
 use crate::session::ConnId;
@@ -34,6 +34,8 @@ pub enum Body<'a> {
         data: Cow<'a, Value>,
         skip: Option<ConnId>,
         only: Option<ConnId>,
+        #[serde(default)]
+        order: Option<Order>,
     },
     /// A device session ended: close its sockets.
     EndSession { user_id: i64, auth_session: i64 },
@@ -85,26 +87,41 @@ impl<'a> Body<'a> {
             data: Cow::Borrowed(&d.event.data),
             skip: d.skip,
             only: d.only,
+            order: d.order,
         }
     }
 }
 
-/// Rebuilds a delivery another node published (its event is encoded again here, once).
-pub fn delivery(
-    users: Vec<i64>,
-    name: String,
-    channel: String,
-    seq: Option<i64>,
-    data: Value,
-    skip: Option<ConnId>,
-    only: Option<ConnId>,
-) -> Delivery {
-    let event: Arc<Event> = Event::named(Cow::Owned(name), channel, seq, data);
-    Delivery {
-        users,
-        event,
-        skip,
-        only,
+impl Body<'_> {
+    /// Rebuilds the delivery another node published (its event is encoded again here, once);
+    /// `None` if this is not a delivery.
+    pub fn into_delivery(self) -> Option<Delivery> {
+        let Body::Deliver {
+            users,
+            name,
+            channel,
+            seq,
+            data,
+            skip,
+            only,
+            order,
+        } = self
+        else {
+            return None;
+        };
+        let event: Arc<Event> = Event::named(
+            Cow::Owned(name.into_owned()),
+            channel.into_owned(),
+            seq,
+            data.into_owned(),
+        );
+        Some(Delivery {
+            users: users.into_owned(),
+            event,
+            skip,
+            only,
+            order,
+        })
     }
 }
 
@@ -124,6 +141,11 @@ mod tests {
             ),
             skip: Some(ConnId(5)),
             only: None,
+            order: Some(Order {
+                chat_id: 7,
+                id: 3,
+                after: Some(2),
+            }),
         };
         let bytes = serde_json::to_vec(&Envelope {
             from: "a".into(),
@@ -132,28 +154,9 @@ mod tests {
         .unwrap();
         let back: Envelope = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(back.from, "a");
-        let Body::Deliver {
-            users,
-            name,
-            channel,
-            seq,
-            data,
-            skip,
-            only,
-        } = back.body
-        else {
-            panic!("not a delivery");
-        };
-        let d2 = delivery(
-            users.into_owned(),
-            name.into_owned(),
-            channel.into_owned(),
-            seq,
-            data.into_owned(),
-            skip,
-            only,
-        );
+        let d2 = back.body.into_delivery().expect("a delivery");
         assert_eq!(d2.users, vec![1, 2]);
+        assert_eq!(d2.order, d.order);
         assert_eq!(d2.event.native(), d.event.native());
         assert_eq!(d2.skip, Some(ConnId(5)));
     }

@@ -266,6 +266,7 @@ impl Registry {
                         event,
                         skip: None,
                         only: Some(conn),
+                        order: None,
                     });
                 }
             }),

@@ -386,6 +386,7 @@ pub fn announce_new_group(engine: &crate::engine::Engine, change: &Change) {
             event,
             skip: None,
             only: None,
+            order: None,
         });
     };
     if let Some(system) = &change.system {

@@ -68,6 +68,7 @@ pub fn announce_invites(engine: &Engine, change: &Change) {
             event: engine.event("group-invite", user_channel(user), None, data),
             skip: None,
             only: None,
+            order: None,
         });
     }
 }

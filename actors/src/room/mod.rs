@@ -23,7 +23,7 @@ pub use changes::announce_new_group;
 pub use commands::{Gate, GroupCmd, IdleCheck, Reply, RoomCmd, RoomError, SendReply};
 pub use invites::{invite_json, InviteView};
 
-use crate::bus::Delivery;
+use crate::bus::{Delivery, Order};
 use crate::engine::Engine;
 use crate::event::{chat_channel, user_channel, Event};
 use crate::registry::{RoomRouter, RoomStopped};
@@ -171,6 +171,7 @@ impl ChatRoom {
             event,
             skip,
             only: None,
+            order: None,
         });
     }
 
@@ -262,7 +263,23 @@ impl ChatRoom {
                         chat.last_message_id = Some(view.id);
                     }
                     let data = json!({ "chat_id": act.chat_id, "message": view });
-                    act.publish_to_chat("new-message", Some(view.seq), data, conn);
+                    let event = act.engine.event(
+                        "new-message",
+                        chat_channel(act.chat_id),
+                        Some(view.seq),
+                        data,
+                    );
+                    act.engine.bus.publish(Delivery {
+                        users: act.current_members(),
+                        event,
+                        skip: conn,
+                        only: None,
+                        order: Some(Order {
+                            chat_id: act.chat_id,
+                            id: view.id,
+                            after: stored.after,
+                        }),
+                    });
                     act.sent_by(sender);
                     let other = act
                         .chat
@@ -389,5 +406,6 @@ pub fn announce_hidden(engine: &Engine, user_id: i64, chat_id: i64, message_id: 
         event,
         skip: None,
         only: None,
+        order: None,
     });
 }

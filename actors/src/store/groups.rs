@@ -157,6 +157,7 @@ pub(super) async fn system_message(
         message: row,
         sender: actor.clone(),
         reply_to: None,
+        after: None,
     })
 }
 

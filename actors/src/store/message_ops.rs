@@ -23,6 +23,9 @@ pub struct Stored {
     pub message: Message,
     pub sender: User,
     pub reply_to: Option<Message>,
+    /// The chat's newest message before this one, when it was stored (in the same
+    /// transaction): nodes of a cluster deliver a chat's messages in this chain's order.
+    pub after: Option<i64>,
 }
 
 /// What became of one send.
@@ -88,7 +91,7 @@ pub async fn insert_batch(tx: &mut Tx<'_>, slots: &mut [&mut SendSlot]) -> Store
     .into_iter()
     .map(|u| (u.id, u))
     .collect();
-    let timers = disappearing_timers(tx, slots).await?;
+    let chat_rows = chat_rows(tx, slots).await?;
 
     // Counted as the loop below assigns ids: a refused reply gets none, and a second copy of
     // a client_msg_id within this batch is a duplicate of the first stored one.
@@ -136,6 +139,7 @@ pub async fn insert_batch(tx: &mut Tx<'_>, slots: &mut [&mut SendSlot]) -> Store
                 message: orig.clone(),
                 sender,
                 reply_to,
+                after: None,
             }));
             continue;
         }
@@ -176,20 +180,24 @@ pub async fn insert_batch(tx: &mut Tx<'_>, slots: &mut [&mut SendSlot]) -> Store
             deleted_at: None,
             updated_at: now,
             forward_count: m.forward_count,
-            expires_at: timers
+            expires_at: chat_rows
                 .get(&m.chat_id)
-                .map(|secs| now + TimeDelta::seconds(*secs)),
+                .and_then(|c| c.disappearing_secs)
+                .map(|secs| now + TimeDelta::seconds(secs)),
         };
         if let Some(cid) = &row.client_msg_id {
             // A second copy later in this same batch resolves to this one.
             by_client.insert((row.sender_id, cid.clone()), row.clone());
         }
-        last_per_chat.insert(row.chat_id, id);
+        let after = last_per_chat
+            .insert(row.chat_id, id)
+            .or_else(|| chat_rows.get(&row.chat_id).and_then(|c| c.last_message_id));
         rows.push(row.clone());
         slot.outcome = Some(SendOutcome::Stored(Stored {
             message: row,
             sender,
             reply_to,
+            after,
         }));
     }
 
@@ -234,26 +242,38 @@ pub async fn insert_batch(tx: &mut Tx<'_>, slots: &mut [&mut SendSlot]) -> Store
     touch_chats(tx, &last_per_chat).await
 }
 
-/// The disappearing-messages timers (seconds) of the batch's chats that have one on: read in
-/// the batch's transaction, so a message is sent under the timer its chat has when it commits.
-async fn disappearing_timers(
-    tx: &mut Tx<'_>,
-    slots: &[&mut SendSlot],
-) -> StoreResult<HashMap<i64, i64>> {
+/// What a batch's send needs of its chat.
+struct ChatRow {
+    /// The disappearing-messages timer (seconds), if on.
+    disappearing_secs: Option<i64>,
+    /// The chat's newest message before the batch.
+    last_message_id: Option<i64>,
+}
+
+/// The batch's chats, read in the batch's transaction: a message is sent under the timer its
+/// chat has when it commits, and after the message that was the chat's newest then.
+async fn chat_rows(tx: &mut Tx<'_>, slots: &[&mut SendSlot]) -> StoreResult<HashMap<i64, ChatRow>> {
     let mut ids: Vec<i64> = slots.iter().map(|s| s.message.chat_id).collect();
     ids.sort_unstable();
     ids.dedup();
-    let found: Vec<(i64, Option<i64>)> = on_conn!(&mut tx.conn, |c| {
+    let found: Vec<(i64, Option<i64>, Option<i64>)> = on_conn!(&mut tx.conn, |c| {
         chats::table
             .filter(chats::id.eq_any(&ids))
-            .filter(chats::disappearing_secs.is_not_null())
-            .select((chats::id, chats::disappearing_secs))
+            .select((chats::id, chats::disappearing_secs, chats::last_message_id))
             .load(c)
             .await?
     });
     Ok(found
         .into_iter()
-        .filter_map(|(id, secs)| Some((id, secs?)))
+        .map(|(id, disappearing_secs, last_message_id)| {
+            (
+                id,
+                ChatRow {
+                    disappearing_secs,
+                    last_message_id,
+                },
+            )
+        })
         .collect())
 }
 

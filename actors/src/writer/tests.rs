@@ -175,3 +175,51 @@ async fn a_locked_database_fails_a_batch_at_once_and_the_writer_carries_on() {
         other => panic!("not stored once the lock was gone: {other:?}"),
     }
 }
+
+/// Every stored message names the chat's newest message before it (`after`), the chain the
+/// nodes of a cluster deliver a chat's messages in: within a batch, across batches, and per
+/// chat when a batch holds several chats.
+#[actix::test]
+async fn each_message_names_the_one_before_it_in_its_chat() {
+    let dir = TempDir::new().unwrap();
+    let engine = engine(&dir).await;
+    let (ana, bo, chat) = two_in_a_chat(&engine).await;
+    let cy = crate::testing::user(&engine, 3).await;
+    let (other, _) = engine
+        .write(crate::store::chats::GetOrCreatePrivate {
+            user_id: ana,
+            other_id: cy,
+        })
+        .await
+        .unwrap();
+    // Queued without waiting: the first one commits alone, the others together.
+    let mut answers = Vec::new();
+    let sends = [
+        (chat, ana),
+        (chat, bo),
+        (other.id, cy),
+        (chat, ana),
+        (other.id, ana),
+    ];
+    for (i, (chat_id, from)) in sends.into_iter().enumerate() {
+        let (reply, answer) = oneshot::channel();
+        engine.writer.do_send(SendMessage {
+            message: text(chat_id, from, &format!("hi {i}")),
+            reply,
+        });
+        answers.push(answer);
+    }
+    let mut stored = Vec::new();
+    for answer in answers {
+        match answer.await.unwrap() {
+            Ok(SendOutcome::Stored(s)) => stored.push((s.message.id, s.after)),
+            other => panic!("not stored: {other:?}"),
+        }
+    }
+    let ids: Vec<i64> = stored.iter().map(|(id, _)| *id).collect();
+    let afters: Vec<Option<i64>> = stored.iter().map(|(_, after)| *after).collect();
+    assert_eq!(
+        afters,
+        vec![None, Some(ids[0]), None, Some(ids[1]), Some(ids[2])]
+    );
+}

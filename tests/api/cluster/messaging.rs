@@ -86,3 +86,38 @@ async fn signing_out_on_one_node_closes_the_sessions_sockets_on_the_other() {
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(socket.closed().await, 4001);
 }
+
+#[actix_web::test]
+async fn a_chats_messages_sent_through_two_nodes_reach_a_third_in_the_order_they_were_stored() {
+    let Some(c) = Nodes::start(3).await else {
+        return;
+    };
+    let ana = c.signup(0, &phone(1), "Ana").await;
+    let bo = c.signup(1, &phone(2), "Bo").await;
+    let chat = c.private_chat(0, &ana, &bo).await;
+    let mut a1 = WsClient::connect_to(&c.address(0), &ana.token).await;
+    let mut b2 = WsClient::connect_to(&c.address(1), &bo.token).await;
+    let mut a3 = WsClient::connect_to(&c.address(2), &ana.token).await;
+
+    // Both send at once, without waiting for their acks: the two nodes' writers interleave.
+    const EACH: usize = 40;
+    for i in 0..EACH {
+        for (ws, who) in [(&mut a1, "a"), (&mut b2, "b")] {
+            let frame = json!({
+                "type": "send-message", "chat_id": chat,
+                "content": format!("{who}{i}"), "client_msg_id": format!("{who}-{i}"),
+            });
+            ws.send_json(frame).await;
+        }
+    }
+    // Ana's other device, on node 3, has them all, each once, in id order.
+    let mut ids: Vec<i64> = Vec::new();
+    while ids.len() < 2 * EACH {
+        let frame = a3.next_of("new-message").await;
+        ids.push(frame["data"]["message"]["id"].as_i64().unwrap());
+    }
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(ids, sorted, "out of order or repeated");
+}
