@@ -28,6 +28,12 @@ pub fn db_path(dir: &TempDir) -> std::path::PathBuf {
 /// An engine whose waits for the database last at most `timeout`.
 pub async fn engine_with_timeout(dir: &TempDir, timeout: Duration) -> Engine {
     let url = format!("sqlite://{}", db_path(dir).display());
+    engine_at(&url, dir, timeout).await
+}
+
+/// An engine on the database at `url` (migrated here), its media in `dir`.
+pub async fn engine_at(url: &str, dir: &TempDir, timeout: Duration) -> Engine {
+    let url = url.to_string();
     migrate(&url).await.unwrap();
     let storage = Storage::open(
         &Backend::Local {

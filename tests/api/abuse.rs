@@ -137,7 +137,7 @@ impl WriteLock {
                 let mut c = diesel_async::AsyncPgConnection::establish(url)
                     .await
                     .unwrap();
-                c.batch_execute("BEGIN; LOCK TABLE counters IN ACCESS EXCLUSIVE MODE;")
+                c.batch_execute("BEGIN; LOCK TABLE messages IN ACCESS EXCLUSIVE MODE;")
                     .await
                     .unwrap();
                 WriteLock::Pg(Box::new(c))

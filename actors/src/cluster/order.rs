@@ -1,9 +1,10 @@
 //! A chat's new messages in order on every node. Each node publishes the messages its own
 //! rooms stored, so two messages of one chat sent through different nodes can reach a third
 //! node (or come back to the first) in the other order than they were stored. Every new
-//! message names the chat's newest message when it was stored ([`Order::after`]; ids grow in
-//! commit order, the writers taking turns on the `counters` rows), so a node delivers a
-//! message once the one before it in its chat has been delivered here, holding it meanwhile.
+//! message names the chat's newest message when it was stored ([`Order::after`](crate::bus::Order::after); a chat's
+//! messages commit in id order, the writers taking turns on the chat's row), so a node
+//! delivers a message once the one before it in its chat has been delivered here, holding it
+//! meanwhile.
 //!
 //! A message is held for at most [`WAIT`]: the one before it may never come (its node lost
 //! Redis or died before publishing; clients catch up with `sync`). A message older than what

@@ -98,7 +98,8 @@ pub(super) async fn system_message(
     text: String,
     data: Value,
 ) -> StoreResult<Stored> {
-    let (now, id, seq) = (tx.now, tx.next_message_ids(1), tx.next_seq());
+    let id = tx.message_ids(1).await?[0];
+    let (now, seq) = (tx.now, tx.next_seq().await?);
     let row = Message {
         id,
         chat_id,

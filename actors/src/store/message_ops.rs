@@ -110,11 +110,11 @@ pub async fn insert_batch(tx: &mut Tx<'_>, slots: &mut [&mut SendSlot]) -> Store
             !dup && !bad_reply
         })
         .count() as i64;
-    let mut next_id = if fresh > 0 {
-        tx.next_message_ids(fresh)
-    } else {
-        0
-    };
+    let mut ids = match fresh {
+        0 => Vec::new(),
+        n => tx.message_ids(n).await?,
+    }
+    .into_iter();
 
     let mut rows: Vec<Message> = Vec::new();
     let mut last_per_chat: HashMap<i64, i64> = HashMap::new();
@@ -153,8 +153,9 @@ pub async fn insert_batch(tx: &mut Tx<'_>, slots: &mut [&mut SendSlot]) -> Store
             },
             None => None,
         };
-        let id = next_id;
-        next_id += 1;
+        let Some(id) = ids.next() else {
+            return Err(StoreError::Pool("fewer message ids than messages".into()));
+        };
         let row = Message {
             id,
             chat_id: m.chat_id,
@@ -174,7 +175,7 @@ pub async fn insert_batch(tx: &mut Tx<'_>, slots: &mut [&mut SendSlot]) -> Store
             location_name: m.location_name.clone(),
             contact_data: m.contact_data.clone(),
             system_data: None,
-            seq: tx.next_seq(),
+            seq: tx.next_seq().await?,
             sent_at: now,
             edited_at: None,
             deleted_at: None,
@@ -256,13 +257,18 @@ async fn chat_rows(tx: &mut Tx<'_>, slots: &[&mut SendSlot]) -> StoreResult<Hash
     let mut ids: Vec<i64> = slots.iter().map(|s| s.message.chat_id).collect();
     ids.sort_unstable();
     ids.dedup();
-    let found: Vec<(i64, Option<i64>, Option<i64>)> = on_conn!(&mut tx.conn, |c| {
-        chats::table
-            .filter(chats::id.eq_any(&ids))
-            .select((chats::id, chats::disappearing_secs, chats::last_message_id))
-            .load(c)
-            .await?
-    });
+    let query = chats::table
+        .filter(chats::id.eq_any(&ids))
+        .order(chats::id)
+        .select((chats::id, chats::disappearing_secs, chats::last_message_id));
+    let found: Vec<(i64, Option<i64>, Option<i64>)> = match &mut tx.conn {
+        Conn::Sqlite(c) => query.load(&mut **c).await?,
+        // Locked until the batch commits: a writer on another node sending to the same chat
+        // waits, then reads the newest message this batch stored, and draws its ids after
+        // ours. So a chat's messages commit in id order, and each names the one before it.
+        // Chats are locked in id order, so two batches cannot wait for each other.
+        Conn::Pg(c) => query.for_update().load(&mut **c).await?,
+    };
     Ok(found
         .into_iter()
         .map(|(id, disappearing_secs, last_message_id)| {
@@ -364,7 +370,7 @@ impl WriteOp for EditMessage {
             return Ok(Err(Refusal::NotText));
         }
         super::former::keep_replaced_text(tx, &m).await?;
-        let (now, seq, content) = (tx.now, tx.next_seq(), self.content.clone());
+        let (now, seq, content) = (tx.now, tx.next_seq().await?, self.content.clone());
         Ok(Ok(on_conn!(&mut tx.conn, |c| {
             diesel::update(messages::table.find(m.id))
                 .set((
@@ -417,7 +423,7 @@ impl WriteOp for DeleteForEveryone {
             .filter_map(|v| crate::storage::key_of(v).map(str::to_string))
             .collect();
         super::former::forget_texts(tx, m.id).await?;
-        let (now, seq) = (tx.now, tx.next_seq());
+        let (now, seq) = (tx.now, tx.next_seq().await?);
         let row = on_conn!(&mut tx.conn, |c| {
             diesel::delete(message_reactions::table.filter(message_reactions::message_id.eq(m.id)))
                 .execute(c)
@@ -473,7 +479,7 @@ impl WriteOp for HideForMe {
         if exists > 0 {
             return Ok(None);
         }
-        let seq = tx.next_seq();
+        let seq = tx.next_seq().await?;
         on_conn!(&mut tx.conn, |c| {
             diesel::insert_into(message_hides::table)
                 .values((

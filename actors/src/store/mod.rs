@@ -25,6 +25,7 @@ pub mod message_purge;
 pub mod messages;
 mod pg_bulk;
 pub mod pg_tls;
+pub mod positions;
 pub mod presence;
 pub mod push;
 pub mod reactions;

@@ -162,7 +162,7 @@ impl WriteOp for React {
         };
         let mut seq = 0;
         if changed {
-            seq = tx.next_seq();
+            seq = tx.next_seq().await?;
             on_conn!(&mut tx.conn, |c| {
                 diesel::update(messages::table.find(mid))
                     .set((messages::seq.eq(seq), messages::updated_at.eq(now)))

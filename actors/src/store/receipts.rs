@@ -135,7 +135,7 @@ impl WriteOp for MoveCursor {
         let now = tx.now;
         let mut moved = Vec::new();
         for (kind, from) in kinds {
-            let seq = tx.next_seq();
+            let seq = tx.next_seq().await?;
             on_conn!(&mut tx.conn, |c| {
                 let target = chat_participants::table
                     .filter(chat_participants::chat_id.eq(chat))

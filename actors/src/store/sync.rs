@@ -7,9 +7,7 @@ use diesel_async::RunQueryDsl;
 
 use super::chats::Participant;
 use super::receipts::ReceiptEvent;
-use super::schema::{
-    chat_participants as cp, counters, message_hides, messages, receipt_events, users,
-};
+use super::schema::{chat_participants as cp, message_hides, messages, receipt_events, users};
 use super::users::User;
 use super::views::{build_for, MessageView};
 use super::{Conn, StoreResult};
@@ -91,15 +89,7 @@ impl SyncPage {
 /// The last committed change sequence number: a cursor from which `since` returns only what
 /// changes from now on (for a device that reads the current state some other way).
 pub async fn latest(conn: &mut Conn<'_>) -> StoreResult<i64> {
-    let value: Option<i64> = on_conn!(conn, |c| {
-        counters::table
-            .find("change_seq")
-            .select(counters::value)
-            .first(c)
-            .await
-            .optional()?
-    });
-    Ok(value.unwrap_or(0))
+    super::positions::committed_upto(conn).await
 }
 
 /// Changes with a sequence number above `since`, oldest first, at most `limit`.
@@ -110,18 +100,10 @@ pub async fn since(
     limit: i64,
 ) -> StoreResult<SyncPage> {
     let take = limit + 1;
-    // Only changes up to the last committed sequence number: the three reads below are not
-    // one snapshot, and a batch committing between them must not show its later changes
+    // Only changes up to the committed position (see `positions`): the three reads below are
+    // not one snapshot, and a batch committing between them must not show its later changes
     // (moving the cursor past its earlier ones, which a read already made did not see).
-    let upto: i64 = on_conn!(conn, |c| {
-        counters::table
-            .find("change_seq")
-            .select(counters::value)
-            .first(c)
-            .await
-            .optional()?
-    })
-    .unwrap_or(0);
+    let upto = super::positions::committed_upto(conn).await?;
     let msgs: Vec<super::messages::Message> = on_conn!(conn, |c| {
         messages::table
             .inner_join(

@@ -16,9 +16,12 @@
 //! Commands run in the order they arrived; consecutive new messages are inserted together, with
 //! one multi-row INSERT.
 //!
-//! Every transaction first locks the `counters` rows (change sequence and message ids). On
-//! PostgreSQL that row lock serialises writer transactions across nodes, so ids and sequence
-//! numbers grow in commit order everywhere.
+//! On SQLite every transaction first locks the `counters` rows (change sequence and message
+//! ids), so they grow in commit order. On PostgreSQL they come from sequences, so writers on
+//! several nodes do not wait for each other: change numbers may commit out of order, and
+//! `sync` cursors stop below any number drawn but not committed (`store::positions`); a
+//! batch locks the rows of the chats it sends to, so each chat's messages still commit in id
+//! order.
 
 use std::sync::Arc;
 use std::time::Duration;
