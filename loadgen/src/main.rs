@@ -165,9 +165,10 @@ struct IdleArgs {
     /// Sockets one user may hold (the server's realtime.max_sockets_per_user).
     #[arg(long, default_value_t = 10)]
     max_per_user: u32,
-    /// The server's process id: its VmRSS is read before, while and after.
+    /// The server's process id: its VmRSS is read before, while and after (repeat it for
+    /// the nodes of a cluster: their memory is added up).
     #[arg(long)]
-    server_pid: Option<u32>,
+    server_pid: Vec<u32>,
     /// Seconds to hold the sockets open.
     #[arg(long, default_value_t = 5)]
     hold: u64,
@@ -221,7 +222,7 @@ async fn run(cli: Cli) -> Result<bool> {
         child: Some(spec), ..
     }) = &cli.scenario
     {
-        scenarios::idle_child::child(spec, &target.ws, cli.concurrency, timeout).await?;
+        scenarios::idle_child::child(spec, &target.sockets, cli.concurrency, timeout).await?;
         return Ok(true);
     }
     let api = Api::new(&target, &cli.otp, timeout)?;
@@ -292,11 +293,14 @@ async fn run(cli: Cli) -> Result<bool> {
             if cli.allow_remote {
                 child_args.push("--allow-remote".into());
             }
+            for url in &cli.node_urls {
+                child_args.extend(["--node-url".to_string(), url.clone()]);
+            }
             let opts = IdleOpts {
                 sockets: a.sockets,
                 users: needed,
                 max_per_user: a.max_per_user.max(1),
-                server_pid: a.server_pid,
+                server_pids: a.server_pid.clone(),
                 hold: Duration::from_secs(a.hold),
                 settle: Duration::from_secs(a.settle),
                 procs: a.procs,

@@ -20,7 +20,8 @@ pub struct IdleOpts {
     pub sockets: u32,
     pub users: u32,
     pub max_per_user: u32,
-    pub server_pid: Option<u32>,
+    /// The server's processes (a cluster's nodes): their memory is added up.
+    pub server_pids: Vec<u32>,
     pub hold: Duration,
     pub settle: Duration,
     pub procs: u32,
@@ -101,10 +102,13 @@ pub async fn run(ctx: &Ctx, o: &IdleOpts) -> Result<Report> {
         .map(|j| signed[j % signed.len()].token.clone())
         .collect();
     let rss = |what: &str| -> Result<Option<u64>> {
-        let Some(pid) = o.server_pid else {
+        if o.server_pids.is_empty() {
             return Ok(None);
-        };
-        let v = vm_rss(pid)?;
+        }
+        let mut v = 0;
+        for pid in &o.server_pids {
+            v += vm_rss(*pid)?;
+        }
         progress::line(format!(
             "[idle] server RSS {what}: {:.1} MB",
             v as f64 / 1e6
@@ -114,7 +118,7 @@ pub async fn run(ctx: &Ctx, o: &IdleOpts) -> Result<Report> {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let before = rss("before")?;
     let (holders, opened, failed, took) = if o.procs == 1 {
-        let held = hold(&ctx.target.ws, tokens, ctx.concurrency, ctx.timeout).await?;
+        let held = hold(&ctx.target.sockets, tokens, ctx.concurrency, ctx.timeout).await?;
         if let Some(e) = &held.first_error {
             progress::line(format!("[idle] first failure: {e}"));
         }

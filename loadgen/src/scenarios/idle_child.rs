@@ -46,7 +46,7 @@ impl Held {
 
 /// Opens a socket per token, `concurrency` at a time, going on past failures.
 pub async fn hold(
-    ws_base: &str,
+    ws_bases: &[String],
     tokens: Vec<String>,
     concurrency: usize,
     timeout: Duration,
@@ -63,11 +63,13 @@ pub async fn hold(
             format!("[idle] opened {n}/{total} sockets ({rate:.0}/s), {f} failed")
         })
     };
-    let results: Vec<Result<_>> = futures_util::stream::iter(tokens)
-        .map(|t| {
+    let results: Vec<Result<_>> = futures_util::stream::iter(tokens.into_iter().enumerate())
+        .map(|(j, t)| {
             let (done, failed) = (done.clone(), failed.clone());
+            // Spread over the nodes in turn (one base alone).
+            let ws_base = ws_bases[j % ws_bases.len()].clone();
             async move {
-                let r = connect(ws_base, &t, timeout).await;
+                let r = connect(&ws_base, &t, timeout).await;
                 if r.is_ok() { &done } else { &failed }.add(1);
                 r
             }
@@ -114,7 +116,12 @@ pub fn parse_child(spec: &str) -> Result<(u32, u32)> {
 }
 
 /// A child's whole life, driven by its parent over stdin and stdout.
-pub async fn child(spec: &str, ws_base: &str, concurrency: usize, timeout: Duration) -> Result<()> {
+pub async fn child(
+    spec: &str,
+    ws_bases: &[String],
+    concurrency: usize,
+    timeout: Duration,
+) -> Result<()> {
     let (i, p) = parse_child(spec)?;
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     let mut tokens = Vec::new();
@@ -129,7 +136,7 @@ pub async fn child(spec: &str, ws_base: &str, concurrency: usize, timeout: Durat
             None => bail!("child {i}/{p}: the parent went away"),
         }
     }
-    let held = hold(ws_base, tokens, concurrency, timeout).await?;
+    let held = hold(ws_bases, tokens, concurrency, timeout).await?;
     if let Some(e) = &held.first_error {
         println!("error {}", e.replace('\n', " "));
     }
