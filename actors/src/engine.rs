@@ -290,8 +290,29 @@ impl Engine {
     /// or blocks changed.
     pub fn membership_changed(&self, chat_id: i64) {
         self.reload_room(chat_id);
-        if let Some(cluster) = &self.cluster {
-            cluster.broadcast(crate::cluster::wire::Body::Reload { chat_id });
+        actix::spawn(self.reload_elsewhere(chat_id));
+    }
+
+    /// Like [`Engine::membership_changed`], and resolves once every other live node of a
+    /// cluster has the reload queued ahead of any later command for the chat (or after the
+    /// forward timeout): what a request answers after this holds on every node.
+    pub async fn membership_changed_everywhere(&self, chat_id: i64) {
+        self.reload_room(chat_id);
+        self.reload_elsewhere(chat_id).await;
+    }
+
+    /// Tells the chat's rooms on the other nodes of a cluster to load its members and blocks
+    /// again; resolves once each live node has the reload queued (see
+    /// [`Cluster::reload_everywhere`](crate::cluster::Cluster::reload_everywhere)).
+    pub fn reload_elsewhere(
+        &self,
+        chat_id: i64,
+    ) -> impl std::future::Future<Output = ()> + 'static {
+        let cluster = self.cluster.clone();
+        async move {
+            if let Some(cluster) = cluster {
+                cluster.reload_everywhere(chat_id).await;
+            }
         }
     }
 

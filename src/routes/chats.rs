@@ -260,7 +260,7 @@ pub(crate) async fn private(
     if created {
         // A room started for this id before the chat existed (someone probing ids) knows it
         // as missing: it reloads.
-        state.engine.membership_changed(chat.id);
+        state.engine.membership_changed_everywhere(chat.id).await;
     }
     let mut conn = state.engine.db.get().await?;
     let mut conn = conn.conn();

@@ -164,7 +164,7 @@ pub(crate) async fn block(
         .await?;
     // The private chat's room (if running) learns of the block before anything else is sent.
     if let Some(chat) = chat {
-        state.engine.membership_changed(chat.id);
+        state.engine.membership_changed_everywhere(chat.id).await;
     }
     Ok(HttpResponse::Ok().json(BlockToggled {
         success: true,

@@ -152,7 +152,7 @@ pub(crate) async fn create(
         // The private chat's room (if running) learns of the block before anything else is sent.
         let mut conn = state.engine.db.get().await?;
         if let Some(chat) = chats::find_private(&mut conn.conn(), me, other).await? {
-            state.engine.membership_changed(chat.id);
+            state.engine.membership_changed_everywhere(chat.id).await;
         }
     }
     if let Some((user_id, sessions)) = filed.suspended {

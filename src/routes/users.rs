@@ -233,7 +233,7 @@ pub(crate) async fn delete_account(
         state.engine.end_auth_session(me.id, *session);
     }
     for chat_id in &done.chats {
-        state.engine.membership_changed(*chat_id);
+        state.engine.membership_changed_everywhere(*chat_id).await;
     }
     if let Some(avatar) = &done.avatar_url {
         let files = crate::routes::avatar::avatar_files(avatar);

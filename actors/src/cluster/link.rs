@@ -201,7 +201,15 @@ impl Cluster {
                 user_id,
                 auth_session,
             }),
-            Body::Reload { chat_id } => engine.reload_room(chat_id),
+            Body::Reload { chat_id, request } => {
+                // Queued ahead of any later command for the chat on this node (they pass
+                // through the same router): only then is the sender told.
+                engine.reload_room(chat_id);
+                if let Some(request) = request {
+                    self.send_to(&envelope.from, Body::Reloaded { request });
+                }
+            }
+            Body::Reloaded { request } => self.reloaded(&envelope.from, request),
             Body::ChannelFrame {
                 channel,
                 text,

@@ -16,6 +16,7 @@ mod link;
 mod members;
 mod order;
 mod presence;
+mod reload;
 mod sockets;
 mod stash;
 pub mod wire;
@@ -86,6 +87,8 @@ pub struct Cluster {
     asked: calls::Asked,
     /// Each chat's new messages in order (see `order`).
     order: order::Sequencer,
+    /// Membership changes waiting for the other nodes (see `reload`).
+    reloads: reload::Reloads,
 }
 
 impl Cluster {
@@ -131,6 +134,7 @@ impl Cluster {
             forward_timeout: config.forward_timeout,
             asked: calls::Asked::default(),
             order: order::Sequencer::default(),
+            reloads: reload::Reloads::default(),
         });
         cluster.renew_lease().await?;
         Ok(cluster)

@@ -39,8 +39,15 @@ pub enum Body<'a> {
     },
     /// A device session ended: close its sockets.
     EndSession { user_id: i64, auth_session: i64 },
-    /// A chat's members or blocks changed: a running room loads them again.
-    Reload { chat_id: i64 },
+    /// A chat's members or blocks changed: a running room loads them again. With `request`,
+    /// the sender waits for a `Reloaded` once the reload is queued.
+    Reload {
+        chat_id: i64,
+        #[serde(default)]
+        request: Option<u64>,
+    },
+    /// The reload numbered `request` is queued on the sending node.
+    Reloaded { request: u64 },
     /// A Pusher frame for a channel's subscribers on every node but the socket `except`
     /// (client events, events published on channels that are not Courier's).
     ChannelFrame {

@@ -287,7 +287,17 @@ impl ChatRoom {
                 Ok(Err(refused)) => Err(RoomError::Group(refused)),
                 Err(e) => Err(RoomError::Store(e)),
             };
-            let _ = reply.send(answer);
+            if answer.is_err() {
+                let _ = reply.send(answer);
+                return;
+            }
+            // Answered once the chat's rooms on the other nodes of a cluster have the change
+            // queued: a send after the answer, through any node, sees the new members.
+            let elsewhere = act.engine.reload_elsewhere(act.chat_id);
+            actix::spawn(async move {
+                elsewhere.await;
+                let _ = reply.send(answer);
+            });
         });
     }
 

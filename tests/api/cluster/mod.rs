@@ -6,6 +6,7 @@
 //! did not run. Redis is `COURIER_TEST_REDIS_URL` (default `redis://127.0.0.1:6379`).
 
 mod calls;
+mod chats;
 mod limits;
 mod messaging;
 mod presence;
