@@ -299,10 +299,14 @@ pub(crate) async fn channel(
 ) -> ApiResult<HttpResponse> {
     let hub = checked(&req, b"", &state)?;
     let name = &path.1;
-    let (subscribers, members) = hub.channel(name).unwrap_or((0, 0));
+    let (subscribers, _) = hub.channel(name).unwrap_or((0, 0));
     let presence = ChannelKind::of(name) == ChannelKind::Presence;
+    let members = match presence {
+        true => all_members(&state, &hub, name).await.len(),
+        false => 0,
+    };
     Ok(HttpResponse::Ok().json(ChannelInfo {
-        occupied: subscribers > 0,
+        occupied: subscribers > 0 || members > 0,
         subscription_count: info_wants(&q, "subscription_count").then_some(subscribers),
         user_count: (info_wants(&q, "user_count") && presence).then_some(members),
     }))
@@ -333,10 +337,23 @@ pub(crate) async fn users(
             "only presence channels have users",
         ));
     }
-    let users = hub
-        .members(name)
+    let users = all_members(&state, &hub, name)
+        .await
         .into_iter()
         .map(|id| ChannelUser { id: id.to_string() })
         .collect();
     Ok(HttpResponse::Ok().json(ChannelUsers { users }))
+}
+
+/// A presence channel's members: this node's, and in a cluster those of the other live nodes
+/// (each user once). With Redis away, this node's alone.
+async fn all_members(state: &AppState, hub: &Hub, name: &str) -> Vec<i64> {
+    let mut ids: std::collections::BTreeSet<i64> = hub.members(name).into_iter().collect();
+    if let Some(cluster) = &state.engine.cluster {
+        match cluster.members_elsewhere(name).await {
+            Ok(elsewhere) => ids.extend(elsewhere.into_iter().map(|(id, _)| id)),
+            Err(e) => tracing::warn!(error = %e, "other nodes' presence members unknown (Redis)"),
+        }
+    }
+    ids.into_iter().collect()
 }

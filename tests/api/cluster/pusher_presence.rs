@@ -49,6 +49,29 @@ fn ids(ok: &Value) -> Vec<String> {
     ids
 }
 
+/// A signed GET of the Pusher HTTP API of node `i`, with `info` if given; its JSON answer.
+async fn http_api(c: &Nodes, i: usize, path: &str, info: Option<&str>) -> Value {
+    use crate::pusher::client::{KEY, SECRET};
+    use hmac::{Hmac, Mac};
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // Pusher's scheme: the query's parameters sorted by name, then signed with the method
+    // and path.
+    let mut q = format!("auth_key={KEY}&auth_timestamp={ts}&auth_version=1.0");
+    if let Some(info) = info {
+        q = format!("{q}&info={info}");
+    }
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(format!("GET\n{path}\n{q}").as_bytes());
+    let sig = hex::encode(mac.finalize().into_bytes());
+    let url = format!("{}{path}?{q}&auth_signature={sig}", c.address(i));
+    let r = c.client.get(url).send().await.expect("request sent");
+    assert_eq!(r.status(), 200, "{path}");
+    r.json().await.expect("JSON")
+}
+
 /// Asserts that nothing reaches `p` for a while.
 async fn nothing_more(p: &mut PusherClient, what: &str) {
     if let Some(f) = p.next_within(QUIET).await {
@@ -82,6 +105,22 @@ async fn presence_members_are_the_users_of_every_node() {
     assert_eq!(data_of(&added)["user_id"], bo.id, "{added}");
     assert_eq!(data_of(&added)["user_info"]["name"], "Bo", "{added}");
     nothing_more(&mut ana_p, "Bo is added once").await;
+
+    // The HTTP API of either node counts and lists both members.
+    for node in [0, 1] {
+        let path = format!("/apps/courier/channels/{channel}");
+        let info = http_api(&c, node, &path, Some("user_count")).await;
+        assert_eq!(info["user_count"], 2, "node {node}: {info}");
+        let users = http_api(&c, node, &format!("{path}/users"), None).await;
+        let mut listed: Vec<String> = users["users"]
+            .as_array()
+            .expect("users")
+            .iter()
+            .map(|u| u["id"].as_str().expect("string ids").to_string())
+            .collect();
+        listed.sort();
+        assert_eq!(listed, both, "node {node}: {users}");
+    }
 
     // Bo's second socket, on node 1, is not a second member.
     let (mut bo_on_1, ok) = join(&c, 0, &bo, &channel).await;
