@@ -214,3 +214,25 @@ async fn the_calls_of_a_node_killed_with_sigkill_are_closed_and_announced() {
     assert_eq!(rung["data"]["call"]["busy"], false, "{rung}");
     c.nodes.truncate(2);
 }
+
+#[actix_web::test]
+async fn an_unanswered_call_across_nodes_is_missed_at_the_ring_timeout() {
+    let ring = [("COURIER__CALLS__RING_TIMEOUT_SECS", "1")];
+    let Some(c) = Nodes::start_with(2, &ring).await else {
+        return;
+    };
+    let ana = c.signup(0, &phone(1), "Ana").await;
+    let bo = c.signup(1, &phone(2), "Bo").await;
+    let chat = c.private_chat(0, &ana, &bo).await;
+    let mut b = WsClient::connect_to(&c.address(1), &bo.token).await;
+
+    // Node 1 runs the call; Bo's device on node 2 rings, and hears it missed.
+    let call = start(&c, 0, &ana, chat).await;
+    event_of(&mut b, "call-initiated", call).await;
+    let missed = event_of(&mut b, "call-missed", call).await;
+    assert_eq!(missed["data"]["call"]["status"], "missed", "{missed}");
+    let ack = b
+        .request(json!({"type": "call-answer", "call_id": call}))
+        .await;
+    assert_eq!(ack["code"], "call_ended", "{ack}");
+}
