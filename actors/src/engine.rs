@@ -329,11 +329,16 @@ impl Engine {
             user_id,
             auth_session,
         });
+        self.tell_other_nodes(crate::cluster::wire::Body::EndSession {
+            user_id,
+            auth_session,
+        });
+    }
+
+    /// Queues `body` for the other nodes of a cluster (alone: nothing to do).
+    pub(crate) fn tell_other_nodes(&self, body: crate::cluster::wire::Body<'_>) {
         if let Some(cluster) = &self.cluster {
-            cluster.broadcast(crate::cluster::wire::Body::EndSession {
-                user_id,
-                auth_session,
-            });
+            cluster.broadcast(body);
         }
     }
 

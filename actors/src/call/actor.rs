@@ -133,9 +133,7 @@ impl CallActor {
     /// that announces the change, so that a node has the news by the time its users have the
     /// event (both go out in order on the node's one Redis link).
     fn tell_nodes(&self, body: Body<'_>) {
-        if let Some(cluster) = &self.engine.cluster {
-            cluster.broadcast(body);
-        }
+        self.engine.tell_other_nodes(body);
     }
 
     pub(super) fn summary(&self) -> Value {

@@ -71,13 +71,6 @@ impl Registry {
         }
     }
 
-    /// Tells the other nodes (in a cluster) about a call this node runs.
-    fn broadcast(&self, body: Body<'_>) {
-        if let Some(cluster) = &self.engine.cluster {
-            cluster.broadcast(body);
-        }
-    }
-
     /// Runs `cmd` if this node runs call `call_id`; otherwise gives it back.
     fn to_local_call(&self, call_id: i64, cmd: CallCmd) -> Result<(), CallCmd> {
         match self.calls.get(&call_id).filter(|a| a.connected()) {
@@ -109,7 +102,7 @@ impl Handler<StartCall> for Registry {
             .filter(|u| self.busy.contains_key(u))
             .collect();
         // The other nodes know the caller is in it before anyone hears of the call.
-        self.broadcast(Body::InCall {
+        self.engine.tell_other_nodes(Body::InCall {
             user_id: caller,
             call_id: id,
             busy: false,
@@ -143,9 +136,19 @@ impl Handler<ToCall> for Registry {
             return cmd.refuse(CallError::NotLive);
         };
         let call_id = msg.call_id;
+        // A call someone here is in names its node in its news: no look-up per signal.
+        let known = self
+            .owners
+            .get(&call_id)
+            .filter(|n| cluster.nodes().iter().any(|live| live == *n))
+            .cloned();
         actix::spawn(async move {
             let (remote, reply) = cmd.into_remote();
-            let owner = match cluster.call_owner(call_id).await {
+            let owner = match known {
+                Some(node) => Ok(Some(node)),
+                None => cluster.call_owner(call_id).await,
+            };
+            let owner = match owner {
                 Ok(Some(node)) => node,
                 Ok(None) => {
                     if let Some(reply) = reply {
