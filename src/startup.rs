@@ -66,8 +66,13 @@ impl Application {
             &settings.auth.phone_hash_key,
         )?;
         let sms = sms::from_settings(&settings.sms)?;
-        // Two connections for the writer: one in use, one ready after a failure.
-        let write_db = Db::open(&settings.database.url, 2, timeout).await?;
+        // The writer's connections: one for each batch under way, one ready after a failure.
+        let write_db = Db::open_for_writer(
+            &settings.database.url,
+            courier_actors::writer::MAX_IN_FLIGHT + 1,
+            timeout,
+        )
+        .await?;
         let storage = open_storage(&settings, &secrets, clock.clone()).await?;
         let cluster = match settings.cluster.enabled() {
             true => Some(

@@ -33,8 +33,14 @@ pub async fn engine_with_timeout(dir: &TempDir, timeout: Duration) -> Engine {
 
 /// An engine on the database at `url` (migrated here), its media in `dir`.
 pub async fn engine_at(url: &str, dir: &TempDir, timeout: Duration) -> Engine {
-    let url = url.to_string();
-    migrate(&url).await.unwrap();
+    migrate(url).await.unwrap();
+    let write_db = Db::open_for_writer(url, 1, timeout).await.unwrap();
+    engine_writing_to(url, dir, write_db).await
+}
+
+/// An engine on the migrated database at `url` whose writer uses `write_db`.
+pub async fn engine_writing_to(url: &str, dir: &TempDir, write_db: Db) -> Engine {
+    let timeout = write_db.timeout();
     let storage = Storage::open(
         &Backend::Local {
             dir: dir.path().join("media"),
@@ -46,8 +52,8 @@ pub async fn engine_at(url: &str, dir: &TempDir, timeout: Duration) -> Engine {
     )
     .unwrap();
     Engine::start(
-        Db::open(&url, 2, timeout).await.unwrap(),
-        Db::open(&url, 1, timeout).await.unwrap(),
+        Db::open(url, 2, timeout).await.unwrap(),
+        write_db,
         Clock::system(),
         Realtime::default(),
         storage,

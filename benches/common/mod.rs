@@ -41,9 +41,13 @@ pub async fn engine(db: &ScratchDb) -> Engine {
     let pool = courier_actors::store::Db::connect(&db.url, 8)
         .await
         .unwrap();
-    let write_pool = courier_actors::store::Db::connect(&db.url, 2)
-        .await
-        .unwrap();
+    let write_pool = courier_actors::store::Db::open_for_writer(
+        &db.url,
+        3,
+        courier_actors::store::DEFAULT_TIMEOUT,
+    )
+    .await
+    .unwrap();
     let storage = courier_actors::storage::Storage::open(
         &courier_actors::storage::Backend::Local {
             dir: db.dir.path().join("media"),

@@ -86,7 +86,7 @@ impl Admin {
         store::migrate(url).await?;
         let timeout = Duration::from_millis(settings.database.timeout_ms);
         let db = Db::open(url, 2, timeout).await?;
-        let write_db = Db::open(url, 1, timeout).await?;
+        let write_db = Db::open_for_writer(url, 1, timeout).await?;
         let writer_clock = clock.clone();
         // A command's writer counts into metrics nobody scrapes.
         let metrics = std::sync::Arc::new(courier_actors::metrics::Metrics::new());

@@ -40,6 +40,7 @@ mod timeouts;
 pub mod tx;
 pub mod users;
 pub mod views;
+pub mod wal;
 
 use std::time::Duration;
 
@@ -133,10 +134,12 @@ const SQLITE_CONN_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA foreign_ke
      PRAGMA synchronous = FULL; PRAGMA secure_delete = ON;";
 
 /// The pragmas of a pooled SQLite connection: a lock held by another process (or a stuck
-/// writer) is waited for at most `timeout`, then the statement fails as unavailable.
-fn sqlite_pragmas(timeout: Duration) -> String {
+/// writer) is waited for at most `timeout`, then the statement fails as unavailable. The
+/// writer's own connections commit with `synchronous = NORMAL` and sync the WAL themselves
+/// ([`wal`]); every other connection syncs at commit.
+fn sqlite_pragmas(timeout: Duration, synchronous: &str) -> String {
     format!(
-        "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; \
+        "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA synchronous = {synchronous}; \
          PRAGMA secure_delete = ON;",
         timeout.as_millis().max(1)
     )
@@ -231,6 +234,9 @@ pub struct Db {
     timeout: Duration,
     /// Where the time spent waiting for a connection is observed (see [`Db::observe_waits`]).
     waits: Option<prometheus_client::metrics::histogram::Histogram>,
+    /// SQLite opened for the writer ([`Db::open_for_writer`]): commits return unsynced, and
+    /// this syncs them.
+    wal: Option<wal::WalSync>,
 }
 
 #[derive(Clone)]
@@ -308,15 +314,48 @@ impl Db {
     /// on PostgreSQL, for each statement (`statement_timeout` on the server; TCP keepalive and
     /// a connect timeout on the client). On SQLite a lock is waited for at most `timeout`.
     pub async fn open(url: &str, pool_size: usize, timeout: Duration) -> StoreResult<Db> {
-        let pools = Self::pools(url, pool_size, timeout).await?;
+        let pools = Self::pools(url, pool_size, timeout, "FULL").await?;
         Ok(Db {
             pools,
             timeout,
             waits: None,
+            wal: None,
         })
     }
 
-    async fn pools(url: &str, pool_size: usize, timeout: Duration) -> StoreResult<Pools> {
+    /// Like [`Db::open`], for the writer alone: on SQLite its commits return before the WAL is
+    /// synced, and the writer answers after [`Db::wal`] has synced it, so the next batch runs
+    /// while one commit's sync is under way. On PostgreSQL the same as [`Db::open`].
+    pub async fn open_for_writer(
+        url: &str,
+        pool_size: usize,
+        timeout: Duration,
+    ) -> StoreResult<Db> {
+        let wal = match Backend::from_url(url)? {
+            Backend::Sqlite(path) => Some(wal::WalSync::new(&path)),
+            Backend::Postgres(_) => None,
+        };
+        let synchronous = if wal.is_some() { "NORMAL" } else { "FULL" };
+        let pools = Self::pools(url, pool_size, timeout, synchronous).await?;
+        Ok(Db {
+            pools,
+            timeout,
+            waits: None,
+            wal,
+        })
+    }
+
+    /// The WAL sync a commit on this handle still needs before it is durable, if any.
+    pub fn wal(&self) -> Option<&wal::WalSync> {
+        self.wal.as_ref()
+    }
+
+    async fn pools(
+        url: &str,
+        pool_size: usize,
+        timeout: Duration,
+        synchronous: &'static str,
+    ) -> StoreResult<Pools> {
         match Backend::from_url(url)? {
             Backend::Sqlite(path) => {
                 if let Some(dir) = std::path::Path::new(&path).parent() {
@@ -327,7 +366,7 @@ impl Db {
                     }
                 }
                 let mut config = ManagerConfig::default();
-                let pragmas = sqlite_pragmas(timeout);
+                let pragmas = sqlite_pragmas(timeout, synchronous);
                 config.custom_setup = Box::new(move |url| {
                     let url = url.to_string();
                     let pragmas = pragmas.clone();

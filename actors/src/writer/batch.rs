@@ -5,11 +5,13 @@ use std::future::Future;
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::Job;
 use crate::store::message_ops::{insert_batch, SendOutcome, SendSlot};
 use crate::store::tx::Tx;
+use crate::store::wal::{Ticket, WalSync};
 use crate::store::{Conn, Db, PooledConn, StoreError, StoreResult};
 
 /// New messages a committed `batch` stored (not counting duplicates and refusals).
@@ -21,6 +23,18 @@ fn stored(batch: &mut [Box<dyn Job>]) -> u64 {
         .count() as u64
 }
 
+/// Where a batch stands with the batches around it.
+pub(super) struct Links {
+    /// Sent (or dropped) once the batch will take no more locks: its statements have run and
+    /// only its commit's durability is awaited. The writer then starts the next batch.
+    pub turn: oneshot::Sender<()>,
+    /// Fires once the batch before this one has answered its commands: answers go out in
+    /// batch order.
+    pub previous: Option<oneshot::Receiver<()>>,
+    /// Sent once this batch has answered its commands.
+    pub answered: oneshot::Sender<()>,
+}
+
 /// Commits a batch and answers every command in it, by `limit`. Answers how many new
 /// messages it stored.
 pub(super) async fn commit_batch(
@@ -28,53 +42,130 @@ pub(super) async fn commit_batch(
     now: NaiveDateTime,
     mut batch: Vec<Box<dyn Job>>,
     limit: Instant,
+    links: Links,
 ) -> u64 {
+    let Links {
+        turn,
+        previous,
+        answered,
+    } = links;
+    let mut turn = Some(turn);
     let started = Instant::now();
     let deadline = limit.saturating_duration_since(started);
-    match within(deadline, run_transaction(&db, now, &mut batch)).await {
+    let result = within(deadline, run_transaction(&db, now, &mut batch, &mut turn)).await;
+    let result = match result {
+        Ok(()) => {
+            let ticket = db.wal().map(WalSync::committed);
+            hand_over(&mut turn);
+            let left = limit.saturating_duration_since(Instant::now());
+            within(left, durable(&db, ticket)).await
+        }
+        Err(e) if e.is_unavailable() => Err(e),
+        // The commit itself failed after the next batch started: run again now, the commands
+        // would land after that batch's, out of their order.
+        Err(e) if turn.is_none() => Err(StoreError::Unavailable(format!("commit failed: {e}"))),
+        Err(e) => Err(e),
+    };
+    let (count, failures) = match result {
         Ok(()) => {
             tracing::debug!(
                 size = batch.len(),
                 micros = started.elapsed().as_micros() as u64,
                 "committed"
             );
-            let count = stored(&mut batch);
-            batch.into_iter().for_each(|job| job.finish(None));
-            count
+            (stored(&mut batch), Failures::None)
         }
         Err(e) if e.is_unavailable() => {
             // The database, not a command, is at fault: retrying one by one would only make
             // every caller wait once more per command.
             tracing::warn!(error = %e, size = batch.len(), "batch failed: database unavailable");
-            batch.into_iter().for_each(|job| job.finish(Some(&e)));
-            0
+            (0, Failures::All(e))
         }
         Err(e) if batch.len() > 1 => {
             tracing::warn!(error = %e, size = batch.len(), "batch failed; retrying its commands one by one");
-            let mut gone: Option<StoreError> = None;
-            let mut count = 0;
-            for job in batch {
-                if let Some(e) = &gone {
-                    job.finish(Some(e));
-                    continue;
-                }
-                let mut one = vec![job];
-                let result = within(db.timeout(), run_transaction(&db, now, &mut one)).await;
-                match &result {
-                    Err(e) => tracing::error!(error = %e, "write failed"),
-                    Ok(()) => count += stored(&mut one),
-                }
-                one.into_iter()
-                    .for_each(|job| job.finish(result.as_ref().err()));
-                gone = result.err().filter(StoreError::is_unavailable);
-            }
-            count
+            one_by_one(&db, now, &mut batch).await
         }
         Err(e) => {
             tracing::error!(error = %e, "write failed");
-            batch.into_iter().for_each(|job| job.finish(Some(&e)));
-            0
+            (0, Failures::All(e))
         }
+    };
+    drop(turn);
+    if let Some(previous) = previous {
+        // An error means that batch's task is gone, and so are its commands' callers.
+        let _ = previous.await;
+    }
+    match failures {
+        Failures::None => batch.into_iter().for_each(|job| job.finish(None)),
+        Failures::All(e) => batch.into_iter().for_each(|job| job.finish(Some(&e))),
+        Failures::Each(each) => batch
+            .into_iter()
+            .zip(each)
+            .for_each(|(job, e)| job.finish(e.as_ref())),
+    }
+    let _ = answered.send(());
+    count
+}
+
+/// How the commands of a batch fared.
+enum Failures {
+    None,
+    All(StoreError),
+    Each(Vec<Option<StoreError>>),
+}
+
+/// Retries a failed batch's commands, each in a transaction of its own (and synced, like any
+/// commit, before any is answered). Answers how many new messages they stored.
+async fn one_by_one(db: &Db, now: NaiveDateTime, batch: &mut [Box<dyn Job>]) -> (u64, Failures) {
+    let mut each = Vec::with_capacity(batch.len());
+    let mut gone: Option<StoreError> = None;
+    let mut count = 0;
+    let mut ticket = None;
+    for job in batch.iter_mut() {
+        if let Some(e) = &gone {
+            each.push(Some(copy_of(e)));
+            continue;
+        }
+        let one = std::slice::from_mut(job);
+        let result = within(db.timeout(), run_transaction(db, now, one, &mut None)).await;
+        match &result {
+            Err(e) => tracing::error!(error = %e, "write failed"),
+            Ok(()) => {
+                count += stored(one);
+                ticket = db.wal().map(WalSync::committed);
+            }
+        }
+        gone = result
+            .as_ref()
+            .err()
+            .filter(|e| e.is_unavailable())
+            .map(copy_of);
+        each.push(result.err());
+    }
+    if let Err(e) = within(db.timeout(), durable(db, ticket)).await {
+        return (0, Failures::All(e));
+    }
+    (count, Failures::Each(each))
+}
+
+/// The same failure, for another command.
+fn copy_of(e: &StoreError) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+/// Makes the commit of `ticket` durable (on SQLite opened for the writer, commits return
+/// before their WAL pages are synced; elsewhere they already are, and there is no ticket).
+async fn durable(db: &Db, ticket: Option<Ticket>) -> StoreResult<()> {
+    match (db.wal(), ticket) {
+        (Some(wal), Some(ticket)) => wal.sync(ticket).await,
+        _ => Ok(()),
+    }
+}
+
+/// Lets the next batch start (see [`Links::turn`]).
+fn hand_over(turn: &mut Option<oneshot::Sender<()>>) {
+    if let Some(turn) = turn.take() {
+        let _ = turn.send(());
     }
 }
 
@@ -91,10 +182,15 @@ fn is_rollback(e: &StoreError) -> bool {
     )
 }
 
+/// Runs `batch` in one transaction. On PostgreSQL the turn is handed over once every
+/// statement has run, before the commit: the next batch's statements then overlap this
+/// commit, and wait for it only on rows both write. (SQLite has one write lock: its next
+/// batch starts once the commit has returned.)
 async fn run_transaction(
     db: &Db,
     now: NaiveDateTime,
     batch: &mut [Box<dyn Job>],
+    turn: &mut Option<oneshot::Sender<()>>,
 ) -> StoreResult<()> {
     let probes_only = batch.iter().all(|job| job.is_probe());
     let mut pooled = db.get().await?;
@@ -103,13 +199,13 @@ async fn run_transaction(
         // once (as BEGIN IMMEDIATE would) instead of upgrading from a read lock mid-way.
         PooledConn::Sqlite(c) => {
             diesel_async::AsyncConnection::transaction(&mut **c, async |c| {
-                run_jobs(Conn::Sqlite(c), now, batch, probes_only).await
+                run_jobs(Conn::Sqlite(c), now, batch, probes_only, &mut None).await
             })
             .await
         }
         PooledConn::Pg(c) => {
             diesel_async::AsyncConnection::transaction(&mut **c, async |c| {
-                run_jobs(Conn::Pg(c), now, batch, probes_only).await
+                run_jobs(Conn::Pg(c), now, batch, probes_only, turn).await
             })
             .await
         }
@@ -125,6 +221,7 @@ async fn run_jobs(
     now: NaiveDateTime,
     batch: &mut [Box<dyn Job>],
     probes_only: bool,
+    turn: &mut Option<oneshot::Sender<()>>,
 ) -> StoreResult<()> {
     let mut tx = Tx::begin(conn, now).await?;
     // In queue order, so ids and sequence numbers follow the order commands were accepted
@@ -150,6 +247,7 @@ async fn run_jobs(
         rest = after;
     }
     tx.finish().await?;
+    hand_over(turn);
     if probes_only {
         // The locks were taken; nothing is kept.
         return Err(diesel::result::Error::RollbackTransaction.into());

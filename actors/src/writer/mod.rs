@@ -1,11 +1,15 @@
 //! The Writer actor: the only code that writes to the database.
 //!
-//! Commands ([`WriteOp`]s) that arrive while a commit is in flight wait in a queue; when the
-//! commit finishes, everything queued goes into the next transaction together (group commit).
-//! Each sender gets its answer only after the transaction that holds its write has committed,
-//! so an answer means "durable". If a whole batch fails on a query error, each command is
-//! retried in a transaction of its own, so one failing command cannot take its neighbours down
-//! with it.
+//! Commands ([`WriteOp`]s) that arrive while a batch runs wait in a queue; everything queued
+//! goes into the next transaction together (group commit). Each sender gets its answer only
+//! after the transaction that holds its write is durable, so an answer means "durable". If a
+//! whole batch fails on a query error, each command is retried in a transaction of its own, so
+//! one failing command cannot take its neighbours down with it.
+//!
+//! Batches are pipelined: the next one starts as soon as the current one has run its
+//! statements and waits only for its commit to reach the disk (PostgreSQL's commit; on SQLite
+//! the WAL sync, [`crate::store::wal`]). At most [`MAX_IN_FLIGHT`] batches are under way,
+//! only one of them running statements, and batches answer in the order they started.
 //!
 //! Every command is answered within the database deadline ([`Db::timeout`]) of being queued:
 //! a batch's transaction gets what is left of its oldest command's deadline, and one that runs
@@ -40,6 +44,10 @@ use crate::store::{Db, StoreError, StoreResult};
 
 /// Most commands in one transaction; more wait for the next one.
 const MAX_BATCH: usize = 2048;
+
+/// Batches under way at once: one running its statements, the others waiting for their
+/// commits to be durable. (The writer's pool needs a connection for each, and one more.)
+pub const MAX_IN_FLIGHT: usize = 2;
 
 /// A command with less than this share of its deadline left is refused rather than run.
 const MIN_LEFT_DIVISOR: u32 = 4;
@@ -217,7 +225,14 @@ pub struct Writer {
     db: Db,
     clock: Clock,
     queue: Vec<Waiting>,
-    busy: bool,
+    /// The batch that is running its statements, if any: no other may start.
+    running: Option<u64>,
+    /// Batches started and not yet answered.
+    in_flight: usize,
+    /// The number of the next batch.
+    next_batch: u64,
+    /// Fires once the latest batch started has answered its commands.
+    last_answered: Option<oneshot::Receiver<()>>,
     drained: Vec<oneshot::Sender<()>>,
     /// How long a command may wait for its answer (the database deadline).
     deadline: Duration,
@@ -232,7 +247,10 @@ impl Writer {
             db,
             clock,
             queue: Vec::new(),
-            busy: false,
+            running: None,
+            in_flight: 0,
+            next_batch: 0,
+            last_answered: None,
             drained: Vec::new(),
         }
     }
@@ -244,15 +262,17 @@ impl Writer {
         });
     }
 
-    /// Starts the next batch if none is in flight.
+    /// Starts the next batch if the pipeline has room for it.
     fn kick(&mut self, ctx: &mut Context<Self>) {
-        if self.busy {
+        if self.queue.is_empty() {
+            if self.in_flight == 0 {
+                for tx in self.drained.drain(..) {
+                    let _ = tx.send(());
+                }
+            }
             return;
         }
-        if self.queue.is_empty() {
-            for tx in self.drained.drain(..) {
-                let _ = tx.send(());
-            }
+        if self.running.is_some() || self.in_flight >= MAX_IN_FLIGHT {
             return;
         }
         let take = self.queue.len().min(MAX_BATCH);
@@ -276,7 +296,17 @@ impl Writer {
         let Some(limit) = limit else {
             return self.kick(ctx);
         };
-        self.busy = true;
+        let id = self.next_batch;
+        self.next_batch += 1;
+        self.running = Some(id);
+        self.in_flight += 1;
+        let (turn, turned) = oneshot::channel();
+        let (answered, last_answered) = oneshot::channel();
+        let links = Links {
+            turn,
+            previous: self.last_answered.replace(last_answered),
+            answered,
+        };
         let db = self.db.clone();
         let now = self.clock.now();
         self.metrics
@@ -284,16 +314,31 @@ impl Writer {
             .observe(batch.len() as f64);
         self.metrics.writer_queued.set(self.queue.len() as i64);
         let started = Instant::now();
-        ctx.spawn(commit_batch(db, now, batch, limit).into_actor(self).map(
-            move |stored, act, ctx| {
-                let m = &act.metrics;
-                m.writer_commit_seconds
-                    .observe(started.elapsed().as_secs_f64());
-                m.messages_stored.inc_by(stored);
-                act.busy = false;
-                act.kick(ctx);
-            },
-        ));
+        // The turn comes back (or its sender is dropped) before the batch ends.
+        ctx.spawn(turned.into_actor(self).map(move |_, act, ctx| {
+            act.let_next_start(id);
+            act.kick(ctx);
+        }));
+        ctx.spawn(
+            commit_batch(db, now, batch, limit, links)
+                .into_actor(self)
+                .map(move |stored, act, ctx| {
+                    let m = &act.metrics;
+                    m.writer_commit_seconds
+                        .observe(started.elapsed().as_secs_f64());
+                    m.messages_stored.inc_by(stored);
+                    act.in_flight -= 1;
+                    act.let_next_start(id);
+                    act.kick(ctx);
+                }),
+        );
+    }
+
+    /// Batch `id` takes no more locks: the next may run its statements.
+    fn let_next_start(&mut self, id: u64) {
+        if self.running == Some(id) {
+            self.running = None;
+        }
     }
 }
 
@@ -354,4 +399,4 @@ mod batch;
 mod tests;
 
 pub use crate::store::tx::{Tx, WriteOp};
-use batch::commit_batch;
+use batch::{commit_batch, Links};

@@ -9,7 +9,10 @@ use tokio::sync::oneshot;
 use super::{SendMessage, Submit};
 use crate::store::message_ops::{DeleteForEveryone, EditMessage, Refusal, SendOutcome};
 use crate::store::reactions::React;
-use crate::testing::{db_path, engine, engine_with_timeout, text, two_in_a_chat, TempDir};
+use crate::store::Db;
+use crate::testing::{
+    db_path, engine, engine_with_timeout, engine_writing_to, text, two_in_a_chat, TempDir,
+};
 
 /// Commands queued together commit in the order they were queued: an edit queued before a
 /// send gets the lower sequence number, as the room that queued them publishes them.
@@ -222,4 +225,59 @@ async fn each_message_names_the_one_before_it_in_its_chat() {
         afters,
         vec![None, Some(ids[0]), None, Some(ids[1]), Some(ids[2])]
     );
+}
+
+/// Waits (at most 10 s) until `done` holds.
+async fn until(what: &str, done: impl Fn() -> bool) {
+    let give_up = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < give_up, "gave up waiting: {what}");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// On SQLite the next batch commits while the one before waits for its WAL sync; neither is
+/// answered before its sync, and they answer in order.
+#[actix::test]
+async fn the_next_batch_commits_while_the_one_before_is_synced() {
+    let dir = TempDir::new().unwrap();
+    let url = format!("sqlite://{}", db_path(&dir).display());
+    crate::store::migrate(&url).await.unwrap();
+    let write_db = Db::open_for_writer(&url, 1, crate::store::DEFAULT_TIMEOUT)
+        .await
+        .unwrap();
+    let wal = write_db.wal().expect("SQLite syncs its own WAL").clone();
+    let engine = engine_writing_to(&url, &dir, write_db).await;
+    let (ana, bo, chat) = two_in_a_chat(&engine).await;
+
+    let held = wal.hold().await;
+    let before = wal.commits();
+    let (reply, mut first) = oneshot::channel();
+    engine.writer.do_send(SendMessage {
+        message: text(chat, ana, "first"),
+        reply,
+    });
+    until("the first commit", || wal.commits() == before + 1).await;
+    let (reply, mut second) = oneshot::channel();
+    engine.writer.do_send(SendMessage {
+        message: text(chat, bo, "second"),
+        reply,
+    });
+    until("the second commit, during the first sync", || {
+        wal.commits() == before + 2
+    })
+    .await;
+    assert!(first.try_recv().is_err(), "answered before its sync");
+    assert!(second.try_recv().is_err(), "answered before its sync");
+
+    drop(held);
+    let second = match second.await.unwrap() {
+        Ok(SendOutcome::Stored(s)) => s.message,
+        _ => panic!("second not stored"),
+    };
+    let first = match first.try_recv() {
+        Ok(Ok(SendOutcome::Stored(s))) => s.message,
+        _ => panic!("the first batch answers before the second"),
+    };
+    assert!(first.id < second.id && first.seq < second.seq);
 }
