@@ -135,12 +135,16 @@ const SQLITE_CONN_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA foreign_ke
 
 /// The pragmas of a pooled SQLite connection: a lock held by another process (or a stuck
 /// writer) is waited for at most `timeout`, then the statement fails as unavailable. The
-/// writer's own connections commit with `synchronous = NORMAL` and sync the WAL themselves
-/// ([`wal`]); every other connection syncs at commit.
-fn sqlite_pragmas(timeout: Duration, synchronous: &str) -> String {
+/// writer's own connections (`for_writer`) commit with `synchronous = NORMAL` and never
+/// checkpoint: the writer syncs and checkpoints the WAL itself ([`wal`]). Every other
+/// connection syncs at commit.
+fn sqlite_pragmas(timeout: Duration, for_writer: bool) -> String {
+    let wal = match for_writer {
+        true => "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;",
+        false => "PRAGMA synchronous = FULL;",
+    };
     format!(
-        "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA synchronous = {synchronous}; \
-         PRAGMA secure_delete = ON;",
+        "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; {wal} PRAGMA secure_delete = ON;",
         timeout.as_millis().max(1)
     )
 }
@@ -314,7 +318,7 @@ impl Db {
     /// on PostgreSQL, for each statement (`statement_timeout` on the server; TCP keepalive and
     /// a connect timeout on the client). On SQLite a lock is waited for at most `timeout`.
     pub async fn open(url: &str, pool_size: usize, timeout: Duration) -> StoreResult<Db> {
-        let pools = Self::pools(url, pool_size, timeout, "FULL").await?;
+        let pools = Self::pools(url, pool_size, timeout, false).await?;
         Ok(Db {
             pools,
             timeout,
@@ -335,8 +339,7 @@ impl Db {
             Backend::Sqlite(path) => Some(wal::WalSync::new(&path)),
             Backend::Postgres(_) => None,
         };
-        let synchronous = if wal.is_some() { "NORMAL" } else { "FULL" };
-        let pools = Self::pools(url, pool_size, timeout, synchronous).await?;
+        let pools = Self::pools(url, pool_size, timeout, wal.is_some()).await?;
         Ok(Db {
             pools,
             timeout,
@@ -354,7 +357,7 @@ impl Db {
         url: &str,
         pool_size: usize,
         timeout: Duration,
-        synchronous: &'static str,
+        for_writer: bool,
     ) -> StoreResult<Pools> {
         match Backend::from_url(url)? {
             Backend::Sqlite(path) => {
@@ -366,7 +369,7 @@ impl Db {
                     }
                 }
                 let mut config = ManagerConfig::default();
-                let pragmas = sqlite_pragmas(timeout, synchronous);
+                let pragmas = sqlite_pragmas(timeout, for_writer);
                 config.custom_setup = Box::new(move |url| {
                     let url = url.to_string();
                     let pragmas = pragmas.clone();

@@ -12,6 +12,11 @@
 //! read), before its sender is answered; a power cut in that window (not a killed process:
 //! the pages are in the kernel) loses it, unanswered.
 //!
+//! The writer's connections never checkpoint (`wal_autocheckpoint = 0`): a checkpoint run
+//! inside a commit held up every batch behind it. [`WalSync::checkpoints`] copies the WAL into
+//! the database file on a connection of its own instead, at most every [`CHECKPOINT_EVERY`]
+//! while commits come in; SQLite lets writers go on beside it.
+//!
 //! If a sync fails, the kernel may have dropped the pages it could not write, so a later sync
 //! that succeeds would prove nothing: every later sync fails too, until the process restarts
 //! (the writer's probe, and so readiness, fails with it).
@@ -19,6 +24,10 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, SqliteConnection};
 
 use super::{StoreError, StoreResult};
 
@@ -28,8 +37,14 @@ pub struct WalSync {
     inner: Arc<Inner>,
 }
 
+/// Under a steady load, the pause between two checkpoints: the WAL holds about this much of
+/// the writes.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+
 struct Inner {
-    /// The `-wal` file beside the database.
+    /// The database file.
+    db_path: String,
+    /// The `-wal` file beside it.
     path: PathBuf,
     /// Commits that returned (the ticket of the latest).
     commits: AtomicU64,
@@ -39,6 +54,8 @@ struct Inner {
     failed: AtomicBool,
     /// One sync at a time: the next one waits and may find itself covered.
     turn: tokio::sync::Mutex<()>,
+    /// Told after each sync: there is something to checkpoint.
+    written: tokio::sync::Notify,
 }
 
 /// A commit that returned and waits for its sync.
@@ -50,11 +67,13 @@ impl WalSync {
     pub fn new(db_path: &str) -> Self {
         WalSync {
             inner: Arc::new(Inner {
+                db_path: db_path.to_string(),
                 path: PathBuf::from(format!("{db_path}-wal")),
                 commits: AtomicU64::new(0),
                 synced: AtomicU64::new(0),
                 failed: AtomicBool::new(false),
                 turn: tokio::sync::Mutex::new(()),
+                written: tokio::sync::Notify::new(),
             }),
         }
     }
@@ -85,6 +104,7 @@ impl WalSync {
         match synced {
             Ok(()) => {
                 inner.synced.store(upto, Ordering::SeqCst);
+                inner.written.notify_one();
                 Ok(())
             }
             Err(e) => {
@@ -95,6 +115,48 @@ impl WalSync {
             }
         }
     }
+}
+
+impl WalSync {
+    /// Checkpoints the WAL whenever commits were synced, at most every [`CHECKPOINT_EVERY`],
+    /// for as long as the future is polled (the writer drops it when it stops).
+    pub async fn checkpoints(self) {
+        let mut conn: Option<SqliteConnection> = None;
+        loop {
+            self.inner.written.notified().await;
+            let path = self.inner.db_path.clone();
+            let taken = conn.take();
+            match tokio::task::spawn_blocking(move || checkpoint(taken, &path)).await {
+                Ok((kept, Ok(()))) => conn = kept,
+                Ok((kept, Err(e))) => {
+                    conn = kept;
+                    tracing::warn!(error = %e, "WAL checkpoint failed; the next one retries");
+                }
+                Err(e) => tracing::warn!(error = %e, "WAL checkpoint stopped"),
+            }
+            tokio::time::sleep(CHECKPOINT_EVERY).await;
+        }
+    }
+}
+
+/// Copies what it can of the WAL into the database file without waiting for readers or
+/// writers (`PASSIVE`), on `conn` or a new connection; gives the connection back.
+fn checkpoint(
+    conn: Option<SqliteConnection>,
+    db_path: &str,
+) -> (Option<SqliteConnection>, Result<(), String>) {
+    let mut conn = match conn {
+        Some(conn) => conn,
+        None => match SqliteConnection::establish(db_path) {
+            Ok(conn) => conn,
+            Err(e) => return (None, Err(e.to_string())),
+        },
+    };
+    // NORMAL: the checkpoint syncs the WAL before copying and the database file after.
+    let result = conn
+        .batch_execute("PRAGMA synchronous = NORMAL; PRAGMA wal_checkpoint(PASSIVE);")
+        .map_err(|e| e.to_string());
+    (Some(conn), result)
 }
 
 #[cfg(test)]

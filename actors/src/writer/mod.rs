@@ -348,6 +348,9 @@ impl Actor for Writer {
     fn started(&mut self, ctx: &mut Self::Context) {
         // Senders wait (backpressure) only when this many commands are queued in the mailbox.
         ctx.set_mailbox_capacity(4096);
+        if let Some(wal) = self.db.wal() {
+            ctx.spawn(wal.clone().checkpoints().into_actor(self));
+        }
     }
 }
 

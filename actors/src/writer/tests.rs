@@ -281,3 +281,27 @@ async fn the_next_batch_commits_while_the_one_before_is_synced() {
     };
     assert!(first.id < second.id && first.seq < second.seq);
 }
+
+/// The writer's connections never checkpoint, so its own checkpoints must copy the WAL into
+/// the database file while it runs: otherwise the WAL would grow for good.
+#[actix::test]
+async fn the_wal_is_checkpointed_into_the_database_file() {
+    let dir = TempDir::new().unwrap();
+    let engine = engine(&dir).await;
+    let (ana, bo, chat) = two_in_a_chat(&engine).await;
+    let file = db_path(&dir);
+    let size = || std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+    let before = size();
+    let long = "x".repeat(4000);
+    for i in 0..100 {
+        let (reply, stored) = oneshot::channel();
+        let from = if i % 2 == 0 { ana } else { bo };
+        engine.writer.do_send(SendMessage {
+            message: text(chat, from, &format!("{i} {long}")),
+            reply,
+        });
+        assert!(matches!(stored.await.unwrap(), Ok(SendOutcome::Stored(_))));
+    }
+    // 100 messages of 4 KB: at least 400 KB more in the database file once checkpointed.
+    until("a checkpoint", || size() >= before + 400_000).await;
+}
