@@ -43,7 +43,7 @@ pub async fn engine(db: &ScratchDb) -> Engine {
         .unwrap();
     let write_pool = courier_actors::store::Db::open_for_writer(
         &db.url,
-        3,
+        courier_actors::writer::MAX_IN_FLIGHT + 1,
         courier_actors::store::DEFAULT_TIMEOUT,
     )
     .await

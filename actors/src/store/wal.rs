@@ -115,9 +115,7 @@ impl WalSync {
             }
         }
     }
-}
 
-impl WalSync {
     /// Checkpoints the WAL whenever commits were synced, at most every [`CHECKPOINT_EVERY`],
     /// for as long as the future is polled (the writer drops it when it stops).
     pub async fn checkpoints(self) {
