@@ -10,6 +10,7 @@ pub mod audit;
 pub mod auth;
 pub mod auth_purge;
 pub mod backup;
+mod blocking;
 pub mod calls;
 pub mod chat_settings;
 pub mod chats;
@@ -42,85 +43,21 @@ pub mod users;
 pub mod views;
 pub mod wal;
 
+pub use blocking::{inline_if, FinishOnDrop};
+
 use std::time::Duration;
 
 use diesel::{Connection as _, SqliteConnection};
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
-use diesel_async::sync_connection_wrapper::{SpawnBlocking, SyncConnectionWrapper};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use futures_util::FutureExt;
 
 /// SQLite connection usable from async code (queries run on tokio's blocking pool).
 pub type SqliteConn = SyncConnectionWrapper<SqliteConnection, FinishOnDrop>;
-
-/// Runs SQLite calls on tokio's blocking pool. A call whose future is dropped before it ends
-/// (a client went away mid-request) is still waited for, so its connection never returns to
-/// the pool while a call holds it (the pool's recycling would then panic). diesel-async's own
-/// runtime waits with `block_in_place`, which panics on actix's single-threaded runtimes; this
-/// one waits on a plain channel. The wait is one statement long (bounded by `busy_timeout`).
-pub struct FinishOnDrop;
-
-impl SpawnBlocking for FinishOnDrop {
-    fn spawn_blocking<'a, R>(
-        &mut self,
-        task: impl FnOnce() -> R + Send + 'static,
-    ) -> futures_util::future::BoxFuture<
-        'a,
-        Result<R, Box<dyn std::error::Error + Send + Sync + 'static>>,
-    >
-    where
-        R: Send + 'static,
-    {
-        let (done, finished) = std::sync::mpsc::sync_channel::<()>(1);
-        let handle = tokio::task::spawn_blocking(move || {
-            // `task` owns the connection handle; it is released when `task` returns.
-            let result = task();
-            let _ = done.send(());
-            result
-        });
-        Box::pin(Pending {
-            handle,
-            finished: Some(finished),
-        })
-    }
-
-    fn get_runtime() -> Self {
-        FinishOnDrop
-    }
-}
-
-/// A blocking call in flight; see [`FinishOnDrop`].
-struct Pending<R> {
-    handle: tokio::task::JoinHandle<R>,
-    finished: Option<std::sync::mpsc::Receiver<()>>,
-}
-
-impl<R> std::future::Future for Pending<R> {
-    type Output = Result<R, Box<dyn std::error::Error + Send + Sync + 'static>>;
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        let polled = std::pin::Pin::new(&mut self.handle).poll(cx);
-        if polled.is_ready() {
-            self.finished = None;
-        }
-        polled.map(|r| r.map_err(Box::from))
-    }
-}
-
-impl<R> Drop for Pending<R> {
-    fn drop(&mut self) {
-        if let Some(finished) = self.finished.take() {
-            // Errors mean the call already ended (its sender is gone).
-            let _ = finished.recv();
-        }
-    }
-}
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
@@ -293,10 +230,14 @@ impl PooledConn {
 
 /// A pool whose waits (for a free slot, a new connection, the ping of an idle one) each last
 /// at most `$timeout`.
+/// A pool of at most `$size` connections. The connection used last goes out first: with
+/// SQLite, a connection's page cache is dropped whenever another connection wrote, so taking
+/// the same one again (the writer, one batch after another) keeps its cache warm.
 macro_rules! build_pool {
     ($manager:expr, $size:expr, $timeout:expr) => {
         Pool::builder($manager)
             .max_size($size)
+            .queue_mode(deadpool::managed::QueueMode::Lifo)
             .wait_timeout(Some($timeout))
             .create_timeout(Some($timeout))
             .recycle_timeout(Some($timeout))

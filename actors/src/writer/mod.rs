@@ -9,7 +9,10 @@
 //! Batches are pipelined: the next one starts as soon as the current one has run its
 //! statements and waits only for its commit to reach the disk (PostgreSQL's commit; on SQLite
 //! the WAL sync, [`crate::store::wal`]). At most [`MAX_IN_FLIGHT`] batches are under way,
-//! only one of them running statements, and batches answer in the order they started.
+//! only one of them running statements, and batches answer in the order they started. A
+//! batch alone in the pipeline runs its SQLite statements on the writer's own thread
+//! ([`inline_if`]); one behind another runs them on the blocking pool, leaving the thread free
+//! to answer the batch before it.
 //!
 //! Every command is answered within the database deadline ([`Db::timeout`]) of being queued:
 //! a batch's transaction gets what is left of its oldest command's deadline, and one that runs
@@ -40,7 +43,7 @@ use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::store::message_ops::{SendOutcome, SendSlot};
 use crate::store::messages::NewMessage;
-use crate::store::{Db, StoreError, StoreResult};
+use crate::store::{inline_if, Db, StoreError, StoreResult};
 
 /// Most commands in one transaction; more wait for the next one.
 const MAX_BATCH: usize = 2048;
@@ -298,6 +301,11 @@ impl Writer {
         };
         let id = self.next_batch;
         self.next_batch += 1;
+        // Alone in the pipeline, a batch runs its SQLite statements on this thread: a single
+        // message's commit then costs no hop to the blocking pool and back per statement.
+        // Behind another batch, it runs them on the pool, so that this thread stays free to
+        // answer the batch before it as soon as its sync ends.
+        let inline = self.in_flight == 0;
         self.running = Some(id);
         self.in_flight += 1;
         let (turn, turned) = oneshot::channel();
@@ -320,7 +328,7 @@ impl Writer {
             act.kick(ctx);
         }));
         ctx.spawn(
-            commit_batch(db, now, batch, limit, links)
+            inline_if(inline, commit_batch(db, now, batch, limit, links))
                 .into_actor(self)
                 .map(move |stored, act, ctx| {
                     let m = &act.metrics;
