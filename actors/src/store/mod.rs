@@ -73,11 +73,15 @@ const SQLITE_CONN_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA foreign_ke
 /// The pragmas of a pooled SQLite connection: a lock held by another process (or a stuck
 /// writer) is waited for at most `timeout`, then the statement fails as unavailable. The
 /// writer's own connections (`for_writer`) commit with `synchronous = NORMAL` and never
-/// checkpoint: the writer syncs and checkpoints the WAL itself ([`wal`]). Every other
+/// checkpoint: the writer syncs and checkpoints the WAL itself ([`wal`]); when a commit starts
+/// the WAL over, a file grown past 64 MB by a burst is cut back to that. Every other
 /// connection syncs at commit.
 fn sqlite_pragmas(timeout: Duration, for_writer: bool) -> String {
     let wal = match for_writer {
-        true => "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;",
+        true => {
+            "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0; \
+             PRAGMA journal_size_limit = 67108864;"
+        }
         false => "PRAGMA synchronous = FULL;",
     };
     format!(

@@ -15,7 +15,12 @@
 //! The writer's connections never checkpoint (`wal_autocheckpoint = 0`): a checkpoint run
 //! inside a commit held up every batch behind it. [`WalSync::checkpoints`] copies the WAL into
 //! the database file on a connection of its own instead, at most every [`CHECKPOINT_EVERY`]
-//! while commits come in; SQLite lets writers go on beside it.
+//! while commits come in; SQLite lets writers go on beside it. Under a steady stream of
+//! commits, though, some always land while it runs, so the WAL is never wholly copied and
+//! SQLite never starts it over: it would grow without end. So once the WAL holds more than
+//! [`RESTART_FRAMES`], the checkpointer asks the writer to finish the job between two batches
+//! ([`WalSync::restart_if_wanted`]): only the frames since the last checkpoint are left to
+//! copy, no commit can land meanwhile, and the next commit writes the WAL from its start.
 //!
 //! If a sync fails, the kernel may have dropped the pages it could not write, so a later sync
 //! that succeeds would prove nothing: every later sync fails too, until the process restarts
@@ -27,9 +32,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
-use diesel::{Connection, SqliteConnection};
+use diesel::{Connection, QueryableByName, RunQueryDsl, SqliteConnection};
+use diesel_async::SimpleAsyncConnection;
 
-use super::{StoreError, StoreResult};
+use super::{SqliteConn, StoreError, StoreResult};
 
 /// Syncs one database's WAL file; cheap to clone.
 #[derive(Clone)]
@@ -40,6 +46,10 @@ pub struct WalSync {
 /// Under a steady load, the pause between two checkpoints: the WAL holds about this much of
 /// the writes.
 pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+
+/// Frames (pages) in the WAL past which the writer finishes a checkpoint itself, so that the
+/// WAL starts over (SQLite's own automatic checkpoint comes at the same size, about 4 MB).
+pub const RESTART_FRAMES: i64 = 1000;
 
 struct Inner {
     /// The database file.
@@ -56,6 +66,10 @@ struct Inner {
     turn: tokio::sync::Mutex<()>,
     /// Told after each sync: there is something to checkpoint.
     written: tokio::sync::Notify,
+    /// The WAL has grown past `restart_frames`: the writer should finish a checkpoint.
+    restart: AtomicBool,
+    /// See [`RESTART_FRAMES`].
+    restart_frames: i64,
 }
 
 /// A commit that returned and waits for its sync.
@@ -65,6 +79,10 @@ pub struct Ticket(u64);
 impl WalSync {
     /// For the database file at `db_path`.
     pub fn new(db_path: &str) -> Self {
+        Self::restarting_after(db_path, RESTART_FRAMES)
+    }
+
+    fn restarting_after(db_path: &str, restart_frames: i64) -> Self {
         WalSync {
             inner: Arc::new(Inner {
                 db_path: db_path.to_string(),
@@ -74,6 +92,8 @@ impl WalSync {
                 failed: AtomicBool::new(false),
                 turn: tokio::sync::Mutex::new(()),
                 written: tokio::sync::Notify::new(),
+                restart: AtomicBool::new(false),
+                restart_frames,
             }),
         }
     }
@@ -122,19 +142,50 @@ impl WalSync {
         let mut conn: Option<SqliteConnection> = None;
         loop {
             self.inner.written.notified().await;
-            let path = self.inner.db_path.clone();
-            let taken = conn.take();
-            match tokio::task::spawn_blocking(move || checkpoint(taken, &path)).await {
-                Ok((kept, Ok(()))) => conn = kept,
-                Ok((kept, Err(e))) => {
-                    conn = kept;
-                    tracing::warn!(error = %e, "WAL checkpoint failed; the next one retries");
-                }
-                Err(e) => tracing::warn!(error = %e, "WAL checkpoint stopped"),
-            }
+            conn = self.checkpoint(conn.take()).await;
             tokio::time::sleep(CHECKPOINT_EVERY).await;
         }
     }
+
+    /// One background checkpoint, on `conn` or a new connection; gives the connection back.
+    async fn checkpoint(&self, conn: Option<SqliteConnection>) -> Option<SqliteConnection> {
+        let path = self.inner.db_path.clone();
+        match tokio::task::spawn_blocking(move || checkpoint(conn, &path)).await {
+            Ok((kept, Ok(wal))) => {
+                if wal.log >= self.inner.restart_frames {
+                    self.inner.restart.store(true, Ordering::SeqCst);
+                }
+                kept
+            }
+            Ok((kept, Err(e))) => {
+                tracing::warn!(error = %e, "WAL checkpoint failed; the next one retries");
+                kept
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "WAL checkpoint stopped");
+                None
+            }
+        }
+    }
+
+    /// Run by the writer on its connection before a batch, while no other batch runs its
+    /// statements: if the checkpointer found the WAL too long, copies what is left of it into
+    /// the database file, so that the batch's commit starts the WAL over. (A reader still on
+    /// old frames can keep it from starting over; the next checkpoint asks again.)
+    pub async fn restart_if_wanted(&self, conn: &mut SqliteConn) {
+        if self.inner.restart.swap(false, Ordering::SeqCst) {
+            if let Err(e) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE);").await {
+                tracing::warn!(error = %e, "the writer's WAL checkpoint failed");
+            }
+        }
+    }
+}
+
+/// What `PRAGMA wal_checkpoint` reports that matters here: the frames in the WAL.
+#[derive(QueryableByName)]
+struct Checkpointed {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    log: i64,
 }
 
 /// Copies what it can of the WAL into the database file without waiting for readers or
@@ -142,17 +193,26 @@ impl WalSync {
 fn checkpoint(
     conn: Option<SqliteConnection>,
     db_path: &str,
-) -> (Option<SqliteConnection>, Result<(), String>) {
+) -> (Option<SqliteConnection>, Result<Checkpointed, String>) {
     let mut conn = match conn {
         Some(conn) => conn,
-        None => match SqliteConnection::establish(db_path) {
-            Ok(conn) => conn,
-            Err(e) => return (None, Err(e.to_string())),
-        },
+        None => {
+            // NORMAL: the checkpoint syncs the WAL before copying and the database file after.
+            let opened = SqliteConnection::establish(db_path)
+                .map_err(|e| e.to_string())
+                .and_then(|mut c| {
+                    c.batch_execute("PRAGMA synchronous = NORMAL;")
+                        .map(|()| c)
+                        .map_err(|e| e.to_string())
+                });
+            match opened {
+                Ok(conn) => conn,
+                Err(e) => return (None, Err(e)),
+            }
+        }
     };
-    // NORMAL: the checkpoint syncs the WAL before copying and the database file after.
-    let result = conn
-        .batch_execute("PRAGMA synchronous = NORMAL; PRAGMA wal_checkpoint(PASSIVE);")
+    let result = diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)")
+        .get_result::<Checkpointed>(&mut conn)
         .map_err(|e| e.to_string());
     (Some(conn), result)
 }
@@ -228,5 +288,63 @@ mod tests {
         assert!(e.is_unavailable(), "{e}");
         assert_eq!(wal.inner.synced.load(Ordering::SeqCst), 0);
         assert!(WalSync::new(db).sync(Ticket(1)).await.is_ok());
+    }
+
+    /// The WAL's checkpoint sequence number (bytes 12..16 of its header), one higher each
+    /// time the WAL starts over.
+    fn starts(db: &str) -> u32 {
+        let header = std::fs::read(format!("{db}-wal")).unwrap();
+        u32::from_be_bytes(header[12..16].try_into().unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_wal_the_checkpointer_cannot_finish_is_started_over_by_the_writer() {
+        use diesel_async::AsyncConnection;
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("c.db");
+        let db = db.to_str().unwrap();
+        let mut writer = SqliteConn::establish(db).await.unwrap();
+        let pragmas = super::super::sqlite_pragmas(Duration::from_secs(2), true);
+        writer
+            .batch_execute(&format!("PRAGMA journal_mode = WAL; {pragmas}"))
+            .await
+            .unwrap();
+        writer
+            .batch_execute("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+            .await
+            .unwrap();
+        let wal = WalSync::restarting_after(db, 2);
+        // A reader stays on the first frames while more commits land, as commits landing
+        // during a checkpoint would: the checkpoint cannot copy them all.
+        let mut reader = SqliteConnection::establish(db).unwrap();
+        reader
+            .batch_execute("BEGIN; SELECT count(*) FROM t;")
+            .unwrap();
+        for _ in 0..3 {
+            writer
+                .batch_execute("INSERT INTO t VALUES (2);")
+                .await
+                .unwrap();
+        }
+        let _ = wal.checkpoint(None).await;
+        reader.batch_execute("COMMIT;").unwrap();
+        let before = starts(db);
+        // Left as it is, the WAL only grows.
+        writer
+            .batch_execute("INSERT INTO t VALUES (3);")
+            .await
+            .unwrap();
+        assert_eq!(starts(db), before);
+        // The writer finishes the checkpoint before its next batch, which starts the WAL over.
+        wal.restart_if_wanted(&mut writer).await;
+        writer
+            .batch_execute("INSERT INTO t VALUES (4);")
+            .await
+            .unwrap();
+        assert_eq!(starts(db), before + 1);
+        let count: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>("SELECT count(*) FROM t")
+            .get_result(&mut reader)
+            .unwrap();
+        assert_eq!(count, 6);
     }
 }

@@ -198,6 +198,9 @@ async fn run_transaction(
         // The first statement of every batch is an UPDATE, so SQLite takes its write lock at
         // once (as BEGIN IMMEDIATE would) instead of upgrading from a read lock mid-way.
         PooledConn::Sqlite(c) => {
+            if let Some(wal) = db.wal() {
+                wal.restart_if_wanted(c).await;
+            }
             diesel_async::AsyncConnection::transaction(&mut **c, async |c| {
                 run_jobs(Conn::Sqlite(c), now, batch, probes_only, &mut None).await
             })
