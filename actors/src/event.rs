@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 
 use bytestring::ByteString;
+use serde::Serialize;
 use serde_json::Value;
 
 /// One event, e.g. `new-message` on `private-chat.42`.
@@ -44,33 +45,57 @@ impl Event {
         })
     }
 
-    /// The native protocol's frame: `{"type", "channel", "seq"?, "data"}`, encoded once.
+    /// The native protocol's frame: `{"channel", "data", "seq"?, "type"}`, encoded once.
     pub fn native(&self) -> ByteString {
         self.native
             .get_or_init(|| {
-                let mut frame = serde_json::json!({ "type": self.name, "channel": self.channel, "data": self.data });
-                if let Some(seq) = self.seq {
-                    frame["seq"] = seq.into();
-                }
-                ByteString::from(frame.to_string())
+                encode(&NativeFrame {
+                    channel: &self.channel,
+                    data: &self.data,
+                    seq: self.seq,
+                    kind: &self.name,
+                })
             })
             .clone()
     }
 
-    /// The Pusher protocol's frame: `{"event", "channel", "data": "<JSON string>"}`, encoded
+    /// The Pusher protocol's frame: `{"channel", "data": "<JSON string>", "event"}`, encoded
     /// once.
     pub fn pusher(&self) -> ByteString {
         self.pusher
             .get_or_init(|| {
-                let frame = serde_json::json!({
-                    "event": self.name,
-                    "channel": self.channel,
-                    "data": self.data.to_string(),
-                });
-                ByteString::from(frame.to_string())
+                encode(&PusherFrame {
+                    channel: &self.channel,
+                    data: &self.data.to_string(),
+                    event: &self.name,
+                })
             })
             .clone()
     }
+}
+
+/// A native frame, borrowing the event's parts (no copy of the payload to encode it).
+#[derive(Serialize)]
+struct NativeFrame<'a> {
+    channel: &'a str,
+    data: &'a Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seq: Option<i64>,
+    #[serde(rename = "type")]
+    kind: &'a str,
+}
+
+/// A Pusher frame; `data` is the payload already encoded as a JSON string.
+#[derive(Serialize)]
+struct PusherFrame<'a> {
+    channel: &'a str,
+    data: &'a str,
+    event: &'a str,
+}
+
+fn encode(frame: &impl Serialize) -> ByteString {
+    // unwrap: string keys and a `Value` always encode.
+    ByteString::from(serde_json::to_string(frame).unwrap())
 }
 
 /// `private-chat.{id}`: messages, receipts, edits of one chat.
