@@ -18,9 +18,10 @@
 //! while commits come in; SQLite lets writers go on beside it. Under a steady stream of
 //! commits, though, some always land while it runs, so the WAL is never wholly copied and
 //! SQLite never starts it over: it would grow without end. So once the WAL holds more than
-//! [`RESTART_FRAMES`], the checkpointer asks the writer to finish the job between two batches
-//! ([`WalSync::restart_if_wanted`]): only the frames since the last checkpoint are left to
-//! copy, no commit can land meanwhile, and the next commit writes the WAL from its start.
+//! [`RESTART_FRAMES`], the checkpointer runs again at once until only a few frames are left,
+//! and asks the writer to finish the job between two batches
+//! ([`WalSync::restart_if_wanted`]): no commit can land meanwhile, and the next commit writes
+//! the WAL from its start.
 //!
 //! If a sync fails, the kernel may have dropped the pages it could not write, so a later sync
 //! that succeeds would prove nothing: every later sync fails too, until the process restarts
@@ -50,6 +51,13 @@ pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 /// Frames (pages) in the WAL past which the writer finishes a checkpoint itself, so that the
 /// WAL starts over (SQLite's own automatic checkpoint comes at the same size, about 4 MB).
 pub const RESTART_FRAMES: i64 = 1000;
+
+/// Frames the checkpointer may leave for the writer to copy (with its two syncs, the pause it
+/// costs the writer).
+const FINISH_FRAMES: i64 = 64;
+
+/// Checkpoints in a row at most, catching up with a long WAL.
+const MAX_ROUNDS: usize = 8;
 
 struct Inner {
     /// The database file.
@@ -142,30 +150,41 @@ impl WalSync {
         let mut conn: Option<SqliteConnection> = None;
         loop {
             self.inner.written.notified().await;
-            conn = self.checkpoint(conn.take()).await;
+            conn = self.catch_up(conn.take()).await;
             tokio::time::sleep(CHECKPOINT_EVERY).await;
         }
     }
 
-    /// One background checkpoint, on `conn` or a new connection; gives the connection back.
-    async fn checkpoint(&self, conn: Option<SqliteConnection>) -> Option<SqliteConnection> {
-        let path = self.inner.db_path.clone();
-        match tokio::task::spawn_blocking(move || checkpoint(conn, &path)).await {
-            Ok((kept, Ok(wal))) => {
-                if wal.log >= self.inner.restart_frames {
-                    self.inner.restart.store(true, Ordering::SeqCst);
+    /// One checkpoint; while the WAL is past [`RESTART_FRAMES`], more right after it (each
+    /// copies only what landed during the one before), until at most [`FINISH_FRAMES`] are
+    /// left: then the writer is asked to copy those and start the WAL over.
+    async fn catch_up(&self, mut conn: Option<SqliteConnection>) -> Option<SqliteConnection> {
+        for _ in 0..MAX_ROUNDS {
+            let path = self.inner.db_path.clone();
+            let wal = match tokio::task::spawn_blocking(move || checkpoint(conn, &path)).await {
+                Ok((kept, Ok(wal))) => {
+                    conn = kept;
+                    wal
                 }
-                kept
+                Ok((kept, Err(e))) => {
+                    tracing::warn!(error = %e, "WAL checkpoint failed; the next one retries");
+                    return kept;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "WAL checkpoint stopped");
+                    return None;
+                }
+            };
+            if wal.log < self.inner.restart_frames {
+                return conn;
             }
-            Ok((kept, Err(e))) => {
-                tracing::warn!(error = %e, "WAL checkpoint failed; the next one retries");
-                kept
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "WAL checkpoint stopped");
-                None
+            if wal.log - wal.checkpointed <= FINISH_FRAMES {
+                break;
             }
         }
+        // Caught up, or a reader on old frames keeps the checkpoints from catching up.
+        self.inner.restart.store(true, Ordering::SeqCst);
+        conn
     }
 
     /// Run by the writer on its connection before a batch, while no other batch runs its
@@ -181,11 +200,14 @@ impl WalSync {
     }
 }
 
-/// What `PRAGMA wal_checkpoint` reports that matters here: the frames in the WAL.
+/// What `PRAGMA wal_checkpoint` reports: the frames in the WAL, and how many of them are
+/// copied into the database file.
 #[derive(QueryableByName)]
 struct Checkpointed {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     log: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    checkpointed: i64,
 }
 
 /// Copies what it can of the WAL into the database file without waiting for readers or
@@ -326,7 +348,7 @@ mod tests {
                 .await
                 .unwrap();
         }
-        let _ = wal.checkpoint(None).await;
+        let _ = wal.catch_up(None).await;
         reader.batch_execute("COMMIT;").unwrap();
         let before = starts(db);
         // Left as it is, the WAL only grows.
