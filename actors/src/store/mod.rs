@@ -56,7 +56,8 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use futures_util::FutureExt;
 
-/// SQLite connection usable from async code (queries run on tokio's blocking pool).
+/// SQLite connection usable from async code (queries run on tokio's blocking pool, or inline:
+/// [`inline_if`]).
 pub type SqliteConn = SyncConnectionWrapper<SqliteConnection, FinishOnDrop>;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
@@ -232,11 +233,10 @@ impl PooledConn {
     }
 }
 
-/// A pool whose waits (for a free slot, a new connection, the ping of an idle one) each last
-/// at most `$timeout`.
-/// A pool of at most `$size` connections. The connection used last goes out first: with
-/// SQLite, a connection's page cache is dropped whenever another connection wrote, so taking
-/// the same one again (the writer, one batch after another) keeps its cache warm.
+/// A pool of at most `$size` connections whose waits (for a free slot, a new connection, the
+/// ping of an idle one) each last at most `$timeout`. The connection used last goes out first:
+/// with SQLite, a connection's page cache is dropped whenever another connection wrote, so
+/// taking the same one again (the writer, one batch after another) keeps its cache warm.
 macro_rules! build_pool {
     ($manager:expr, $size:expr, $timeout:expr) => {
         Pool::builder($manager)

@@ -195,12 +195,12 @@ async fn run_transaction(
     let probes_only = batch.iter().all(|job| job.is_probe());
     let mut pooled = db.get().await?;
     let result = match &mut pooled {
-        // The first statement of every batch is an UPDATE, so SQLite takes its write lock at
-        // once (as BEGIN IMMEDIATE would) instead of upgrading from a read lock mid-way.
         PooledConn::Sqlite(c) => {
             if let Some(wal) = db.wal() {
                 wal.restart_if_wanted(c).await;
             }
+            // The first statement of every batch is an UPDATE, so SQLite takes its write lock
+            // at once (as BEGIN IMMEDIATE would) instead of upgrading from a read lock mid-way.
             diesel_async::AsyncConnection::transaction(&mut **c, async |c| {
                 run_jobs(Conn::Sqlite(c), now, batch, probes_only, &mut None).await
             })
