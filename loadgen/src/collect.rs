@@ -3,7 +3,7 @@
 //! receivers exactly once and, per chat, in order.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{anyhow, Result};
 use hdrhistogram::Histogram;
@@ -15,11 +15,11 @@ use crate::wire::Tag;
 
 /// Microseconds since the run's origin.
 #[derive(Debug, Clone, Copy)]
-pub struct Clock(Instant);
+pub struct Clock(Instant, SystemTime);
 
 impl Clock {
     pub fn start() -> Clock {
-        Clock(Instant::now())
+        Clock(Instant::now(), SystemTime::now())
     }
 
     pub fn now_us(&self) -> u64 {
@@ -30,6 +30,37 @@ impl Clock {
     pub fn at(&self, us: u64) -> tokio::time::Instant {
         tokio::time::Instant::from_std(self.0 + Duration::from_micros(us))
     }
+
+    /// The UTC time of day `us` microseconds after the origin, as `HH:MM:SS.mmm`: what the
+    /// server's log lines show, to find what it did at a slow moment of the run.
+    pub fn utc(&self, us: u64) -> String {
+        let at = self.1 + Duration::from_micros(us);
+        let ms = at
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() % 86_400_000);
+        let (h, m, s) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60);
+        format!("{h:02}:{m:02}:{s:02}.{:03}", ms % 1000)
+    }
+}
+
+/// How long a window of send times is, for [`Outcome::slowest`].
+pub const WINDOW_US: u64 = 100_000;
+
+/// The messages sent within one window of [`WINDOW_US`]: the slowest answer and copy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Window {
+    /// When the window starts, µs after the clock's origin.
+    pub start_us: u64,
+    pub ack_max_us: u64,
+    pub deliver_max_us: u64,
+}
+
+/// The `n` windows with the slowest copies (or answers, for copies alike), slowest first.
+fn slowest(windows: &HashMap<u64, Window>, n: usize) -> Vec<Window> {
+    let mut all: Vec<Window> = windows.values().copied().collect();
+    all.sort_by_key(|w| std::cmp::Reverse((w.deliver_max_us, w.ack_max_us, w.start_us)));
+    all.truncate(n);
+    all
 }
 
 /// A latency histogram: 1 µs to one hour, 3 significant digits.
@@ -115,6 +146,8 @@ struct State {
     out_of_order: u64,
     ack: Option<Histogram<u64>>,
     deliver: Option<Histogram<u64>>,
+    /// By window of send times (see [`WINDOW_US`]).
+    windows: HashMap<u64, Window>,
     closes: Vec<String>,
 }
 
@@ -130,6 +163,9 @@ pub struct Outcome {
     pub out_of_order: u64,
     pub refused: u64,
     pub closes: Vec<String>,
+    /// The three windows of send times whose messages waited longest, slowest first: where
+    /// a run's tail comes from, to be set beside what the server did then.
+    pub slowest: Vec<Window>,
 }
 
 /// The collector task and how to reach it.
@@ -235,6 +271,7 @@ impl Collector {
             out_of_order: s.out_of_order,
             refused: s.counts.refused,
             closes: s.closes,
+            slowest: slowest(&s.windows, 3),
         })
     }
 }
@@ -248,9 +285,12 @@ impl State {
                     return;
                 }
                 self.counts.acked += 1;
+                let latency = at_us.saturating_sub(tag.sent_us).max(1);
                 if let Some(h) = &mut self.ack {
-                    h.saturating_record(at_us.saturating_sub(tag.sent_us).max(1));
+                    h.saturating_record(latency);
                 }
+                let w = self.window(tag.sent_us);
+                w.ack_max_us = w.ack_max_us.max(latency);
             }
             Event::Refused { of, code, message } => {
                 self.counts.refused += 1;
@@ -303,6 +343,17 @@ impl State {
         let c = self.copies.entry((tag.sender, tag.seq)).or_insert((0, 0));
         c.0 += 1;
         c.1 = c.1.max(latency);
+        let w = self.window(tag.sent_us);
+        w.deliver_max_us = w.deliver_max_us.max(latency);
+    }
+
+    /// The window of messages sent at `sent_us`.
+    fn window(&mut self, sent_us: u64) -> &mut Window {
+        let start_us = sent_us / WINDOW_US * WINDOW_US;
+        self.windows.entry(start_us).or_insert(Window {
+            start_us,
+            ..Window::default()
+        })
     }
 }
 
@@ -347,5 +398,46 @@ mod tests {
         assert_eq!(o.out_of_order, 1);
         assert_eq!(o.deliver.len(), 3);
         assert_eq!(o.last_copy.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn names_the_windows_whose_messages_waited_longest() {
+        let c = Collector::start();
+        let tx = c.sender();
+        // Three windows; the middle one's copy took 50 ms, the others' 1 and 2 ms.
+        for (seq, sent_us, took_us) in [(0, 10, 1_000), (1, 150_000, 50_000), (2, 250_000, 2_000)] {
+            let tag = Tag {
+                sender: 0,
+                seq,
+                sent_us,
+            };
+            tx.send(Event::Ack {
+                tag,
+                at_us: sent_us + 500,
+            })
+            .unwrap();
+            tx.send(Event::Delivery {
+                socket: 1,
+                chat: 5,
+                id: 100 + seq as i64,
+                tag,
+                at_us: sent_us + took_us,
+            })
+            .unwrap();
+        }
+        let o = c.finish(&[3], &[vec![1]]).await.unwrap();
+        let starts: Vec<u64> = o.slowest.iter().map(|w| w.start_us).collect();
+        assert_eq!(starts, [100_000, 200_000, 0]);
+        assert_eq!(o.slowest[0].deliver_max_us, 50_000);
+        assert_eq!(o.slowest[0].ack_max_us, 500);
+    }
+
+    #[test]
+    fn utc_time_of_day() {
+        let clock = Clock(
+            Instant::now(),
+            SystemTime::UNIX_EPOCH + Duration::from_secs(86_400 + 3_723),
+        );
+        assert_eq!(clock.utc(4_000), "01:02:03.004");
     }
 }

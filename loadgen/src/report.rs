@@ -4,7 +4,7 @@
 use hdrhistogram::Histogram;
 use serde_json::{json, Map, Value};
 
-use crate::collect::Outcome;
+use crate::collect::{Clock, Outcome, Window, WINDOW_US};
 
 /// Percentiles of one latency, in ms.
 pub struct Latency {
@@ -105,6 +105,8 @@ pub struct Report {
     figures: Vec<Figure>,
     latencies: Vec<Latency>,
     checks: Option<Checks>,
+    /// The slowest windows of send times, each with its UTC time of day.
+    slowest: Vec<(Window, String)>,
     failures: Vec<String>,
 }
 
@@ -116,6 +118,7 @@ impl Report {
             figures: Vec::new(),
             latencies: Vec::new(),
             checks: None,
+            slowest: Vec::new(),
             failures: Vec::new(),
         }
     }
@@ -144,6 +147,16 @@ impl Report {
 
     pub fn latency(&mut self, label: &str, h: &Histogram<u64>) -> &mut Self {
         self.latencies.push(Latency::of(label, h));
+        self
+    }
+
+    /// Names the windows of send times whose messages waited longest (see
+    /// [`Outcome::slowest`]), with the time of day the server's logs would show.
+    pub fn slowest(&mut self, windows: &[Window], clock: &Clock) -> &mut Self {
+        self.slowest = windows
+            .iter()
+            .map(|w| (*w, clock.utc(w.start_us)))
+            .collect();
         self
     }
 
@@ -192,6 +205,15 @@ impl Report {
                 );
             }
         }
+        for (w, utc) in &self.slowest {
+            out += &format!(
+                "slow moment: sent {:.1}–{:.1} s in ({utc} UTC): ack max {:.2} ms, deliver max {:.2} ms\n",
+                w.start_us as f64 / 1e6,
+                (w.start_us + WINDOW_US) as f64 / 1e6,
+                ms(w.ack_max_us),
+                ms(w.deliver_max_us),
+            );
+        }
         if let Some(c) = &self.checks {
             out += &format!(
                 "missing {} (acks {}, copies {}), duplicates {}, out of order {}, refused {}, sockets closed {}: {}\n",
@@ -237,12 +259,21 @@ impl Report {
                    "out_of_order": c.out_of_order, "refused": c.refused,
                    "sockets_closed": c.closed})
         });
+        let slowest: Vec<Value> = self
+            .slowest
+            .iter()
+            .map(|(w, utc)| {
+                json!({"start_s": w.start_us as f64 / 1e6, "utc": utc,
+                       "ack_max_ms": ms(w.ack_max_us), "deliver_max_ms": ms(w.deliver_max_us)})
+            })
+            .collect();
         json!({
             "scenario": self.scenario,
             "params": self.params,
             "figures": figures,
             "latency": latency,
             "correctness": checks,
+            "slowest": slowest,
             "failures": self.failures,
             "passed": self.passed(),
         })

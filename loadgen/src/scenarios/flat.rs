@@ -117,6 +117,6 @@ pub async fn run(ctx: &Ctx, chats: u32, in_flight: usize, duration: Duration) ->
     .figure("messages sent", total as f64, 0, "");
     r.latency("send → ack", &o.ack)
         .latency("send → deliver", &o.deliver);
-    r.checks(Checks::of(&o));
+    r.slowest(&o.slowest, &ctx.clock).checks(Checks::of(&o));
     Ok(r)
 }

@@ -107,6 +107,6 @@ pub async fn run(ctx: &Ctx, members: u32, messages: u64) -> Result<Report> {
     r.latency("send → ack", &o.ack)
         .latency("send → last copy", &o.last_copy)
         .latency("send → each copy", &o.deliver);
-    r.checks(Checks::of(&o));
+    r.slowest(&o.slowest, &ctx.clock).checks(Checks::of(&o));
     Ok(r)
 }

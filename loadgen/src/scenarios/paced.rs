@@ -133,7 +133,7 @@ pub async fn run(ctx: &Ctx, chats: u32, per_second: f64, duration: Duration) -> 
         .figure("messages sent", total as f64, 0, "");
     r.latency("scheduled → ack", &o.ack)
         .latency("scheduled → deliver", &o.deliver);
-    r.checks(Checks::of(&o));
+    r.slowest(&o.slowest, &ctx.clock).checks(Checks::of(&o));
     Ok(r)
 }
 

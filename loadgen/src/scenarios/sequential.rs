@@ -92,6 +92,6 @@ pub async fn run(ctx: &Ctx, messages: u64, rest: bool) -> Result<Report> {
     };
     r.latency(answer, &o.ack)
         .latency("send → deliver", &o.deliver);
-    r.checks(Checks::of(&o));
+    r.slowest(&o.slowest, &ctx.clock).checks(Checks::of(&o));
     Ok(r)
 }
