@@ -49,21 +49,22 @@ pub(super) async fn commit_batch(
         previous,
         answered,
     } = links;
-    let mut turn = Some(turn);
+    let mut turn = Turn::new(turn);
     let started = Instant::now();
     let deadline = limit.saturating_duration_since(started);
     let result = within(deadline, run_transaction(&db, now, &mut batch, &mut turn)).await;
+    let committed = started.elapsed();
     let result = match result {
         Ok(()) => {
             let ticket = db.wal().map(WalSync::committed);
-            hand_over(&mut turn);
+            turn.hand_over();
             let left = limit.saturating_duration_since(Instant::now());
             within(left, durable(&db, ticket)).await
         }
         Err(e) if e.is_unavailable() => Err(e),
         // The commit itself failed after the next batch started: run again now, the commands
         // would land after that batch's, out of their order.
-        Err(e) if turn.is_none() => Err(StoreError::Unavailable(format!("commit failed: {e}"))),
+        Err(e) if turn.given() => Err(StoreError::Unavailable(format!("commit failed: {e}"))),
         Err(e) => Err(e),
     };
     let (count, failures) = match result {
@@ -71,6 +72,8 @@ pub(super) async fn commit_batch(
             tracing::debug!(
                 size = batch.len(),
                 micros = started.elapsed().as_micros() as u64,
+                statements_micros = turn.given_after(started).as_micros() as u64,
+                committed_micros = committed.as_micros() as u64,
                 "committed"
             );
             (stored(&mut batch), Failures::None)
@@ -127,7 +130,11 @@ async fn one_by_one(db: &Db, now: NaiveDateTime, batch: &mut [Box<dyn Job>]) -> 
             continue;
         }
         let one = std::slice::from_mut(job);
-        let result = within(db.timeout(), run_transaction(db, now, one, &mut None)).await;
+        let result = within(
+            db.timeout(),
+            run_transaction(db, now, one, &mut Turn::new_none()),
+        )
+        .await;
         match &result {
             Err(e) => tracing::error!(error = %e, "write failed"),
             Ok(()) => {
@@ -162,10 +169,45 @@ async fn durable(db: &Db, ticket: Option<Ticket>) -> StoreResult<()> {
     }
 }
 
-/// Lets the next batch start (see [`Links::turn`]).
-fn hand_over(turn: &mut Option<oneshot::Sender<()>>) {
-    if let Some(turn) = turn.take() {
-        let _ = turn.send(());
+/// What lets the next batch start (see [`Links::turn`]), and when it was given.
+struct Turn {
+    next: Option<oneshot::Sender<()>>,
+    given_at: Option<Instant>,
+}
+
+impl Turn {
+    fn new(next: oneshot::Sender<()>) -> Turn {
+        Turn {
+            next: Some(next),
+            given_at: None,
+        }
+    }
+
+    /// No next batch waits (a command retried on its own).
+    fn new_none() -> Turn {
+        Turn {
+            next: None,
+            given_at: None,
+        }
+    }
+
+    /// Lets the next batch start, the first time only.
+    fn hand_over(&mut self) {
+        if let Some(next) = self.next.take() {
+            let _ = next.send(());
+            self.given_at = Some(Instant::now());
+        }
+    }
+
+    /// Whether the next batch may have started.
+    fn given(&self) -> bool {
+        self.next.is_none()
+    }
+
+    /// How long after `started` the turn was given (zero if it was not).
+    fn given_after(&self, started: Instant) -> Duration {
+        self.given_at
+            .map_or(Duration::ZERO, |at| at.saturating_duration_since(started))
     }
 }
 
@@ -190,7 +232,7 @@ async fn run_transaction(
     db: &Db,
     now: NaiveDateTime,
     batch: &mut [Box<dyn Job>],
-    turn: &mut Option<oneshot::Sender<()>>,
+    turn: &mut Turn,
 ) -> StoreResult<()> {
     let probes_only = batch.iter().all(|job| job.is_probe());
     let mut pooled = db.get().await?;
@@ -202,7 +244,14 @@ async fn run_transaction(
             // The first statement of every batch is an UPDATE, so SQLite takes its write lock
             // at once (as BEGIN IMMEDIATE would) instead of upgrading from a read lock mid-way.
             diesel_async::AsyncConnection::transaction(&mut **c, async |c| {
-                run_jobs(Conn::Sqlite(c), now, batch, probes_only, &mut None).await
+                run_jobs(
+                    Conn::Sqlite(c),
+                    now,
+                    batch,
+                    probes_only,
+                    &mut Turn::new_none(),
+                )
+                .await
             })
             .await
         }
@@ -224,7 +273,7 @@ async fn run_jobs(
     now: NaiveDateTime,
     batch: &mut [Box<dyn Job>],
     probes_only: bool,
-    turn: &mut Option<oneshot::Sender<()>>,
+    turn: &mut Turn,
 ) -> StoreResult<()> {
     let mut tx = Tx::begin(conn, now).await?;
     // In queue order, so ids and sequence numbers follow the order commands were accepted
@@ -250,7 +299,7 @@ async fn run_jobs(
         rest = after;
     }
     tx.finish().await?;
-    hand_over(turn);
+    turn.hand_over();
     if probes_only {
         // The locks were taken; nothing is kept.
         return Err(diesel::result::Error::RollbackTransaction.into());
