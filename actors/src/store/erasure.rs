@@ -292,9 +292,15 @@ impl WriteOp for PurgeAccount {
             .execute(c)
             .await?;
             // Everything else that names the account goes with its row (foreign keys cascade:
-            // messages and what hangs on them, statuses and their views, contacts both ways,
+            // what hangs on its messages, statuses and their views, contacts both ways,
             // memberships, receipts, sessions, invites, calls it placed, admin grants).
             diesel::delete(users::table.find(id)).execute(c).await?;
+            // Messages name their sender without a foreign key on PostgreSQL (see the
+            // migration `lean_message_insert`): they go after the row, whose delete waited
+            // for any batch storing one of them (batches key-share lock their senders).
+            diesel::delete(messages::table.filter(messages::sender_id.eq(id)))
+                .execute(c)
+                .await?;
         });
         refresh_last_messages(tx, &chat_ids).await?;
         Ok(Some((keys, chat_ids)))

@@ -8,7 +8,7 @@ use diesel_async::RunQueryDsl;
 use super::messages::{Message, NewMessage};
 use chrono::TimeDelta;
 
-use super::schema::{chats, message_hides, message_reactions, messages, users};
+use super::schema::{message_hides, message_reactions, messages};
 use super::users::User;
 use super::{Conn, StoreError, StoreResult};
 use crate::on_conn;
@@ -47,51 +47,20 @@ pub struct SendSlot {
     pub outcome: Option<SendOutcome>,
 }
 
-/// Inserts the sends of one batch: one query for earlier copies (`client_msg_id`), one for
-/// quoted messages, one for senders, the INSERT (on SQLite one per 500 messages) and one UPDATE
-/// for the chats. Ids and sequence numbers are allocated in arrival order.
+/// Inserts the sends of one batch: its reads ([`super::send_reads`], one round trip on
+/// PostgreSQL), the INSERT (on SQLite one per 500 messages), the pushes and one UPDATE for the
+/// chats. Ids and sequence numbers are allocated in arrival order.
 pub async fn insert_batch(tx: &mut Tx<'_>, slots: &mut [&mut SendSlot]) -> StoreResult<()> {
     let now = tx.now;
-    // Exact (sender, client_msg_id) pairs, each one probe of the unique index. Matching the
-    // two columns against two lists would probe every sender with every id of the batch.
-    let pairs: Vec<(i64, String)> = slots
-        .iter()
-        .filter_map(|s| Some((s.message.sender_id, s.message.client_msg_id.clone()?)))
-        .collect();
-    let earlier: Vec<Message> = match &mut tx.conn {
-        _ if pairs.is_empty() => Vec::new(),
-        Conn::Sqlite(c) => by_client_ids_sqlite(c, &pairs).await?,
-        Conn::Pg(c) => super::pg_bulk::by_client_ids(c, &pairs).await?,
-    };
-    let mut by_client: HashMap<(i64, String), Message> = earlier
+    let reads = super::send_reads::read(tx, slots).await?;
+    let quoted = reads.quoted;
+    let senders = reads.senders;
+    let chat_rows = reads.chats;
+    let mut by_client: HashMap<(i64, String), Message> = reads
+        .earlier
         .into_iter()
         .filter_map(|m| Some(((m.sender_id, m.client_msg_id.clone()?), m)))
         .collect();
-
-    let mut quoted_ids: Vec<i64> = slots
-        .iter()
-        .filter_map(|s| s.message.reply_to_message_id)
-        .collect();
-    quoted_ids.extend(by_client.values().filter_map(|m| m.reply_to_message_id));
-    let quoted: HashMap<i64, Message> = super::messages::by_ids(&mut tx.conn, &quoted_ids)
-        .await?
-        .into_iter()
-        .map(|m| (m.id, m))
-        .collect();
-    let mut sender_ids: Vec<i64> = slots.iter().map(|s| s.message.sender_id).collect();
-    sender_ids.sort_unstable();
-    sender_ids.dedup();
-    let senders: HashMap<i64, User> = on_conn!(&mut tx.conn, |c| {
-        users::table
-            .filter(users::id.eq_any(&sender_ids))
-            .select(User::as_select())
-            .load(c)
-            .await?
-    })
-    .into_iter()
-    .map(|u| (u.id, u))
-    .collect();
-    let chat_rows = chat_rows(tx, slots).await?;
 
     // Counted as the loop below assigns ids: a refused reply gets none, and a second copy of
     // a client_msg_id within this batch is a duplicate of the first stored one.
@@ -110,9 +79,10 @@ pub async fn insert_batch(tx: &mut Tx<'_>, slots: &mut [&mut SendSlot]) -> Store
             !dup && !bad_reply
         })
         .count() as i64;
-    let mut ids = match fresh {
-        0 => Vec::new(),
-        n => tx.message_ids(n).await?,
+    let mut ids = match (reads.ids, fresh) {
+        (Some(drawn), _) => drawn,
+        (None, 0) => Vec::new(),
+        (None, n) => tx.send_numbers(n).await?,
     }
     .into_iter();
 
@@ -120,9 +90,15 @@ pub async fn insert_batch(tx: &mut Tx<'_>, slots: &mut [&mut SendSlot]) -> Store
     let mut last_per_chat: HashMap<i64, i64> = HashMap::new();
     for slot in slots.iter_mut() {
         let m = &slot.message;
+        // The chat and sender are checked here, not by foreign keys (see the PostgreSQL
+        // migration `lean_message_insert`). A command that fails them fails the batch, which
+        // is then retried command by command.
         let Some(sender) = senders.get(&m.sender_id).cloned() else {
             return Err(diesel::result::Error::NotFound.into());
         };
+        if !chat_rows.contains_key(&m.chat_id) {
+            return Err(diesel::result::Error::NotFound.into());
+        }
         if let Some(orig) = m
             .client_msg_id
             .as_ref()
@@ -241,63 +217,6 @@ pub async fn insert_batch(tx: &mut Tx<'_>, slots: &mut [&mut SendSlot]) -> Store
         crate::moderation::report_flagged(tx, m).await?;
     }
     touch_chats(tx, &last_per_chat).await
-}
-
-/// What a batch's send needs of its chat.
-struct ChatRow {
-    /// The disappearing-messages timer (seconds), if on.
-    disappearing_secs: Option<i64>,
-    /// The chat's newest message before the batch.
-    last_message_id: Option<i64>,
-}
-
-/// The batch's chats, read in the batch's transaction: a message is sent under the timer its
-/// chat has when it commits, and after the message that was the chat's newest then.
-async fn chat_rows(tx: &mut Tx<'_>, slots: &[&mut SendSlot]) -> StoreResult<HashMap<i64, ChatRow>> {
-    let mut ids: Vec<i64> = slots.iter().map(|s| s.message.chat_id).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let query = chats::table
-        .filter(chats::id.eq_any(&ids))
-        .order(chats::id)
-        .select((chats::id, chats::disappearing_secs, chats::last_message_id));
-    let found: Vec<(i64, Option<i64>, Option<i64>)> = match &mut tx.conn {
-        Conn::Sqlite(c) => query.load(&mut **c).await?,
-        // Locked until the batch commits: a writer on another node sending to the same chat
-        // waits, then reads the newest message this batch stored, and draws its ids after
-        // ours. So a chat's messages commit in id order, and each names the one before it.
-        // Chats are locked in id order, so two batches cannot wait for each other.
-        Conn::Pg(c) => query.for_update().load(&mut **c).await?,
-    };
-    Ok(found
-        .into_iter()
-        .map(|(id, disappearing_secs, last_message_id)| {
-            (
-                id,
-                ChatRow {
-                    disappearing_secs,
-                    last_message_id,
-                },
-            )
-        })
-        .collect())
-}
-
-/// Earlier messages with any of these exact `(sender_id, client_msg_id)` pairs, on SQLite:
-/// the pairs go in as one JSON array, and the join probes the unique index once per pair.
-async fn by_client_ids_sqlite(
-    c: &mut super::SqliteConn,
-    pairs: &[(i64, String)],
-) -> StoreResult<Vec<Message>> {
-    let pairs = serde_json::to_string(pairs).map_err(|e| StoreError::Pool(e.to_string()))?;
-    // CROSS JOIN keeps the pairs as the outer loop, so the index is probed with both columns.
-    Ok(diesel::sql_query(
-        "SELECT m.* FROM json_each(?) AS k CROSS JOIN messages AS m \
-         ON m.sender_id = k.value ->> 0 AND m.client_msg_id = k.value ->> 1",
-    )
-    .bind::<diesel::sql_types::Text, _>(pairs)
-    .load::<Message>(c)
-    .await?)
 }
 
 /// Moves each chat's last message and activity time: one statement for the whole batch. Only

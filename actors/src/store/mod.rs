@@ -34,6 +34,7 @@ pub mod receipts;
 pub mod reports;
 pub mod schema;
 pub mod search;
+mod send_reads;
 pub mod stars;
 pub mod statuses;
 pub mod sync;

@@ -24,9 +24,12 @@ const BY_CLIENT_IDS: &str =
 /// table's statistics still describe it smaller), so each batch read every message ever
 /// stored (7.8 ms a batch after 10 seconds of load, and growing with the table).
 pub async fn by_client_ids(
-    c: &mut AsyncPgConnection,
+    c: &AsyncPgConnection,
     pairs: &[(i64, String)],
 ) -> StoreResult<Vec<Message>> {
+    if pairs.is_empty() {
+        return Ok(Vec::new());
+    }
     let (senders, ids): (Vec<i64>, Vec<&str>) =
         pairs.iter().map(|(s, id)| (*s, id.as_str())).unzip();
     // Raw SQL is never a cached prepared statement, so PostgreSQL plans it against the table
@@ -35,7 +38,7 @@ pub async fn by_client_ids(
     Ok(diesel::sql_query(BY_CLIENT_IDS)
         .bind::<Array<BigInt>, _>(&senders)
         .bind::<Array<Text>, _>(&ids)
-        .load::<Message>(c)
+        .load::<Message>(&mut &*c)
         .await?)
 }
 

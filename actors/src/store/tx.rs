@@ -77,6 +77,31 @@ impl Counter {
 const FIRST_DRAW: i64 = 8;
 const MAX_DRAW: i64 = 1024;
 
+/// Draws `n` message ids and `n` change numbers in one statement, each ascending.
+pub(super) async fn draw_send_numbers(
+    c: &diesel_async::AsyncPgConnection,
+    n: i64,
+) -> StoreResult<(Vec<i64>, Vec<i64>)> {
+    #[derive(QueryableByName)]
+    struct Pair {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        id: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        seq: i64,
+    }
+    let rows: Vec<Pair> = diesel::sql_query(
+        "SELECT nextval('message_id') AS id, nextval('change_seq') AS seq \
+         FROM generate_series(1, $1)",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(n)
+    .load(&mut &*c)
+    .await?;
+    let (mut ids, mut seqs): (Vec<i64>, Vec<i64>) = rows.into_iter().map(|p| (p.id, p.seq)).unzip();
+    ids.sort_unstable();
+    seqs.sort_unstable();
+    Ok((ids, seqs))
+}
+
 /// Draws `n` numbers from sequence `name` (`change_seq` or `message_id`), ascending.
 async fn draw(
     c: &mut diesel_async::AsyncPgConnection,
@@ -151,6 +176,30 @@ impl<'c> Tx<'c> {
             (Numbers::Sequences { .. }, Conn::Sqlite(_)) => {
                 Err(StoreError::Pool("sequences on SQLite".into()))
             }
+        }
+    }
+
+    /// Allocates `n` message ids for new messages, ascending, and draws the `n` change numbers
+    /// [`next_seq`](Self::next_seq) then hands out for them: on PostgreSQL all in one round
+    /// trip (a batch of sends drew its change numbers 8, 16, 32… at a time).
+    pub async fn send_numbers(&mut self, n: i64) -> StoreResult<Vec<i64>> {
+        let Conn::Pg(c) = &mut self.conn else {
+            return self.message_ids(n).await;
+        };
+        let (ids, seqs) = draw_send_numbers(c, n).await?;
+        self.add_drawn_seqs(seqs);
+        Ok(ids)
+    }
+
+    /// Adds change numbers drawn for this batch elsewhere ([`draw_send_numbers`]), ascending,
+    /// to those [`next_seq`](Self::next_seq) hands out. They were drawn after any it holds.
+    pub(super) fn add_drawn_seqs(&mut self, mut seqs: Vec<i64>) {
+        if let Numbers::Sequences { drawn, .. } = &mut self.numbers {
+            // `drawn` is popped from its end, smallest first: the new, larger numbers go in
+            // front.
+            seqs.reverse();
+            seqs.append(drawn);
+            *drawn = seqs;
         }
     }
 

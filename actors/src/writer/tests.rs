@@ -305,3 +305,55 @@ async fn the_wal_is_checkpointed_into_the_database_file() {
     // 100 messages of 4 KB: at least 400 KB more in the database file once checkpointed.
     until("a checkpoint", || size() >= before + 400_000).await;
 }
+
+/// A send to a chat that does not exist, or from a user who does not, is refused on its own
+/// and stores nothing, even in a batch with good sends (on PostgreSQL no foreign key checks
+/// these: the batch does). Runs on PostgreSQL with `COURIER_TEST_DATABASE_URL`.
+#[actix::test]
+async fn a_send_naming_no_chat_or_no_sender_fails_alone_and_stores_nothing() {
+    use diesel_async::RunQueryDsl;
+
+    let db = crate::testing::ScratchDb::create("COURIER_TEST_DATABASE_URL").await;
+    let engine = crate::testing::engine_at(&db.url, &db.dir, crate::store::DEFAULT_TIMEOUT).await;
+    let (ana, _bo, chat) = two_in_a_chat(&engine).await;
+    // Queued together, so that they share a batch once the first one is under way.
+    let sends = [
+        text(chat, ana, "before"),
+        text(chat + 1000, ana, "to no chat"),
+        text(chat, ana + 1000, "from no one"),
+        text(chat, ana, "after"),
+    ];
+    let answers: Vec<_> = sends
+        .into_iter()
+        .map(|message| {
+            let (reply, answer) = oneshot::channel();
+            engine.writer.do_send(SendMessage { message, reply });
+            answer
+        })
+        .collect();
+    let mut stored = Vec::new();
+    for answer in answers {
+        stored.push(matches!(answer.await.unwrap(), Ok(SendOutcome::Stored(_))));
+    }
+    assert_eq!(stored, [true, false, false, true]);
+
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut pooled = engine.db.get().await.unwrap();
+    let mut conn = pooled.conn();
+    let count: Count = crate::on_conn!(&mut conn, |c| {
+        diesel::sql_query("SELECT COUNT(*) AS n FROM messages")
+            .get_result(c)
+            .await
+            .unwrap()
+    });
+    assert_eq!(
+        count.n,
+        2,
+        "only the two good sends are stored ({})",
+        db.label()
+    );
+}
