@@ -92,6 +92,9 @@ pub enum Event {
         socket: u32,
         reason: String,
     },
+    /// Starts the latencies (and slow moments) over: what came before was a warm-up. Its
+    /// messages are still checked.
+    ResetLatencies,
     Stop,
 }
 
@@ -316,6 +319,11 @@ impl State {
                     progress::line(format!("socket {socket} closed: {reason}"));
                     self.closes.push(format!("socket {socket}: {reason}"));
                 }
+            }
+            Event::ResetLatencies => {
+                self.ack = Some(histogram());
+                self.deliver = Some(histogram());
+                self.windows.clear();
             }
             Event::Stop => {}
         }
