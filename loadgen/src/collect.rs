@@ -440,6 +440,45 @@ mod tests {
         assert_eq!(o.slowest[0].ack_max_us, 500);
     }
 
+    #[tokio::test]
+    async fn a_warm_up_is_checked_but_not_timed() {
+        let c = Collector::start();
+        let tx = c.sender();
+        let both = |seq, sent_us, at_us| {
+            let tag = Tag {
+                sender: 0,
+                seq,
+                sent_us,
+            };
+            [
+                Event::Ack { tag, at_us },
+                Event::Delivery {
+                    socket: 1,
+                    chat: 5,
+                    id: 100 + seq as i64,
+                    tag,
+                    at_us,
+                },
+            ]
+        };
+        // The warm-up's message took 90 ms; the timed one 2 ms.
+        for e in both(0, 0, 90_000) {
+            tx.send(e).unwrap();
+        }
+        tx.send(Event::ResetLatencies).unwrap();
+        for e in both(1, 100_000, 102_000) {
+            tx.send(e).unwrap();
+        }
+        let o = c.finish(&[2], &[vec![1]]).await.unwrap();
+        assert_eq!((o.ack.len(), o.ack.max()), (1, 2_000));
+        assert_eq!((o.deliver.len(), o.deliver.max()), (1, 2_000));
+        assert_eq!(o.slowest.len(), 1);
+        assert_eq!(
+            (o.missing_acks, o.missing_copies, o.out_of_order),
+            (0, 0, 0)
+        );
+    }
+
     #[test]
     fn utc_time_of_day() {
         let clock = Clock(
