@@ -1,7 +1,7 @@
 //! What a batch of sends reads before it writes: earlier copies of its `client_msg_id`s, the
 //! messages it quotes, its senders and its chats, and (on PostgreSQL) the numbers its new
-//! messages will carry. On PostgreSQL every read goes out in one pipelined round trip; the
-//! server still runs them one after another, in the order they are written here.
+//! messages will carry. On PostgreSQL the reads go out in two pipelined round trips (see
+//! `read_pg`); the server still runs the statements of each one after another.
 
 use std::collections::HashMap;
 
@@ -123,15 +123,21 @@ pub(super) async fn read(tx: &mut Tx<'_>, slots: &[&mut SendSlot]) -> StoreResul
     })
 }
 
-/// The reads on PostgreSQL, pipelined, in this order:
-/// - the senders, key-share locked as a foreign key would lock them for every row: an
-///   account's erasure (which deletes its messages after its row) waits for this batch;
-/// - the chats, locked until the batch commits: a writer on another node sending to the same
-///   chat waits, then reads the newest message this batch stored, and draws its ids after
-///   ours. So a chat's messages commit in id order, and each names the one before it. Chats
-///   are locked in id order, so two batches cannot wait for each other;
-/// - the numbers, drawn once the chats are locked: `n` message ids and change numbers, each
-///   ascending.
+/// The reads on PostgreSQL, in two pipelined round trips:
+/// - the earlier copies, the quoted messages and the chats. The chats are locked until the
+///   batch commits: a writer on another node sending to the same chat waits, then reads the
+///   newest message this batch stored, and draws its ids after ours. So a chat's messages
+///   commit in id order, and each names the one before it. Chats are locked in id order, so
+///   two batches cannot wait for each other;
+/// - once the chats' rows have come back (so they are locked), the numbers: `n` message ids
+///   and change numbers, each ascending; and the senders, key-share locked as a foreign key
+///   would lock them for every row: an account's erasure (which deletes its messages after
+///   its row) waits for this batch. The erasure too takes the chats before the row, so the
+///   two cannot wait for each other.
+///
+/// The second round trip waits for the first's chats on purpose: a pipeline sends statements
+/// in the order its futures are polled, but one whose statement must first be prepared goes
+/// out after the others.
 #[allow(clippy::type_complexity)]
 async fn read_pg(
     c: &mut AsyncPgConnection,
@@ -162,25 +168,26 @@ async fn read_pg(
             .await
             .map_err(StoreError::from)
     };
-    let senders = users::table
-        .filter(users::id.eq_any(sender_ids))
-        .select(User::as_select())
-        .for_key_share()
-        .load(&mut &*shared);
     let chats = chats::table
         .filter(chats::id.eq_any(chat_ids))
         .order(chats::id)
         .select((chats::id, chats::disappearing_secs, chats::last_message_id))
         .for_update()
         .load::<ChatTuple>(&mut &*shared);
-    let numbers = super::tx::draw_send_numbers(shared, n);
-    let (earlier, quoted, senders, chats, numbers) = futures_util::try_join!(
-        earlier,
-        quoted,
-        async { senders.await.map_err(StoreError::from) },
-        async { chats.await.map_err(StoreError::from) },
-        numbers,
-    )?;
+    let locked = async {
+        let chats = chats.await?;
+        let senders = users::table
+            .filter(users::id.eq_any(sender_ids))
+            .select(User::as_select())
+            .for_key_share()
+            .load(&mut &*shared);
+        let numbers = super::tx::draw_send_numbers(shared, n);
+        let (senders, numbers) =
+            futures_util::try_join!(async { senders.await.map_err(StoreError::from) }, numbers)?;
+        Ok::<_, StoreError>((chats, senders, numbers))
+    };
+    let (earlier, quoted, (chats, senders, numbers)) =
+        futures_util::try_join!(earlier, quoted, locked)?;
     Ok((earlier, quoted, senders, chats, numbers))
 }
 
