@@ -47,7 +47,7 @@ pub struct SendSlot {
     pub outcome: Option<SendOutcome>,
 }
 
-/// Inserts the sends of one batch: its reads ([`super::send_reads`], one round trip on
+/// Inserts the sends of one batch: its reads ([`super::send_reads`], two round trips on
 /// PostgreSQL), the INSERT (on SQLite one per 500 messages), the pushes and one UPDATE for the
 /// chats. Ids and sequence numbers are allocated in arrival order.
 pub async fn insert_batch(tx: &mut Tx<'_>, slots: &mut [&mut SendSlot]) -> StoreResult<()> {
@@ -82,7 +82,7 @@ pub async fn insert_batch(tx: &mut Tx<'_>, slots: &mut [&mut SendSlot]) -> Store
     let mut ids = match (reads.ids, fresh) {
         (Some(drawn), _) => drawn,
         (None, 0) => Vec::new(),
-        (None, n) => tx.send_numbers(n).await?,
+        (None, n) => tx.message_ids(n).await?,
     }
     .into_iter();
 

@@ -64,16 +64,7 @@ pub(super) async fn read(tx: &mut Tx<'_>, slots: &[&mut SendSlot]) -> StoreResul
                 true => Vec::new(),
                 false => by_client_ids_sqlite(c, &pairs).await?,
             };
-            let quoted = match quoted_ids.is_empty() {
-                true => Vec::new(),
-                false => {
-                    messages::table
-                        .filter(messages::id.eq_any(&quoted_ids))
-                        .select(Message::as_select())
-                        .load(&mut **c)
-                        .await?
-                }
-            };
+            let quoted = super::messages::by_ids(&mut Conn::Sqlite(c), &quoted_ids).await?;
             let senders = users::table
                 .filter(users::id.eq_any(&sender_ids))
                 .select(User::as_select())

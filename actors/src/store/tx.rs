@@ -77,7 +77,9 @@ impl Counter {
 const FIRST_DRAW: i64 = 8;
 const MAX_DRAW: i64 = 1024;
 
-/// Draws `n` message ids and `n` change numbers in one statement, each ascending.
+/// Draws `n` message ids and `n` change numbers in one statement, each ascending: what a
+/// batch of `n` sends carries, in one round trip (the change numbers go to
+/// [`Tx::add_drawn_seqs`]).
 pub(super) async fn draw_send_numbers(
     c: &diesel_async::AsyncPgConnection,
     n: i64,
@@ -177,18 +179,6 @@ impl<'c> Tx<'c> {
                 Err(StoreError::Pool("sequences on SQLite".into()))
             }
         }
-    }
-
-    /// Allocates `n` message ids for new messages, ascending, and draws the `n` change numbers
-    /// [`next_seq`](Self::next_seq) then hands out for them: on PostgreSQL all in one round
-    /// trip (a batch of sends drew its change numbers 8, 16, 32… at a time).
-    pub async fn send_numbers(&mut self, n: i64) -> StoreResult<Vec<i64>> {
-        let Conn::Pg(c) = &mut self.conn else {
-            return self.message_ids(n).await;
-        };
-        let (ids, seqs) = draw_send_numbers(c, n).await?;
-        self.add_drawn_seqs(seqs);
-        Ok(ids)
     }
 
     /// Adds change numbers drawn for this batch elsewhere ([`draw_send_numbers`]), ascending,
