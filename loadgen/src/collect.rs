@@ -93,7 +93,7 @@ pub enum Event {
         reason: String,
     },
     /// Starts the latencies (and slow moments) over: what came before was a warm-up. Its
-    /// messages are still checked.
+    /// messages are still checked, and its send → ack latencies kept apart.
     ResetLatencies,
     Stop,
 }
@@ -149,6 +149,8 @@ struct State {
     out_of_order: u64,
     ack: Option<Histogram<u64>>,
     deliver: Option<Histogram<u64>>,
+    /// The warm-up's send → ack, once the latencies started over.
+    warm_up_ack: Option<Histogram<u64>>,
     /// By window of send times (see [`WINDOW_US`]).
     windows: HashMap<u64, Window>,
     closes: Vec<String>,
@@ -160,6 +162,9 @@ pub struct Outcome {
     pub deliver: Histogram<u64>,
     /// Per message: send → the last of its receivers has it (complete messages only).
     pub last_copy: Histogram<u64>,
+    /// The warm-up's send → ack, if there was one: its chats' first messages, which start
+    /// their rooms.
+    pub warm_up_ack: Option<Histogram<u64>>,
     pub missing_acks: u64,
     pub missing_copies: u64,
     pub duplicates: u64,
@@ -268,6 +273,7 @@ impl Collector {
             ack: s.ack.take().unwrap_or_else(histogram),
             deliver: s.deliver.take().unwrap_or_else(histogram),
             last_copy,
+            warm_up_ack: s.warm_up_ack.take(),
             missing_acks,
             missing_copies,
             duplicates: s.duplicates,
@@ -321,7 +327,7 @@ impl State {
                 }
             }
             Event::ResetLatencies => {
-                self.ack = Some(histogram());
+                self.warm_up_ack = self.ack.replace(histogram());
                 self.deliver = Some(histogram());
                 self.windows.clear();
             }
@@ -472,6 +478,13 @@ mod tests {
         let o = c.finish(&[2], &[vec![1]]).await.unwrap();
         assert_eq!((o.ack.len(), o.ack.max()), (1, 2_000));
         assert_eq!((o.deliver.len(), o.deliver.max()), (1, 2_000));
+        let warm_up = o.warm_up_ack.expect("the warm-up's latencies");
+        assert_eq!(warm_up.len(), 1);
+        assert!(
+            warm_up.equivalent(warm_up.max(), 90_000),
+            "{}",
+            warm_up.max()
+        );
         assert_eq!(o.slowest.len(), 1);
         assert_eq!(
             (o.missing_acks, o.missing_copies, o.out_of_order),

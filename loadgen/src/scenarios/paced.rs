@@ -177,6 +177,10 @@ pub async fn run(ctx: &Ctx, chats: u32, per_second: f64, duration: Duration) -> 
         .figure("messages sent", scheduled as f64, 0, "");
     r.latency("scheduled → ack", &o.ack)
         .latency("scheduled → deliver", &o.deliver);
+    if let Some(h) = &o.warm_up_ack {
+        // Every chat's first message at once: its room starts (the cold start, not timed above).
+        r.latency("warm-up: first → ack", h);
+    }
     r.slowest(&o.slowest, &ctx.clock).checks(Checks::of(&o));
     Ok(r)
 }
