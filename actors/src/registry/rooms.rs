@@ -3,21 +3,24 @@
 //! pass through one router's mailbox, so they keep their order, and the router hands them to
 //! the room on its own thread. Routing spreads over the cores with the rooms, and never waits
 //! on the registry. A running room gets its commands at once and checks them against the
-//! members it holds in memory. A room that is not running starts only for a
-//! current member of its chat (or someone accepting an invite to it), which one indexed read
-//! decides: a command naming a chat its user is not in is refused without a room, and without
-//! loading anything about the chat. Commands that arrive while that read is in flight wait
-//! behind it, so they keep their order.
+//! members it holds in memory.
+//!
+//! A room that is not running starts only for a current member of its chat (or someone
+//! accepting an invite to it): a command naming a chat its user is not in is refused without a
+//! room, and without loading anything about the chat. Rooms start in batches, as the writer
+//! commits: every chat waiting for its room when no batch is under way goes into the next
+//! one, which checks all their first commands' users in one query and loads the admitted
+//! chats in three more (`room::load_states`), however many there are. A hundred chats whose
+//! first messages arrive together cost a few queries, not a few hundred. Commands that arrive
+//! while their chat waits queue behind it, so they keep their order.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use actix::prelude::*;
 
-use std::collections::HashMap;
-
 use crate::engine::Engine;
-use crate::room::{ChatRoom, Gate, IdleCheck, RoomCmd, RoomError};
-use crate::store::chats::find_for_member;
+use crate::room::{load_states, ChatRoom, Gate, IdleCheck, RoomCmd, RoomError, RoomState};
+use crate::store::chats::current_members_among;
 use crate::store::groups::find_pending;
 use crate::store::StoreResult;
 
@@ -34,9 +37,14 @@ pub struct ToRoom {
 pub struct RoomRouter {
     engine: Engine,
     rooms: HashMap<i64, Addr<ChatRoom>>,
-    /// Commands for chats whose room is not running, waiting for the membership check that
-    /// decides whether it starts.
+    /// Commands for chats whose room is not running, waiting for the check that decides
+    /// whether it starts.
     starting: HashMap<i64, VecDeque<RoomCmd>>,
+    /// Chats of `starting` for the next batch, in arrival order.
+    next_batch: Vec<i64>,
+    /// Chats of the batch under way, if one is; those whose membership changed meanwhile are
+    /// marked, and their rooms load again once started.
+    in_batch: Option<HashMap<i64, bool>>,
 }
 
 impl RoomRouter {
@@ -45,6 +53,8 @@ impl RoomRouter {
             engine,
             rooms: HashMap::new(),
             starting: HashMap::new(),
+            next_batch: Vec::new(),
+            in_batch: None,
         }
     }
 }
@@ -71,67 +81,119 @@ impl Handler<ToRoom> for RoomRouter {
             return;
         }
         self.starting.insert(chat_id, VecDeque::from([cmd]));
-        self.check_first(chat_id, ctx);
+        self.next_batch.push(chat_id);
+        self.start_batch(ctx);
     }
 }
 
 impl RoomRouter {
-    /// Checks the gate of the first command waiting for `chat_id`; starts the room for every
-    /// waiting command if it holds, refuses that command otherwise and moves on to the next one.
-    fn check_first(&mut self, chat_id: i64, ctx: &mut Context<Self>) {
-        let Some(gate) = self
-            .starting
-            .get(&chat_id)
-            .and_then(|w| w.front())
-            .and_then(RoomCmd::gate)
-        else {
-            // Nothing left that could start the room (or a reload): drop what waits.
-            self.starting.remove(&chat_id);
+    /// Starts the next batch unless one is under way: checks the gate of the first command
+    /// waiting for each of its chats, loads the chats admitted, and starts their rooms.
+    fn start_batch(&mut self, ctx: &mut Context<Self>) {
+        if self.in_batch.is_some() || self.next_batch.is_empty() {
+            return;
+        }
+        let mut gates = Vec::new();
+        for chat_id in std::mem::take(&mut self.next_batch) {
+            match self
+                .starting
+                .get(&chat_id)
+                .and_then(|w| w.front())
+                .and_then(RoomCmd::gate)
+            {
+                Some(gate) => gates.push((chat_id, gate)),
+                // Nothing left that could start the room (or a reload): drop what waits.
+                None => drop(self.starting.remove(&chat_id)),
+            }
+        }
+        if gates.is_empty() {
+            return;
+        }
+        self.in_batch = Some(gates.iter().map(|(id, _)| (*id, false)).collect());
+        let (db, now) = (self.engine.db.clone(), self.engine.clock.now());
+        let limit = db.timeout();
+        let batch = crate::store::within(limit, async move {
+            let mut conn = db.get().await?;
+            let mut conn = conn.conn();
+            let pairs: Vec<(i64, i64)> = gates
+                .iter()
+                .filter_map(|(chat, gate)| match gate {
+                    Gate::Member(user) => Some((*chat, *user)),
+                    Gate::Invited { .. } => None,
+                })
+                .collect();
+            let members = current_members_among(&mut conn, &pairs).await?;
+            let mut admitted = Vec::new();
+            for (chat_id, gate) in &gates {
+                let open = match *gate {
+                    Gate::Member(user_id) => members.contains(&(*chat_id, user_id)),
+                    Gate::Invited { user_id, invite_id } => {
+                        find_pending(&mut conn, invite_id, user_id, now)
+                            .await?
+                            .is_some_and(|invite| invite.chat_id == *chat_id)
+                    }
+                };
+                if open {
+                    admitted.push(*chat_id);
+                }
+            }
+            // The chats admitted, with their state; the others are refused.
+            let states = match admitted.is_empty() {
+                true => HashMap::new(),
+                false => load_states(&mut conn, &admitted).await?,
+            };
+            StoreResult::Ok(states)
+        });
+        ctx.spawn(batch.into_actor(self).map(|loaded, act, ctx| {
+            let chats = act.in_batch.take().unwrap_or_default();
+            match loaded {
+                Ok(mut admitted) => {
+                    for (chat_id, stale) in chats {
+                        match admitted.remove(&chat_id) {
+                            Some(state) => act.start_room(chat_id, state, stale, ctx),
+                            None => act.refuse_first(chat_id, RoomError::NotFound("chat")),
+                        }
+                    }
+                }
+                Err(e) => {
+                    for chat_id in chats.into_keys() {
+                        act.refuse_first(chat_id, RoomError::Store(e.copy()));
+                    }
+                }
+            }
+            act.start_batch(ctx);
+        }));
+    }
+
+    /// Starts the room of `chat_id` on this router's thread with every command waiting for it.
+    fn start_room(&mut self, chat_id: i64, state: RoomState, stale: bool, ctx: &mut Context<Self>) {
+        let waiting = self.starting.remove(&chat_id).unwrap_or_default();
+        let room = ChatRoom::new(chat_id, self.engine.clone(), ctx.address(), state).start();
+        if stale {
+            room.do_send(RoomCmd::Reload);
+        }
+        for cmd in waiting {
+            room.do_send(cmd);
+        }
+        if self.rooms.insert(chat_id, room).is_none() {
+            self.engine.metrics.rooms_live.inc();
+        }
+    }
+
+    /// Refuses the first command waiting for `chat_id`; the next one, if any, goes into the
+    /// next batch with its own user.
+    fn refuse_first(&mut self, chat_id: i64, e: RoomError) {
+        let Some(waiting) = self.starting.get_mut(&chat_id) else {
             return;
         };
-        let (db, now) = (self.engine.db.clone(), self.engine.clock.now());
-        let check = async move {
-            let mut conn = db.get().await?;
-            let open = match gate {
-                Gate::Member(user_id) => find_for_member(&mut conn.conn(), chat_id, user_id)
-                    .await?
-                    .is_some(),
-                Gate::Invited { user_id, invite_id } => {
-                    find_pending(&mut conn.conn(), invite_id, user_id, now)
-                        .await?
-                        .is_some_and(|invite| invite.chat_id == chat_id)
-                }
-            };
-            StoreResult::Ok(open)
-        };
-        ctx.spawn(
-            check
-                .into_actor(self)
-                .map(move |member, act, ctx| match member {
-                    Ok(true) => {
-                        let waiting = act.starting.remove(&chat_id).unwrap_or_default();
-                        // The room runs on this router's thread.
-                        let room =
-                            ChatRoom::new(chat_id, act.engine.clone(), ctx.address()).start();
-                        for cmd in waiting {
-                            room.do_send(cmd);
-                        }
-                        if act.rooms.insert(chat_id, room).is_none() {
-                            act.engine.metrics.rooms_live.inc();
-                        }
-                    }
-                    refused => {
-                        let first = act.starting.get_mut(&chat_id).and_then(VecDeque::pop_front);
-                        if let Some(cmd) = first {
-                            cmd.refuse(match refused {
-                                Err(e) => RoomError::Store(e),
-                                _ => RoomError::NotFound("chat"),
-                            });
-                        }
-                        act.check_first(chat_id, ctx);
-                    }
-                }),
-        );
+        if let Some(cmd) = waiting.pop_front() {
+            cmd.refuse(e);
+        }
+        if waiting.is_empty() {
+            self.starting.remove(&chat_id);
+        } else {
+            self.next_batch.push(chat_id);
+        }
     }
 }
 
@@ -167,6 +229,9 @@ impl Handler<MembershipChanged> for RoomRouter {
     fn handle(&mut self, msg: MembershipChanged, _: &mut Self::Context) {
         if let Some(room) = self.rooms.get(&msg.chat_id) {
             room.do_send(RoomCmd::Reload);
+        } else if let Some(stale) = self.in_batch.as_mut().and_then(|b| b.get_mut(&msg.chat_id)) {
+            // Its state may have been read before the change: the room loads it again.
+            *stale = true;
         }
     }
 }
@@ -201,5 +266,6 @@ impl Handler<ForgetRooms> for RoomRouter {
             .dec_by(self.rooms.len() as i64);
         self.rooms.clear();
         self.starting.clear();
+        self.next_batch.clear();
     }
 }

@@ -7,6 +7,7 @@
 mod changes;
 mod commands;
 mod invites;
+mod state;
 #[cfg(test)]
 mod tests;
 mod typing;
@@ -22,14 +23,14 @@ use tokio::sync::oneshot;
 pub use changes::announce_new_group;
 pub use commands::{Gate, GroupCmd, IdleCheck, Reply, RoomCmd, RoomError, SendReply};
 pub use invites::{invite_json, InviteView};
+pub use state::{load as load_states, RoomState};
 
 use crate::bus::{Delivery, Order};
 use crate::engine::Engine;
 use crate::event::{chat_channel, user_channel, Event};
 use crate::registry::{RoomRouter, RoomStopped};
 use crate::session::ConnId;
-use crate::store::chats::{self, Chat, Participant};
-use crate::store::contacts::blocks_among;
+use crate::store::chats::{Chat, Participant};
 use crate::store::message_ops::{SendOutcome, Stored};
 use crate::store::users::User;
 use crate::store::views::{MessageView, ReplyBrief, UserBrief};
@@ -46,7 +47,7 @@ pub struct ChatRoom {
     /// The router that started this room (and runs on its thread).
     router: Addr<RoomRouter>,
     chat: Option<Chat>,
-    /// Every participant, former ones included, with their user rows.
+    /// Every participant, former ones included, with their user rows ([`RoomState`]).
     members: HashMap<i64, (Participant, User)>,
     /// (blocker, blocked) pairs among the members of a private chat.
     blocks: HashSet<(i64, i64)>,
@@ -61,9 +62,10 @@ pub struct ChatRoom {
 }
 
 impl ChatRoom {
-    pub fn new(chat_id: i64, engine: Engine, router: Addr<RoomRouter>) -> Self {
+    /// A room for `chat_id` that starts with `state`, loaded by its router.
+    pub fn new(chat_id: i64, engine: Engine, router: Addr<RoomRouter>, state: RoomState) -> Self {
         let now = engine.clock.now();
-        ChatRoom {
+        let mut room = ChatRoom {
             chat_id,
             engine,
             router,
@@ -76,50 +78,47 @@ impl ChatRoom {
             next_slot: 0,
             next_announce: 0,
             last_active: now,
-        }
+        };
+        room.apply(state);
+        room
     }
 
-    /// Loads chat, members and blocks; commands wait until it is done (`ctx.wait`), at most
-    /// the database deadline: a room whose database stalls stops, and its commands are
+    fn apply(&mut self, state: RoomState) {
+        self.chat = state.chat;
+        self.members = state.members;
+        self.blocks = state.blocks;
+    }
+
+    /// Loads chat, members and blocks again; commands wait until it is done (`ctx.wait`), at
+    /// most the database deadline: a room whose database stalls stops, and its commands are
     /// answered "unavailable", rather than holding them.
-    fn load(&mut self, ctx: &mut Context<Self>) {
+    fn reload(&mut self, ctx: &mut Context<Self>) {
         let (db, chat_id) = (self.engine.db.clone(), self.chat_id);
         let limit = db.timeout();
         let fut = async move {
             let mut conn = db.get().await?;
-            let chat = chats::find(&mut conn.conn(), chat_id).await?;
-            let members = match &chat {
-                Some(_) => chats::participants(&mut conn.conn(), chat_id).await?,
-                None => Vec::new(),
-            };
-            let blocks = match &chat {
-                Some(c) if !c.is_group() => {
-                    let ids: Vec<i64> = members.iter().map(|(p, _)| p.user_id).collect();
-                    blocks_among(&mut conn.conn(), &ids).await?
-                }
-                _ => HashSet::new(),
-            };
-            Ok::<_, StoreError>((chat, members, blocks))
+            let mut states = state::load(&mut conn.conn(), &[chat_id]).await?;
+            Ok::<_, StoreError>(states.remove(&chat_id).unwrap_or_default())
         };
         let fut = crate::store::within(limit, fut);
         ctx.wait(fut.into_actor(self).map(|res, act, ctx| match res {
-            Ok((chat, members, blocks)) => {
-                act.chat = chat;
-                act.members = members
-                    .into_iter()
-                    .map(|(p, u)| (p.user_id, (p, u)))
-                    .collect();
-                act.blocks = blocks;
-                if act.chat.is_none() {
-                    // Commands already queued are answered "not found"; then the room goes.
-                    ctx.run_later(std::time::Duration::from_secs(1), |_, ctx| ctx.stop());
-                }
+            Ok(state) => {
+                act.apply(state);
+                act.stop_if_gone(ctx);
             }
             Err(e) => {
                 tracing::warn!(chat = act.chat_id, error = %e, "room could not load");
                 ctx.stop();
             }
         }));
+    }
+
+    /// A room whose chat does not exist answers the commands already queued "not found",
+    /// then goes.
+    fn stop_if_gone(&self, ctx: &mut Context<Self>) {
+        if self.chat.is_none() {
+            ctx.run_later(std::time::Duration::from_secs(1), |_, ctx| ctx.stop());
+        }
     }
 
     /// The user's participant row if they are a current member.
@@ -324,7 +323,7 @@ impl Actor for ChatRoom {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        self.load(ctx);
+        self.stop_if_gone(ctx);
     }
 
     fn stopped(&mut self, ctx: &mut Self::Context) {
@@ -357,7 +356,7 @@ impl Handler<RoomCmd> for ChatRoom {
         match cmd {
             #[cfg(test)]
             RoomCmd::Crash => panic!("a test crashed room {}", self.chat_id),
-            RoomCmd::Reload => self.load(ctx),
+            RoomCmd::Reload => self.reload(ctx),
             RoomCmd::Send {
                 message,
                 conn,

@@ -1,6 +1,6 @@
 //! Chats and their participants: lookups, the chat list, private-chat creation.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -114,6 +114,33 @@ pub async fn find_for_member(
             .await
             .optional()?
     }))
+}
+
+/// Which of the `(chat_id, user_id)` pairs are a current participant of a live chat (one
+/// query, whatever their number: the gate for starting many rooms at once).
+pub async fn current_members_among(
+    conn: &mut Conn<'_>,
+    pairs: &[(i64, i64)],
+) -> StoreResult<HashSet<(i64, i64)>> {
+    if pairs.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let chat_ids: Vec<i64> = pairs.iter().map(|p| p.0).collect();
+    let user_ids: Vec<i64> = pairs.iter().map(|p| p.1).collect();
+    // Every chat with every user: a superset of the pairs, kept to the pairs below.
+    let rows: Vec<(i64, i64)> = on_conn!(conn, |c| {
+        chat_participants::table
+            .inner_join(chats::table)
+            .filter(chat_participants::chat_id.eq_any(&chat_ids))
+            .filter(chat_participants::user_id.eq_any(&user_ids))
+            .filter(chat_participants::left_at.is_null())
+            .filter(chats::deleted_at.is_null())
+            .select((chat_participants::chat_id, chat_participants::user_id))
+            .load(c)
+            .await?
+    });
+    let wanted: HashSet<(i64, i64)> = pairs.iter().copied().collect();
+    Ok(rows.into_iter().filter(|p| wanted.contains(p)).collect())
 }
 
 /// Every participant of a chat (former ones included) with their user rows.

@@ -131,6 +131,21 @@ impl StoreError {
             StoreError::Unavailable(_) | StoreError::Pool(_) | StoreError::WriterGone
         )
     }
+
+    /// The same failure for another caller of a read that served several (a query error
+    /// keeps its kind, as text).
+    pub fn copy(&self) -> StoreError {
+        match self {
+            StoreError::Pool(m) => StoreError::Pool(m.clone()),
+            StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+            StoreError::Query(e) => StoreError::Query(diesel::result::Error::QueryBuilderError(
+                e.to_string().into(),
+            )),
+            StoreError::Migration(m) => StoreError::Migration(m.clone()),
+            StoreError::Url(m) => StoreError::Url(m.clone()),
+            StoreError::WriterGone => StoreError::WriterGone,
+        }
+    }
 }
 
 impl From<diesel::result::Error> for StoreError {
