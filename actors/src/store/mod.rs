@@ -51,7 +51,9 @@ use std::time::Duration;
 use diesel::{Connection as _, SqliteConnection};
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
@@ -275,8 +277,8 @@ impl Db {
     }
 
     /// Opens a pool for `url` whose callers wait at most `timeout` for the database: for a
-    /// connection (taking one from the pool pings it, so a dead or frozen one is dropped), and,
-    /// on PostgreSQL, for each statement (`statement_timeout` on the server; TCP keepalive and
+    /// connection (on PostgreSQL taking one from the pool pings it, so a dead or frozen one is
+    /// dropped), and, on PostgreSQL, for each statement (`statement_timeout` on the server; TCP keepalive and
     /// a connect timeout on the client). On SQLite a lock is waited for at most `timeout`.
     pub async fn open(url: &str, pool_size: usize, timeout: Duration) -> StoreResult<Db> {
         let pools = Self::pools(url, pool_size, timeout, false).await?;
@@ -330,6 +332,10 @@ impl Db {
                     }
                 }
                 let mut config = ManagerConfig::default();
+                // A checkout does not ping: a SQLite connection is a file handle, which cannot
+                // drop the way a network connection does, and the ping would cost a trip to
+                // the blocking pool and back. (One left in a transaction is still dropped.)
+                config.recycling_method = RecyclingMethod::Fast;
                 let pragmas = sqlite_pragmas(timeout, for_writer);
                 config.custom_setup = Box::new(move |url| {
                     let url = url.to_string();
