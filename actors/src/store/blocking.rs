@@ -84,6 +84,11 @@ impl<R> Drop for Pending<R> {
     }
 }
 
+/// Whether blocking calls made now run on this thread (inside [`inline_if`] with `true`).
+pub fn inline_now() -> bool {
+    INLINE.get()
+}
+
 /// `work`, whose SQLite calls run on the thread polling it when `inline` is set. Only for a
 /// thread with nothing else to do meanwhile (the writer's, with no other batch in flight):
 /// each call blocks it for the length of a statement (at most `busy_timeout` when the

@@ -124,11 +124,17 @@ impl WalSync {
         }
         // Every commit counted so far has written its pages; the sync covers them all.
         let upto = inner.commits.load(Ordering::SeqCst);
-        let path = inner.path.clone();
-        let synced = tokio::task::spawn_blocking(move || sync_file(&path))
-            .await
-            .map_err(|e| std::io::Error::other(e.to_string()))
-            .and_then(|r| r);
+        // A batch alone in the writer's pipeline syncs on the writer's thread, as it ran its
+        // statements there: no hop to the blocking pool and back for a lone message.
+        let synced = if super::blocking::inline_now() {
+            sync_file(&inner.path)
+        } else {
+            let path = inner.path.clone();
+            tokio::task::spawn_blocking(move || sync_file(&path))
+                .await
+                .map_err(|e| std::io::Error::other(e.to_string()))
+                .and_then(|r| r)
+        };
         match synced {
             Ok(()) => {
                 inner.synced.store(upto, Ordering::SeqCst);

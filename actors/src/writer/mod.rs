@@ -10,9 +10,9 @@
 //! statements and waits only for its commit to reach the disk (PostgreSQL's commit; on SQLite
 //! the WAL sync, [`crate::store::wal`]). At most [`MAX_IN_FLIGHT`] batches are under way,
 //! only one of them running statements, and batches answer in the order they started. A
-//! batch alone in the pipeline runs its SQLite statements on the writer's own thread
-//! ([`inline_if`]); one behind another runs them on the blocking pool, leaving the thread free
-//! to answer the batch before it.
+//! batch alone in the pipeline runs its SQLite statements and its WAL sync on the writer's own
+//! thread ([`inline_if`]); one behind another runs them on the blocking pool, leaving the
+//! thread free to answer the batch before it.
 //!
 //! Every command is answered within the database deadline ([`Db::timeout`]) of being queued:
 //! a batch's transaction gets what is left of its oldest command's deadline, and one that runs
@@ -301,8 +301,8 @@ impl Writer {
         };
         let id = self.next_batch;
         self.next_batch += 1;
-        // Alone in the pipeline, a batch runs its SQLite statements on this thread: a single
-        // message's commit then costs no hop to the blocking pool and back per statement.
+        // Alone in the pipeline, a batch runs its SQLite statements and its sync on this
+        // thread: a single message's commit then costs no hop to the blocking pool and back.
         // Behind another batch, it runs them on the pool, so that this thread stays free to
         // answer the batch before it as soon as its sync ends.
         let inline = self.in_flight == 0;
