@@ -5,6 +5,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use actix::prelude::*;
+use chrono::NaiveDateTime;
 
 use crate::bus::{Bus, LocalBus};
 use crate::clock::Clock;
@@ -233,6 +234,18 @@ impl Engine {
             .send(Write(op))
             .await
             .map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Records `user_id` going online or offline (with the presence changes queued beside
+    /// it) and answers the time recorded, after the commit.
+    pub async fn set_presence(&self, user_id: i64, online: bool) -> StoreResult<NaiveDateTime> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.writer.do_send(crate::writer::SetPresence {
+            user_id,
+            online,
+            reply,
+        });
+        answer.await.unwrap_or(Err(StoreError::WriterGone))
     }
 
     /// Answers once the writer has taken its locks in a transaction (nothing is written):

@@ -14,7 +14,7 @@ use crate::bus::Delivery;
 use crate::event::user_channel;
 use crate::session::ConnId;
 use crate::store::presence::viewers_of;
-use crate::store::users::{self, SetPresence};
+use crate::store::users;
 
 /// Who watches whom, both ways.
 #[derive(Default)]
@@ -217,7 +217,7 @@ impl Registry {
                 let at = match at {
                     Some(at) => at,
                     None => {
-                        let at = engine.write(SetPresence { user_id, online }).await?;
+                        let at = engine.set_presence(user_id, online).await?;
                         if let Some(cluster) = &engine.cluster {
                             cluster.broadcast(crate::cluster::wire::Body::Presence {
                                 user_id,

@@ -193,26 +193,33 @@ impl WriteOp for UpdatePrivacy {
     }
 }
 
-/// Records a user going online or offline (offline also stamps `last_seen_at`).
-pub struct SetPresence {
-    pub user_id: i64,
-    pub online: bool,
-}
-
-impl WriteOp for SetPresence {
-    type Output = NaiveDateTime;
-
-    async fn apply(&mut self, tx: &mut Tx<'_>) -> StoreResult<NaiveDateTime> {
-        let now = tx.now;
-        let (id, online) = (self.user_id, self.online);
+/// Records users going online or offline (`last_seen_at` stamped either way), at the
+/// transaction's time, which it answers: one UPDATE for those now online and one for those
+/// now offline, however many there are. Of several changes of one user, the last counts.
+pub async fn set_presence(tx: &mut Tx<'_>, changes: &[(i64, bool)]) -> StoreResult<NaiveDateTime> {
+    let now = tx.now;
+    let mut last: std::collections::HashMap<i64, bool> = Default::default();
+    for &(user_id, online) in changes {
+        last.insert(user_id, online);
+    }
+    for state in [true, false] {
+        let mut ids: Vec<i64> = last
+            .iter()
+            .filter(|(_, online)| **online == state)
+            .map(|(id, _)| *id)
+            .collect();
+        if ids.is_empty() {
+            continue;
+        }
+        ids.sort_unstable();
         on_conn!(&mut tx.conn, |c| {
-            diesel::update(users::table.find(id))
-                .set((users::is_online.eq(online), users::last_seen_at.eq(now)))
+            diesel::update(users::table.filter(users::id.eq_any(&ids)))
+                .set((users::is_online.eq(state), users::last_seen_at.eq(now)))
                 .execute(c)
                 .await?
         });
-        Ok(now)
     }
+    Ok(now)
 }
 
 /// Marks every user offline: run at start, since no socket survives a restart.

@@ -126,7 +126,7 @@ async fn one_by_one(db: &Db, now: NaiveDateTime, batch: &mut [Box<dyn Job>]) -> 
     let mut ticket = None;
     for job in batch.iter_mut() {
         if let Some(e) = &gone {
-            each.push(Some(copy_of(e)));
+            each.push(Some(e.copy()));
             continue;
         }
         let one = std::slice::from_mut(job);
@@ -146,18 +146,13 @@ async fn one_by_one(db: &Db, now: NaiveDateTime, batch: &mut [Box<dyn Job>]) -> 
             .as_ref()
             .err()
             .filter(|e| e.is_unavailable())
-            .map(copy_of);
+            .map(StoreError::copy);
         each.push(result.err());
     }
     if let Err(e) = within(db.timeout(), durable(db, ticket)).await {
         return (0, Failures::All(e));
     }
     (count, Failures::Each(each))
-}
-
-/// The same failure, for another command.
-fn copy_of(e: &StoreError) -> StoreError {
-    StoreError::Unavailable(e.to_string())
 }
 
 /// Makes the commit of `ticket` durable (on SQLite opened for the writer, commits return
@@ -277,9 +272,24 @@ async fn run_jobs(
 ) -> StoreResult<()> {
     let mut tx = Tx::begin(conn, now).await?;
     // In queue order, so ids and sequence numbers follow the order commands were accepted
-    // (rooms publish in that order); each run of consecutive sends is one insert.
+    // (rooms publish in that order); each run of consecutive sends is one insert, and each
+    // run of consecutive presence changes one update per state.
     let mut rest = batch;
     while let Some(first) = rest.first_mut() {
+        if first.presence_slot().is_some() {
+            let run = rest
+                .iter_mut()
+                .position(|job| job.presence_slot().is_none())
+                .unwrap_or(rest.len());
+            let (changes, after) = rest.split_at_mut(run);
+            let mut slots: Vec<_> = changes
+                .iter_mut()
+                .filter_map(|job| job.presence_slot())
+                .collect();
+            super::presence::record(&mut tx, &mut slots).await?;
+            rest = after;
+            continue;
+        }
         if first.send_slot().is_none() {
             first.apply(&mut tx).await?;
             rest = &mut rest[1..];

@@ -63,6 +63,10 @@ trait Job: Send {
     fn send_slot(&mut self) -> Option<&mut SendSlot> {
         None
     }
+    /// A presence change, recorded together with the presence changes next to it.
+    fn presence_slot(&mut self) -> Option<&mut presence::PresenceSlot> {
+        None
+    }
     /// A health probe: writes nothing; a batch of probes only is rolled back.
     fn is_probe(&self) -> bool {
         false
@@ -406,8 +410,10 @@ impl Handler<Drain> for Writer {
 }
 
 mod batch;
+mod presence;
 #[cfg(test)]
 mod tests;
 
 pub use crate::store::tx::{Tx, WriteOp};
 use batch::{commit_batch, Links};
+pub use presence::SetPresence;

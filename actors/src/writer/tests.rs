@@ -357,3 +357,82 @@ async fn a_send_naming_no_chat_or_no_sender_fails_alone_and_stores_nothing() {
         db.label()
     );
 }
+
+/// Presence changes queued together (a crowd of sockets connecting) are recorded together,
+/// around the other writes queued between them: each is answered with the time recorded, and
+/// of one user's changes the last one counts. Runs on PostgreSQL with
+/// `COURIER_TEST_DATABASE_URL`.
+#[actix::test]
+async fn presence_changes_queued_together_leave_each_user_in_their_last_state() {
+    let db = crate::testing::ScratchDb::create("COURIER_TEST_DATABASE_URL").await;
+    let engine = crate::testing::engine_at(&db.url, &db.dir, crate::store::DEFAULT_TIMEOUT).await;
+    let (ana, bo, chat) = two_in_a_chat(&engine).await;
+    let before = engine.clock.now();
+    let set = |user_id, online| {
+        let (reply, answer) = oneshot::channel();
+        engine.writer.do_send(super::SetPresence {
+            user_id,
+            online,
+            reply,
+        });
+        answer
+    };
+    // Queued without waiting: ana comes and goes, bo goes and comes back, a send between.
+    let first = [set(ana, true), set(bo, false), set(ana, false)];
+    let (reply, sent) = oneshot::channel();
+    engine.writer.do_send(SendMessage {
+        message: text(chat, ana, "between"),
+        reply,
+    });
+    let last = [set(bo, true)];
+    for answer in first.into_iter().chain(last) {
+        let at = answer.await.unwrap().expect("recorded");
+        assert!(at >= before);
+    }
+    assert!(matches!(sent.await.unwrap(), Ok(SendOutcome::Stored(_))));
+
+    let states = || async {
+        let mut pooled = engine.db.get().await.unwrap();
+        let mut conn = pooled.conn();
+        let mut states = Vec::new();
+        for id in [ana, bo] {
+            let u = crate::store::users::find(&mut conn, id).await.unwrap();
+            let u = u.expect("the user");
+            states.push((u.is_online, u.last_seen_at.is_some()));
+        }
+        states
+    };
+    assert_eq!(
+        states().await,
+        [(false, true), (true, true)],
+        "on {}",
+        db.label()
+    );
+
+    // However the changes above fell into batches: one run holding several changes of a user
+    // leaves the last one.
+    struct Run(Vec<(i64, bool)>);
+    impl crate::store::tx::WriteOp for Run {
+        type Output = chrono::NaiveDateTime;
+        async fn apply(
+            &mut self,
+            tx: &mut crate::store::tx::Tx<'_>,
+        ) -> crate::store::StoreResult<Self::Output> {
+            crate::store::users::set_presence(tx, &self.0).await
+        }
+    }
+    let run = vec![
+        (ana, true),
+        (bo, false),
+        (ana, false),
+        (bo, true),
+        (ana, true),
+    ];
+    engine.write(Run(run)).await.unwrap();
+    assert_eq!(
+        states().await,
+        [(true, true), (true, true)],
+        "on {}",
+        db.label()
+    );
+}
