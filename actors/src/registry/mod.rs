@@ -14,7 +14,9 @@ pub use directory::Directory;
 use directory::Entry;
 
 pub use presence::{PresenceChanged, PresenceElsewhere, Unwatch, Watch};
-pub use rooms::{ForgetRooms, IdleSweep, MembershipChanged, RoomRouter, RoomStopped, ToRoom};
+pub use rooms::{
+    ForgetRooms, IdleSweep, MembershipChanged, RoomRouter, RoomStopped, ToRoom, MAX_BATCH_CHATS,
+};
 
 use std::collections::{HashMap, HashSet};
 use std::pin::Pin;

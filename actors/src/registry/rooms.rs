@@ -24,6 +24,10 @@ use crate::store::chats::current_members_among;
 use crate::store::groups::find_pending;
 use crate::store::StoreResult;
 
+/// Most chats checked and loaded in one batch; more wait for the next one. Bounds the
+/// statements' size (SQLite takes at most 32,766 parameters) and what one batch holds.
+pub const MAX_BATCH_CHATS: usize = 256;
+
 /// A command for the room of `chat_id`, started if it is not running and the command's user
 /// is a current member.
 #[derive(Message)]
@@ -94,7 +98,8 @@ impl RoomRouter {
             return;
         }
         let mut gates = Vec::new();
-        for chat_id in std::mem::take(&mut self.next_batch) {
+        let take = self.next_batch.len().min(MAX_BATCH_CHATS);
+        for chat_id in self.next_batch.drain(..take).collect::<Vec<_>>() {
             match self
                 .starting
                 .get(&chat_id)
@@ -107,7 +112,8 @@ impl RoomRouter {
             }
         }
         if gates.is_empty() {
-            return;
+            // Every chat taken was dropped: the next ones may still wait.
+            return self.start_batch(ctx);
         }
         self.in_batch = Some(gates.iter().map(|(id, _)| (*id, false)).collect());
         let (db, now) = (self.engine.db.clone(), self.engine.clock.now());

@@ -124,3 +124,41 @@ async fn rooms_started_together_judge_each_chat_on_its_own() {
         db.label()
     );
 }
+
+/// More chats waiting at once than one batch takes: every room starts, the rest in the
+/// batches after (each engine thread's router takes [`MAX_BATCH_CHATS`] at a time, and chats
+/// spread over the threads, so twice as many per thread as that are sent).
+#[actix::test]
+async fn more_chats_than_a_batch_takes_all_start_their_rooms() {
+    use crate::registry::MAX_BATCH_CHATS;
+    use futures_util::future::join_all;
+
+    let dir = TempDir::new().unwrap();
+    let engine = engine(&dir).await;
+    let chats_wanted = 2
+        * MAX_BATCH_CHATS
+        * std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .max(2);
+    let users = join_all((1..=2 * chats_wanted as u32).map(|n| user(&engine, n))).await;
+    let chats = join_all(users.chunks(2).map(|pair| {
+        engine.write(GetOrCreatePrivate {
+            user_id: pair[0],
+            other_id: pair[1],
+        })
+    }))
+    .await;
+    let answers: Vec<_> = chats
+        .iter()
+        .zip(users.chunks(2))
+        .map(|(chat, pair)| send(&engine, chat.as_ref().unwrap().0.id, pair[0], "first"))
+        .collect();
+    let mut stored = 0;
+    for answer in answers {
+        let answered = tokio::time::timeout(Duration::from_secs(60), answer).await;
+        if matches!(answered.expect("every send is answered"), Ok(Ok(_))) {
+            stored += 1;
+        }
+    }
+    assert_eq!(stored, chats_wanted);
+}
