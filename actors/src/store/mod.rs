@@ -277,9 +277,10 @@ impl Db {
     }
 
     /// Opens a pool for `url` whose callers wait at most `timeout` for the database: for a
-    /// connection (on PostgreSQL taking one from the pool pings it, so a dead or frozen one is
-    /// dropped), and, on PostgreSQL, for each statement (`statement_timeout` on the server; TCP keepalive and
-    /// a connect timeout on the client). On SQLite a lock is waited for at most `timeout`.
+    /// connection and, on PostgreSQL, for each statement (`statement_timeout` on the server;
+    /// TCP keepalive and a connect timeout on the client; taking a connection from the pool
+    /// pings it, so a dead or frozen one is dropped). On SQLite a lock is waited for at most
+    /// `timeout`.
     pub async fn open(url: &str, pool_size: usize, timeout: Duration) -> StoreResult<Db> {
         let pools = Self::pools(url, pool_size, timeout, false).await?;
         Ok(Db {
