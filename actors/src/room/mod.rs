@@ -261,23 +261,30 @@ impl ChatRoom {
                     if let Some(chat) = &mut act.chat {
                         chat.last_message_id = Some(view.id);
                     }
-                    let data = json!({ "chat_id": act.chat_id, "message": view });
+                    let data = json!({ "chat_id": act.chat_id, "message": &view });
                     let event = act.engine.event(
                         "new-message",
                         chat_channel(act.chat_id),
                         Some(view.seq),
                         data,
                     );
+                    let order = Order {
+                        chat_id: act.chat_id,
+                        id: view.id,
+                        after: stored.after,
+                    };
+                    // The sender is answered first: in a large group, its ack would otherwise
+                    // wait behind a copy to every member's sockets.
+                    let _ = reply.send(Ok(SendReply {
+                        message: view,
+                        duplicate: false,
+                    }));
                     act.engine.bus.publish(Delivery {
                         users: act.current_members(),
                         event,
                         skip: conn,
                         only: None,
-                        order: Some(Order {
-                            chat_id: act.chat_id,
-                            id: view.id,
-                            after: stored.after,
-                        }),
+                        order: Some(order),
                     });
                     act.sent_by(sender);
                     let other = act
@@ -286,10 +293,7 @@ impl ChatRoom {
                         .filter(|c| !c.is_group())
                         .and_then(|_| act.members.keys().find(|&&u| u != sender).copied());
                     crate::moderation::after_send(&act.engine, &stored.message, other);
-                    Ok(SendReply {
-                        message: view,
-                        duplicate: false,
-                    })
+                    return;
                 }
                 Ok(SendOutcome::Duplicate(stored)) => Ok(SendReply {
                     message: view_of(&stored),
