@@ -248,6 +248,16 @@ impl Engine {
         answer.await.unwrap_or(Err(StoreError::WriterGone))
     }
 
+    /// Returns once every message acknowledged so far can be found by search: on SQLite the
+    /// writer indexes new messages in batches ([`crate::writer::IndexForSearch`]); PostgreSQL's
+    /// index follows each insert.
+    pub async fn index_for_search(&self) -> StoreResult<()> {
+        match self.db.backend_name() {
+            "sqlite" => self.write(crate::writer::IndexForSearch).await,
+            _ => Ok(()),
+        }
+    }
+
     /// Answers once the writer has taken its locks in a transaction (nothing is written):
     /// writes are not stuck. Health checks call it.
     pub async fn check_writer(&self) -> StoreResult<()> {

@@ -61,6 +61,7 @@ pub(crate) async fn search(
         before: optional("before_message_id")?,
         limit: limit + 1,
     };
+    state.engine.index_for_search().await?;
     let mut conn = state.engine.db.get().await?;
     let mut conn = conn.conn();
     let mut found = search::messages(&mut conn, &query).await?;

@@ -9,6 +9,7 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel_async::RunQueryDsl;
 
 use super::messages::Message;
+use super::tx::Tx;
 use super::{Conn, StoreResult};
 
 /// Longest query, in characters.
@@ -50,6 +51,28 @@ const VISIBLE: &str = "JOIN chats c ON c.id = m.chat_id AND c.deleted_at IS NULL
      AND NOT EXISTS (SELECT 1 FROM message_hides h WHERE h.message_id = m.id AND h.user_id = {1}) \
      AND ({3} IS NULL OR m.chat_id = {3}) \
      AND ({4} IS NULL OR m.id < {4})";
+
+/// On SQLite, adds to the full-text index every message stored since the last call, and
+/// records the highest id now indexed (`counters`' `search_indexed`). The writer calls it at
+/// most every few hundred milliseconds and before each search (`IndexForSearch`), so that a
+/// send does not pay for an index segment of its own. PostgreSQL's index follows each insert:
+/// nothing to do there.
+pub async fn index_pending(tx: &mut Tx<'_>) -> StoreResult<()> {
+    let Conn::Sqlite(c) = &mut tx.conn else {
+        return Ok(());
+    };
+    diesel_async::SimpleAsyncConnection::batch_execute(
+        &mut **c,
+        "INSERT INTO messages_fts (rowid, content) \
+             SELECT id, content FROM messages \
+             WHERE id > (SELECT value FROM counters WHERE name = 'search_indexed') \
+             AND content IS NOT NULL AND message_type <> 'system'; \
+         UPDATE counters SET value = MAX(value, COALESCE((SELECT MAX(id) FROM messages), 0)) \
+             WHERE name = 'search_indexed';",
+    )
+    .await?;
+    Ok(())
+}
 
 /// Matching messages, newest first.
 pub async fn messages(conn: &mut Conn<'_>, q: &Query) -> StoreResult<Vec<Message>> {

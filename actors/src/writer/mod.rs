@@ -21,7 +21,8 @@
 //! batch. Commands left waiting too long to have a chance are refused before they run.
 //!
 //! Commands run in the order they arrived; consecutive new messages are inserted together, with
-//! one multi-row INSERT.
+//! one multi-row INSERT. On SQLite they join the search index a few batches later, and always
+//! before a search runs ([`IndexForSearch`]).
 //!
 //! On SQLite every transaction first locks the `counters` rows (change sequence and message
 //! ids), so they grow in commit order. On PostgreSQL they come from sequences, so writers on
@@ -244,11 +245,20 @@ pub struct Writer {
     /// How long a command may wait for its answer (the database deadline).
     deadline: Duration,
     metrics: Arc<Metrics>,
+    /// When the writer adds stored messages to the search index by itself.
+    search_index: search_index::Schedule,
 }
 
 impl Writer {
     pub fn new(db: Db, clock: Clock, metrics: Arc<Metrics>) -> Self {
+        Self::indexing_every(db, clock, metrics, search_index::INDEX_EVERY)
+    }
+
+    /// A writer that indexes stored messages for search by itself `every` so often.
+    pub fn indexing_every(db: Db, clock: Clock, metrics: Arc<Metrics>, every: Duration) -> Self {
+        let sqlite = db.backend_name() == "sqlite";
         Writer {
+            search_index: search_index::Schedule::new(sqlite, every),
             metrics,
             deadline: db.timeout(),
             db,
@@ -303,6 +313,7 @@ impl Writer {
         let Some(limit) = limit else {
             return self.kick(ctx);
         };
+        self.index_with(&mut batch, ctx);
         let id = self.next_batch;
         self.next_batch += 1;
         // Alone in the pipeline, a batch runs its SQLite statements and its sync on this
@@ -363,6 +374,7 @@ impl Actor for Writer {
         if let Some(wal) = self.db.wal() {
             ctx.spawn(wal.clone().checkpoints().into_actor(self));
         }
+        self.index_leftovers(ctx);
     }
 }
 
@@ -411,9 +423,11 @@ impl Handler<Drain> for Writer {
 
 mod batch;
 mod presence;
+mod search_index;
 #[cfg(test)]
 mod tests;
 
 pub use crate::store::tx::{Tx, WriteOp};
 use batch::{commit_batch, Links};
 pub use presence::SetPresence;
+pub use search_index::{IndexForSearch, INDEX_EVERY};
