@@ -9,7 +9,6 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel_async::RunQueryDsl;
 
 use super::messages::Message;
-use super::tx::Tx;
 use super::{Conn, StoreResult};
 
 /// Longest query, in characters.
@@ -53,12 +52,12 @@ const VISIBLE: &str = "JOIN chats c ON c.id = m.chat_id AND c.deleted_at IS NULL
      AND ({4} IS NULL OR m.id < {4})";
 
 /// On SQLite, adds to the full-text index every message stored since the last call, and
-/// records the highest id now indexed (`counters`' `search_indexed`). The writer calls it at
-/// most every few hundred milliseconds and before each search (`IndexForSearch`), so that a
-/// send does not pay for an index segment of its own. PostgreSQL's index follows each insert:
-/// nothing to do there.
-pub async fn index_pending(tx: &mut Tx<'_>) -> StoreResult<()> {
-    let Conn::Sqlite(c) = &mut tx.conn else {
+/// records the highest id now indexed (`counters`' `search_indexed`). The writer calls it in
+/// its transactions, at most every few hundred milliseconds and before each search
+/// (`IndexForSearch`), so that a send does not pay for an index segment of its own.
+/// PostgreSQL's index follows each insert: nothing to do there.
+pub async fn index_pending(conn: &mut Conn<'_>) -> StoreResult<()> {
+    let Conn::Sqlite(c) = conn else {
         return Ok(());
     };
     diesel_async::SimpleAsyncConnection::batch_execute(

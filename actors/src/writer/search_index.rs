@@ -36,7 +36,7 @@ impl WriteOp for IndexForSearch {
     type Output = ();
 
     async fn apply(&mut self, tx: &mut Tx<'_>) -> StoreResult<()> {
-        search::index_pending(tx).await
+        search::index_pending(&mut tx.conn).await
     }
 }
 
@@ -45,7 +45,7 @@ struct IndexJob;
 
 impl Job for IndexJob {
     fn apply<'a>(&'a mut self, tx: &'a mut Tx<'_>) -> BoxFuture<'a, StoreResult<()>> {
-        search::index_pending(tx).boxed()
+        search::index_pending(&mut tx.conn).boxed()
     }
 
     fn finish(self: Box<Self>, failure: Option<&StoreError>) {
