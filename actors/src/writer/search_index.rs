@@ -153,6 +153,7 @@ mod tests {
 
     use super::IndexForSearch;
     use crate::clock::Clock;
+    use crate::engine::Engine;
     use crate::metrics::Metrics;
     use crate::store::message_ops::{DeleteForEveryone, EditMessage, SendOutcome};
     use crate::store::search::{self, Query};
@@ -160,12 +161,33 @@ mod tests {
     use crate::testing::{db_path, engine, text, two_in_a_chat, TempDir};
     use crate::writer::{SendMessage, Write, Writer};
 
-    /// A writer on the database of `dir` that indexes by itself only every `every`.
-    async fn writer_indexing_every(dir: &TempDir, every: Duration) -> Addr<Writer> {
-        let url = format!("sqlite://{}", db_path(dir).display());
+    /// An engine with two users in a chat, and a writer of the test's own on its database
+    /// that indexes by itself only every `every`.
+    struct Setup {
+        dir: TempDir,
+        engine: Engine,
+        ana: i64,
+        bo: i64,
+        chat: i64,
+        writer: Addr<Writer>,
+    }
+
+    async fn setup(every: Duration) -> Setup {
+        let dir = TempDir::new().unwrap();
+        let engine = engine(&dir).await;
+        let (ana, bo, chat) = two_in_a_chat(&engine).await;
+        let url = format!("sqlite://{}", db_path(&dir).display());
         let db = Db::open_for_writer(&url, 1, DEFAULT_TIMEOUT).await.unwrap();
         let metrics = Arc::new(Metrics::new());
-        Writer::indexing_every(db, Clock::system(), metrics, every).start()
+        let writer = Writer::indexing_every(db, Clock::system(), metrics, every).start();
+        Setup {
+            dir,
+            engine,
+            ana,
+            bo,
+            chat,
+            writer,
+        }
     }
 
     async fn send(writer: &Addr<Writer>, chat: i64, from: i64, content: &str) -> i64 {
@@ -180,6 +202,16 @@ mod tests {
         }
     }
 
+    async fn edit(writer: &Addr<Writer>, chat: i64, id: i64, user: i64, content: &str) {
+        let edit = EditMessage {
+            chat_id: chat,
+            message_id: id,
+            user_id: user,
+            content: content.into(),
+        };
+        writer.send(Write(edit)).await.unwrap().unwrap().unwrap();
+    }
+
     /// What `user` finds for `words` (ids, newest first).
     async fn found(db: &Db, user: i64, words: &str) -> Vec<i64> {
         let query = Query {
@@ -187,7 +219,7 @@ mod tests {
             terms: search::terms(words),
             chat_id: None,
             before: None,
-            limit: 10,
+            limit: 1000,
         };
         let mut conn = db.get().await.unwrap();
         let found = search::messages(&mut conn.conn(), &query).await.unwrap();
@@ -198,43 +230,40 @@ mod tests {
     /// and edits and deletions of messages not indexed yet leave the index whole.
     #[actix::test]
     async fn a_search_finds_every_message_stored_before_it_and_nothing_gone() {
-        let dir = TempDir::new().unwrap();
-        let engine = engine(&dir).await;
-        let (ana, bo, chat) = two_in_a_chat(&engine).await;
-        let writer = writer_indexing_every(&dir, Duration::from_secs(3600)).await;
+        let t = setup(Duration::from_secs(3600)).await;
+        let (ana, bo, chat) = (t.ana, t.bo, t.chat);
 
-        let kept = send(&writer, chat, ana, "kept words").await;
-        let edited = send(&writer, chat, bo, "words before the edit").await;
-        let unsent = send(&writer, chat, ana, "words deleted for everyone").await;
-        let purged = send(&writer, chat, bo, "words purged").await;
+        let kept = send(&t.writer, chat, ana, "kept words").await;
+        let edited = send(&t.writer, chat, bo, "words before the edit").await;
+        let unsent = send(&t.writer, chat, ana, "words deleted for everyone").await;
+        let purged = send(&t.writer, chat, bo, "words purged").await;
         assert!(
-            found(&engine.db, ana, "words").await.is_empty(),
+            found(&t.engine.db, ana, "words").await.is_empty(),
             "indexed with each send"
         );
 
-        let edit = EditMessage {
-            chat_id: chat,
-            message_id: edited,
-            user_id: bo,
-            content: "changed text".into(),
-        };
-        writer.send(Write(edit)).await.unwrap().unwrap().unwrap();
+        edit(&t.writer, chat, edited, bo, "changed text").await;
         let unsend = DeleteForEveryone {
             chat_id: chat,
             message_id: unsent,
             user_id: ana,
         };
-        writer.send(Write(unsend)).await.unwrap().unwrap().unwrap();
+        t.writer
+            .send(Write(unsend))
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
         // As a disappearing message's purge removes it.
-        let mut sqlite = SqliteConnection::establish(db_path(&dir).to_str().unwrap()).unwrap();
+        let mut sqlite = SqliteConnection::establish(db_path(&t.dir).to_str().unwrap()).unwrap();
         sqlite
             .batch_execute(&format!("DELETE FROM messages WHERE id = {purged}"))
             .unwrap();
 
-        writer.send(Write(IndexForSearch)).await.unwrap().unwrap();
-        assert_eq!(found(&engine.db, ana, "words").await, vec![kept]);
-        assert_eq!(found(&engine.db, bo, "changed").await, vec![edited]);
-        assert!(found(&engine.db, bo, "edit").await.is_empty());
+        t.writer.send(Write(IndexForSearch)).await.unwrap().unwrap();
+        assert_eq!(found(&t.engine.db, ana, "words").await, vec![kept]);
+        assert_eq!(found(&t.engine.db, bo, "changed").await, vec![edited]);
+        assert!(found(&t.engine.db, bo, "edit").await.is_empty());
         // FTS5 compares its index with the messages table: a deletion applied to a message
         // it never held would show here.
         sqlite
@@ -244,15 +273,9 @@ mod tests {
             .expect("the index matches the messages");
 
         // Indexed messages follow their edits and deletions at once.
-        let edit = EditMessage {
-            chat_id: chat,
-            message_id: kept,
-            user_id: ana,
-            content: "other text".into(),
-        };
-        writer.send(Write(edit)).await.unwrap().unwrap().unwrap();
-        assert!(found(&engine.db, ana, "words").await.is_empty());
-        assert_eq!(found(&engine.db, ana, "other").await, vec![kept]);
+        edit(&t.writer, chat, kept, ana, "other text").await;
+        assert!(found(&t.engine.db, ana, "words").await.is_empty());
+        assert_eq!(found(&t.engine.db, ana, "other").await, vec![kept]);
         sqlite
             .batch_execute(
                 "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 0)",
@@ -264,14 +287,12 @@ mod tests {
     /// without waiting for the timer.
     #[actix::test]
     async fn many_waiting_messages_are_indexed_with_the_batch_that_completes_them() {
-        let dir = TempDir::new().unwrap();
-        let engine = engine(&dir).await;
-        let (ana, _, chat) = two_in_a_chat(&engine).await;
-        let writer = writer_indexing_every(&dir, Duration::from_secs(3600)).await;
+        let t = setup(Duration::from_secs(3600)).await;
+        let (ana, chat) = (t.ana, t.chat);
         let mut answers = Vec::new();
         for i in 0..super::INDEX_AT {
             let (reply, stored) = oneshot::channel();
-            writer.do_send(SendMessage {
+            t.writer.do_send(SendMessage {
                 message: text(chat, ana, &format!("crowd {i}")),
                 reply,
             });
@@ -280,28 +301,20 @@ mod tests {
         for stored in answers {
             assert!(matches!(stored.await.unwrap(), Ok(SendOutcome::Stored(_))));
         }
-        let query = Query {
-            user_id: ana,
-            terms: search::terms("crowd"),
-            chat_id: None,
-            before: None,
-            limit: 1000,
-        };
-        let mut conn = engine.db.get().await.unwrap();
-        let found = search::messages(&mut conn.conn(), &query).await.unwrap();
-        assert_eq!(found.len(), super::INDEX_AT);
+        assert_eq!(
+            found(&t.engine.db, ana, "crowd").await.len(),
+            super::INDEX_AT
+        );
     }
 
     /// Without any search, the writer indexes what it stored by itself.
     #[actix::test]
     async fn the_writer_indexes_stored_messages_by_itself() {
-        let dir = TempDir::new().unwrap();
-        let engine = engine(&dir).await;
-        let (ana, _, chat) = two_in_a_chat(&engine).await;
-        let writer = writer_indexing_every(&dir, Duration::from_millis(20)).await;
-        let id = send(&writer, chat, ana, "indexed later").await;
+        let t = setup(Duration::from_millis(20)).await;
+        let (ana, chat) = (t.ana, t.chat);
+        let id = send(&t.writer, chat, ana, "indexed later").await;
         let give_up = std::time::Instant::now() + Duration::from_secs(10);
-        while found(&engine.db, ana, "later").await != vec![id] {
+        while found(&t.engine.db, ana, "later").await != vec![id] {
             assert!(std::time::Instant::now() < give_up, "never indexed");
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
