@@ -118,6 +118,7 @@ impl RoomRouter {
         self.in_batch = Some(gates.iter().map(|(id, _)| (*id, false)).collect());
         let (db, now) = (self.engine.db.clone(), self.engine.clock.now());
         let limit = db.timeout();
+        let started = std::time::Instant::now();
         let batch = crate::store::within(limit, async move {
             let mut conn = db.get().await?;
             let mut conn = conn.conn();
@@ -150,8 +151,16 @@ impl RoomRouter {
             };
             StoreResult::Ok(states)
         });
-        ctx.spawn(batch.into_actor(self).map(|loaded, act, ctx| {
+        ctx.spawn(batch.into_actor(self).map(move |loaded, act, ctx| {
             let chats = act.in_batch.take().unwrap_or_default();
+            tracing::debug!(
+                chats = chats.len(),
+                members = loaded
+                    .as_ref()
+                    .map_or(0, |s| s.values().map(|s| s.members.len()).sum()),
+                micros = started.elapsed().as_micros() as u64,
+                "rooms loaded"
+            );
             match loaded {
                 Ok(mut admitted) => {
                     for (chat_id, stale) in chats {
