@@ -5,7 +5,7 @@ use actix::prelude::*;
 use serde_json::{json, Value};
 
 use super::invites::announce_invites;
-use super::{view_of, ChatRoom, GroupCmd, Reply, RoomError};
+use super::{view_of, ChatRoom, GroupCmd, MemberName, Reply, RoomError};
 use crate::event::chat_channel;
 use crate::store::disappearing::SetTimer;
 use crate::store::groups::{AcceptInvite, AddMembers, Change, RemoveMember, SetRole, UpdateGroup};
@@ -311,8 +311,7 @@ impl ChatRoom {
         self.members = change
             .members
             .iter()
-            .cloned()
-            .map(|(p, u)| (p.user_id, (p, u)))
+            .map(|(p, u)| (p.user_id, (p.clone(), MemberName::of(u))))
             .collect();
         let mut audience = self.current_members();
         if let Some(removed) = &change.removed {

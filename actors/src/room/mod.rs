@@ -23,7 +23,7 @@ use tokio::sync::oneshot;
 pub use changes::announce_new_group;
 pub use commands::{Gate, GroupCmd, IdleCheck, Reply, RoomCmd, RoomError, SendReply};
 pub use invites::{invite_json, InviteView};
-pub use state::{load as load_states, RoomState};
+pub use state::{load as load_states, MemberName, RoomState};
 
 use crate::bus::{Delivery, Order};
 use crate::engine::Engine;
@@ -32,7 +32,6 @@ use crate::registry::{RoomRouter, RoomStopped};
 use crate::session::ConnId;
 use crate::store::chats::{Chat, Participant};
 use crate::store::message_ops::{SendOutcome, Stored};
-use crate::store::users::User;
 use crate::store::views::{MessageView, ReplyBrief, UserBrief};
 use crate::store::{StoreError, StoreResult};
 use crate::writer::SendMessage;
@@ -47,8 +46,8 @@ pub struct ChatRoom {
     /// The router that started this room (and runs on its thread).
     router: Addr<RoomRouter>,
     chat: Option<Chat>,
-    /// Every participant, former ones included, with their user rows ([`RoomState`]).
-    members: HashMap<i64, (Participant, User)>,
+    /// Every participant, former ones included, with their names ([`RoomState`]).
+    members: HashMap<i64, (Participant, MemberName)>,
     /// (blocker, blocked) pairs among the members of a private chat.
     blocks: HashSet<(i64, i64)>,
     /// Members who type or typed lately, and what the others were told about it.
@@ -122,7 +121,7 @@ impl ChatRoom {
     }
 
     /// The user's participant row if they are a current member.
-    fn member(&self, user_id: i64) -> Result<&(Participant, User), RoomError> {
+    fn member(&self, user_id: i64) -> Result<&(Participant, MemberName), RoomError> {
         match (&self.chat, self.members.get(&user_id)) {
             (Some(_), Some(m)) if m.0.is_current() => Ok(m),
             _ => Err(RoomError::NotFound("chat")),

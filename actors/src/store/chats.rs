@@ -458,6 +458,21 @@ pub async fn by_ids(conn: &mut Conn<'_>, ids: &[i64]) -> StoreResult<Vec<Chat>> 
 }
 
 /// Every participant (with user) of several chats (one query).
+/// Like [`participants_of`], with only each user's id and name.
+pub async fn participants_named(
+    conn: &mut Conn<'_>,
+    chat_ids: &[i64],
+) -> StoreResult<Vec<(Participant, (i64, String))>> {
+    Ok(on_conn!(conn, |c| {
+        chat_participants::table
+            .inner_join(users::table)
+            .filter(chat_participants::chat_id.eq_any(chat_ids))
+            .select((Participant::as_select(), (users::id, users::name)))
+            .load(c)
+            .await?
+    }))
+}
+
 pub async fn participants_of(
     conn: &mut Conn<'_>,
     chat_ids: &[i64],
