@@ -457,7 +457,6 @@ pub async fn by_ids(conn: &mut Conn<'_>, ids: &[i64]) -> StoreResult<Vec<Chat>> 
     }))
 }
 
-/// Every participant (with user) of several chats (one query).
 /// Like [`participants_of`], with only each user's id and name.
 pub async fn participants_named(
     conn: &mut Conn<'_>,
@@ -473,6 +472,7 @@ pub async fn participants_named(
     }))
 }
 
+/// Every participant (with user) of several chats (one query).
 pub async fn participants_of(
     conn: &mut Conn<'_>,
     chat_ids: &[i64],
